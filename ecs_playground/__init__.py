@@ -1,0 +1,28 @@
+"""ecs-playground: the classic "ECS on EC2 behind classic ELBs" platform as validated L3 constructs."""
+
+from .capacity import CapacityError, CapacityPlan, Headroom, InstanceResources, ServiceDemand
+from .classic_service import ClassicLoadBalancedService, ClassicLoadBalancedServiceProps
+from .config import ConfigError, PlatformConfig
+from .container_cluster import ContainerCluster, ContainerClusterProps
+from .database import MySqlDatabase, MySqlDatabaseProps
+from .stack import EcsPlaygroundStack
+from .validation import Problem, PropsValidationError
+
+__all__ = [
+    "CapacityError",
+    "CapacityPlan",
+    "ClassicLoadBalancedService",
+    "ClassicLoadBalancedServiceProps",
+    "ConfigError",
+    "ContainerCluster",
+    "ContainerClusterProps",
+    "EcsPlaygroundStack",
+    "Headroom",
+    "InstanceResources",
+    "MySqlDatabase",
+    "MySqlDatabaseProps",
+    "PlatformConfig",
+    "Problem",
+    "PropsValidationError",
+    "ServiceDemand",
+]

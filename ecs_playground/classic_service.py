@@ -1,0 +1,357 @@
+"""An ECS service on EC2 behind a classic ELB: the L3 that aws-cdk-lib's ecs-patterns lacks."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_elasticloadbalancing as elb
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from ._lazy import lazy_any
+from .capacity import ServiceDemand
+from .container_cluster import ContainerCluster
+from .validation import Checker, is_token
+
+NAME_PATTERN = r"[a-z][a-z0-9-]{0,31}"
+ENV_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
+HEALTH_PATH_PATTERN = r"/[A-Za-z0-9._~!$&'()*+,;=:@/%-]*"
+HOSTNAME_PATTERN = r"[A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-z0-9])?"
+# Classic ELB front-end ports: 25, 80, 443, 465, 587 and 1024-65535 only.
+ELB_LOW_PORTS = (25, 80, 443, 465, 587)
+# Host ports the ECS agent reserves on every container instance.
+ECS_RESERVED_HOST_PORTS = (22, 2375, 2376, 51678, 51679, 51680)
+# CloudWatch Logs retention values, in the order of aws_logs.RetentionDays (INFINITE excluded).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
+                      1827, 2192, 2557, 2922, 3288, 3653)
+_RETENTION = dict(zip(LOG_RETENTION_DAYS, (r for r in logs.RetentionDays if r.name != "INFINITE"),
+                      strict=True))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClassicLoadBalancedServiceProps:
+    """What a service behind a classic ELB needs: the tutorial's task and service JSON as props."""
+
+    name: str
+    """Service name; also the task definition family and the container name (e.g. 'location')."""
+    cluster: ecs.ICluster
+    """Cluster to run on. A ContainerCluster's `cluster` also gets the capacity check."""
+    image: ecs.ContainerImage
+    """Container image, e.g. ecs.ContainerImage.from_registry('srirajan/location:10')."""
+    container_port: int
+    """Port the container listens on."""
+    host_port: int | None = None
+    """Static port on the instance. Default: container_port. Classic ELBs send traffic to one
+    fixed port on every instance, so dynamic host ports (0) are not possible."""
+    listener_port: int | None = None
+    """Port the ELB listens on. Default: container_port."""
+    cpu: int = 512
+    """CPU units reserved for the container (1024 = one vCPU)."""
+    memory_limit_mib: int = 1024
+    """Hard memory limit; the container is killed above it."""
+    essential: bool = True
+    """If the container stops, the task stops (and ECS replaces it)."""
+    environment: Mapping[str, str] = field(default_factory=dict)
+    """Plain environment variables. Never put credentials here: use `secrets`."""
+    secrets: Mapping[str, ecs.Secret] = field(default_factory=dict)
+    """Environment variables that ECS fills from Secrets Manager or SSM at task start."""
+    extra_hosts: Mapping[str, str] = field(default_factory=dict)
+    """/etc/hosts entries, hostname -> IP address (the tutorial's googledns -> 8.8.8.8)."""
+    desired_count: int = 4
+    """Tasks to keep running. Default 4: one per container instance."""
+    min_healthy_percent: int = 50
+    """Share of desired_count that must stay running during a deployment (0-100)."""
+    max_healthy_percent: int = 200
+    """Upper bound of running tasks during a deployment, in % of desired_count (100-2000)."""
+    circuit_breaker: bool = True
+    """Deployment circuit breaker with automatic rollback. Older AWS API references said it
+    could not be used behind a classic ELB; current ones no longer say so. It judges a deployment
+    by task launches and container health checks; it does not read ELB health, so an unhealthy
+    but running task is only caught if the container health check fails too."""
+    health_check_grace_period_seconds: int = 60
+    """Seconds ECS ignores ELB health after a task starts (0-2147483647)."""
+    health_check_path: str = "/health"
+    """HTTP path the ELB checks on the host port. Must start with '/'."""
+    health_check_interval_seconds: int = 30
+    """Seconds between ELB health checks (5-300)."""
+    health_check_timeout_seconds: int = 5
+    """Seconds before a health check fails (2-60, below the interval)."""
+    healthy_threshold: int = 2
+    """Consecutive successes before an instance is in service (2-10)."""
+    unhealthy_threshold: int = 5
+    """Consecutive failures before an instance is out of service (2-10)."""
+    connection_draining_seconds: int = 30
+    """Seconds the ELB keeps serving in-flight requests of a deregistering instance (1-3600)."""
+    log_retention_days: int = 30
+    """CloudWatch Logs retention for the container logs; the log group is retained on delete."""
+    internet_facing: bool = True
+    """Public ELB in public subnets; False: internal ELB in private subnets."""
+    allowed_cidrs: Sequence[str] = ("0.0.0.0/0",)
+    """IPv4 CIDRs that may reach the ELB listener (the instances are never reachable directly)."""
+
+    @property
+    def effective_host_port(self) -> int:
+        """Host port after defaults."""
+        return self.container_port if self.host_port is None else self.host_port
+
+    @property
+    def effective_listener_port(self) -> int:
+        """Listener port after defaults."""
+        return self.container_port if self.listener_port is None else self.listener_port
+
+    def problems(self) -> Checker:
+        """Every invalid prop, without creating anything."""
+        check = Checker()
+        check.pattern(
+            "name", self.name, NAME_PATTERN, "1-32 of a-z, 0-9, '-', starting with a letter",
+            "use a short lower-case name such as 'location'",
+        )
+        self._check_ports(check)
+        check.int_range("cpu", self.cpu, 128, 10240)
+        check.int_range("memory_limit_mib", self.memory_limit_mib, 128, 122880)
+        check.int_range("desired_count", self.desired_count, 0, 1000)
+        check.int_range("min_healthy_percent", self.min_healthy_percent, 0, 100)
+        check.int_range("max_healthy_percent", self.max_healthy_percent, 100, 2000)
+        check.int_range(
+            "health_check_grace_period_seconds", self.health_check_grace_period_seconds,
+            0, 2147483647,
+        )
+        self._check_health_check(check)
+        check.int_range("connection_draining_seconds", self.connection_draining_seconds, 1, 3600)
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            check.add(
+                "log_retention_days", self.log_retention_days,
+                f"one of {list(LOG_RETENTION_DAYS)}", "pick the nearest CloudWatch Logs value",
+            )
+        self._check_container_settings(check)
+        return check
+
+    def _check_ports(self, check: Checker) -> None:
+        check.port("container_port", self.container_port)
+        host = self.effective_host_port
+        if check.port("host_port", host) and host in ECS_RESERVED_HOST_PORTS:
+            check.add(
+                "host_port", host, f"not one of the ECS agent's ports {ECS_RESERVED_HOST_PORTS}",
+                "choose another host port",
+            )
+        listener = self.effective_listener_port
+        if check.port("listener_port", listener) and not (
+            listener in ELB_LOW_PORTS or listener >= 1024
+        ):
+            check.add(
+                "listener_port", listener, f"{ELB_LOW_PORTS} or 1024-65535 (classic ELB rule)",
+                "choose a listener port a classic ELB accepts, e.g. 80 or 8081",
+            )
+
+    def _check_health_check(self, check: Checker) -> None:
+        check.pattern(
+            "health_check_path", self.health_check_path, HEALTH_PATH_PATTERN,
+            "a URL path starting with '/'", "write it as an absolute path, e.g. '/health'",
+        )
+        interval = self.health_check_interval_seconds
+        check.int_range("health_check_interval_seconds", interval, 5, 300)
+        if check.int_range("health_check_timeout_seconds", self.health_check_timeout_seconds,
+                           2, 60) and self.health_check_timeout_seconds >= interval:
+            check.add(
+                "health_check_timeout_seconds", self.health_check_timeout_seconds,
+                f"less than health_check_interval_seconds ({interval})",
+                "lower the timeout or raise the interval",
+            )
+        check.int_range("healthy_threshold", self.healthy_threshold, 2, 10)
+        check.int_range("unhealthy_threshold", self.unhealthy_threshold, 2, 10)
+
+    def _check_container_settings(self, check: Checker) -> None:
+        for key in (*self.environment, *self.secrets):
+            check.pattern(
+                f"environment/secrets[{key!r}]", key, ENV_NAME_PATTERN,
+                "letters, digits and '_', not starting with a digit", "rename the variable",
+            )
+        for key in sorted(set(self.environment) & set(self.secrets)):
+            check.add(
+                f"environment[{key!r}]", self.environment[key], "a name not also in secrets",
+                "define the variable once: as a secret if it is a credential",
+            )
+        for host, ip in self.extra_hosts.items():
+            check.pattern(
+                f"extra_hosts[{host!r}]", host, HOSTNAME_PATTERN, "a DNS host name",
+                "use letters, digits, '.' and '-'",
+            )
+            if not is_token(ip) and not _is_ip(ip):
+                check.add(
+                    f"extra_hosts[{host!r}]", ip, "an IPv4 or IPv6 address",
+                    "give the address, e.g. '8.8.8.8'",
+                )
+        if not self.allowed_cidrs:
+            check.add(
+                "allowed_cidrs", list(self.allowed_cidrs), "at least one IPv4 CIDR",
+                "list who may reach the ELB, e.g. ['10.0.0.0/8']",
+            )
+        for cidr in self.allowed_cidrs:
+            if not is_token(cidr) and not _is_ipv4_cidr(cidr):
+                check.add(
+                    "allowed_cidrs", cidr, "IPv4 CIDRs like 203.0.113.0/24",
+                    "write the network address with a prefix length",
+                )
+
+    def demand(self) -> ServiceDemand:
+        """What this service asks of its cluster, for the capacity check."""
+        return ServiceDemand(
+            name=self.name,
+            host_port=self.effective_host_port,
+            cpu=self.cpu,
+            memory_mib=self.memory_limit_mib,
+            desired_count=self.desired_count,
+            min_healthy_percent=self.min_healthy_percent,
+            max_healthy_percent=self.max_healthy_percent,
+        )
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_ipv4_cidr(value: str) -> bool:
+    try:
+        ipaddress.IPv4Network(value, strict=True)
+    except ValueError:
+        return False
+    return True
+
+
+class ClassicLoadBalancedService(Construct):
+    """EC2 task definition (bridge mode, static host port) + EC2 service + classic ELB.
+
+    The ELB accepts its listener port from `allowed_cidrs` only and health-checks the host port
+    over HTTP; the instances accept the host port from the ELB's security group only. With a
+    static host port at most one task of the service runs per instance (placement constraint).
+    """
+
+    def __init__(self, scope: Construct, id: str, props: ClassicLoadBalancedServiceProps) -> None:
+        props.problems().raise_if_any("ClassicLoadBalancedService", id)
+        container_cluster = ContainerCluster.of(props.cluster)
+        if container_cluster is not None:
+            container_cluster.register_service(props.demand())
+        super().__init__(scope, id)
+        self.props = props
+        host_port = props.effective_host_port
+
+        self.log_group = logs.LogGroup(
+            self, "LogGroup",
+            retention=_RETENTION[props.log_retention_days],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.task_definition = ecs.Ec2TaskDefinition(
+            self, "TaskDefinition", family=props.name, network_mode=ecs.NetworkMode.BRIDGE
+        )
+        self.container = self.task_definition.add_container(
+            props.name,
+            container_name=props.name,
+            image=props.image,
+            cpu=props.cpu,
+            memory_limit_mib=props.memory_limit_mib,
+            essential=props.essential,
+            environment=dict(props.environment),
+            secrets=dict(props.secrets),
+            extra_hosts=dict(props.extra_hosts),
+            port_mappings=[
+                ecs.PortMapping(
+                    container_port=props.container_port, host_port=host_port,
+                    protocol=ecs.Protocol.TCP,
+                )
+            ],
+            logging=ecs.LogDrivers.aws_logs(stream_prefix=props.name, log_group=self.log_group),
+        )
+        self.service = ecs.Ec2Service(
+            self, "Service",
+            cluster=props.cluster,
+            task_definition=self.task_definition,
+            service_name=props.name,
+            desired_count=props.desired_count,
+            min_healthy_percent=props.min_healthy_percent,
+            max_healthy_percent=props.max_healthy_percent,
+            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True)
+            if props.circuit_breaker
+            else None,
+            health_check_grace_period=Duration.seconds(props.health_check_grace_period_seconds),
+            placement_constraints=[ecs.PlacementConstraint.distinct_instances()],
+            capacity_provider_strategies=[
+                ecs.CapacityProviderStrategy(
+                    capacity_provider=container_cluster.capacity_provider_name, weight=1
+                )
+            ]
+            if container_cluster is not None
+            else None,
+            enable_ecs_managed_tags=True,
+            propagate_tags=ecs.PropagatedTagSource.SERVICE,
+        )
+        self.load_balancer = self._load_balancer(props, host_port)
+        # Registers the service with the ELB and, in bridge mode, opens the host port on the
+        # cluster's instances to this ELB's security group only (and the ELB's egress to it).
+        self.load_balancer.add_target(self.service)
+
+    def _load_balancer(
+        self, props: ClassicLoadBalancedServiceProps, host_port: int
+    ) -> elb.LoadBalancer:
+        lb = elb.LoadBalancer(
+            self, "LoadBalancer",
+            vpc=props.cluster.vpc,
+            internet_facing=props.internet_facing,
+            cross_zone=True,
+            health_check=elb.HealthCheck(
+                port=host_port,
+                protocol=elb.LoadBalancingProtocol.HTTP,
+                path=props.health_check_path,
+                interval=Duration.seconds(props.health_check_interval_seconds),
+                timeout=Duration.seconds(props.health_check_timeout_seconds),
+                healthy_threshold=props.healthy_threshold,
+                unhealthy_threshold=props.unhealthy_threshold,
+            ),
+        )
+        listener_port = props.effective_listener_port
+        lb.add_listener(
+            external_port=listener_port,
+            external_protocol=elb.LoadBalancingProtocol.HTTP,
+            internal_port=host_port,
+            internal_protocol=elb.LoadBalancingProtocol.HTTP,
+            allow_connections_from=[ec2.Peer.ipv4(cidr) for cidr in props.allowed_cidrs],
+        )
+        cfn = lb.node.default_child
+        assert isinstance(cfn, elb.CfnLoadBalancer)
+        cfn.listeners = _upper_case_protocols(lb, cfn.listeners)
+        cfn.connection_draining_policy = elb.CfnLoadBalancer.ConnectionDrainingPolicyProperty(
+            enabled=True, timeout=props.connection_draining_seconds
+        )
+        return lb
+
+
+
+
+def _upper_case_protocols(scope: Construct, listeners: object) -> object:
+    """The L2's listeners with upper-case protocols, resolved lazily.
+
+    aws-cdk-lib writes "http"/"tcp"; CloudFormation documents HTTP, HTTPS, TCP and SSL, and cfn-lint
+    rejects the lower-case form. Resolving at synth keeps listeners that callers add later through
+    `load_balancer.add_listener()`.
+    """
+
+    def produce() -> object:
+        resolved = Stack.of(scope).resolve(listeners) or []
+        return [
+            {
+                **listener,
+                "protocol": str(listener["protocol"]).upper(),
+                "instanceProtocol": str(listener["instanceProtocol"]).upper(),
+            }
+            for listener in resolved
+        ]
+
+    return lazy_any(produce)

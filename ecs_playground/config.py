@@ -1,0 +1,265 @@
+"""Typed platform configuration from CDK context (cdk.json, overridable with `-c KEY=VALUE`).
+
+Keys are the construct props themselves, in camelCase under a prefix: `cluster.instanceType` is
+`ContainerClusterProps.instance_type`, `db.backupRetentionDays` is
+`MySqlDatabaseProps.backup_retention_days`, `location.desiredCount` is the `location` service's
+`ClassicLoadBalancedServiceProps.desired_count`. So every key has the type and the documentation of
+its prop, and a new prop becomes configurable without a second list to keep in step.
+
+Values given with `-c` arrive as strings; they are parsed to the prop's type (JSON for lists and
+maps). Unknown keys in our namespaces are errors, with a suggestion: a typo must not be ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import re
+import typing
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from types import NoneType, UnionType
+from typing import Any
+
+from .classic_service import ClassicLoadBalancedServiceProps
+from .container_cluster import ContainerClusterProps
+from .database import MySqlDatabaseProps
+
+# Props that are objects, not configuration values (or set by the stack itself).
+_NOT_CONFIGURABLE = {"vpc", "cluster", "image", "secrets", "subnets", "instance_subnets",
+                     "instance_resources", "name"}
+# Keys of our own (not props fields), with their types and meanings.
+_PLATFORM_KEYS: dict[str, tuple[Any, str]] = {
+    "stackName": (str, "Name of the CloudFormation stack."),
+    "services": (list[str], "Services to deploy; each reads its keys under '<service>.'."),
+    "vpc.maxAzs": (int, "Availability zones of the VPC (2-6)."),
+    "vpc.natGateways": (int, "NAT gateways for the private subnets (1 per AZ for HA)."),
+    "vpc.cidr": (str, "IPv4 CIDR of the VPC."),
+}
+_SERVICE_KEYS: dict[str, tuple[Any, str]] = {
+    "image": (str, "Container image REPO:TAG (or REPO@sha256:...); change it to roll out."),
+    "dbName": (str, "Database (schema) name the service uses, passed as DB_NAME."),
+}
+_PROPS_BY_PREFIX = {"cluster": ContainerClusterProps, "db": MySqlDatabaseProps}
+OUR_KEY_PATTERN = re.compile(r"[a-z][A-Za-z0-9]*(\.[A-Za-z0-9]+)*")
+IMAGE_PATTERN = re.compile(r"[a-z0-9][a-z0-9._/:-]*(:[A-Za-z0-9_.-]{1,128}|@sha256:[0-9a-f]{64})")
+SERVICE_NAME_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,31}")
+
+
+class ConfigError(ValueError):
+    """Every problem with the context configuration, in one message."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(
+            "Invalid ecs-playground configuration (cdk.json context / -c KEY=VALUE):\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        )
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """One configuration key: its type, the prop it sets (if any) and its meaning."""
+
+    key: str
+    type: Any
+    meaning: str
+    field: str | None = None
+
+
+def camel(snake: str) -> str:
+    """memory_limit_mib -> memoryLimitMib."""
+    head, *rest = snake.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _field_doc(cls: type, name: str) -> str:
+    """The docstring under a dataclass field (attribute docstring), first sentence."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(cls))
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    for node, nxt in zip(body, body[1:], strict=False):
+        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                and node.target.id == name and isinstance(nxt, ast.Expr)
+                and isinstance(nxt.value, ast.Constant)):
+            return " ".join(str(nxt.value.value).split())
+    return ""
+
+
+def _props_keys(prefix: str, cls: type) -> Iterator[KeySpec]:
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.name not in _NOT_CONFIGURABLE:
+            yield KeySpec(f"{prefix}.{camel(f.name)}", hints[f.name], _field_doc(cls, f.name),
+                          f.name)
+
+
+def key_specs(services: list[str]) -> dict[str, KeySpec]:
+    """Every key this configuration accepts, for the given service names."""
+    specs = {k: KeySpec(k, t, m) for k, (t, m) in _PLATFORM_KEYS.items()}
+    for prefix, cls in _PROPS_BY_PREFIX.items():
+        specs.update((s.key, s) for s in _props_keys(prefix, cls))
+    for service in services:
+        specs.update(
+            (f"{service}.{k}", KeySpec(f"{service}.{k}", t, m)) for k, (t, m) in _SERVICE_KEYS.items()
+        )
+        specs.update((s.key, s) for s in _props_keys(service, ClassicLoadBalancedServiceProps))
+    return specs
+
+
+def _parse(spec: KeySpec, raw: Any) -> Any:
+    """Coerce a context value (typed from cdk.json, a string from -c) to the key's type."""
+    kind = spec.type
+    if isinstance(kind, UnionType) or typing.get_origin(kind) is typing.Union:
+        args = [a for a in typing.get_args(kind) if a is not NoneType]
+        if raw is None or raw == "null":
+            return None
+        kind = args[0]
+    origin = typing.get_origin(kind) or kind
+    if origin is bool:
+        if isinstance(raw, bool):
+            return raw
+        if str(raw).lower() in ("true", "false"):
+            return str(raw).lower() == "true"
+        raise ValueError("expected true or false")
+    if origin is int:
+        if isinstance(raw, bool):
+            raise ValueError("expected an integer")
+        return int(raw)
+    if origin is str:
+        if not isinstance(raw, str):
+            raise ValueError("expected a string")
+        return raw
+    value = json.loads(raw) if isinstance(raw, str) else raw
+    if origin in (list, tuple, typing.Sequence, Mapping) or str(origin).startswith(
+        "<class 'collections.abc."
+    ):
+        return _check_collection(kind, value)
+    raise ValueError(f"unsupported type {kind}")
+
+
+def _check_collection(kind: Any, value: Any) -> Any:
+    origin = typing.get_origin(kind)
+    if origin is Mapping or origin is dict:
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise ValueError('expected a JSON object of strings, e.g. {"name": "value"}')
+        return dict(value)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError('expected a JSON list of strings, e.g. ["a", "b"]')
+    return tuple(value)
+
+
+@dataclass(frozen=True)
+class PlatformConfig:
+    """The parsed configuration: plain values, grouped per construct."""
+
+    stack_name: str
+    vpc_max_azs: int
+    vpc_nat_gateways: int
+    vpc_cidr: str
+    cluster: Mapping[str, Any]
+    """Keyword arguments for ContainerClusterProps (without vpc)."""
+    database: Mapping[str, Any]
+    """Keyword arguments for MySqlDatabaseProps (without vpc)."""
+    services: Mapping[str, ServiceConfig]
+    """Per service name, in deployment order."""
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """One service's settings."""
+
+    image: str
+    db_name: str
+    props: Mapping[str, Any]
+    """Keyword arguments for ClassicLoadBalancedServiceProps (without name, cluster, image)."""
+
+
+def load(context: Mapping[str, Any]) -> PlatformConfig:
+    """Parse and check the whole context; raise ConfigError listing every problem."""
+    problems: list[str] = []
+    services = _service_names(context, problems)
+    specs = key_specs(services)
+    values: dict[str, Any] = {}
+    for key, raw in context.items():
+        if not OUR_KEY_PATTERN.fullmatch(key):
+            continue  # CDK's own keys: feature flags (@aws-cdk/...), aws:cdk:*, etc.
+        spec = specs.get(key)
+        if spec is None:
+            hint = difflib.get_close_matches(key, list(specs), n=1)
+            problems.append(
+                f"unknown key '{key}'"
+                + (f"; did you mean '{hint[0]}'?" if hint else "; see the README's table")
+            )
+            continue
+        try:
+            values[key] = _parse(spec, raw)
+        except (ValueError, json.JSONDecodeError) as err:
+            problems.append(f"'{key}' = {raw!r}: {err}")
+    for key in ("stackName", "vpc.maxAzs", "vpc.natGateways", "vpc.cidr"):
+        if key not in context:
+            problems.append(f"'{key}' is missing; set it in cdk.json context")
+    service_configs = {s: _service(s, values, problems) for s in services}
+    if problems:
+        raise ConfigError(problems)
+    return PlatformConfig(
+        stack_name=values["stackName"],
+        vpc_max_azs=values["vpc.maxAzs"],
+        vpc_nat_gateways=values["vpc.natGateways"],
+        vpc_cidr=values["vpc.cidr"],
+        cluster=_props_values("cluster", values, specs),
+        database=_props_values("db", values, specs),
+        services=service_configs,
+    )
+
+
+def _service_names(context: Mapping[str, Any], problems: list[str]) -> list[str]:
+    raw = context.get("services", ["location", "user"])
+    try:
+        names = list(_parse(KeySpec("services", list[str], ""), raw))
+    except (ValueError, json.JSONDecodeError) as err:
+        problems.append(f"'services' = {raw!r}: {err}")
+        return []
+    for name in names:
+        if not SERVICE_NAME_PATTERN.fullmatch(name) or name in _PROPS_BY_PREFIX or name == "vpc":
+            problems.append(
+                f"'services' names {name!r}: allowed 1-32 of a-z, 0-9, '-', starting with a "
+                "letter, and not 'cluster', 'db' or 'vpc'"
+            )
+    if len(set(names)) != len(names):
+        problems.append(f"'services' = {names!r}: each service may appear once")
+    return names
+
+
+def _props_values(prefix: str, values: Mapping[str, Any], specs: Mapping[str, KeySpec]) -> dict[str, Any]:
+    return {
+        spec.field: values[key]
+        for key, spec in specs.items()
+        if key.startswith(prefix + ".") and spec.field and key in values
+    }
+
+
+def _service(name: str, values: Mapping[str, Any], problems: list[str]) -> ServiceConfig:
+    image = values.get(f"{name}.image", "")
+    if not IMAGE_PATTERN.fullmatch(image):
+        problems.append(
+            f"'{name}.image' = {image!r}: allowed REPO:TAG or REPO@sha256:<64 hex>, e.g. "
+            f"srirajan/{name}:10"
+        )
+    elif image.endswith(":latest"):
+        problems.append(
+            f"'{name}.image' = {image!r}: a moving tag; pin a version tag or digest so a "
+            "deploy is reproducible and a rollout is one visible change"
+        )
+    if f"{name}.containerPort" not in values:
+        problems.append(f"'{name}.containerPort' is missing; set the port the container listens on")
+    return ServiceConfig(
+        image=image,
+        db_name=values.get(f"{name}.dbName", name),
+        props=_props_values(name, values, key_specs([name])),
+    )

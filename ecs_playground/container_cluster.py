@@ -1,0 +1,254 @@
+"""An ECS cluster on EC2 container instances from an Auto Scaling group, safe by default."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from aws_cdk import aws_autoscaling as autoscaling
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from ._lazy import lazy_any
+from .capacity import INSTANCE_TYPES, CapacityPlan, Headroom, InstanceResources, ServiceDemand
+from .validation import Checker
+
+CLUSTER_NAME_PATTERN = r"[A-Za-z0-9_-]{1,255}"
+ECS_CONFIG_KEY_PATTERN = r"ECS_[A-Z0-9_]+"
+ECS_CONFIG_VALUE_PATTERN = r"[^\s'\"\\$`]*"
+ROOT_DEVICE = "/dev/xvda"
+# Containers in bridge mode sit one network hop behind the instance: a PUT response hop limit of 1
+# keeps them from fetching an IMDSv2 token, so they cannot read the instance role's credentials.
+IMDS_HOP_LIMIT = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContainerClusterProps:
+    """What an ECS-on-EC2 cluster needs. Defaults reproduce the tutorial: `app01`, 4 x t2.medium."""
+
+    vpc: ec2.IVpc
+    """VPC for the container instances (yours, or the platform stack's)."""
+    cluster_name: str = "app01"
+    """Physical ECS cluster name, also written as ECS_CLUSTER into /etc/ecs/ecs.config.
+    1-255 letters, digits, hyphens and underscores."""
+    instance_type: str = "t2.medium"
+    """EC2 instance type of the container instances. Must be in the capacity table
+    (`ecs_playground.capacity.INSTANCE_TYPES`) unless `instance_resources` is given."""
+    instance_resources: InstanceResources | None = None
+    """vCPUs and memory of `instance_type`, for types not in the capacity table.
+    Default: looked up in the table."""
+    min_capacity: int = 4
+    """Fewest instances. The capacity check counts only these: they are always there."""
+    max_capacity: int = 4
+    """Most instances ECS managed scaling may launch."""
+    desired_capacity: int | None = None
+    """Instances at creation. Default: none set, so the group starts at `min_capacity` and ECS
+    managed scaling owns the size afterwards (a fixed value would be reset on every deploy)."""
+    reserved_memory_mib: int = 256
+    """ECS_RESERVED_MEMORY: memory kept from tasks for the OS, the ECS agent and Docker."""
+    ecs_config: Mapping[str, str] = field(default_factory=dict)
+    """Extra /etc/ecs/ecs.config settings, e.g. {"ECS_ENABLE_CONTAINER_METADATA": "true"}.
+    Keys are ECS_*; ECS_CLUSTER and ECS_RESERVED_MEMORY come from the props above."""
+    root_volume_size_gib: int = 30
+    """Encrypted gp3 root volume size; the ECS-optimized AL2023 AMI needs at least 30 GiB."""
+    container_insights: bool = True
+    """CloudWatch Container Insights for the cluster."""
+    managed_termination_protection: bool = False
+    """ECS managed termination protection. Default off: with it on, instances are protected from
+    scale-in and `cdk destroy` hangs until someone removes the protection by hand (aws-cdk issue
+    18179). Turn it on for long-lived production clusters where scale-in must never kill tasks;
+    managed draining (always on) already moves tasks off instances that are being terminated."""
+    instance_subnets: ec2.SubnetSelection | None = None
+    """Where the instances run. Default: private subnets with egress (no public IPs)."""
+
+    def problems(self) -> Checker:
+        """Every invalid prop, without creating anything."""
+        check = Checker()
+        check.pattern(
+            "cluster_name", self.cluster_name, CLUSTER_NAME_PATTERN,
+            "1-255 letters, digits, '-' or '_'", "rename the cluster, e.g. 'app01'",
+        )
+        if self.instance_resources is None and self.instance_type not in INSTANCE_TYPES:
+            check.add(
+                "instance_type", self.instance_type,
+                "an x86_64 type from the capacity table (e.g. t2.medium, t3.large, m6i.xlarge)",
+                "choose a listed type, or give instance_resources=InstanceResources(vcpus, "
+                "memory_mib) for it",
+            )
+        check.int_range("min_capacity", self.min_capacity, 0, 1000)
+        check.int_range("max_capacity", self.max_capacity, 1, 1000)
+        if self.min_capacity > self.max_capacity:
+            check.add(
+                "min_capacity", self.min_capacity, f"<= max_capacity ({self.max_capacity})",
+                "raise max_capacity or lower min_capacity",
+            )
+        desired = self.desired_capacity
+        if desired is not None and not self.min_capacity <= desired <= self.max_capacity:
+            check.add(
+                "desired_capacity", desired,
+                f"between min_capacity ({self.min_capacity}) and max_capacity "
+                f"({self.max_capacity})",
+                "set desired_capacity inside that range, or leave it unset",
+            )
+        check.int_range("reserved_memory_mib", self.reserved_memory_mib, 0, 16384)
+        check.int_range("root_volume_size_gib", self.root_volume_size_gib, 30, 16384)
+        for key, value in self.ecs_config.items():
+            check.pattern(
+                f"ecs_config[{key!r}]", key, ECS_CONFIG_KEY_PATTERN, "ECS_ followed by A-Z, 0-9, _",
+                "use an ECS agent variable name such as ECS_ENABLE_CONTAINER_METADATA",
+            )
+            if key in ("ECS_CLUSTER", "ECS_RESERVED_MEMORY"):
+                check.add(
+                    f"ecs_config[{key!r}]", value, "not set here",
+                    "use cluster_name / reserved_memory_mib instead",
+                )
+            check.pattern(
+                f"ecs_config[{key!r}]", value, ECS_CONFIG_VALUE_PATTERN,
+                "a value without spaces, quotes, backslashes, '$' or '`'",
+                "remove those characters (the value is written into a shell script)",
+            )
+        return check
+
+    @property
+    def resources(self) -> InstanceResources:
+        """vCPUs and memory of one instance (after validation)."""
+        return self.instance_resources or INSTANCE_TYPES[self.instance_type]
+
+
+class ContainerCluster(Construct):
+    """ECS cluster with EC2 capacity: launch template (ECS-optimized AL2023, IMDSv2 only, encrypted
+    root volume, no SSH, Session Manager), Auto Scaling group, capacity provider with managed
+    scaling and draining, Container Insights.
+
+    Services created on `cluster` register here, so the cluster checks at synth time that all of
+    them fit, including the extra tasks of a rolling deployment.
+    """
+
+    def __init__(self, scope: Construct, id: str, props: ContainerClusterProps) -> None:
+        props.problems().raise_if_any("ContainerCluster", id)
+        super().__init__(scope, id)
+        self.props = props
+        self._services: list[ServiceDemand] = []
+        self._headroom: Headroom | None = None
+
+        self.security_group = ec2.SecurityGroup(
+            self, "InstanceSecurityGroup", vpc=props.vpc, allow_all_outbound=True,
+            description=f"ECS container instances of cluster {props.cluster_name}; "
+            "no inbound except from load balancers",
+        )
+        self.instance_role = iam.Role(
+            self, "InstanceRole",
+            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+            description="ECS container instance role (agent permissions are added by the cluster)",
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")
+            ],
+        )
+        self.launch_template = ec2.LaunchTemplate(
+            self, "LaunchTemplate",
+            machine_image=ecs.EcsOptimizedImage.amazon_linux2023(),
+            instance_type=ec2.InstanceType(props.instance_type),
+            role=self.instance_role,
+            security_group=self.security_group,
+            user_data=self._user_data(props),
+            require_imdsv2=True,
+            http_tokens=ec2.LaunchTemplateHttpTokens.REQUIRED,
+            http_put_response_hop_limit=IMDS_HOP_LIMIT,
+            block_devices=[
+                ec2.BlockDevice(
+                    device_name=ROOT_DEVICE,
+                    volume=ec2.BlockDeviceVolume.ebs(
+                        props.root_volume_size_gib, encrypted=True,
+                        volume_type=ec2.EbsDeviceVolumeType.GP3, delete_on_termination=True,
+                    ),
+                )
+            ],
+        )
+        self.auto_scaling_group = autoscaling.AutoScalingGroup(
+            self, "AutoScalingGroup",
+            vpc=props.vpc,
+            launch_template=self.launch_template,
+            min_capacity=props.min_capacity,
+            max_capacity=props.max_capacity,
+            desired_capacity=props.desired_capacity,
+            vpc_subnets=props.instance_subnets
+            or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            new_instances_protected_from_scale_in=props.managed_termination_protection,
+        )
+        self.cluster = ecs.Cluster(
+            self, "Cluster",
+            vpc=props.vpc,
+            cluster_name=props.cluster_name,
+            container_insights_v2=ecs.ContainerInsights.ENABLED
+            if props.container_insights
+            else ecs.ContainerInsights.DISABLED,
+        )
+        self.capacity_provider = ecs.AsgCapacityProvider(
+            self, "CapacityProvider",
+            auto_scaling_group=self.auto_scaling_group,
+            enable_managed_scaling=True,
+            enable_managed_termination_protection=props.managed_termination_protection,
+            enable_managed_draining=True,
+            machine_image_type=ecs.MachineImageType.AMAZON_LINUX_2,
+        )
+        self.cluster.add_asg_capacity_provider(self.capacity_provider)
+        # add_asg_capacity_provider does not do this (add_auto_scaling_group does): without it
+        # `cluster.connections` is empty and rules opened through it silently go nowhere.
+        self.cluster.connections.add_security_group(self.security_group)
+        cfn_cluster = self.cluster.node.default_child
+        assert isinstance(cfn_cluster, ecs.CfnCluster)
+        cfn_cluster.add_metadata(
+            "EcsPlayground::CapacityHeadroom",
+            lazy_any(lambda: self.headroom.as_dict()),
+        )
+
+    @staticmethod
+    def _user_data(props: ContainerClusterProps) -> ec2.UserData:
+        """ecs.config settings; the cluster adds ECS_CLUSTER=<name> after these lines."""
+        user_data = ec2.UserData.for_linux()
+        settings = {"ECS_RESERVED_MEMORY": str(props.reserved_memory_mib), **props.ecs_config}
+        user_data.add_commands(
+            *(f"echo {key}={value} >> /etc/ecs/ecs.config" for key, value in settings.items())
+        )
+        return user_data
+
+    @staticmethod
+    def of(cluster: ecs.ICluster) -> ContainerCluster | None:
+        """The ContainerCluster that created this ECS cluster, or None for any other cluster."""
+        scope = cluster.node.scope
+        return scope if isinstance(scope, ContainerCluster) else None
+
+    @property
+    def capacity_provider_name(self) -> str:
+        """Name of the cluster's capacity provider, for service capacity provider strategies."""
+        return self.capacity_provider.capacity_provider_name
+
+    def capacity_plan(self, extra: ServiceDemand | None = None) -> CapacityPlan:
+        """The plan for the registered services (plus `extra`, if given)."""
+        services = tuple(self._services) + ((extra,) if extra else ())
+        return CapacityPlan(
+            cluster=self.props.cluster_name,
+            instance_type=self.props.instance_type,
+            resources=self.props.resources,
+            instances=self.props.min_capacity,
+            reserved_memory_mib=self.props.reserved_memory_mib,
+            services=services,
+        )
+
+    def register_service(self, demand: ServiceDemand) -> None:
+        """Add a service's demand; raises CapacityError (with the numbers) if it does not fit."""
+        self._headroom = self.capacity_plan(demand).check()
+        self._services.append(demand)
+
+    @property
+    def headroom(self) -> Headroom:
+        """Free capacity at the peak of a rolling deployment of every registered service."""
+        return self._headroom or self.capacity_plan().check()
+
+    @property
+    def services(self) -> tuple[ServiceDemand, ...]:
+        """Demands of the services registered so far."""
+        return tuple(self._services)
+

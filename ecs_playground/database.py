@@ -1,0 +1,152 @@
+"""RDS MySQL for the services: private, encrypted, backed up, credentials in Secrets Manager."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from .validation import Checker
+
+MYSQL_PORT = 3306
+ENGINE_VERSION_PATTERN = r"8\.(0|4)\.\d{1,2}"
+INSTANCE_CLASS_PATTERN = r"db\.[a-z][a-z0-9]*\.[a-z0-9]+"
+USERNAME_PATTERN = r"[A-Za-z][A-Za-z0-9_]{0,15}"
+RESERVED_USERNAMES = frozenset({"root", "rdsadmin", "mysql", "user"})
+# Characters that break DSNs, shell quoting or JSON in the services' configuration.
+PASSWORD_EXCLUDED_CHARACTERS = " %+~`#$&*()|[]{}:;<>?!'/@\"\\"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MySqlDatabaseProps:
+    """What the platform's MySQL needs. Every value has a safe default."""
+
+    vpc: ec2.IVpc
+    """VPC for the database."""
+    engine_version: str = "8.4.10"
+    """Full MySQL engine version (8.0.x or 8.4.x). Default 8.4.10: MySQL 8.4 is the LTS line;
+    8.0 left RDS standard support in July 2026. A full version is required: a major version alone
+    lets RDS pick one, and minor upgrades then show up as template drift."""
+    instance_class: str = "db.t3.micro"
+    """RDS instance class, e.g. db.t3.micro, db.m6i.large."""
+    allocated_storage_gib: int = 20
+    """Initial gp3 storage (20-65536 GiB)."""
+    max_allocated_storage_gib: int = 100
+    """Upper bound for storage autoscaling; must be >= allocated_storage_gib."""
+    master_username: str = "admin"
+    """Master user; its generated password goes to Secrets Manager, never into the template."""
+    backup_retention_days: int = 7
+    """Days of automated backups (1-35; 0 would disable them, which is not allowed here)."""
+    deletion_protection: bool = True
+    """RDS deletion protection. Set False for throwaway environments that `cdk destroy` must
+    remove; the instance is still snapshotted on delete."""
+    multi_az: bool = False
+    """Standby in a second AZ (doubles cost). The tutorial runs a single instance."""
+    subnets: ec2.SubnetSelection | None = None
+    """Where the instance runs. Default: isolated subnets (no route to or from the internet)."""
+
+    def problems(self) -> Checker:
+        """Every invalid prop, without creating anything."""
+        check = Checker()
+        check.pattern(
+            "engine_version", self.engine_version, ENGINE_VERSION_PATTERN,
+            "a full MySQL 8.0.x or 8.4.x version, e.g. 8.4.10",
+            "give major, minor and patch (a major version alone is not accepted)",
+        )
+        check.pattern(
+            "instance_class", self.instance_class, INSTANCE_CLASS_PATTERN,
+            "db.<family>.<size>, e.g. db.t3.micro", "prefix the EC2 type with 'db.'",
+        )
+        check.int_range("allocated_storage_gib", self.allocated_storage_gib, 20, 65536)
+        if self.max_allocated_storage_gib < self.allocated_storage_gib:
+            check.add(
+                "max_allocated_storage_gib", self.max_allocated_storage_gib,
+                f">= allocated_storage_gib ({self.allocated_storage_gib})",
+                "raise max_allocated_storage_gib",
+            )
+        check.int_range(
+            "backup_retention_days", self.backup_retention_days, 1, 35,
+            "keep automated backups: set 1-35 days",
+        )
+        ok = check.pattern(
+            "master_username", self.master_username, USERNAME_PATTERN,
+            "1-16 letters, digits or '_', starting with a letter",
+            "choose a short name such as 'admin'",
+        )
+        if ok and self.master_username.lower() in RESERVED_USERNAMES:
+            check.add(
+                "master_username", self.master_username,
+                f"not one of {sorted(RESERVED_USERNAMES)}", "choose another name, e.g. 'admin'",
+            )
+        return check
+
+
+class MySqlDatabase(Construct):
+    """RDS MySQL in isolated subnets, not publicly accessible, storage encrypted, automated
+    backups, snapshot on delete, generated master credentials in Secrets Manager (retained).
+    Nothing can reach port 3306 until `allow_from` is called.
+    """
+
+    def __init__(self, scope: Construct, id: str, props: MySqlDatabaseProps) -> None:
+        props.problems().raise_if_any("MySqlDatabase", id)
+        super().__init__(scope, id)
+        self.security_group = ec2.SecurityGroup(
+            self, "SecurityGroup", vpc=props.vpc, allow_all_outbound=False,
+            description="MySQL: inbound 3306 only from allowed clients, no outbound",
+        )
+        major = ".".join(props.engine_version.split(".")[:2])
+        self.instance = rds.DatabaseInstance(
+            self, "Instance",
+            engine=rds.DatabaseInstanceEngine.mysql(
+                version=rds.MysqlEngineVersion.of(props.engine_version, major)
+            ),
+            instance_type=ec2.InstanceType(props.instance_class.removeprefix("db.")),
+            vpc=props.vpc,
+            vpc_subnets=props.subnets
+            or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+            security_groups=[self.security_group],
+            port=MYSQL_PORT,
+            credentials=rds.Credentials.from_generated_secret(
+                props.master_username, exclude_characters=PASSWORD_EXCLUDED_CHARACTERS
+            ),
+            publicly_accessible=False,
+            storage_encrypted=True,
+            storage_type=rds.StorageType.GP3,
+            allocated_storage=props.allocated_storage_gib,
+            max_allocated_storage=props.max_allocated_storage_gib,
+            multi_az=props.multi_az,
+            backup_retention=Duration.days(props.backup_retention_days),
+            deletion_protection=props.deletion_protection,
+            removal_policy=RemovalPolicy.SNAPSHOT,
+            auto_minor_version_upgrade=False,
+            copy_tags_to_snapshot=True,
+        )
+        assert self.instance.secret is not None
+        self.secret: secretsmanager.ISecret = self.instance.secret
+        # The password is needed to use a restored snapshot: keep it when the stack goes.
+        self.secret.apply_removal_policy(RemovalPolicy.RETAIN)
+
+    def allow_from(self, peer: ec2.IConnectable, description: str) -> None:
+        """Let `peer` (e.g. the container cluster) reach MySQL on 3306, and nothing else."""
+        self.instance.connections.allow_default_port_from(peer, description)
+
+    @property
+    def hostname(self) -> str:
+        """Endpoint address (a deploy-time token)."""
+        return self.instance.db_instance_endpoint_address
+
+    def container_environment(self, database_name: str) -> dict[str, str]:
+        """Plain settings for a container: where the database is (never credentials)."""
+        return {"DB_HOST": self.hostname, "DB_PORT": str(MYSQL_PORT), "DB_NAME": database_name}
+
+    def container_secrets(self) -> dict[str, ecs.Secret]:
+        """Credentials for a container, injected by ECS from Secrets Manager at task start."""
+        return {
+            "DB_USER": ecs.Secret.from_secrets_manager(self.secret, "username"),
+            "DB_PWD": ecs.Secret.from_secrets_manager(self.secret, "password"),
+        }

@@ -1,0 +1,103 @@
+"""The platform stack: VPC, container cluster, MySQL and the services behind classic ELBs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from .classic_service import ClassicLoadBalancedService, ClassicLoadBalancedServiceProps
+from .config import PlatformConfig, ServiceConfig
+from .container_cluster import ContainerCluster, ContainerClusterProps
+from .database import MySqlDatabase, MySqlDatabaseProps
+
+
+def construct_id(name: str) -> str:
+    """'location' -> 'Location', 'order-api' -> 'OrderApi' (PascalCase construct IDs)."""
+    return "".join(part.title() for part in name.split("-"))
+
+
+class EcsPlaygroundStack(Stack):
+    """The tutorial's platform as code: one VPC (public, private-with-egress and isolated subnets
+    in 2 AZs), an ECS cluster on EC2, RDS MySQL, and one classic-ELB service per configured name.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, config: PlatformConfig, **kwargs: Any) -> None:
+        super().__init__(scope, id, **kwargs)
+        self.vpc = ec2.Vpc(
+            self, "Vpc",
+            ip_addresses=ec2.IpAddresses.cidr(config.vpc_cidr),
+            max_azs=config.vpc_max_azs,
+            nat_gateways=config.vpc_nat_gateways,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(name="Public", subnet_type=ec2.SubnetType.PUBLIC,
+                                        cidr_mask=24),
+                ec2.SubnetConfiguration(name="Private",
+                                        subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS,
+                                        cidr_mask=22),
+                ec2.SubnetConfiguration(name="Isolated",
+                                        subnet_type=ec2.SubnetType.PRIVATE_ISOLATED,
+                                        cidr_mask=24),
+            ],
+        )
+        flow_log_group = logs.LogGroup(
+            self, "VpcFlowLogGroup",
+            retention=logs.RetentionDays.THREE_MONTHS,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.vpc.add_flow_log(
+            "FlowLog", destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group)
+        )
+        self.cluster = ContainerCluster(
+            self, "Cluster", ContainerClusterProps(vpc=self.vpc, **config.cluster)
+        )
+        self.database = MySqlDatabase(
+            self, "Database", MySqlDatabaseProps(vpc=self.vpc, **config.database)
+        )
+        self.database.allow_from(self.cluster.security_group, "MySQL from the ECS instances")
+
+        services = Construct(self, "Services")
+        self.services = {
+            name: self._service(services, name, service)
+            for name, service in config.services.items()
+        }
+        self._outputs()
+
+    def _service(
+        self, scope: Construct, name: str, service: ServiceConfig
+    ) -> ClassicLoadBalancedService:
+        settings = dict(service.props)
+        environment = {
+            **self.database.container_environment(service.db_name),
+            **settings.pop("environment", {}),
+        }
+        return ClassicLoadBalancedService(
+            scope, construct_id(name),
+            ClassicLoadBalancedServiceProps(
+                name=name,
+                cluster=self.cluster.cluster,
+                image=ecs.ContainerImage.from_registry(service.image),
+                environment=environment,
+                secrets=self.database.container_secrets(),
+                **settings,
+            ),
+        )
+
+    def _outputs(self) -> None:
+        CfnOutput(self, "ClusterName", value=self.cluster.cluster.cluster_name,
+                  description="ECS cluster")
+        CfnOutput(self, "DatabaseEndpoint", value=self.database.hostname,
+                  description="RDS MySQL endpoint address")
+        CfnOutput(self, "DatabaseSecretArn", value=self.database.secret.secret_arn,
+                  description="Secrets Manager secret with the generated DB credentials")
+        for name, service in self.services.items():
+            CfnOutput(
+                self, f"{construct_id(name)}LoadBalancerDnsName",
+                value=service.load_balancer.load_balancer_dns_name,
+                description=f"DNS name of the {name} service's classic ELB (port "
+                f"{service.props.effective_listener_port})",
+            )

@@ -1,0 +1,92 @@
+"""Print a short summary of a synthesized cloud assembly: `python -m ecs_playground.summary cdk.out`.
+
+Stacks with resource counts, every ECS service with its ports, desired count and image, and the
+capacity headroom that the cluster's capacity check recorded in the template.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+HEADROOM_KEY = "EcsPlayground::CapacityHeadroom"
+
+
+def _templates(outdir: Path) -> dict[str, dict[str, Any]]:
+    manifest = json.loads((outdir / "manifest.json").read_text())
+    templates = {}
+    for name, artifact in manifest.get("artifacts", {}).items():
+        if artifact.get("type") == "aws:cloudformation:stack":
+            file = artifact["properties"]["templateFile"]
+            templates[name] = json.loads((outdir / file).read_text())
+    return templates
+
+
+def _image(value: Any) -> str:
+    return value if isinstance(value, str) else "<asset or token>"
+
+
+def _services(resources: dict[str, Any]) -> list[str]:
+    lines = []
+    for service in (r for r in resources.values() if r["Type"] == "AWS::ECS::Service"):
+        props = service["Properties"]
+        task = resources[props["TaskDefinition"]["Ref"]]["Properties"]
+        container = task["ContainerDefinitions"][0]
+        ports = container.get("PortMappings", [{}])[0]
+        lb_ref = props.get("LoadBalancers", [{}])[0].get("LoadBalancerName", {}).get("Ref")
+        listener = resources[lb_ref]["Properties"]["Listeners"][0] if lb_ref else {}
+        deploy = props.get("DeploymentConfiguration", {})
+        lines.append(
+            f"  service {props.get('ServiceName', '?'):<10} listener :{listener.get('LoadBalancerPort', '-')}"
+            f" -> host :{ports.get('HostPort', '-')} -> container :{ports.get('ContainerPort', '-')}"
+            f"  desired {props.get('DesiredCount')}  cpu {container.get('Cpu')}"
+            f"  memory {container.get('Memory')} MiB"
+            f"  rolling {deploy.get('MinimumHealthyPercent')}/{deploy.get('MaximumPercent')} %"
+            f"  image {_image(container.get('Image'))}"
+        )
+    return lines
+
+
+def _headroom(resources: dict[str, Any]) -> list[str]:
+    lines = []
+    for resource in resources.values():
+        h = resource.get("Metadata", {}).get(HEADROOM_KEY)
+        if not h:
+            continue
+        name = resource["Properties"].get("ClusterName", "?")
+        lines.append(
+            f"  capacity {name}: {h['instances']} instances x {h['cpuUnitsPerInstance']} CPU units"
+            f" / {h['memoryMibPerInstance']} MiB for tasks; at the peak of a rolling deployment"
+            f" {h['peakTasks']} tasks use {h['peakCpuUnits']} CPU units / {h['peakMemoryMib']} MiB;"
+            f" headroom {h['freeCpuUnits']} CPU units / {h['freeMemoryMib']} MiB"
+            f" (tightest instance: {h['minFreeCpuUnitsOnAnInstance']} CPU units /"
+            f" {h['minFreeMemoryMibOnAnInstance']} MiB free)"
+        )
+    return lines
+
+
+def summarize(outdir: Path) -> str:
+    """The summary text for a cloud assembly directory."""
+    lines = []
+    for name, template in sorted(_templates(outdir).items()):
+        resources = template.get("Resources", {})
+        counts = Counter(r["Type"] for r in resources.values())
+        top = ", ".join(f"{t.split('::', 1)[1]} {n}" for t, n in counts.most_common(6))
+        lines.append(f"stack {name}: {len(resources)} resources ({top}, ...)")
+        lines += _services(resources)
+        lines += _headroom(resources)
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    """Entry point."""
+    outdir = Path(argv[1] if len(argv) > 1 else "cdk.out")
+    print(summarize(outdir))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
