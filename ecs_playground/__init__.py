@@ -1,4 +1,4 @@
-"""ecs-playground: the classic "ECS on EC2 behind classic ELBs" platform as validated L3 constructs."""
+"""ecs-playground: the classic ECS-on-EC2 platform (classic ELBs, RDS MySQL) as L3 constructs."""
 
 from .capacity import CapacityError, CapacityPlan, Headroom, InstanceResources, ServiceDemand
 from .classic_service import ClassicLoadBalancedService, ClassicLoadBalancedServiceProps

@@ -6,7 +6,7 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, IResolvable, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancing as elb
@@ -16,7 +16,7 @@ from constructs import Construct
 from ._lazy import lazy_any
 from .capacity import ServiceDemand
 from .container_cluster import ContainerCluster
-from .validation import Checker, is_token
+from .validation import Checker, is_token, known
 
 NAME_PATTERN = r"[a-z][a-z0-9-]{0,31}"
 ENV_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -55,7 +55,9 @@ class ClassicLoadBalancedServiceProps:
     memory_limit_mib: int = 1024
     """Hard memory limit; the container is killed above it."""
     essential: bool = True
-    """If the container stops, the task stops (and ECS replaces it)."""
+    """If the container stops, the task stops (and ECS replaces it). The task has this one
+    container and ECS requires an essential container in every task, so it must stay True;
+    it is a prop so the tutorial's task JSON maps one to one."""
     environment: Mapping[str, str] = field(default_factory=dict)
     """Plain environment variables. Never put credentials here: use `secrets`."""
     secrets: Mapping[str, ecs.Secret] = field(default_factory=dict)
@@ -128,19 +130,24 @@ class ClassicLoadBalancedServiceProps:
                 "log_retention_days", self.log_retention_days,
                 f"one of {list(LOG_RETENTION_DAYS)}", "pick the nearest CloudWatch Logs value",
             )
+        if self.essential is not True:
+            check.add(
+                "essential", self.essential, "True (a task needs an essential container)",
+                "keep essential=True; add sidecars as extra containers on the task definition",
+            )
         self._check_container_settings(check)
         return check
 
     def _check_ports(self, check: Checker) -> None:
         check.port("container_port", self.container_port)
         host = self.effective_host_port
-        if check.port("host_port", host) and host in ECS_RESERVED_HOST_PORTS:
+        if check.port("host_port", host) and known(host) and host in ECS_RESERVED_HOST_PORTS:
             check.add(
                 "host_port", host, f"not one of the ECS agent's ports {ECS_RESERVED_HOST_PORTS}",
                 "choose another host port",
             )
         listener = self.effective_listener_port
-        if check.port("listener_port", listener) and not (
+        if check.port("listener_port", listener) and known(listener) and not (
             listener in ELB_LOW_PORTS or listener >= 1024
         ):
             check.add(
@@ -155,8 +162,9 @@ class ClassicLoadBalancedServiceProps:
         )
         interval = self.health_check_interval_seconds
         check.int_range("health_check_interval_seconds", interval, 5, 300)
-        if check.int_range("health_check_timeout_seconds", self.health_check_timeout_seconds,
-                           2, 60) and self.health_check_timeout_seconds >= interval:
+        timeout = self.health_check_timeout_seconds
+        if (check.int_range("health_check_timeout_seconds", timeout, 2, 60)
+                and known(timeout, interval) and timeout >= interval):
             check.add(
                 "health_check_timeout_seconds", self.health_check_timeout_seconds,
                 f"less than health_check_interval_seconds ({interval})",
@@ -335,7 +343,7 @@ class ClassicLoadBalancedService(Construct):
 
 
 
-def _upper_case_protocols(scope: Construct, listeners: object) -> object:
+def _upper_case_protocols(scope: Construct, listeners: object) -> IResolvable:
     """The L2's listeners with upper-case protocols, resolved lazily.
 
     aws-cdk-lib writes "http"/"tcp"; CloudFormation documents HTTP, HTTPS, TCP and SSL, and cfn-lint

@@ -12,12 +12,16 @@ maps). Unknown keys in our namespaces are errors, with a suggestion: a typo must
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import difflib
+import functools
+import inspect
+import itertools
 import json
 import re
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import NoneType, UnionType
 from typing import Any
@@ -74,27 +78,28 @@ def camel(snake: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-def _field_doc(cls: type, name: str) -> str:
-    """The docstring under a dataclass field (attribute docstring), first sentence."""
-    import ast
-    import inspect
-
-    tree = ast.parse(inspect.getsource(cls))
-    body = tree.body[0].body  # type: ignore[attr-defined]
-    for node, nxt in zip(body, body[1:], strict=False):
+@functools.cache
+def _field_docs(cls: type) -> dict[str, str]:
+    """The docstrings under a dataclass's fields (attribute docstrings), whitespace folded."""
+    body = ast.parse(inspect.getsource(cls)).body[0]
+    assert isinstance(body, ast.ClassDef)
+    docs = {}
+    for node, nxt in itertools.pairwise(body.body):
         if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
-                and node.target.id == name and isinstance(nxt, ast.Expr)
-                and isinstance(nxt.value, ast.Constant)):
-            return " ".join(str(nxt.value.value).split())
-    return ""
+                and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)):
+            docs[node.target.id] = " ".join(str(nxt.value.value).split())
+    return docs
 
 
-def _props_keys(prefix: str, cls: type) -> Iterator[KeySpec]:
+@functools.cache
+def _props_keys(prefix: str, cls: type) -> tuple[KeySpec, ...]:
     hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        if f.name not in _NOT_CONFIGURABLE:
-            yield KeySpec(f"{prefix}.{camel(f.name)}", hints[f.name], _field_doc(cls, f.name),
-                          f.name)
+    docs = _field_docs(cls)
+    return tuple(
+        KeySpec(f"{prefix}.{camel(f.name)}", hints[f.name], docs.get(f.name, ""), f.name)
+        for f in dataclasses.fields(cls)
+        if f.name not in _NOT_CONFIGURABLE
+    )
 
 
 def key_specs(services: list[str]) -> dict[str, KeySpec]:
@@ -104,7 +109,8 @@ def key_specs(services: list[str]) -> dict[str, KeySpec]:
         specs.update((s.key, s) for s in _props_keys(prefix, cls))
     for service in services:
         specs.update(
-            (f"{service}.{k}", KeySpec(f"{service}.{k}", t, m)) for k, (t, m) in _SERVICE_KEYS.items()
+            (f"{service}.{k}", KeySpec(f"{service}.{k}", t, m))
+            for k, (t, m) in _SERVICE_KEYS.items()
         )
         specs.update((s.key, s) for s in _props_keys(service, ClassicLoadBalancedServiceProps))
     return specs
@@ -236,7 +242,9 @@ def _service_names(context: Mapping[str, Any], problems: list[str]) -> list[str]
     return names
 
 
-def _props_values(prefix: str, values: Mapping[str, Any], specs: Mapping[str, KeySpec]) -> dict[str, Any]:
+def _props_values(
+    prefix: str, values: Mapping[str, Any], specs: Mapping[str, KeySpec]
+) -> dict[str, Any]:
     return {
         spec.field: values[key]
         for key, spec in specs.items()

@@ -13,7 +13,7 @@ from constructs import Construct
 
 from ._lazy import lazy_any
 from .capacity import INSTANCE_TYPES, CapacityPlan, Headroom, InstanceResources, ServiceDemand
-from .validation import Checker
+from .validation import Checker, known
 
 CLUSTER_NAME_PATTERN = r"[A-Za-z0-9_-]{1,255}"
 ECS_CONFIG_KEY_PATTERN = r"ECS_[A-Z0-9_]+"
@@ -79,13 +79,14 @@ class ContainerClusterProps:
             )
         check.int_range("min_capacity", self.min_capacity, 0, 1000)
         check.int_range("max_capacity", self.max_capacity, 1, 1000)
-        if self.min_capacity > self.max_capacity:
+        if known(self.min_capacity, self.max_capacity) and self.min_capacity > self.max_capacity:
             check.add(
                 "min_capacity", self.min_capacity, f"<= max_capacity ({self.max_capacity})",
                 "raise max_capacity or lower min_capacity",
             )
         desired = self.desired_capacity
-        if desired is not None and not self.min_capacity <= desired <= self.max_capacity:
+        if (desired is not None and known(desired, self.min_capacity, self.max_capacity)
+                and not self.min_capacity <= desired <= self.max_capacity):
             check.add(
                 "desired_capacity", desired,
                 f"between min_capacity ({self.min_capacity}) and max_capacity "

@@ -11,7 +11,7 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from .validation import Checker
+from .validation import Checker, known
 
 MYSQL_PORT = 3306
 ENGINE_VERSION_PATTERN = r"8\.(0|4)\.\d{1,2}"
@@ -63,7 +63,8 @@ class MySqlDatabaseProps:
             "db.<family>.<size>, e.g. db.t3.micro", "prefix the EC2 type with 'db.'",
         )
         check.int_range("allocated_storage_gib", self.allocated_storage_gib, 20, 65536)
-        if self.max_allocated_storage_gib < self.allocated_storage_gib:
+        if (known(self.max_allocated_storage_gib, self.allocated_storage_gib)
+                and self.max_allocated_storage_gib < self.allocated_storage_gib):
             check.add(
                 "max_allocated_storage_gib", self.max_allocated_storage_gib,
                 f">= allocated_storage_gib ({self.allocated_storage_gib})",
@@ -100,6 +101,13 @@ class MySqlDatabase(Construct):
             description="MySQL: inbound 3306 only from allowed clients, no outbound",
         )
         major = ".".join(props.engine_version.split(".")[:2])
+        self.secret = rds.DatabaseSecret(
+            self, "Secret",
+            username=props.master_username,
+            exclude_characters=PASSWORD_EXCLUDED_CHARACTERS,
+        )
+        # The password is needed to use a restored snapshot: keep it when the stack goes.
+        self.secret.apply_removal_policy(RemovalPolicy.RETAIN)
         self.instance = rds.DatabaseInstance(
             self, "Instance",
             engine=rds.DatabaseInstanceEngine.mysql(
@@ -111,9 +119,7 @@ class MySqlDatabase(Construct):
             or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
             security_groups=[self.security_group],
             port=MYSQL_PORT,
-            credentials=rds.Credentials.from_generated_secret(
-                props.master_username, exclude_characters=PASSWORD_EXCLUDED_CHARACTERS
-            ),
+            credentials=rds.Credentials.from_secret(self.secret, props.master_username),
             publicly_accessible=False,
             storage_encrypted=True,
             storage_type=rds.StorageType.GP3,
@@ -127,9 +133,9 @@ class MySqlDatabase(Construct):
             copy_tags_to_snapshot=True,
         )
         assert self.instance.secret is not None
-        self.secret: secretsmanager.ISecret = self.instance.secret
-        # The password is needed to use a restored snapshot: keep it when the stack goes.
-        self.secret.apply_removal_policy(RemovalPolicy.RETAIN)
+        self.attached_secret: secretsmanager.ISecret = self.instance.secret
+        """The secret as attached to the instance (host, port, engine added by RDS): what
+        containers read."""
 
     def allow_from(self, peer: ec2.IConnectable, description: str) -> None:
         """Let `peer` (e.g. the container cluster) reach MySQL on 3306, and nothing else."""
@@ -147,6 +153,6 @@ class MySqlDatabase(Construct):
     def container_secrets(self) -> dict[str, ecs.Secret]:
         """Credentials for a container, injected by ECS from Secrets Manager at task start."""
         return {
-            "DB_USER": ecs.Secret.from_secrets_manager(self.secret, "username"),
-            "DB_PWD": ecs.Secret.from_secrets_manager(self.secret, "password"),
+            "DB_USER": ecs.Secret.from_secrets_manager(self.attached_secret, "username"),
+            "DB_PWD": ecs.Secret.from_secrets_manager(self.attached_secret, "password"),
         }

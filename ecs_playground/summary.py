@@ -1,4 +1,4 @@
-"""Print a short summary of a synthesized cloud assembly: `python -m ecs_playground.summary cdk.out`.
+"""Summarize a synthesized cloud assembly: `python -m ecs_playground.summary cdk.out`.
 
 Stacks with resource counts, every ECS service with its ports, desired count and image, and the
 capacity headroom that the cluster's capacity check recorded in the template.
@@ -40,8 +40,10 @@ def _services(resources: dict[str, Any]) -> list[str]:
         listener = resources[lb_ref]["Properties"]["Listeners"][0] if lb_ref else {}
         deploy = props.get("DeploymentConfiguration", {})
         lines.append(
-            f"  service {props.get('ServiceName', '?'):<10} listener :{listener.get('LoadBalancerPort', '-')}"
-            f" -> host :{ports.get('HostPort', '-')} -> container :{ports.get('ContainerPort', '-')}"
+            f"  service {props.get('ServiceName', '?'):<10}"
+            f" listener :{listener.get('LoadBalancerPort', '-')}"
+            f" -> host :{ports.get('HostPort', '-')}"
+            f" -> container :{ports.get('ContainerPort', '-')}"
             f"  desired {props.get('DesiredCount')}  cpu {container.get('Cpu')}"
             f"  memory {container.get('Memory')} MiB"
             f"  rolling {deploy.get('MinimumHealthyPercent')}/{deploy.get('MaximumPercent')} %"

@@ -48,6 +48,11 @@ def is_token(value: Any) -> bool:
     return isinstance(value, (str, int, float)) and Token.is_unresolved(value)
 
 
+def known(*values: Any) -> bool:
+    """True when every value is known at synth time (no tokens), so values can be compared."""
+    return not any(is_token(v) for v in values)
+
+
 @dataclass
 class Checker:
     """Accumulates problems; the check helpers skip unresolved tokens."""

@@ -1,0 +1,96 @@
+"""Stacks another CDK app would write with our constructs: shared by import tests and snapshots."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+
+from ecs_playground import (
+    ClassicLoadBalancedService,
+    ClassicLoadBalancedServiceProps,
+    ContainerCluster,
+    ContainerClusterProps,
+    InstanceResources,
+    MySqlDatabase,
+    MySqlDatabaseProps,
+)
+
+ENV = cdk.Environment(account="111111111111", region="eu-west-1")
+
+
+def existing_vpc(scope: cdk.Stack) -> ec2.IVpc:
+    """A VPC that already exists, known by its IDs (no lookup, no resources created)."""
+    return ec2.Vpc.from_vpc_attributes(
+        scope, "ExistingVpc",
+        vpc_id="vpc-0a1b2c3d4e5f60718",
+        availability_zones=["eu-west-1a", "eu-west-1b"],
+        public_subnet_ids=["subnet-0aaa00000000000a1", "subnet-0aaa00000000000a2"],
+        private_subnet_ids=["subnet-0bbb00000000000b1", "subnet-0bbb00000000000b2"],
+        isolated_subnet_ids=["subnet-0ccc00000000000c1", "subnet-0ccc00000000000c2"],
+    )
+
+
+def minimal_stack() -> cdk.Stack:
+    """Each construct with only its required props, in an existing VPC."""
+    stack = cdk.Stack(cdk.App(), "Minimal", env=ENV)
+    vpc = existing_vpc(stack)
+    cluster = ContainerCluster(stack, "Cluster", ContainerClusterProps(vpc=vpc))
+    database = MySqlDatabase(stack, "Database", MySqlDatabaseProps(vpc=vpc))
+    database.allow_from(cluster.security_group, "MySQL from the ECS instances")
+    ClassicLoadBalancedService(
+        stack, "Web",
+        ClassicLoadBalancedServiceProps(
+            name="web", cluster=cluster.cluster,
+            image=ecs.ContainerImage.from_registry("public.ecr.aws/nginx/nginx:1.27"),
+            container_port=8080,
+        ),
+    )
+    return stack
+
+
+def all_props_stack() -> cdk.Stack:
+    """Every prop of every construct set to a non-default value."""
+    stack = cdk.Stack(cdk.App(), "AllProps", env=ENV)
+    vpc = existing_vpc(stack)
+    cluster = ContainerCluster(
+        stack, "Cluster",
+        ContainerClusterProps(
+            vpc=vpc, cluster_name="apps-prod", instance_type="c6i.2xlarge",
+            instance_resources=InstanceResources(vcpus=8, memory_mib=16384),
+            min_capacity=3, max_capacity=6, desired_capacity=3, reserved_memory_mib=512,
+            ecs_config={"ECS_ENABLE_CONTAINER_METADATA": "true", "ECS_LOGLEVEL": "warn"},
+            root_volume_size_gib=50, container_insights=False,
+            managed_termination_protection=True,
+            instance_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+        ),
+    )
+    database = MySqlDatabase(
+        stack, "Database",
+        MySqlDatabaseProps(
+            vpc=vpc, engine_version="8.0.43", instance_class="db.m6i.large",
+            allocated_storage_gib=100, max_allocated_storage_gib=500, master_username="ops",
+            backup_retention_days=14, deletion_protection=False, multi_az=True,
+            subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+        ),
+    )
+    database.allow_from(cluster.security_group, "MySQL from the ECS instances")
+    ClassicLoadBalancedService(
+        stack, "Api",
+        ClassicLoadBalancedServiceProps(
+            name="api", cluster=cluster.cluster,
+            image=ecs.ContainerImage.from_registry("example.org/team/api:2.3.1"),
+            container_port=3000, host_port=8443, listener_port=80, cpu=1024,
+            memory_limit_mib=2048, essential=True,
+            environment={"LOG_LEVEL": "info", **database.container_environment("api")},
+            secrets=database.container_secrets(),
+            extra_hosts={"metrics": "10.0.0.10"}, desired_count=2, min_healthy_percent=100,
+            max_healthy_percent=150, circuit_breaker=False,
+            health_check_grace_period_seconds=120, health_check_path="/ready",
+            health_check_interval_seconds=10, health_check_timeout_seconds=4,
+            healthy_threshold=3, unhealthy_threshold=4, connection_draining_seconds=120,
+            log_retention_days=365, internet_facing=False,
+            allowed_cidrs=["10.0.0.0/8", "192.168.0.0/16"],
+        ),
+    )
+    return stack

@@ -1,0 +1,58 @@
+"""One readable JSON snapshot per scenario. Update on purpose only: `make snapshot-update`, then
+read the diff like code. Values that change between machines or CDK releases are masked."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+from syrupy.assertion import SnapshotAssertion
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from ..conftest import build_stack
+from ..scenarios import all_props_stack, minimal_stack
+
+ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
+BOOTSTRAP_QUALIFIER = re.compile(r"hnb659fds")
+MASKED_KEYS = {"S3Key", "Analytics"}
+
+
+def mask_volatile(*, data: Any, path: Any) -> Any:
+    """syrupy matcher: hide asset hashes, the bootstrap qualifier and CDK analytics."""
+    if path and str(path[-1][0]) in MASKED_KEYS and isinstance(data, str):
+        return f"<masked {path[-1][0]}>"
+    if isinstance(data, str):
+        data = ASSET_HASH.sub("<asset-hash>", data)
+        return BOOTSTRAP_QUALIFIER.sub("<bootstrap-qualifier>", data)
+    return data
+
+
+@pytest.fixture
+def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    return snapshot.use_extension(JSONSnapshotExtension)
+
+
+SCENARIOS = {
+    "default_app": build_stack,
+    "minimal_constructs": minimal_stack,
+    "all_props": all_props_stack,
+}
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_template(scenario: str, snapshot_json: SnapshotAssertion) -> None:
+    stack: cdk.Stack = SCENARIOS[scenario]()
+    assert Template.from_stack(stack).to_json() == snapshot_json(matcher=mask_volatile)
+
+
+def test_masking_hides_only_volatile_values() -> None:
+    path = (("S3Key", dict),)
+    assert mask_volatile(data="abc.zip", path=path) == "<masked S3Key>"
+    assert mask_volatile(data=f"cdk-hnb659fds-assets/{'a' * 64}.zip", path=()) == (
+        "cdk-<bootstrap-qualifier>-assets/<asset-hash>.zip"
+    )
+    assert mask_volatile(data="srirajan/location:10", path=()) == "srirajan/location:10"
+    assert mask_volatile(data=8081, path=()) == 8081

@@ -1,0 +1,60 @@
+"""The real, pinned CDK CLI synthesizes the app, and `-c KEY=VALUE` overrides reach it typed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ecs_playground.summary import summarize
+
+from .conftest import ROOT
+
+CDK = ROOT / "node_modules" / ".bin" / "cdk"
+
+
+def run_cdk(*args: str, outdir: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "CDK_VALIDATION"}  # full CLI behaviour
+    env["CDK_DISABLE_CLI_TELEMETRY"] = "true"
+    return subprocess.run(
+        [str(CDK), "synth", "--quiet", "--no-notices", "-o", str(outdir), *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+
+
+@pytest.mark.cli
+def test_cdk_synth_with_overrides_from_the_command_line(tmp_path: Path) -> None:
+    assert CDK.exists(), "run `make install`: the pinned CDK CLI is missing"
+    version = subprocess.run([str(CDK), "--version"], capture_output=True, text=True, check=True)
+    pinned = json.loads((ROOT / "package.json").read_text())["devDependencies"]["aws-cdk"]
+    assert version.stdout.startswith(pinned)
+
+    result = run_cdk("-c", "location.image=srirajan/location:11", "-c", "user.desiredCount=3",
+                     outdir=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    template = json.loads((tmp_path / "EcsPlayground.template.json").read_text())
+    resources = template["Resources"]
+    images = {r["Properties"]["Family"]: r["Properties"]["ContainerDefinitions"][0]["Image"]
+              for r in resources.values() if r["Type"] == "AWS::ECS::TaskDefinition"}
+    assert images == {"location": "srirajan/location:11", "user": "srirajan/user:1"}
+    desired = {r["Properties"]["ServiceName"]: r["Properties"]["DesiredCount"]
+               for r in resources.values() if r["Type"] == "AWS::ECS::Service"}
+    assert desired == {"location": 4, "user": 3}  # "3" from the command line became 3
+
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    assert [r for r in report.get("pluginReports", []) if r.get("violations")] == []
+
+    summary = summarize(tmp_path)
+    assert "service location" in summary and "image srirajan/location:11" in summary
+    assert "capacity app01: 4 instances" in summary and "headroom" in summary
+
+
+@pytest.mark.cli
+def test_cdk_synth_rejects_a_typo_in_a_key(tmp_path: Path) -> None:
+    result = run_cdk("-c", "locaton.image=srirajan/location:11", outdir=tmp_path)
+    assert result.returncode != 0
+    assert "unknown key 'locaton.image'; did you mean 'location.image'?" in result.stderr

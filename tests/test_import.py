@@ -1,0 +1,106 @@
+"""Other CDK apps import the constructs and pass their own VPC and cluster."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk.assertions import Match, Template
+
+import ecs_playground
+from ecs_playground import ClassicLoadBalancedService, ClassicLoadBalancedServiceProps
+
+from .scenarios import ENV, all_props_stack, existing_vpc, minimal_stack
+
+
+@pytest.fixture(scope="module")
+def minimal() -> Template:
+    return Template.from_stack(minimal_stack())
+
+
+def test_package_exports_the_public_constructs() -> None:
+    for name in ("ContainerCluster", "ContainerClusterProps", "MySqlDatabase",
+                 "MySqlDatabaseProps", "ClassicLoadBalancedService",
+                 "ClassicLoadBalancedServiceProps", "EcsPlaygroundStack"):
+        assert name in ecs_playground.__all__ and hasattr(ecs_playground, name)
+
+
+def test_an_existing_vpc_is_used_not_created(minimal: Template) -> None:
+    minimal.resource_count_is("AWS::EC2::VPC", 0)
+    minimal.resource_count_is("AWS::EC2::Subnet", 0)
+    minimal.has_resource_properties(
+        "AWS::AutoScaling::AutoScalingGroup",
+        {"VPCZoneIdentifier": ["subnet-0bbb00000000000b1", "subnet-0bbb00000000000b2"]},
+    )
+    minimal.has_resource_properties(
+        "AWS::RDS::DBSubnetGroup",
+        {"SubnetIds": ["subnet-0ccc00000000000c1", "subnet-0ccc00000000000c2"]},
+    )
+    minimal.has_resource_properties(
+        "AWS::ElasticLoadBalancing::LoadBalancer",
+        {"Subnets": ["subnet-0aaa00000000000a1", "subnet-0aaa00000000000a2"]},
+    )
+
+
+def test_minimal_use_gets_the_safe_defaults(minimal: Template) -> None:
+    minimal.has_resource_properties("AWS::ECS::Cluster", {"ClusterName": "app01"})
+    minimal.has_resource_properties(
+        "AWS::ECS::Service", {"DesiredCount": 4, "ServiceName": "web"}
+    )
+    minimal.has_resource_properties(
+        "AWS::ElasticLoadBalancing::LoadBalancer",
+        {"HealthCheck": Match.object_like({"Target": "HTTP:8080/health"})},
+    )
+    minimal.has_resource_properties(
+        "AWS::RDS::DBInstance", {"StorageEncrypted": True, "PubliclyAccessible": False}
+    )
+
+
+def test_all_props_reach_the_template() -> None:
+    template = Template.from_stack(all_props_stack())
+    template.has_resource_properties(
+        "AWS::ElasticLoadBalancing::LoadBalancer",
+        {"Scheme": "internal",
+         "Listeners": [{"LoadBalancerPort": "80", "Protocol": "HTTP", "InstancePort": "8443",
+                        "InstanceProtocol": "HTTP"}],
+         "HealthCheck": {"Target": "HTTP:8443/ready", "Interval": "10", "Timeout": "4",
+                         "HealthyThreshold": "3", "UnhealthyThreshold": "4"},
+         "ConnectionDrainingPolicy": {"Enabled": True, "Timeout": 120}},
+    )
+    template.has_resource_properties(
+        "AWS::ECS::CapacityProvider",
+        {"AutoScalingGroupProvider": Match.object_like(
+            {"ManagedTerminationProtection": "ENABLED"})},
+    )
+    template.has_resource_properties(
+        "AWS::ECS::Service",
+        {"DeploymentConfiguration": {"MaximumPercent": 150, "MinimumHealthyPercent": 100}},
+    )
+    template.has_resource_properties(
+        "AWS::RDS::DBInstance",
+        {"MultiAZ": True, "DeletionProtection": False, "EngineVersion": "8.0.43",
+         "DBInstanceClass": "db.m6i.large"},
+    )
+
+
+def test_a_cluster_of_your_own_runs_the_service_with_the_ec2_launch_type() -> None:
+    # given an ECS cluster the app made itself (no ContainerCluster: no capacity check)
+    stack = cdk.Stack(cdk.App(), "OwnCluster", env=ENV)
+    cluster = ecs.Cluster(stack, "Cluster", vpc=existing_vpc(stack))
+    cluster.add_capacity("Capacity", instance_type=ec2.InstanceType("t3.large"), min_capacity=2)
+    # when a service is added with more tasks than instances
+    ClassicLoadBalancedService(
+        stack, "Svc",
+        ClassicLoadBalancedServiceProps(
+            name="svc", cluster=cluster,
+            image=ecs.ContainerImage.from_registry("example/svc:1"), container_port=8080,
+        ),
+    )
+    # then it synthesizes with the EC2 launch type and the ELB can reach the instances
+    template = Template.from_stack(stack)
+    template.has_resource_properties("AWS::ECS::Service", {"LaunchType": "EC2"})
+    template.has_resource_properties(
+        "AWS::EC2::SecurityGroupIngress", {"FromPort": 8080, "ToPort": 8080,
+                                           "Description": "Port 8080 LB to fleet"}
+    )

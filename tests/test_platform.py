@@ -1,0 +1,338 @@
+"""The default app holds every fact of the tutorial, and every safety default, in its template."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+SERVICES = [("location", 8081), ("user", 9091)]
+
+
+def only(template: Template, type_: str, props: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The single resource of a type (optionally matching props), as a dict with its logical ID."""
+    found = template.find_resources(type_, {"Properties": props} if props else None)
+    assert len(found) == 1, f"expected one {type_} matching {props}, found {list(found)}"
+    (logical_id, resource), = found.items()
+    return {"Id": logical_id, **resource}
+
+
+def container_of(template: Template, family: str) -> dict[str, Any]:
+    task = only(template, "AWS::ECS::TaskDefinition", {"Family": family})
+    (container,) = task["Properties"]["ContainerDefinitions"]
+    return dict(container)
+
+
+# --- cluster and container instances --------------------------------------------------------
+
+
+def test_cluster_is_named_app01_with_container_insights(default_template: Template) -> None:
+    default_template.has_resource_properties(
+        "AWS::ECS::Cluster",
+        {"ClusterName": "app01",
+         "ClusterSettings": [{"Name": "containerInsights", "Value": "enabled"}]},
+    )
+
+
+def test_auto_scaling_group_keeps_four_instances(default_template: Template) -> None:
+    default_template.has_resource_properties(
+        "AWS::AutoScaling::AutoScalingGroup",
+        {"MinSize": "4", "MaxSize": "4", "LaunchTemplate": Match.any_value()},
+    )
+    default_template.resource_count_is("AWS::AutoScaling::LaunchConfiguration", 0)
+
+
+def test_instances_are_t2_medium_from_the_ecs_optimized_al2023_ami(
+    default_template: Template,
+) -> None:
+    data = only(default_template, "AWS::EC2::LaunchTemplate")["Properties"]["LaunchTemplateData"]
+    assert data["InstanceType"] == "t2.medium"
+    param = data["ImageId"]["Ref"]
+    assert default_template.to_json()["Parameters"][param]["Default"] == (
+        "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
+    )
+
+
+def test_user_data_writes_ecs_cluster_into_ecs_config(default_template: Template) -> None:
+    data = only(default_template, "AWS::EC2::LaunchTemplate")["Properties"]["LaunchTemplateData"]
+    cluster_id = only(default_template, "AWS::ECS::Cluster")["Id"]
+    parts = data["UserData"]["Fn::Base64"]["Fn::Join"][1]
+    assert parts[0].endswith("echo ECS_CLUSTER=")
+    assert parts[1] == {"Ref": cluster_id}  # the cluster's name, app01
+    assert parts[2] == " >> /etc/ecs/ecs.config"
+    assert "echo ECS_RESERVED_MEMORY=256 >> /etc/ecs/ecs.config" in parts[0]
+
+
+def test_instances_require_imdsv2_out_of_reach_of_containers(default_template: Template) -> None:
+    default_template.has_resource_properties(
+        "AWS::EC2::LaunchTemplate",
+        {"LaunchTemplateData": Match.object_like(
+            {"MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": 1}}
+        )},
+    )
+
+
+def test_root_volume_is_encrypted_gp3(default_template: Template) -> None:
+    default_template.has_resource_properties(
+        "AWS::EC2::LaunchTemplate",
+        {"LaunchTemplateData": Match.object_like({"BlockDeviceMappings": [{
+            "DeviceName": "/dev/xvda",
+            "Ebs": {"Encrypted": True, "VolumeType": "gp3", "VolumeSize": 30,
+                    "DeleteOnTermination": True},
+        }]})},
+    )
+
+
+def test_no_ssh_key_and_no_port_22_but_session_manager(default_template: Template) -> None:
+    data = only(default_template, "AWS::EC2::LaunchTemplate")["Properties"]["LaunchTemplateData"]
+    assert "KeyName" not in data
+    text = json.dumps(default_template.to_json())
+    assert '"FromPort": 22,' not in text
+    role = only(default_template, "AWS::IAM::Role",
+                {"AssumeRolePolicyDocument": Match.object_like({"Statement": [Match.object_like(
+                    {"Principal": {"Service": "ec2.amazonaws.com"}})]})})
+    assert "AmazonSSMManagedInstanceCore" in json.dumps(role["Properties"]["ManagedPolicyArns"])
+
+
+def test_capacity_provider_scales_drains_and_stays_deletable(default_template: Template) -> None:
+    default_template.has_resource_properties(
+        "AWS::ECS::CapacityProvider",
+        {"AutoScalingGroupProvider": Match.object_like({
+            "ManagedScaling": Match.object_like({"Status": "ENABLED"}),
+            "ManagedTerminationProtection": "DISABLED",
+            "ManagedDraining": "ENABLED",
+        })},
+    )
+    default_template.has_resource_properties(
+        "AWS::AutoScaling::AutoScalingGroup", {"NewInstancesProtectedFromScaleIn": False}
+    )
+    default_template.resource_count_is("AWS::ECS::ClusterCapacityProviderAssociations", 1)
+    # Managed draining replaces CDK's Lambda drain hook: no function for it.
+    default_template.resource_count_is("AWS::AutoScaling::LifecycleHook", 0)
+
+
+def test_instances_run_in_private_subnets(default_template: Template) -> None:
+    asg = only(default_template, "AWS::AutoScaling::AutoScalingGroup")["Properties"]
+    assert all("PrivateSubnet" in ref["Ref"] for ref in asg["VPCZoneIdentifier"])
+
+
+# --- load balancers ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "port"), SERVICES)
+def test_classic_elb_listens_and_health_checks_over_http(
+    default_template: Template, name: str, port: int
+) -> None:
+    default_template.has_resource_properties(
+        "AWS::ElasticLoadBalancing::LoadBalancer",
+        {
+            "Listeners": [{"LoadBalancerPort": str(port), "Protocol": "HTTP",
+                           "InstancePort": str(port), "InstanceProtocol": "HTTP"}],
+            "HealthCheck": {"Target": f"HTTP:{port}/health", "Interval": "30", "Timeout": "5",
+                            "HealthyThreshold": "2", "UnhealthyThreshold": "5"},
+            "CrossZone": True,
+            "ConnectionDrainingPolicy": {"Enabled": True, "Timeout": 30},
+            "Scheme": "internet-facing",
+        },
+    )
+
+
+@pytest.mark.parametrize(("name", "port"), SERVICES)
+def test_elb_accepts_only_its_listener_port(
+    default_template: Template, name: str, port: int
+) -> None:
+    default_template.has_resource_properties(
+        "AWS::EC2::SecurityGroup",
+        {"SecurityGroupIngress": [{"CidrIp": "0.0.0.0/0", "FromPort": port, "ToPort": port,
+                                   "IpProtocol": "tcp", "Description": Match.any_value()}]},
+    )
+
+
+def test_instances_accept_container_ports_only_from_their_elb(
+    default_template: Template,
+) -> None:
+    instance_sg = only(default_template, "AWS::EC2::SecurityGroup",
+                       {"GroupDescription": Match.string_like_regexp("container instances")})
+    assert "SecurityGroupIngress" not in instance_sg["Properties"]
+    ingress = default_template.find_resources(
+        "AWS::EC2::SecurityGroupIngress",
+        {"Properties": {"GroupId": {"Fn::GetAtt": [instance_sg["Id"], "GroupId"]}}},
+    )
+    rules = sorted(
+        (r["Properties"]["FromPort"], r["Properties"]["ToPort"],
+         r["Properties"]["SourceSecurityGroupId"]["Fn::GetAtt"][0])
+        for r in ingress.values()
+    )
+    assert [(f, t) for f, t, _ in rules] == [(8081, 8081), (9091, 9091)]
+    assert [src for *_, src in rules] == [
+        only(default_template, "AWS::EC2::SecurityGroup",
+             {"SecurityGroupIngress": [Match.object_like({"FromPort": p})]})["Id"]
+        for p in (8081, 9091)
+    ]
+
+
+# --- database ----------------------------------------------------------------------------------
+
+
+def test_mysql_is_private_encrypted_backed_up_and_snapshotted(default_template: Template) -> None:
+    default_template.has_resource(
+        "AWS::RDS::DBInstance",
+        {
+            "Properties": Match.object_like({
+                "Engine": "mysql",
+                "EngineVersion": "8.4.10",
+                "DBInstanceClass": "db.t3.micro",
+                "PubliclyAccessible": False,
+                "StorageEncrypted": True,
+                "BackupRetentionPeriod": 7,
+                "DeletionProtection": True,
+                "MasterUsername": "admin",
+            }),
+            "DeletionPolicy": "Snapshot",
+            "UpdateReplacePolicy": "Snapshot",
+        },
+    )
+
+
+def test_mysql_runs_in_isolated_subnets(default_template: Template) -> None:
+    group = only(default_template, "AWS::RDS::DBSubnetGroup")["Properties"]
+    assert all("IsolatedSubnet" in ref["Ref"] for ref in group["SubnetIds"])
+
+
+def test_master_password_is_generated_into_secrets_manager(default_template: Template) -> None:
+    secret = only(default_template, "AWS::SecretsManager::Secret")
+    generate = secret["Properties"]["GenerateSecretString"]
+    assert generate["GenerateStringKey"] == "password"
+    assert json.loads(generate["SecretStringTemplate"]) == {"username": "admin"}
+    assert secret["DeletionPolicy"] == "Retain"
+    db = only(default_template, "AWS::RDS::DBInstance")["Properties"]
+    password = json.dumps(db["MasterUserPassword"])
+    assert "{{resolve:secretsmanager:" in password and secret["Id"] in password
+
+
+def test_only_the_container_instances_reach_mysql(default_template: Template) -> None:
+    db_sg = only(default_template, "AWS::EC2::SecurityGroup",
+                 {"GroupDescription": Match.string_like_regexp("MySQL")})
+    assert "SecurityGroupIngress" not in db_sg["Properties"]
+    ingress = default_template.find_resources(
+        "AWS::EC2::SecurityGroupIngress",
+        {"Properties": {"GroupId": {"Fn::GetAtt": [db_sg["Id"], "GroupId"]}}},
+    )
+    (rule,) = (r["Properties"] for r in ingress.values())
+    instance_sg = only(default_template, "AWS::EC2::SecurityGroup",
+                       {"GroupDescription": Match.string_like_regexp("container instances")})
+    assert rule["SourceSecurityGroupId"] == {"Fn::GetAtt": [instance_sg["Id"], "GroupId"]}
+    db_id = only(default_template, "AWS::RDS::DBInstance")["Id"]
+    assert rule["FromPort"] == rule["ToPort"] == {"Fn::GetAtt": [db_id, "Endpoint.Port"]}
+    default_template.has_resource_properties("AWS::RDS::DBInstance", {"Port": "3306"})
+
+
+# --- tasks and services --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "port"), SERVICES)
+def test_task_definition_matches_the_tutorial(
+    default_template: Template, name: str, port: int
+) -> None:
+    default_template.has_resource_properties(
+        "AWS::ECS::TaskDefinition",
+        {"Family": name, "NetworkMode": "bridge", "RequiresCompatibilities": ["EC2"]},
+    )
+    container = container_of(default_template, name)
+    assert container["Name"] == name
+    assert container["Image"] == {"location": "srirajan/location:10",
+                                  "user": "srirajan/user:1"}[name]
+    assert (container["Cpu"], container["Memory"], container["Essential"]) == (512, 1024, True)
+    assert container["PortMappings"] == [
+        {"ContainerPort": port, "HostPort": port, "Protocol": "tcp"}
+    ]
+    assert container["ExtraHosts"] == [{"Hostname": "googledns", "IpAddress": "8.8.8.8"}]
+
+
+@pytest.mark.parametrize(("name", "port"), SERVICES)
+def test_db_settings_come_as_environment_and_credentials_as_secrets(
+    default_template: Template, name: str, port: int
+) -> None:
+    container = container_of(default_template, name)
+    db_id = only(default_template, "AWS::RDS::DBInstance")["Id"]
+    env = {e["Name"]: e["Value"] for e in container["Environment"]}
+    assert env == {"DB_HOST": {"Fn::GetAtt": [db_id, "Endpoint.Address"]},
+                   "DB_PORT": "3306", "DB_NAME": name}
+    attachment = only(default_template, "AWS::SecretsManager::SecretTargetAttachment")["Id"]
+    secrets = {s["Name"]: s["ValueFrom"] for s in container["Secrets"]}
+    assert secrets == {
+        "DB_USER": {"Fn::Join": ["", [{"Ref": attachment}, ":username::"]]},
+        "DB_PWD": {"Fn::Join": ["", [{"Ref": attachment}, ":password::"]]},
+    }
+
+
+def test_no_container_has_a_plaintext_credential(default_template: Template) -> None:
+    for task in default_template.find_resources("AWS::ECS::TaskDefinition").values():
+        for container in task["Properties"]["ContainerDefinitions"]:
+            names = [e["Name"] for e in container.get("Environment", [])]
+            assert not [n for n in names if any(w in n for w in ("PWD", "PASS", "SECRET"))]
+
+
+@pytest.mark.parametrize(("name", "port"), SERVICES)
+def test_container_logs_go_to_cloudwatch_with_retention(
+    default_template: Template, name: str, port: int
+) -> None:
+    log = container_of(default_template, name)["LogConfiguration"]
+    assert log["LogDriver"] == "awslogs"
+    assert log["Options"]["awslogs-stream-prefix"] == name
+    group = default_template.to_json()["Resources"][log["Options"]["awslogs-group"]["Ref"]]
+    assert group["Properties"]["RetentionInDays"] == 30
+    assert group["DeletionPolicy"] == "Retain"
+
+
+@pytest.mark.parametrize(("name", "port"), SERVICES)
+def test_service_rolls_out_200_50_with_circuit_breaker_behind_its_elb(
+    default_template: Template, name: str, port: int
+) -> None:
+    service = only(default_template, "AWS::ECS::Service", {"ServiceName": name})["Properties"]
+    assert service["DesiredCount"] == 4
+    assert service["DeploymentConfiguration"] == {
+        "MaximumPercent": 200, "MinimumHealthyPercent": 50,
+        "DeploymentCircuitBreaker": {"Enable": True, "Rollback": True},
+    }
+    (lb,) = service["LoadBalancers"]
+    assert (lb["ContainerName"], lb["ContainerPort"]) == (name, port)
+    elb = default_template.to_json()["Resources"][lb["LoadBalancerName"]["Ref"]]
+    assert elb["Properties"]["Listeners"][0]["LoadBalancerPort"] == str(port)
+    assert service["PlacementConstraints"] == [{"Type": "distinctInstance"}]
+    assert service["HealthCheckGracePeriodSeconds"] == 60
+    provider = only(default_template, "AWS::ECS::CapacityProvider")["Id"]
+    assert service["CapacityProviderStrategy"] == [{"CapacityProvider": {"Ref": provider},
+                                                    "Weight": 1}]
+
+
+# --- network and outputs -------------------------------------------------------------------------
+
+
+def test_vpc_has_public_private_and_isolated_subnets_in_two_azs(
+    default_template: Template,
+) -> None:
+    subnets = default_template.find_resources("AWS::EC2::Subnet")
+    kinds = sorted(
+        next(t["Value"] for t in s["Properties"]["Tags"] if t["Key"] == "aws-cdk:subnet-type")
+        for s in subnets.values()
+    )
+    assert kinds == ["Isolated", "Isolated", "Private", "Private", "Public", "Public"]
+    default_template.resource_count_is("AWS::EC2::FlowLog", 1)
+
+
+def test_outputs_name_the_elbs_cluster_database_and_secret(default_template: Template) -> None:
+    outputs = default_template.to_json()["Outputs"]
+    assert {"ClusterName", "DatabaseEndpoint", "DatabaseSecretArn",
+            "LocationLoadBalancerDnsName", "UserLoadBalancerDnsName"} <= set(outputs)
+    assert "DNSName" in json.dumps(outputs["LocationLoadBalancerDnsName"]["Value"])
+
+
+def test_capacity_headroom_is_recorded_for_the_summary(default_template: Template) -> None:
+    cluster = only(default_template, "AWS::ECS::Cluster")
+    headroom = cluster["Metadata"]["EcsPlayground::CapacityHeadroom"]
+    assert headroom["peakTasks"] == 8
+    assert headroom["freeCpuUnits"] == 4 * 2048 - 8 * 512
+    assert headroom["minFreeCpuUnitsOnAnInstance"] == 1024

@@ -1,0 +1,268 @@
+"""Bad input fails at synth time with one clear error, before any child construct exists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_secretsmanager as secretsmanager
+
+from ecs_playground import (
+    CapacityError,
+    ClassicLoadBalancedService,
+    ClassicLoadBalancedServiceProps,
+    ContainerCluster,
+    ContainerClusterProps,
+    MySqlDatabase,
+    MySqlDatabaseProps,
+    PropsValidationError,
+)
+from ecs_playground.config import ConfigError
+
+from .conftest import CDK_CONTEXT, build_stack
+
+
+@pytest.fixture(scope="module")
+def scope() -> dict[str, Any]:
+    """One stack with a VPC and a default cluster; every case adds (or fails to add) to it."""
+    app = cdk.App()
+    stack = cdk.Stack(app, "Validation")
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2)
+    cluster = ContainerCluster(stack, "Cluster", ContainerClusterProps(vpc=vpc))
+    return {"stack": stack, "vpc": vpc, "cluster": cluster}
+
+
+def make_cluster(scope: dict[str, Any], id: str, **kwargs: Any) -> None:
+    ContainerCluster(scope["stack"], id, ContainerClusterProps(vpc=scope["vpc"], **kwargs))
+
+
+def make_database(scope: dict[str, Any], id: str, **kwargs: Any) -> None:
+    MySqlDatabase(scope["stack"], id, MySqlDatabaseProps(vpc=scope["vpc"], **kwargs))
+
+
+def make_service(scope: dict[str, Any], id: str, **kwargs: Any) -> None:
+    if isinstance(kwargs.get("secrets"), list):  # names -> secrets from one imported secret
+        secret = secretsmanager.Secret.from_secret_name_v2(scope["stack"], f"{id}Secret", "db")
+        kwargs["secrets"] = {n: ecs.Secret.from_secrets_manager(secret) for n in kwargs["secrets"]}
+    props: dict[str, Any] = {
+        "name": "svc", "cluster": scope["cluster"].cluster,
+        "image": ecs.ContainerImage.from_registry("srirajan/location:10"),
+        "container_port": 8081,
+        **kwargs,
+    }
+    ClassicLoadBalancedService(scope["stack"], id, ClassicLoadBalancedServiceProps(**props))
+
+
+def _scalars(props: dict[str, Any]) -> list[Any]:
+    """The values a message can quote: dict keys and values, list items, plain values."""
+    out: list[Any] = []
+    for value in props.values():
+        if isinstance(value, dict):
+            out += [*value, *value.values()]
+        elif isinstance(value, list):
+            out += value or [value]
+        else:
+            out.append(value)
+    return out
+
+
+MAKERS = {"cluster": make_cluster, "database": make_database, "service": make_service}
+
+# (construct, invalid props, the prop the error must name, a fragment of what is allowed)
+PROPS_CASES: list[tuple[str, dict[str, Any], str, str]] = [
+    ("cluster", {"cluster_name": "app 01"}, "cluster_name", "letters, digits"),
+    ("cluster", {"cluster_name": ""}, "cluster_name", "1-255"),
+    ("cluster", {"instance_type": "t2.mega"}, "instance_type", "capacity table"),
+    ("cluster", {"min_capacity": 5, "max_capacity": 4}, "min_capacity", "<= max_capacity"),
+    ("cluster", {"desired_capacity": 9}, "desired_capacity", "between min_capacity"),
+    ("cluster", {"min_capacity": 0, "max_capacity": 0}, "max_capacity", "1-1000"),
+    ("cluster", {"reserved_memory_mib": -1}, "reserved_memory_mib", "0-16384"),
+    ("cluster", {"root_volume_size_gib": 8}, "root_volume_size_gib", "30-16384"),
+    ("cluster", {"ecs_config": {"ecs_loglevel": "debug"}}, "ecs_config", "ECS_"),
+    ("cluster", {"ecs_config": {"ECS_CLUSTER": "other"}}, "ecs_config", "not set here"),
+    ("cluster", {"ecs_config": {"ECS_LOGLEVEL": "debug; rm -rf /"}}, "ecs_config", "spaces"),
+    ("database", {"engine_version": "8.0"}, "engine_version", "full MySQL"),
+    ("database", {"engine_version": "5.7.44"}, "engine_version", "8.0.x or 8.4.x"),
+    ("database", {"instance_class": "t3.micro"}, "instance_class", "db.<family>"),
+    ("database", {"allocated_storage_gib": 10}, "allocated_storage_gib", "20-65536"),
+    ("database", {"allocated_storage_gib": 200, "max_allocated_storage_gib": 100},
+     "max_allocated_storage_gib", ">= allocated"),
+    ("database", {"backup_retention_days": 0}, "backup_retention_days", "1-35"),
+    ("database", {"master_username": "root"}, "master_username", "not one of"),
+    ("database", {"master_username": "1admin"}, "master_username", "starting with a letter"),
+    ("service", {"name": "Location"}, "name", "a-z"),
+    ("service", {"container_port": 0}, "container_port", "1-65535"),
+    ("service", {"container_port": 70000}, "container_port", "1-65535"),
+    ("service", {"host_port": 0}, "host_port", "1-65535"),
+    ("service", {"host_port": 51678}, "host_port", "ECS agent"),
+    ("service", {"listener_port": 1000}, "listener_port", "classic ELB"),
+    ("service", {"health_check_path": "health"}, "health_check_path", "starting with '/'"),
+    ("service", {"health_check_path": "/he alth"}, "health_check_path", "starting with '/'"),
+    ("service", {"cpu": 64}, "cpu", "128-10240"),
+    ("service", {"memory_limit_mib": 64}, "memory_limit_mib", "128-122880"),
+    ("service", {"min_healthy_percent": 150}, "min_healthy_percent", "0-100"),
+    ("service", {"max_healthy_percent": 50}, "max_healthy_percent", "100-2000"),
+    ("service", {"desired_count": -1}, "desired_count", "0-1000"),
+    ("service", {"health_check_timeout_seconds": 30, "health_check_interval_seconds": 30},
+     "health_check_timeout_seconds", "less than health_check_interval"),
+    ("service", {"healthy_threshold": 1}, "healthy_threshold", "2-10"),
+    ("service", {"connection_draining_seconds": 0}, "connection_draining_seconds", "1-3600"),
+    ("service", {"log_retention_days": 31}, "log_retention_days", "one of"),
+    ("service", {"extra_hosts": {"googledns": "8.8.8"}}, "extra_hosts", "IPv4 or IPv6"),
+    ("service", {"extra_hosts": {"bad host": "8.8.8.8"}}, "extra_hosts", "DNS host name"),
+    ("service", {"environment": {"1DB": "x"}}, "environment/secrets", "not starting with"),
+    ("service", {"environment": {"DB_PWD": "RDS_PWD"}, "secrets": ["DB_PWD"]},
+     "environment['DB_PWD']", "not also in secrets"),
+    ("service", {"allowed_cidrs": ["10.0.0.1/8"]}, "allowed_cidrs", "IPv4 CIDRs"),
+    ("service", {"allowed_cidrs": []}, "allowed_cidrs", "at least one"),
+    ("service", {"essential": False}, "essential", "essential container"),
+]
+
+
+@pytest.mark.parametrize(
+    ("construct", "props", "prop", "allowed"), PROPS_CASES,
+    ids=[f"{c}-{p}-{i}" for i, (c, _, p, _) in enumerate(PROPS_CASES)],
+)
+def test_invalid_props_fail_before_any_child_is_created(
+    scope: dict[str, Any], construct: str, props: dict[str, Any], prop: str, allowed: str
+) -> None:
+    # given one invalid prop, when the construct is created
+    construct_id = f"Bad{len(scope['stack'].node.children)}"
+    with pytest.raises(PropsValidationError) as err:
+        MAKERS[construct](scope, construct_id, **props)
+    # then the error names the construct, the prop, the value and what is allowed
+    message = str(err.value)
+    assert f"'{construct_id}'" in message
+    assert prop in message and allowed in message, message
+    assert any(repr(v) in message for v in _scalars(props)), message
+    # and nothing was added to the tree
+    assert scope["stack"].node.try_find_child(construct_id) is None
+
+
+def test_every_problem_is_reported_in_one_error(scope: dict[str, Any]) -> None:
+    with pytest.raises(PropsValidationError) as err:
+        make_service(scope, "ManyProblems", container_port=0, cpu=1, health_check_path="x")
+    assert [p.prop for p in err.value.problems] == [
+        "container_port", "host_port", "listener_port", "cpu", "health_check_path"
+    ]
+    assert "5 invalid prop(s)" in str(err.value)
+
+
+def test_tokens_are_not_judged_at_synth_time(scope: dict[str, Any]) -> None:
+    port = cdk.Token.as_number(cdk.CfnParameter(scope["stack"], "PortParam", type="Number"))
+    problems = ClassicLoadBalancedServiceProps(
+        name="tok", cluster=scope["cluster"].cluster,
+        image=ecs.ContainerImage.from_registry("a:1"), container_port=8081,
+        listener_port=port,
+    ).problems().problems
+    assert problems == []
+
+
+# --- capacity: checked as each service joins its ContainerCluster ----------------------------
+
+
+def capacity_cluster(**kwargs: Any) -> ContainerCluster:
+    app = cdk.App()
+    stack = cdk.Stack(app, "Capacity")
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2)
+    return ContainerCluster(stack, "Cluster", ContainerClusterProps(vpc=vpc, **kwargs))
+
+
+def add_service(cluster: ContainerCluster, name: str, **kwargs: Any) -> None:
+    ClassicLoadBalancedService(
+        cluster.node.scope, name.title(),  # type: ignore[arg-type]
+        ClassicLoadBalancedServiceProps(
+            name=name, cluster=cluster.cluster,
+            image=ecs.ContainerImage.from_registry(f"example/{name}:1"),
+            **{"container_port": 8081, **kwargs},
+        ),
+    )
+
+
+CAPACITY_CASES: list[tuple[list[dict[str, Any]], str]] = [
+    ([{"container_port": 8081}, {"container_port": 8080, "host_port": 8081}],
+     "host port 8081 is already used by service 'svc0'"),
+    ([{"cpu": 4096}], "needs 4096 CPU units and 1024 MiB, but one t2.medium offers 2048"),
+    ([{"memory_limit_mib": 4000}], "offers 2048 CPU units and 3736 MiB"),
+    ([{"desired_count": 5}], "desired count 5 is larger than the 4 instances"),
+    ([{"min_healthy_percent": 100, "max_healthy_percent": 200}],
+     "rolling deployment can never progress"),
+    ([{"container_port": 8000 + i} for i in range(4)],
+     "only 0 of 4 t2.medium instances have room left"),
+]
+
+
+@pytest.mark.parametrize(("services", "expected"), CAPACITY_CASES)
+def test_capacity_problems_fail_with_the_numbers(
+    services: list[dict[str, Any]], expected: str
+) -> None:
+    cluster = capacity_cluster()
+    with pytest.raises(CapacityError) as err:
+        for i, service in enumerate(services):
+            add_service(cluster, f"svc{i}", **service)
+    assert expected in str(err.value)
+    assert "ContainerCluster 'app01'" in str(err.value)
+    failed = f"Svc{len(services) - 1}"
+    assert cluster.node.scope.node.try_find_child(failed) is None  # type: ignore[union-attr]
+
+
+def test_three_services_of_1_gib_fit_four_t2_medium() -> None:
+    cluster = capacity_cluster()
+    for i in range(3):
+        add_service(cluster, f"svc{i}", container_port=8000 + i)
+    assert cluster.headroom.min_free_memory_mib_on_an_instance == 3736 - 3 * 1024
+
+
+def test_more_instances_let_a_deployment_start_before_stopping() -> None:
+    cluster = capacity_cluster(min_capacity=5, max_capacity=5)
+    add_service(cluster, "svc", min_healthy_percent=100, max_healthy_percent=200)
+    assert cluster.headroom.peak_tasks == 5
+
+
+# --- configuration from context --------------------------------------------------------------
+
+CONFIG_CASES: list[tuple[dict[str, Any], str]] = [
+    ({"locaton.image": "srirajan/location:11"},
+     "unknown key 'locaton.image'; did you mean 'location.image'?"),
+    ({"cluster.instancetype": "t3.large"},
+     "unknown key 'cluster.instancetype'; did you mean 'cluster.instanceType'?"),
+    ({"location.desiredCount": "four"}, "'location.desiredCount' = 'four'"),
+    ({"cluster.containerInsights": "yes"}, "expected true or false"),
+    ({"location.image": "srirajan/location"}, "allowed REPO:TAG"),
+    ({"location.image": "srirajan/location:latest"}, "a moving tag"),
+    ({"services": '["location", "location"]'}, "each service may appear once"),
+    ({"location.extraHosts": "googledns=8.8.8.8"}, "'location.extraHosts'"),
+    ({"location.allowedCidrs": '"0.0.0.0/0"'}, "expected a JSON list of strings"),
+    ({"services": '["location", "user", "db"]'}, "not 'cluster', 'db' or 'vpc'"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "expected"), CONFIG_CASES)
+def test_bad_context_fails_with_every_problem_named(
+    overrides: dict[str, Any], expected: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        build_stack(**overrides)
+    assert expected in str(err.value)
+
+
+def test_missing_required_context_is_named() -> None:
+    context = {k: v for k, v in CDK_CONTEXT.items() if k not in ("vpc.cidr", "user.image")}
+    app = cdk.App(context=context)
+    from ecs_playground import config
+
+    with pytest.raises(ConfigError) as err:
+        config.load(app.node.get_all_context())
+    assert "'vpc.cidr' is missing" in str(err.value)
+    assert "'user.image' = ''" in str(err.value)
+
+
+def test_invalid_context_values_reach_the_construct_validation() -> None:
+    with pytest.raises(PropsValidationError) as err:
+        build_stack(**{"location.healthCheckPath": "health", "location.cpu": "64"})
+    assert "ClassicLoadBalancedService 'Location'" in str(err.value)
+    assert "health_check_path = 'health'" in str(err.value)
+    assert "cpu = 64" in str(err.value)
