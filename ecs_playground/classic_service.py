@@ -71,10 +71,10 @@ class ClassicLoadBalancedServiceProps:
     max_healthy_percent: int = 200
     """Upper bound of running tasks during a deployment, in % of desired_count (100-2000)."""
     circuit_breaker: bool = True
-    """Deployment circuit breaker with automatic rollback. Older AWS API references said it
-    could not be used behind a classic ELB; current ones no longer say so. It judges a deployment
-    by task launches and container health checks; it does not read ELB health, so an unhealthy
-    but running task is only caught if the container health check fails too."""
+    """Deployment circuit breaker with automatic rollback. Caveat: older ECS API references said
+    the breaker could not be used behind a classic ELB; current ones no longer say so. Where ECS
+    does not count classic-ELB health failures, a task that runs but fails the ELB check will not
+    trip the breaker: give the container a health check too. Set False to opt out."""
     health_check_grace_period_seconds: int = 60
     """Seconds ECS ignores ELB health after a task starts (0-2147483647)."""
     health_check_path: str = "/health"

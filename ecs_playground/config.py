@@ -271,3 +271,41 @@ def _service(name: str, values: Mapping[str, Any], problems: list[str]) -> Servi
         db_name=values.get(f"{name}.dbName", name),
         props=_props_values(name, values, key_specs([name])),
     )
+
+
+def _default(spec: KeySpec) -> Any:
+    """The prop's own default (what an unset key means), or None when it has none."""
+    if spec.field is None:
+        return None
+    prefix = spec.key.split(".", 1)[0]
+    cls = _PROPS_BY_PREFIX.get(prefix, ClassicLoadBalancedServiceProps)
+    f = next(f for f in dataclasses.fields(cls) if f.name == spec.field)
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None
+
+
+def markdown_table(context: Mapping[str, Any]) -> str:
+    """The README's configuration table: every key, its value in `context`, its meaning."""
+
+    def show(value: Any) -> str:
+        if isinstance(value, tuple):
+            value = list(value)
+        return "—" if value is None else f"`{json.dumps(value)}`"
+
+    services = list(context.get("services", []))
+    rows = ["| key | default | meaning |", "|---|---|---|"]
+    for key, spec in key_specs(services[:1]).items():
+        if services and key.startswith(services[0] + "."):
+            suffix = key.split(".", 1)[1]
+            values = [context.get(f"{s}.{suffix}") for s in services]
+            shown = (", ".join(f"{s}: {show(v)}" for s, v in zip(services, values, strict=True))
+                     if any(v is not None for v in values) else show(_default(spec)))
+            key = f"<service>.{suffix}"
+        else:
+            shown = show(context.get(key, _default(spec)))
+        rows.append(f"| `{key}` | {shown} | {spec.meaning.replace('|', '/')} |")
+    return "\n".join(rows)
+
