@@ -11,7 +11,7 @@ CDK := node_modules/.bin/cdk --no-notices
 STAMP := $(VENV)/.installed-stamp
 CDK_ARGS ?=
 
-.PHONY: install synth test snapshot-update lint diff deploy clean
+.PHONY: install synth test snapshot-update lint loadtest local local-stop diff deploy clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml package.json package-lock.json
 	test -x $(VENV_BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,8 +33,19 @@ snapshot-update: $(STAMP) ## rewrite the syrupy snapshots on purpose; review the
 	$(VENV_BIN)/python -m pytest tests/snapshot --snapshot-update
 
 lint: $(STAMP) ## ruff and mypy --strict
-	$(VENV_BIN)/ruff check ecs_playground tests app.py
+	$(VENV_BIN)/ruff check ecs_playground tests app.py docker
 	$(VENV_BIN)/mypy
+	$(VENV_BIN)/mypy --strict docker/common/ecs_service
+
+loadtest: $(STAMP) ## bounded load test of the real services on loopback (MySQL at 127.0.0.1:3306)
+	$(VENV_BIN)/python tests/services/loadtest.py --service location
+	$(VENV_BIN)/python tests/services/loadtest.py --service user
+
+local: $(STAMP) ## deploy to a local AWS emulator (moto on 127.0.0.1) with the real CDK CLI
+	$(VENV_BIN)/python -m emulator up $(CDK_ARGS)
+
+local-stop: ## stop the local emulator that `make local` left running
+	$(VENV_BIN)/python -m emulator down
 
 diff: $(STAMP) ## cdk diff against real AWS (needs credentials)
 	$(CDK) diff --all $(CDK_ARGS)

@@ -54,6 +54,9 @@ class ClassicLoadBalancedServiceProps:
     """CPU units reserved for the container (1024 = one vCPU)."""
     memory_limit_mib: int = 1024
     """Hard memory limit; the container is killed above it."""
+    container_health_check: ecs.HealthCheck | None = None
+    """Health check Docker runs inside the container; ECS replaces tasks that fail it, and the
+    deployment circuit breaker counts it. Default: none (the image must ship the command)."""
     essential: bool = True
     """If the container stops, the task stops (and ECS replaces it). The task has this one
     container and ECS requires an essential container in every task, so it must stay True;
@@ -267,6 +270,7 @@ class ClassicLoadBalancedService(Construct):
             cpu=props.cpu,
             memory_limit_mib=props.memory_limit_mib,
             essential=props.essential,
+            health_check=props.container_health_check,
             environment=dict(props.environment),
             secrets=dict(props.secrets),
             extra_hosts=dict(props.extra_hosts),

@@ -32,7 +32,7 @@ from .database import MySqlDatabaseProps
 
 # Props that are objects, not configuration values (or set by the stack itself).
 _NOT_CONFIGURABLE = {"vpc", "cluster", "image", "secrets", "subnets", "instance_subnets",
-                     "instance_resources", "name"}
+                     "instance_resources", "name", "container_health_check"}
 # Keys of our own (not props fields), with their types and meanings.
 _PLATFORM_KEYS: dict[str, tuple[Any, str]] = {
     "stackName": (str, "Name of the CloudFormation stack."),
@@ -40,9 +40,12 @@ _PLATFORM_KEYS: dict[str, tuple[Any, str]] = {
     "vpc.maxAzs": (int, "Availability zones of the VPC (2-6)."),
     "vpc.natGateways": (int, "NAT gateways for the private subnets (1 per AZ for HA)."),
     "vpc.cidr": (str, "IPv4 CIDR of the VPC."),
+    "imagesDirectory": (str, "Docker build context of the service images (one Dockerfile, "
+                        "one folder per service); relative to the app's directory."),
 }
 _SERVICE_KEYS: dict[str, tuple[Any, str]] = {
-    "image": (str, "Container image REPO:TAG (or REPO@sha256:...); change it to roll out."),
+    "image": (str, "Registry image REPO:TAG (or REPO@sha256:...) to run instead of the image "
+              "built from imagesDirectory/<service>; set it to roll out a published image."),
     "dbName": (str, "Database (schema) name the service uses, passed as DB_NAME."),
 }
 _PROPS_BY_PREFIX = {"cluster": ContainerClusterProps, "db": MySqlDatabaseProps}
@@ -165,6 +168,7 @@ class PlatformConfig:
     """The parsed configuration: plain values, grouped per construct."""
 
     stack_name: str
+    images_directory: str
     vpc_max_azs: int
     vpc_nat_gateways: int
     vpc_cidr: str
@@ -180,7 +184,8 @@ class PlatformConfig:
 class ServiceConfig:
     """One service's settings."""
 
-    image: str
+    image: str | None
+    """Registry image, or None to build the image from the images directory."""
     db_name: str
     props: Mapping[str, Any]
     """Keyword arguments for ClassicLoadBalancedServiceProps (without name, cluster, image)."""
@@ -215,6 +220,7 @@ def load(context: Mapping[str, Any]) -> PlatformConfig:
         raise ConfigError(problems)
     return PlatformConfig(
         stack_name=values["stackName"],
+        images_directory=values.get("imagesDirectory", "docker"),
         vpc_max_azs=values["vpc.maxAzs"],
         vpc_nat_gateways=values["vpc.natGateways"],
         vpc_cidr=values["vpc.cidr"],
@@ -253,13 +259,13 @@ def _props_values(
 
 
 def _service(name: str, values: Mapping[str, Any], problems: list[str]) -> ServiceConfig:
-    image = values.get(f"{name}.image", "")
-    if not IMAGE_PATTERN.fullmatch(image):
+    image = values.get(f"{name}.image")
+    if image is not None and not IMAGE_PATTERN.fullmatch(image):
         problems.append(
             f"'{name}.image' = {image!r}: allowed REPO:TAG or REPO@sha256:<64 hex>, e.g. "
-            f"srirajan/{name}:10"
+            f"srirajan/{name}:10; or leave it unset to build the image from source"
         )
-    elif image.endswith(":latest"):
+    elif image is not None and image.endswith(":latest"):
         problems.append(
             f"'{name}.image' = {image!r}: a moving tag; pin a version tag or digest so a "
             "deploy is reproducible and a rollout is one visible change"

@@ -2,18 +2,49 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from .classic_service import ClassicLoadBalancedService, ClassicLoadBalancedServiceProps
-from .config import PlatformConfig, ServiceConfig
+from .config import ConfigError, PlatformConfig, ServiceConfig
 from .container_cluster import ContainerCluster, ContainerClusterProps
 from .database import MySqlDatabase, MySqlDatabaseProps
+
+# The images' own health check (docker/common/ecs_service/healthcheck.py): GET /health on the
+# service's port from inside the container. ECS ignores a Dockerfile's HEALTHCHECK.
+SERVICE_IMAGE_HEALTH_CHECK = ecs.HealthCheck(
+    command=["CMD", "python", "-m", "ecs_service.healthcheck"],
+    interval=Duration.seconds(30),
+    timeout=Duration.seconds(5),
+    retries=3,
+    start_period=Duration.seconds(15),
+)
+
+
+def service_image(directory: Path, name: str, port: int) -> ecs.ContainerImage:
+    """The image built from `directory` (one shared Dockerfile, build arg SERVICE) for a service.
+
+    The other services' folders are excluded from the asset, so changing one service's code does
+    not rebuild and redeploy another.
+    """
+    if not (directory / name).is_dir():
+        raise ConfigError([
+            f"no image source for service '{name}': {directory / name} does not exist; add it "
+            f"or set '{name}.image' to a registry image"
+        ])
+    others = sorted(
+        d.name for d in directory.iterdir()
+        if d.is_dir() and (d / "service.json").exists() and d.name != name
+    )
+    return ecs.ContainerImage.from_asset(
+        str(directory), build_args={"SERVICE": name, "PORT": str(port)}, exclude=others
+    )
 
 
 def construct_id(name: str) -> str:
@@ -60,6 +91,7 @@ class EcsPlaygroundStack(Stack):
         )
         self.database.allow_from(self.cluster.security_group, "MySQL from the ECS instances")
 
+        self._images_directory = Path(config.images_directory)
         services = Construct(self, "Services")
         self.services = {
             name: self._service(services, name, service)
@@ -71,6 +103,12 @@ class EcsPlaygroundStack(Stack):
         self, scope: Construct, name: str, service: ServiceConfig
     ) -> ClassicLoadBalancedService:
         settings = dict(service.props)
+        image: ecs.ContainerImage
+        if service.image:
+            image = ecs.ContainerImage.from_registry(service.image)
+        else:
+            image = service_image(self._images_directory, name, settings["container_port"])
+            settings["container_health_check"] = SERVICE_IMAGE_HEALTH_CHECK
         environment = {
             **self.database.container_environment(service.db_name),
             **settings.pop("environment", {}),
@@ -80,7 +118,7 @@ class EcsPlaygroundStack(Stack):
             ClassicLoadBalancedServiceProps(
                 name=name,
                 cluster=self.cluster.cluster,
-                image=ecs.ContainerImage.from_registry(service.image),
+                image=image,
                 environment=environment,
                 secrets=self.database.container_secrets(),
                 **settings,

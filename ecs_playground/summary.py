@@ -26,7 +26,12 @@ def _templates(outdir: Path) -> dict[str, dict[str, Any]]:
 
 
 def _image(value: Any) -> str:
-    return value if isinstance(value, str) else "<asset or token>"
+    if isinstance(value, str):
+        return value
+    text = json.dumps(value)
+    if "container-assets" in text:
+        return f"built from source (asset {text.rsplit(':', 1)[-1][:12]})"
+    return "<token>"
 
 
 def _services(resources: dict[str, Any]) -> list[str]:

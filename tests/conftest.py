@@ -27,7 +27,9 @@ CDK_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["conte
 
 def build_stack(**overrides: Any) -> EcsPlaygroundStack:
     """The platform stack as `app.py` builds it, with context overrides like `-c KEY=VALUE`."""
-    app = cdk.App(context={**CDK_CONTEXT, **overrides})
+    # cdk.json's imagesDirectory is relative to the app's directory: make it independent of cwd
+    context = {**CDK_CONTEXT, "imagesDirectory": str(ROOT / CDK_CONTEXT["imagesDirectory"])}
+    app = cdk.App(context={**context, **overrides})
     platform = config.load(app.node.get_all_context())
     return EcsPlaygroundStack(app, platform.stack_name, config=platform)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -242,8 +243,6 @@ def test_task_definition_matches_the_tutorial(
     )
     container = container_of(default_template, name)
     assert container["Name"] == name
-    assert container["Image"] == {"location": "srirajan/location:10",
-                                  "user": "srirajan/user:1"}[name]
     assert (container["Cpu"], container["Memory"], container["Essential"]) == (512, 1024, True)
     assert container["PortMappings"] == [
         {"ContainerPort": port, "HostPort": port, "Protocol": "tcp"}
@@ -306,6 +305,37 @@ def test_service_rolls_out_200_50_with_circuit_breaker_behind_its_elb(
     provider = only(default_template, "AWS::ECS::CapacityProvider")["Id"]
     assert service["CapacityProviderStrategy"] == [{"CapacityProvider": {"Ref": provider},
                                                     "Weight": 1}]
+
+
+@pytest.mark.parametrize(("name", "port"), SERVICES)
+def test_images_are_built_from_docker_with_a_container_health_check(
+    default_stack: Any, default_template: Template, name: str, port: int
+) -> None:
+    container = container_of(default_template, name)
+    image = container["Image"]["Fn::Sub"]
+    assert ".dkr.ecr." in image and "container-assets" in image
+    asset_hash = image.rsplit(":", 1)[1]
+    outdir = Path(default_stack.node.root.synth().directory)
+    manifest = json.loads((outdir / f"{default_stack.stack_name}.assets.json").read_text())
+    source = manifest["dockerImages"][asset_hash]["source"]
+    assert source["dockerBuildArgs"] == {"SERVICE": name, "PORT": str(port)}
+    staged = outdir / source["directory"]
+    other = {"location": "user", "user": "location"}[name]
+    assert (staged / "Dockerfile").exists() and (staged / name / "service.json").exists()
+    assert not (staged / other).exists()  # the other service's code is not in this image
+    assert container["HealthCheck"] == {
+        "Command": ["CMD", "python", "-m", "ecs_service.healthcheck"],
+        "Interval": 30, "Timeout": 5, "Retries": 3, "StartPeriod": 15,
+    }
+
+
+def test_registry_image_override_runs_without_the_builtin_health_check() -> None:
+    from .conftest import build_stack, template_of
+
+    template = template_of(build_stack(**{"location.image": "srirajan/location:10"}))
+    container = container_of(template, "location")
+    assert container["Image"] == "srirajan/location:10"
+    assert "HealthCheck" not in container
 
 
 # --- network and outputs -------------------------------------------------------------------------

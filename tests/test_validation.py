@@ -237,6 +237,8 @@ CONFIG_CASES: list[tuple[dict[str, Any], str]] = [
     ({"location.extraHosts": "googledns=8.8.8.8"}, "'location.extraHosts'"),
     ({"location.allowedCidrs": '"0.0.0.0/0"'}, "expected a JSON list of strings"),
     ({"services": '["location", "user", "db"]'}, "not 'cluster', 'db' or 'vpc'"),
+    ({"services": '["location", "user", "orders"]', "orders.containerPort": 7000},
+     "no image source for service 'orders'"),
 ]
 
 
@@ -250,14 +252,14 @@ def test_bad_context_fails_with_every_problem_named(
 
 
 def test_missing_required_context_is_named() -> None:
-    context = {k: v for k, v in CDK_CONTEXT.items() if k not in ("vpc.cidr", "user.image")}
+    context = {k: v for k, v in CDK_CONTEXT.items() if k not in ("vpc.cidr", "user.containerPort")}
     app = cdk.App(context=context)
     from ecs_playground import config
 
     with pytest.raises(ConfigError) as err:
         config.load(app.node.get_all_context())
     assert "'vpc.cidr' is missing" in str(err.value)
-    assert "'user.image' = ''" in str(err.value)
+    assert "'user.containerPort' is missing" in str(err.value)
 
 
 def test_invalid_context_values_reach_the_construct_validation() -> None:

@@ -1,0 +1,270 @@
+"""Idempotent, concurrency-safe schema creation and migration.
+
+The service's table gets version 1 from its definition's fields; each entry
+of the definition's ``migrations`` list is one further version.  The applied
+version of each table is kept in a shared ``schema_version`` table (several
+services may share one database).  A MySQL named lock (``GET_LOCK``)
+serialises migrations, so tasks starting together against an empty
+database apply each step exactly once.
+
+The database itself is created first when it does not exist (a fresh RDS
+instance has only its master user): ``CREATE DATABASE IF NOT EXISTS`` on a
+connection without a default database.  The server makes that statement
+atomic, so tasks starting together both succeed and the database is created
+once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+
+from ecs_service.db import (
+    ER_BAD_DB_ERROR,
+    ER_DBACCESS_DENIED_ERROR,
+    ConnectionPool,
+    DatabaseUnavailable,
+    DictConnection,
+)
+from ecs_service.definition import FieldSpec, ServiceDefinition
+
+logger = logging.getLogger(__name__)
+
+LOCK_TIMEOUT_S = 5
+TABLE_OPTIONS = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
+VERSION_TABLE_DDL = (
+    "CREATE TABLE IF NOT EXISTS `schema_version` ("
+    " `component` VARCHAR(64) NOT NULL PRIMARY KEY,"
+    " `version` INT NOT NULL,"
+    " `applied_at` TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP"
+    f") {TABLE_OPTIONS}"
+)
+
+
+# Server errors meaning "this user may not create the database": access denied
+# to the database, a missing global privilege, a read-only server.
+CREATE_DENIED_CODES = frozenset({ER_DBACCESS_DENIED_ERROR, 1227, 1290})
+
+
+class MigrationLockTimeout(DatabaseUnavailable):
+    """Another task held the migration lock for too long."""
+
+
+class DatabaseAccessDenied(DatabaseUnavailable):
+    """This user may not use the database (a configuration problem, logged as an error)."""
+
+    log_message = "access denied to the database; retrying"
+
+
+class DatabaseCreateDenied(DatabaseAccessDenied):
+    """The database does not exist and this user may not create it."""
+
+    log_message = "cannot create the database; retrying"
+
+
+def quote(identifier: str) -> str:
+    """Backtick-quote an identifier (embedded backticks doubled, as MySQL requires).
+
+    Every identifier is validated before it gets here (the definition's
+    names, ``DB_NAME``); the doubling is a second line of defence.
+    """
+    return "`" + identifier.replace("`", "``") + "`"
+
+
+def create_database_ddl(database: str) -> str:
+    """``CREATE DATABASE IF NOT EXISTS`` for *database*, utf8mb4 like the tables."""
+    return f"CREATE DATABASE IF NOT EXISTS {quote(database)} CHARACTER SET utf8mb4"
+
+
+def create_database(conn: DictConnection, database: str) -> None:
+    """Create *database* unless it exists (*conn* needs no default database)."""
+    with conn.cursor() as cur:
+        cur.execute(create_database_ddl(database))
+
+
+def column_ddl(field: FieldSpec) -> str:
+    """The column definition of one field."""
+    if field.type == "string":
+        sql_type = f"VARCHAR({field.max_length})"
+    else:
+        sql_type = "BIGINT UNSIGNED" if field.unsigned else "BIGINT"
+    null = "NOT NULL" if field.required else "NULL"
+    return f"{quote(field.name)} {sql_type} {null}"
+
+
+def create_table_ddl(definition: ServiceDefinition) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` for the service's table (schema version 1)."""
+    columns = [
+        "`id` BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY",
+        *(column_ddl(f) for f in definition.fields),
+        "`created_at` TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP",
+    ]
+    columns += [
+        f"UNIQUE KEY {quote('uq_' + f.name)} ({quote(f.name)})"
+        for f in definition.fields
+        if f.unique
+    ]
+    body = ",\n  ".join(columns)
+    table = quote(definition.table)
+    return f"CREATE TABLE IF NOT EXISTS {table} (\n  {body}\n) {TABLE_OPTIONS}"
+
+
+def migration_steps(definition: ServiceDefinition) -> list[tuple[str, ...]]:
+    """Statements of each schema version, in order (index 0 is version 1)."""
+    return [(create_table_ddl(definition),), *definition.migrations]
+
+
+def lock_name(database: str, definition: ServiceDefinition) -> str:
+    """A server-wide lock name (<= 64 chars) unique to this database and table."""
+    digest = hashlib.sha256(f"{database}\0{definition.table}".encode()).hexdigest()[:40]
+    return f"ecs_service:migrate:{digest}"
+
+
+def current_version(conn: DictConnection, component: str) -> int:
+    """The applied schema version of *component* (0 when none)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT `version` FROM `schema_version` WHERE `component` = %s", (component,))
+        row = cur.fetchone()
+    return int(row["version"]) if row else 0
+
+
+def _apply(conn: DictConnection, definition: ServiceDefinition) -> int:
+    with conn.cursor() as cur:
+        cur.execute(VERSION_TABLE_DDL)
+    version = current_version(conn, definition.table)
+    for number, statements in enumerate(migration_steps(definition), start=1):
+        if number <= version:
+            continue
+        with conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
+            cur.execute(
+                "INSERT INTO `schema_version` (`component`, `version`) VALUES (%s, %s)"
+                " ON DUPLICATE KEY UPDATE `version` = VALUES(`version`)",
+                (definition.table, number),
+            )
+        logger.info(
+            "applied schema version",
+            extra={"fields": {"table": definition.table, "version": number}},
+        )
+        version = number
+    return version
+
+
+def migrate(conn: DictConnection, database: str, definition: ServiceDefinition) -> int:
+    """Bring the schema to the definition's version under a named lock; return it."""
+    name = lock_name(database, definition)
+    with conn.cursor() as cur:
+        cur.execute("SELECT GET_LOCK(%s, %s) AS got", (name, LOCK_TIMEOUT_S))
+        row = cur.fetchone()
+    if not row or row["got"] != 1:
+        raise MigrationLockTimeout("timed out waiting for the migration lock")
+    try:
+        return _apply(conn, definition)
+    finally:
+        with conn.cursor() as cur:
+            cur.execute("SELECT RELEASE_LOCK(%s)", (name,))
+
+
+def check_schema(conn: DictConnection, definition: ServiceDefinition) -> bool:
+    """True when the table exists and carries the expected schema version."""
+    # One round trip: the empty NOT EXISTS subquery is always true, but it makes
+    # the server fail with "no such table" (1146) when the table is gone.
+    query = (
+        "SELECT `version` FROM `schema_version` WHERE `component` = %s"
+        f" AND NOT EXISTS (SELECT 1 FROM {quote(definition.table)} LIMIT 0)"
+    )
+    with conn.cursor() as cur:
+        cur.execute(query, (definition.table,))
+        row = cur.fetchone()
+    return row is not None and int(row["version"]) >= definition.schema_version
+
+
+class SchemaKeeper:
+    """Background task that (re)applies migrations until they succeed.
+
+    It runs once at start-up, retrying with backoff while the database is
+    down, and again whenever :meth:`invalidate` reports that the schema has
+    gone (for example after the database was dropped and recreated).
+    """
+
+    def __init__(self, pool: ConnectionPool, database: str, definition: ServiceDefinition) -> None:
+        self._pool = pool
+        self._database = database
+        self._definition = definition
+        self._wake = asyncio.Event()
+        self.ready = False
+
+    def invalidate(self) -> None:
+        """Ask for the migrations to be checked again."""
+        if self.ready:
+            logger.warning("schema missing; migrating again")
+        self.ready = False
+        self._wake.set()
+
+    def _migrate(self, conn: DictConnection) -> int:
+        return migrate(conn, self._database, self._definition)
+
+    def _create_database(self, conn: DictConnection) -> None:
+        create_database(conn, self._database)
+
+    def migrate_creating_database(self) -> int:
+        """Migrate; when the database does not exist, create it first (blocking)."""
+        try:
+            return self._pool.run(self._migrate)
+        except DatabaseUnavailable as exc:
+            if exc.code != ER_BAD_DB_ERROR:
+                if exc.code == ER_DBACCESS_DENIED_ERROR:
+                    raise DatabaseAccessDenied(
+                        f"access denied to database {quote(self._database)} (error {exc.code}):"
+                        " grant this user privileges on it, or CREATE to let the service"
+                        " create it",
+                        code=exc.code,
+                    ) from exc
+                raise
+        logger.info("creating the database", extra={"fields": {"database": self._database}})
+        try:
+            self._pool.run_without_database(self._create_database)
+        except DatabaseUnavailable as exc:
+            if exc.code in CREATE_DENIED_CODES:
+                raise DatabaseCreateDenied(
+                    f"database {quote(self._database)} does not exist and this user may not"
+                    f" create it (error {exc.code}): create it, or grant CREATE on it",
+                    code=exc.code,
+                ) from exc
+            raise
+        return self._pool.run(self._migrate)
+
+    async def _attempt(self) -> bool:
+        try:
+            version = await asyncio.to_thread(self.migrate_creating_database)
+        except DatabaseAccessDenied as exc:
+            logger.error(
+                exc.log_message,
+                extra={"fields": {"database": self._database, "reason": str(exc)}},
+            )
+            return False
+        except DatabaseUnavailable as exc:
+            logger.warning("schema migration postponed", extra={"fields": {"reason": str(exc)}})
+            return False
+        except Exception:
+            logger.exception("schema migration failed")
+            return False
+        logger.info(
+            "schema ready", extra={"fields": {"table": self._definition.table, "version": version}}
+        )
+        return True
+
+    async def run(self, initial_delay: float = 0.25, max_delay: float = 2.0) -> None:
+        """Loop forever (until cancelled) keeping the schema in place."""
+        delay = initial_delay
+        while True:
+            self._wake.clear()
+            if await self._attempt():
+                self.ready = True
+                delay = initial_delay
+                await self._wake.wait()
+            else:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, max_delay)

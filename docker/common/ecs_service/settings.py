@@ -1,0 +1,129 @@
+"""Runtime configuration, read from environment variables only.
+
+| variable        | meaning                                   | default                 |
+| --------------- | ----------------------------------------- | ----------------------- |
+| DB_HOST         | MySQL/MariaDB host                        | required                |
+| DB_PORT         | MySQL/MariaDB port                        | 3306                    |
+| DB_USER         | database user                             | required                |
+| DB_PWD          | database password                         | empty                   |
+| DB_NAME         | database (schema) name; created if missing | required               |
+| DB_POOL_SIZE    | most connections one process opens        | 10                      |
+| PORT            | HTTP listen port                          | the definition's port   |
+| LISTEN_HOST     | HTTP listen address                       | 0.0.0.0                 |
+| LOG_LEVEL       | DEBUG, INFO, WARNING, ERROR               | INFO                    |
+| SERVICE_DEFINITION | path of the service's JSON definition  | /app/service/service.json |
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ecs_service.definition import ServiceDefinition
+
+_LOG_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR"})
+
+
+class SettingsError(ValueError):
+    """An environment variable is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """How to reach the database."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    name: str
+    connect_timeout: float = 2.0
+    read_timeout: float = 10.0
+    write_timeout: float = 10.0
+    pool_size: int = 10
+    pool_timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the process needs besides the service definition."""
+
+    database: DatabaseSettings
+    listen_host: str
+    listen_port: int
+    log_level: str
+
+
+def _required(env: Mapping[str, str], key: str) -> str:
+    value = env.get(key, "")
+    if not value:
+        raise SettingsError(f"environment variable {key} is required")
+    return value
+
+
+def _port(env: Mapping[str, str], key: str, default: int) -> int:
+    raw = env.get(key, "") or str(default)
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise SettingsError(
+            f"environment variable {key} must be a port number (1..65535), got {raw!r}"
+        )
+    return int(raw)
+
+
+MAX_IDENTIFIER_CHARS = 64
+
+
+def database_name(env: Mapping[str, str]) -> str:
+    """``DB_NAME``, checked against MySQL's identifier rules.
+
+    The service creates the database when it is missing, so the name is
+    quoted into SQL: 1 to 64 characters, no backtick, no NUL, no character
+    beyond the Basic Multilingual Plane (MySQL refuses those), and no trailing
+    whitespace (MySQL refuses a trailing space; a trailing newline is a
+    copy-paste mistake).
+    """
+    name = _required(env, "DB_NAME")
+    problem = None
+    if len(name) > MAX_IDENTIFIER_CHARS:
+        problem = f"is {len(name)} characters long (at most {MAX_IDENTIFIER_CHARS})"
+    elif "`" in name:
+        problem = "contains a backtick"
+    elif "\0" in name:
+        problem = "contains a NUL character"
+    elif any(ord(c) > 0xFFFF for c in name):
+        problem = "contains a character outside the Basic Multilingual Plane"
+    elif name[-1].isspace():
+        problem = "ends with whitespace"
+    if problem:
+        raise SettingsError(f"DB_NAME {problem}: {name!r} is not a valid MySQL database name")
+    return name
+
+
+def _pool_size(env: Mapping[str, str]) -> int:
+    raw = env.get("DB_POOL_SIZE", "") or "10"
+    if not raw.isdigit() or not 0 < int(raw) <= 100:
+        raise SettingsError(f"DB_POOL_SIZE must be 1..100, got {raw!r}")
+    return int(raw)
+
+
+def load_settings(definition: ServiceDefinition, env: Mapping[str, str] | None = None) -> Settings:
+    """Build :class:`Settings` from *env* (default ``os.environ``)."""
+    env = os.environ if env is None else env
+    log_level = (env.get("LOG_LEVEL") or "INFO").upper()
+    if log_level not in _LOG_LEVELS:
+        raise SettingsError(f"LOG_LEVEL must be one of {sorted(_LOG_LEVELS)}")
+    database = DatabaseSettings(
+        host=_required(env, "DB_HOST"),
+        port=_port(env, "DB_PORT", 3306),
+        user=_required(env, "DB_USER"),
+        password=env.get("DB_PWD", ""),
+        name=database_name(env),
+        pool_size=_pool_size(env),
+    )
+    return Settings(
+        database=database,
+        listen_host=env.get("LISTEN_HOST") or "0.0.0.0",
+        listen_port=_port(env, "PORT", definition.port),
+        log_level=log_level,
+    )

@@ -1,0 +1,228 @@
+"""HTTP API, pages and logs of both services, against the real processes."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from service_harness import COMMON_DIR, ServiceProcess, dockerfile_instruction, free_port
+from service_harness import sample_record as sample
+
+API = {"location": "/api/cities", "user": "/api/users"}
+TITLE = {"location": "Location Service", "user": "User Service"}
+
+
+INVALID = {
+    "location": (
+        {"name": "", "country_code": "de", "population": -1},
+        {"name", "country_code", "population"},
+    ),
+    "user": ({"username": "A", "email": "not-an-email", "age": 3}, {"username", "email", "age"}),
+}
+
+
+def post(process: ServiceProcess, body: Any, **kwargs: Any) -> httpx.Response:
+    """POST a JSON body to the service's collection."""
+    return httpx.post(process.url + API[process.service], json=body, timeout=10, **kwargs)
+
+
+def get(process: ServiceProcess, path: str, **kwargs: Any) -> httpx.Response:
+    """GET a path of the service."""
+    return httpx.get(process.url + path, timeout=10, **kwargs)
+
+
+def assert_error(response: httpx.Response, status: int, error: str) -> dict[str, Any]:
+    """The response is a JSON error of the given status and code, without internals."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body: dict[str, Any] = response.json()
+    assert body["error"] == error
+    assert isinstance(body["message"], str)
+    assert "Traceback" not in response.text and "pymysql" not in response.text.lower()
+    return body
+
+
+def test_create_get_and_list(service: ServiceProcess) -> None:
+    record = sample(service.service)
+    created = post(service, record)
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert {k: body[k] for k in record} == record
+    assert isinstance(body["id"], int) and body["created_at"].endswith("Z")
+    assert created.headers["location"] == f"{API[service.service]}/{body['id']}"
+
+    fetched = get(service, created.headers["location"])
+    assert fetched.status_code == 200 and fetched.json() == body
+
+    listed = get(service, API[service.service], params={"after": body["id"] - 1, "limit": 1})
+    assert listed.status_code == 200 and listed.json()["items"] == [body]
+
+
+def test_pagination_follows_the_cursor(service: ServiceProcess) -> None:
+    ids = [post(service, sample(service.service)).json()["id"] for _ in range(3)]
+    first = get(service, API[service.service], params={"after": ids[0] - 1, "limit": 2}).json()
+    assert [item["id"] for item in first["items"]] == ids[:2]
+    assert first["limit"] == 2 and first["next_after"] == ids[1]
+    second = get(service, first["next"]).json()
+    assert second["items"][0]["id"] == ids[2]
+    default = get(service, API[service.service]).json()
+    assert default["limit"] == 20 and len(default["items"]) <= 20
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=0",
+        "limit=101",
+        "limit=abc",
+        "limit=1e3",
+        "after=-1",
+        "after=99999999999999999999999",
+        "order=id",
+    ],
+)
+def test_list_rejects_bad_query(service: ServiceProcess, query: str) -> None:
+    assert_error(get(service, f"{API[service.service]}?{query}"), 400, "bad_request")
+
+
+@pytest.mark.parametrize("suffix", ["/123456789012", "/99999999999999999999999999", "/abc", "/-1"])
+def test_unknown_id_is_404(service: ServiceProcess, suffix: str) -> None:
+    assert_error(get(service, API[service.service] + suffix), 404, "not_found")
+
+
+def test_invalid_record_is_422_naming_each_field(service: ServiceProcess) -> None:
+    body, fields = INVALID[service.service]
+    problems = assert_error(post(service, body), 422, "validation_error")["problems"]
+    assert {p["field"] for p in problems} == fields
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "status", "error"),
+    [
+        (b"{not json", "application/json", 400, "bad_request"),
+        (b'{"population": NaN}', "application/json", 400, "bad_request"),
+        (b"[]", "application/json", 422, "validation_error"),
+        (b"null", "application/json", 422, "validation_error"),
+        (b'{"name": "x"}', "text/plain", 415, "unsupported_media_type"),
+        (b'{"name": "' + b"x" * 20000 + b'"}', "application/json", 413, "content_too_large"),
+    ],
+)
+def test_malformed_bodies(
+    service: ServiceProcess, content: bytes, content_type: str, status: int, error: str
+) -> None:
+    response = httpx.post(
+        service.url + API[service.service],
+        content=content,
+        headers={"content-type": content_type},
+        timeout=10,
+    )
+    assert_error(response, status, error)
+
+
+def test_wrong_types_are_422(location_service: ServiceProcess) -> None:
+    for bad in ({"population": True}, {"population": 1.5}, {"name": 5}, {"name": "\ud800"}):
+        body = json.dumps(
+            {**sample("location"), **bad}
+        )  # ASCII-escaped, so a lone surrogate passes
+        response = httpx.post(
+            location_service.url + API["location"],
+            content=body,
+            headers={"content-type": "application/json; charset=utf-8"},
+            timeout=10,
+        )
+        assert_error(response, 422, "validation_error")
+
+
+def test_unicode_round_trips(location_service: ServiceProcess) -> None:
+    record = {**sample("location"), "name": "Zürich 😀 <script>"}
+    created = post(location_service, record)
+    assert created.status_code == 201 and created.json()["name"] == record["name"]
+
+
+def test_duplicate_unique_field_is_409(user_service: ServiceProcess) -> None:
+    record = sample("user")
+    assert post(user_service, record).status_code == 201
+    assert_error(post(user_service, record), 409, "conflict")
+
+
+def test_method_not_allowed(service: ServiceProcess) -> None:
+    response = httpx.delete(service.url + API[service.service], timeout=10)
+    assert_error(response, 405, "method_not_allowed")
+    assert "GET" in response.headers["allow"]
+
+
+def test_unknown_path_is_json_404(service: ServiceProcess) -> None:
+    assert_error(get(service, "/nope"), 404, "not_found")
+
+
+def test_health_passes(service: ServiceProcess) -> None:
+    for path in ("/health", "/health.php"):
+        response = get(service, path)
+        assert (response.status_code, response.text) == (200, "PASS")
+        assert response.headers["content-type"].startswith("text/plain")
+
+
+def test_dockerfile_healthcheck_command(location_service: ServiceProcess) -> None:
+    argv = json.loads(dockerfile_instruction("HEALTHCHECK").split(" CMD ", 1)[1])
+    assert argv[0] == "python"
+    env = {**location_service.env, "PYTHONPATH": str(COMMON_DIR)}
+    for port, code in ((location_service.port, 0), (free_port(), 1)):
+        result = subprocess.run(
+            [sys.executable, *argv[1:]],
+            env={**env, "PORT": str(port)},
+            capture_output=True,
+            check=False,
+            timeout=15,
+        )
+        assert result.returncode == code, result.stderr
+
+
+def test_home_page_names_its_own_service(service: ServiceProcess) -> None:
+    for path in ("/", "/home.php"):
+        response = get(service, path)
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/html")
+        assert response.headers["content-security-policy"] == "default-src 'none'"
+        assert f"<title>{TITLE[service.service]}</title>" in response.text
+        assert socket.gethostname() in response.text
+    others = set(TITLE.values()) - {TITLE[service.service]}
+    assert not any(title in response.text for title in others)
+
+
+def test_legacy_php_list_pages(service: ServiceProcess) -> None:
+    post(service, sample(service.service))
+    own = get(service, f"/{service.service}.php")
+    assert own.status_code == 200 and own.json()["items"]
+    other = "user" if service.service == "location" else "location"
+    assert_error(get(service, f"/{other}.php"), 404, "not_found")
+
+
+def _access_records(process: ServiceProcess, path: str) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + 3
+    while True:
+        records = [r for r in process.log_records() if r.get("path") == path]
+        if records or time.monotonic() > deadline:
+            return records
+        time.sleep(0.05)
+
+
+def test_one_json_access_line_per_request(service: ServiceProcess) -> None:
+    path = f"{API[service.service]}/{uuid.uuid4().int % 10**12}"
+    get(service, path, headers={"user-agent": "pytest-log-check"})
+    records = _access_records(service, path)
+    assert len(records) == 1, records
+    line = records[0]
+    assert line["type"] == "access" and line["method"] == "GET" and line["status"] == 404
+    assert (
+        isinstance(line["duration_ms"], (int, float)) and line["user_agent"] == "pytest-log-check"
+    )
+    assert line["service"] == service.service and line["level"] == "INFO"
+    # uvicorn's own access log ("GET /path HTTP/1.1" 404) must not duplicate it
+    assert service.log_text().count(path) == 1

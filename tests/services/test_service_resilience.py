@@ -1,0 +1,211 @@
+"""Database outages, concurrent start-up, unexpected errors and SIGTERM, with real processes."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+from ecs_service.db import ConnectionPool, DictConnection
+from ecs_service.definition import parse_definition
+from ecs_service.schema import migrate
+from ecs_service.settings import DatabaseSettings
+from service_harness import DOCKER_DIR, MySQL, ServiceProcess, TcpProxy, wait_for_status
+
+StartService = Callable[..., ServiceProcess]
+CITY = {"name": "Lisbon", "country_code": "PRT", "district": "Lisboa", "population": 545_000}
+
+
+def status_of(
+    process: ServiceProcess, path: str, method: str = "GET", **kwargs: Any
+) -> tuple[int, str]:
+    """Status and body of one request, timed: the service must answer fast even with the DB down."""
+    started = time.monotonic()
+    response = httpx.request(method, process.url + path, timeout=10, **kwargs)
+    assert time.monotonic() - started < 3.5, f"{path} took too long"
+    return response.status_code, response.text
+
+
+def assert_unavailable(process: ServiceProcess) -> None:
+    """Health fails and the API answers 503 with a JSON error."""
+    assert status_of(process, "/health") == (503, "FAIL")
+    for method, kwargs in (("GET", {}), ("POST", {"json": CITY})):
+        status, body = status_of(process, "/api/cities", method, **kwargs)
+        assert status == 503 and '"error":"unavailable"' in body, body
+
+
+def test_database_down_at_start_then_up_then_down_then_up(
+    mysql: MySQL, fresh_database: str, start_service: StartService
+) -> None:
+    proxy = TcpProxy(mysql.host, mysql.port)
+    try:
+        process = start_service(
+            "location", fresh_database, wait="listening", DB_PORT=str(proxy.port)
+        )
+        assert_unavailable(process)
+
+        proxy.start()  # the database "comes up": the schema is created in the background
+        wait_for_status(process.url + "/health", 200, timeout=10, describe=process.log_text)
+        assert status_of(process, "/api/cities", "POST", json=CITY)[0] == 201
+
+        proxy.stop()  # it goes away, pooled connections are cut
+        assert_unavailable(process)
+
+        proxy.start()
+        wait_for_status(process.url + "/health", 200, timeout=10, describe=process.log_text)
+        status, body = status_of(process, "/api/cities")
+        assert status == 200 and "Lisbon" in body
+        assert process.proc is not None and process.proc.poll() is None, (
+            "the process never restarted"
+        )
+    finally:
+        proxy.stop()
+
+
+def test_database_dropped_and_recreated(
+    mysql: MySQL, fresh_database: str, start_service: StartService
+) -> None:
+    process = start_service("location", fresh_database)
+    assert status_of(process, "/api/cities", "POST", json=CITY)[0] == 201
+
+    mysql.drop_database(fresh_database)
+    # The first request after the drop fails; the service then recreates the
+    # database and the schema by itself (an operator's CREATE could race it).
+    assert status_of(process, "/health") == (503, "FAIL")
+    wait_for_status(process.url + "/health", 200, timeout=10, describe=process.log_text)
+    assert mysql.database_exists(fresh_database)
+    status, body = status_of(process, "/api/cities", "POST", json=CITY)
+    assert status == 201 and '"id":1' in body
+
+
+@pytest.mark.parametrize("database_fixture", ["fresh_database", "missing_database"])
+def test_two_tasks_start_together_on_an_empty_database(
+    mysql: MySQL, database_fixture: str, start_service: StartService,
+    request: pytest.FixtureRequest,
+) -> None:
+    """Empty database, or none at all (a fresh RDS instance): one task creates and migrates."""
+    fresh_database = request.getfixturevalue(database_fixture)
+    first = start_service("location", fresh_database, wait="no")
+    second = start_service("location", fresh_database, wait="no")
+    for process in (first, second):
+        process.wait_listening()
+        process.wait_healthy()
+    rows = mysql.execute("SELECT component, version FROM schema_version", database=fresh_database)
+    assert rows == [("City", 1)]
+    applied = [
+        r
+        for p in (first, second)
+        for r in p.log_records()
+        if r["message"] == "applied schema version"
+    ]
+    assert len(applied) == 1, "exactly one task applies the migration"
+    assert status_of(first, "/api/cities", "POST", json=CITY)[0] == 201
+    status, body = status_of(second, "/api/cities")
+    assert status == 200 and "Lisbon" in body
+
+
+def test_concurrent_migrations_apply_each_step_once(mysql: MySQL, fresh_database: str) -> None:
+    """Eight migrators released at once; the ALTER would fail if any step ran twice."""
+    data = json.loads((DOCKER_DIR / "location" / "service.json").read_text())
+    data["migrations"] = [["ALTER TABLE `City` ADD COLUMN `area_km2` INT NULL"]]
+    definition = parse_definition(data)
+    settings = DatabaseSettings(mysql.host, mysql.port, mysql.user, mysql.password, fresh_database)
+    pool = ConnectionPool(settings)
+    barrier = threading.Barrier(8)
+
+    def migrator(conn: DictConnection) -> int:
+        barrier.wait(timeout=10)
+        return migrate(conn, fresh_database, definition)
+
+    try:
+        with ThreadPoolExecutor(max_workers=8) as executor:
+            versions = list(executor.map(lambda _: pool.run(migrator), range(8)))
+    finally:
+        pool.close()
+    assert versions == [2] * 8
+    rows = mysql.execute("SELECT component, version FROM schema_version", database=fresh_database)
+    assert rows == [("City", 2)]
+
+
+def test_unexpected_error_is_a_generic_500(
+    mysql: MySQL, fresh_database: str, start_service: StartService
+) -> None:
+    process = start_service("location", fresh_database)
+    mysql.execute("ALTER TABLE `City` DROP COLUMN `district`", database=fresh_database)
+    response = httpx.get(process.url + "/api/cities", timeout=10)
+    assert response.status_code == 500
+    assert response.json() == {"error": "internal_error", "message": "Internal server error"}
+    time.sleep(0.2)
+    errors = [r for r in process.log_records() if r["level"] == "ERROR"]
+    assert errors and "Unknown column" in errors[0]["traceback"], "details go to the log only"
+    access = [
+        r for r in process.log_records() if r.get("type") == "access" and r["path"] == "/api/cities"
+    ]
+    assert [r["status"] for r in access] == [500]
+
+
+def _wait_for_blocked_query(mysql: MySQL, database: str, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = mysql.execute(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = %s AND INFO LIKE %s",
+            (database, "SELECT %City%"),
+        )
+        if rows[0][0]:
+            return
+        time.sleep(0.05)
+    pytest.fail("the request never reached the database")
+
+
+def test_sigterm_drains_in_flight_request_and_exits_0(
+    mysql: MySQL, fresh_database: str, start_service: StartService
+) -> None:
+    process = start_service("location", fresh_database)
+    assert process.proc is not None
+    locker = mysql.connect(fresh_database)
+    result: dict[str, Any] = {}
+    try:
+        with locker.cursor() as cur:
+            cur.execute("LOCK TABLES `City` WRITE")  # the service's SELECT now waits
+        request = threading.Thread(
+            target=lambda: result.update(
+                response=httpx.get(process.url + "/api/cities", timeout=20)
+            )
+        )
+        request.start()
+        _wait_for_blocked_query(mysql, fresh_database)
+
+        process.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert process.proc.poll() is None, "it waits for the in-flight request"
+        with (
+            pytest.raises(OSError),
+            socket.create_connection(("127.0.0.1", process.port), timeout=1),
+        ):
+            pass  # no new connections once draining
+
+        with locker.cursor() as cur:
+            cur.execute("UNLOCK TABLES")
+        request.join(timeout=10)
+    finally:
+        locker.close()
+    assert result["response"].status_code == 200 and result["response"].json()["items"] == []
+    assert process.proc.wait(timeout=10) == 0
+    messages = [r["message"] for r in process.log_records()]
+    assert messages[-1] == "stopped"
+
+
+def test_missing_configuration_exits_2_with_a_json_log(
+    mysql: MySQL, fresh_database: str, start_service: StartService
+) -> None:
+    process = start_service("user", fresh_database, wait="no", DB_HOST="")
+    assert process.proc is not None and process.proc.wait(timeout=15) == 2
+    (record,) = process.log_records()
+    assert record["level"] == "ERROR" and "DB_HOST" in record["reason"]

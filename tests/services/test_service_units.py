@@ -1,0 +1,172 @@
+"""Pure functions of the shared package (no database, no process)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+import pytest
+from ecs_service.definition import DefinitionError, load_definition, parse_definition
+from ecs_service.logs import JsonFormatter
+from ecs_service.pages import render_home
+from ecs_service.schema import (
+    create_database_ddl,
+    create_table_ddl,
+    lock_name,
+    migration_steps,
+    quote,
+)
+from ecs_service.settings import SettingsError, load_settings
+from ecs_service.validation import BadRequest, ValidationFailed, parse_page, validate_record
+from service_harness import DOCKER_DIR
+
+LOCATION = load_definition(DOCKER_DIR / "location" / "service.json")
+MINIMAL: dict[str, Any] = {
+    "name": "demo",
+    "port": 8000,
+    "table": "Demo",
+    "resource": "demos",
+    "fields": [{"name": "label", "type": "string", "max_length": 10}],
+}
+
+
+def test_home_page_escapes_everything() -> None:
+    page = render_home('<script>alert("t")</script>', "<img src=x onerror=1>", "<now>", "/api/<x>")
+    assert "<script>" not in page and "<img" not in page and "<now>" not in page
+    assert "&lt;script&gt;alert(&quot;t&quot;)&lt;/script&gt;" in page
+    assert "&lt;img src=x onerror=1&gt;" in page
+
+
+def test_titles_and_paths_come_from_the_definition() -> None:
+    assert (LOCATION.title, LOCATION.api_path, LOCATION.legacy_list_path) == (
+        "Location Service",
+        "/api/cities",
+        "/location.php",
+    )
+    user = load_definition(DOCKER_DIR / "user" / "service.json")
+    assert (user.title, user.table, user.port) == ("User Service", "User", 9091)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"table": "City`; DROP TABLE x; --"},
+        {"table": "schema_version"},
+        {"port": 0},
+        {"port": "80"},
+        {"name": "Bad Name"},
+        {"resource": "../etc"},
+        {"fields": []},
+        {"fields": [{"name": "id", "type": "integer"}]},
+        {"fields": [{"name": "a", "type": "float"}]},
+        {"fields": [{"name": "a", "type": "string"}]},
+        {"fields": [{"name": "a", "type": "string", "max_length": 5, "pattern": "("}]},
+        {"fields": [{"name": "a", "type": "integer", "minimum": 5, "maximum": 1}]},
+        {"fields": [{"name": "a", "type": "integer", "required": "yes"}]},
+        {"fields": [{"name": "a", "type": "integer", "colour": "red"}]},
+        {"migrations": [[]]},
+        {"extra": 1},
+    ],
+)
+def test_bad_definitions_are_rejected(change: dict[str, Any]) -> None:
+    with pytest.raises(DefinitionError):
+        parse_definition({**MINIMAL, **change})
+
+
+def test_ddl_and_migrations() -> None:
+    ddl = create_table_ddl(LOCATION)
+    assert ddl.startswith("CREATE TABLE IF NOT EXISTS `City` (")
+    assert (
+        "`country_code` VARCHAR(3) NOT NULL" in ddl and "`population` BIGINT UNSIGNED NULL" in ddl
+    )
+    extra = parse_definition(
+        {**MINIMAL, "migrations": [["ALTER TABLE `Demo` ADD COLUMN `n` INT NULL"]]}
+    )
+    assert extra.schema_version == 2 and len(migration_steps(extra)) == 2
+    assert len(lock_name("x" * 64, LOCATION)) <= 64
+    assert lock_name("a", LOCATION) != lock_name("b", LOCATION)
+
+
+def test_record_validation() -> None:
+    values = validate_record(LOCATION, {"name": "Porto", "country_code": "PRT"})
+    assert values == {"name": "Porto", "country_code": "PRT", "district": None, "population": None}
+    with pytest.raises(ValidationFailed) as caught:
+        validate_record(
+            LOCATION, {"name": "x" * 36, "country_code": None, "population": 2**40 * 2**40}
+        )
+    assert {p.field for p in caught.value.problems} == {"name", "country_code", "population"}
+
+
+def test_page_parameters() -> None:
+    assert parse_page({}) == parse_page({"limit": "20", "after": "0"})
+    for bad in ({"limit": "٣"}, {"limit": " 5"}, {"after": "1.0"}, {"cursor": "1"}):
+        with pytest.raises(BadRequest):
+            parse_page(bad)
+
+
+def test_settings_from_environment() -> None:
+    env = {"DB_HOST": "db", "DB_USER": "u", "DB_NAME": "n"}
+    settings = load_settings(LOCATION, env)
+    assert (settings.listen_port, settings.listen_host, settings.database.port) == (
+        8081,
+        "0.0.0.0",
+        3306,
+    )
+    assert load_settings(LOCATION, {**env, "PORT": "9000"}).listen_port == 9000
+    for bad in ({"DB_HOST": ""}, {"DB_PORT": "x"}, {"PORT": "70000"}, {"LOG_LEVEL": "LOUD"}):
+        with pytest.raises(SettingsError):
+            load_settings(LOCATION, {**env, **bad})
+
+
+@pytest.mark.parametrize(
+    "name", ["location", "x" * 64, "é" * 64, "my-app.db 2", "%_$", "1", " leading"]
+)
+def test_valid_database_names(name: str) -> None:
+    env = {"DB_HOST": "db", "DB_USER": "u", "DB_NAME": name}
+    assert load_settings(LOCATION, env).database.name == name
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("", "environment variable DB_NAME is required"),
+        ("x" * 65, "DB_NAME is 65 characters long (at most 64)"),
+        ("loca`tion", "DB_NAME contains a backtick"),
+        ("`; DROP DATABASE mysql; --", "DB_NAME contains a backtick"),
+        ("loca\0tion", "DB_NAME contains a NUL character"),
+        ("emoji_\U0001f600", "DB_NAME contains a character outside the Basic Multilingual Plane"),
+        ("location ", "DB_NAME ends with whitespace"),
+        ("location\n", "DB_NAME ends with whitespace"),
+        (" ", "DB_NAME ends with whitespace"),
+    ],
+)
+def test_invalid_database_names(name: str, problem: str) -> None:
+    env = {"DB_HOST": "db", "DB_USER": "u", "DB_NAME": name}
+    with pytest.raises(SettingsError) as caught:
+        load_settings(LOCATION, env)
+    assert str(caught.value).startswith(problem)
+
+
+def test_create_database_quotes_the_name() -> None:
+    assert create_database_ddl("my-app.db 2") == (
+        "CREATE DATABASE IF NOT EXISTS `my-app.db 2` CHARACTER SET utf8mb4"
+    )
+    assert quote("a`b") == "`a``b`"  # never reached (names are validated), still safe
+
+
+def test_json_log_lines_carry_fields_and_tracebacks() -> None:
+    formatter = JsonFormatter("location")
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        record = logging.LogRecord(
+            "x", logging.ERROR, __file__, 1, "failed %s", ("once",), sys.exc_info()
+        )
+    record.fields = {"path": "/a"}
+    line = json.loads(formatter.format(record))
+    assert (
+        line["message"] == "failed once" and line["path"] == "/a" and line["service"] == "location"
+    )
+    assert "RuntimeError: boom" in line["traceback"]
