@@ -1,0 +1,65 @@
+"""``python -m emulator up|down|status``: the entry points behind ``make local`` / ``make local-
+stop``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from emulator import driver
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m emulator", description=__doc__)
+    parser.add_argument(
+        "--state-dir", type=Path, default=REPO / ".local", help="pid/port/log (git-ignored)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser(
+        "up", help="start the emulator, bootstrap, deploy all stacks, print what runs"
+    )
+    up.add_argument(
+        "--app-dir", type=Path, default=REPO, help="directory with cdk.json (default: the repo)"
+    )
+    up.add_argument(
+        "-c",
+        "--context",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="CDK context, passed to bootstrap and deploy (repeatable)",
+    )
+    up.add_argument(
+        "-o", "--output", type=Path, default=None, help="cloud assembly directory (cdk -o)"
+    )
+    commands.add_parser("down", help="stop the emulator")
+    commands.add_parser("status", help="print what runs in the emulator")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; the exit code is 0 on success."""
+    args = _parser().parse_args(argv)
+    if args.command == "down":
+        driver.down(args.state_dir)
+        return 0
+    if args.command == "status":
+        return driver.status(args.state_dir)
+    options = driver.UpOptions(
+        args.app_dir.resolve(), args.state_dir.resolve(), args.context, args.output
+    )
+    try:
+        timings = driver.up(options)
+    except (driver.DriverError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

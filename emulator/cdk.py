@@ -1,0 +1,90 @@
+"""Run the pinned CDK CLI against the emulator, the way a user runs it against AWS."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from emulator import ACCOUNT_ID, REGION
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Variables that would point the CLI at a real account or another endpoint.
+_SCRUBBED = (
+    "AWS_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+)
+
+
+def cdk_binary() -> Path:
+    """The pinned CLI (package.json) under node_modules."""
+    return REPO / "node_modules" / ".bin" / "cdk"
+
+
+def environment(endpoint: str) -> dict[str, str]:
+    """Process environment: loopback endpoint, fake credentials, venv's Node 24 first on PATH."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in _SCRUBBED and not k.startswith("AWS_ENDPOINT_URL")
+    }
+    venv_bin = str(Path(sys.executable).parent)
+    env.update(
+        {
+            "PATH": f"{venv_bin}{os.pathsep}{env.get('PATH', '')}",
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "CDK_DEFAULT_ACCOUNT": ACCOUNT_ID,
+            "CDK_DEFAULT_REGION": REGION,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "CDK_DISABLE_VERSION_CHECK": "1",
+        }
+    )
+    return env
+
+
+@dataclass(frozen=True)
+class Result:
+    """Outcome of one CLI command."""
+
+    returncode: int
+    seconds: float
+    output: str
+
+
+def run(
+    args: Sequence[str],
+    endpoint: str,
+    app_dir: Path,
+    echo: Callable[[str], None] | None = None,
+) -> Result:
+    """Run ``cdk ARGS`` in ``app_dir``; stream each output line to ``echo``."""
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [str(cdk_binary()), *args, "--no-notices"],
+        cwd=app_dir,
+        env=environment(endpoint),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    lines: list[str] = []
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.append(line)
+        if echo is not None:
+            echo(line.rstrip("\n"))
+    process.wait()
+    return Result(process.returncode, time.monotonic() - started, "".join(lines))

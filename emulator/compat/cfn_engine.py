@@ -1,0 +1,569 @@
+"""Fixes to moto 5.2.5's CloudFormation engine (not tied to one resource type).
+
+Each ``_fix_*`` function patches one behaviour; :func:`apply` installs them all.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import urlparse
+
+from moto.cloudformation import models as cfn_models
+from moto.cloudformation import parsing
+from moto.cloudformation import responses as cfn_responses
+from moto.cloudformation import utils as cfn_utils
+from moto.cloudformation.exceptions import CloudFormationError
+from moto.s3.models import s3_backends
+
+logger = logging.getLogger("emulator.compat")
+
+# Run after every change set execution and stack deletion, with (account_id, region):
+# the place for emulated agents that react to what a deployment created.
+AFTER_CHANGE: list[Callable[[str, str], None]] = []
+
+
+def _after_change(account_id: str, region: str) -> None:
+    for hook in AFTER_CHANGE:
+        try:
+            hook(account_id, region)
+        except Exception:
+            logger.exception("after-change hook %s failed", getattr(hook, "__name__", hook))
+
+
+# ---------------------------------------------------------------- template URL
+
+
+def _is_loopback(host: str) -> bool:
+    """True for ``localhost``, 127.0.0.0/8 and ::1."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+_original_stack_from_s3_url = cfn_utils.get_stack_from_s3_url
+
+
+def stack_from_s3_url(template_url: str, account_id: str, partition: str) -> str:
+    """Read a template from moto's S3; a loopback URL is path-style (``http://127.0.0.1:P/bucket/key``).
+
+    moto only treats ``localhost`` as path-style, so the CDK CLI's
+    ``http://127.0.0.1:PORT/bucket/key`` was read as bucket ``127``.
+    """
+    url = urlparse(template_url)
+    if not _is_loopback(url.hostname or ""):
+        return _original_stack_from_s3_url(template_url, account_id, partition)
+    bucket, key = url.path.lstrip("/").split("/", 1)
+    obj = s3_backends[account_id][partition].get_object(bucket, key)
+    return obj.value.decode("utf-8")  # type: ignore[union-attr]
+
+
+def _fix_template_url() -> None:
+    cfn_utils.get_stack_from_s3_url = stack_from_s3_url
+    cfn_models.get_stack_from_s3_url = stack_from_s3_url
+    cfn_responses.get_stack_from_s3_url = stack_from_s3_url
+
+
+# ---------------------------------------------------------------- change sets
+
+
+class ChangeSetNotFound(CloudFormationError):
+    """What CloudFormation answers for an unknown change set (moto said "Stack with id X does not
+    exist").
+    """
+
+    code = "ChangeSetNotFound"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"ChangeSet [{name}] does not exist")
+
+
+def _matches_stack(change_set: Any, stack_name: str | None) -> bool:
+    return not stack_name or stack_name in (change_set.stack_name, change_set.stack_id)
+
+
+def find_change_set(backend: Any, name: str, stack_name: str | None = None) -> Any:
+    """A change set by ARN, or by name within the given stack.
+
+    moto matched the name across all stacks, and the CDK CLI names every
+    stack's change set ``cdk-deploy-change-set``: the second stack of a
+    ``deploy --all`` executed the first stack's change set again.
+    """
+    if name in backend.change_sets:
+        return backend.change_sets[name]
+    for change_set in backend.change_sets.values():
+        if change_set.change_set_name == name and _matches_stack(change_set, stack_name):
+            return change_set
+    raise ChangeSetNotFound(name)
+
+
+def describe_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> Any:
+    """``DescribeChangeSet`` scoped to the stack, with CloudFormation's ``ChangeSetNotFound``
+    error.
+    """
+    return find_change_set(self, change_set_name, stack_name)
+
+
+def delete_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
+    """``DeleteChangeSet`` scoped to the stack, with ``ChangeSetNotFound`` (moto: NameError)."""
+    change_set = find_change_set(self, change_set_name, stack_name)
+    del self.change_sets[change_set.change_set_id]
+
+
+def _response_describe_change_set(self: Any) -> Any:
+    change_set = self.cloudformation_backend.describe_change_set(
+        self._get_param("ChangeSetName"), self._get_param("StackName")
+    )
+    return cfn_responses.ActionResult(change_set)
+
+
+def _response_delete_change_set(self: Any) -> Any:
+    self.cloudformation_backend.delete_change_set(
+        self._get_param("ChangeSetName"), self._get_param("StackName")
+    )
+    return cfn_responses.EmptyResult()
+
+
+def _stack_parameters(self: Any) -> dict[str, Any]:
+    """Parameter values as given, not as resolved: an SSM-typed parameter keeps its parameter
+    *name*.
+
+    moto returned the resolved value, so ``UsePreviousValue`` on an
+    ``AWS::SSM::Parameter::Value<...>`` parameter re-resolved e.g. an AMI ID as
+    a parameter name and failed.
+    """
+    resource_map = self.resource_map
+    declared = (resource_map._template or {}).get("Parameters", {})
+    values = dict(resource_map.resolved_parameters)
+    for key, slot in declared.items():
+        if str(slot.get("Type", "")).startswith("AWS::SSM::Parameter::"):
+            values[key] = resource_map.input_parameters.get(key, slot.get("Default"))
+    return values
+
+
+def _link_exports(backend: Any, stack: Any) -> None:
+    """Let a stack created through a change set see, and publish, cross-stack exports."""
+    stack.cross_stack_resources = backend.exports
+    stack.resource_map.cross_stack_resources = backend.exports
+
+
+def _publish_exports(backend: Any, stack: Any) -> None:
+    for name in [n for n, e in backend.exports.items() if e.exporting_stack_id == stack.stack_id]:
+        backend.exports.pop(name)
+    stack.output_map = stack._create_output_map()
+    backend._validate_export_uniqueness(stack)
+    for export in stack.exports:
+        backend.exports[export.name] = export
+
+
+def execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
+    """``ExecuteChangeSet``: imports/exports wired, resource events, a failure marks the stack
+    failed.
+
+    moto never published the exports of a stack created by a change set (so the
+    next stack's ``Fn::ImportValue`` failed) and let an exception escape as an
+    HTTP 500 with the stack left ``*_IN_PROGRESS``.
+    """
+    change_set = find_change_set(self, change_set_name, stack_name)
+    stack = self.stacks[change_set.stack_id]
+    kind = change_set.change_set_type
+    _link_exports(self, stack)
+    stack._add_stack_event(f"{kind}_IN_PROGRESS", resource_status_reason="User Initiated")
+    stack.template = change_set.template
+    stack._parse_template()
+    try:
+        change_set.apply()
+        _publish_exports(self, stack)
+    except Exception as error:
+        logger.exception("change set %s failed", change_set_name)
+        stack.status = f"{kind}_FAILED"
+        stack._add_stack_event(
+            stack.status, resource_status_reason=f"{type(error).__name__}: {error}"
+        )
+        change_set.execution_status = "EXECUTE_FAILED"
+        return
+    _after_change(self.account_id, self.region_name)
+    if change_set.parameters:
+        stack.parameters = change_set.parameters
+    stack.description = stack.template_dict.get("Description")
+    stack.status = f"{kind}_COMPLETE"
+    stack._add_stack_event(stack.status)
+    change_set.execution_status = "EXECUTE_COMPLETE"
+
+
+def _stack_resources(self: Any) -> list[Any]:
+    """Created resources only: moto listed a resource whose ``Condition`` is false as an empty
+    entry.
+    """
+    return [r for r in self.resource_map.values() if r is not None]
+
+
+def _fix_change_sets() -> None:
+    cfn_models.Stack.stack_resources = property(_stack_resources)  # type: ignore[assignment]
+    backend = cfn_models.CloudFormationBackend
+    backend.describe_change_set = describe_change_set  # type: ignore[method-assign]
+    backend.delete_change_set = delete_change_set  # type: ignore[method-assign]
+    backend.execute_change_set = execute_change_set  # type: ignore[method-assign]
+    cfn_models.Stack.stack_parameters = property(_stack_parameters)  # type: ignore[assignment]
+    responses = cfn_responses.CloudFormationResponse
+    responses.describe_change_set = _response_describe_change_set  # type: ignore[method-assign]
+    responses.delete_change_set = _response_delete_change_set  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------- dynamic references
+
+_DYNAMIC_REF = re.compile(r"\{\{resolve:(secretsmanager|ssm|ssm-secure):([^}]*)\}\}")
+
+
+def _resolve_secret(account_id: str, region: str, spec: str) -> str:
+    """``secret-id:SecretString:json-key:version-stage:version-id`` (an ARN holds colons itself)."""
+    from moto.secretsmanager.models import secretsmanager_backends
+
+    match = re.match(r"^(arn:[^:]*:secretsmanager:[^:]*:[^:]*:secret:[^:]*|[^:]*)(?::(.*))?$", spec)
+    secret_id, rest = (match.group(1), match.group(2) or "") if match else (spec, "")
+    fields = [*rest.split(":"), "", "", "", ""][:4]
+    _, json_key, stage, version = fields
+    value = secretsmanager_backends[account_id][region].get_secret_value(
+        secret_id, version or None, stage or None
+    )["SecretString"]
+    return str(json.loads(value)[json_key]) if json_key else str(value)
+
+
+def _resolve_ssm(account_id: str, region: str, spec: str) -> str:
+    from moto.ssm.models import ssm_backends
+
+    name, _, version = spec.partition(":")
+    parameter = ssm_backends[account_id][region].get_parameter(
+        f"{name}:{version}" if version else name
+    )
+    return str(parameter.value)  # type: ignore[union-attr]
+
+
+def resolve_dynamic_references(value: str, account_id: str, region: str) -> str:
+    """Replace ``{{resolve:secretsmanager:...}}`` and ``{{resolve:ssm:...}}`` as CloudFormation
+    does.
+    """
+
+    def _one(match: re.Match[str]) -> str:
+        service, spec = match.group(1), match.group(2)
+        if service == "secretsmanager":
+            return _resolve_secret(account_id, region, spec)
+        return _resolve_ssm(account_id, region, spec)
+
+    return _DYNAMIC_REF.sub(_one, value)
+
+
+_original_clean_json = parsing.clean_json
+
+
+def clean_json(resource_json: Any, resources_map: Any) -> Any:
+    """moto's intrinsic-function resolution, plus dynamic references in the resulting strings."""
+    result = _original_clean_json(resource_json, resources_map)
+    if isinstance(result, str) and "{{resolve:" in result:
+        return resolve_dynamic_references(
+            result, resources_map._account_id, resources_map._region_name
+        )
+    return result
+
+
+def _fix_dynamic_references() -> None:
+    parsing.clean_json = clean_json
+
+
+# ---------------------------------------------------------------- updates
+
+
+def references(node: Any) -> set[str]:
+    """Logical IDs a template fragment points at (Ref, Fn::GetAtt, ${X} in Fn::Sub)."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                target = value.split(".")[0] if isinstance(value, str) else value[0]
+                found.add(target)
+            elif key == "Fn::Sub":
+                text = value[0] if isinstance(value, list) else value
+                found |= {m.split(".")[0] for m in re.findall(r"\$\{([^!}][^}]*)\}", str(text))}
+                found |= references(value[1] if isinstance(value, list) else {})
+            else:
+                found |= references(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= references(item)
+    return found
+
+
+def dependencies(resources: dict[str, Any]) -> dict[str, set[str]]:
+    """For each resource, the other resources it needs (references and DependsOn)."""
+    graph: dict[str, set[str]] = {}
+    for name, body in resources.items():
+        depends = body.get("DependsOn", [])
+        needed = references(body.get("Properties", {})) | set(
+            [depends] if isinstance(depends, str) else depends
+        )
+        graph[name] = {d for d in needed if d in resources and d != name}
+    return graph
+
+
+def dependency_order(resources: dict[str, Any]) -> list[str]:
+    """Resource names, each after everything it depends on (ties keep template order)."""
+    graph = dependencies(resources)
+    ordered: list[str] = []
+    placed: set[str] = set()
+
+    def visit(name: str, trail: frozenset[str]) -> None:
+        if name in placed or name in trail:
+            return
+        for needed in sorted(graph[name]):
+            visit(needed, trail | {name})
+        placed.add(name)
+        ordered.append(name)
+
+    for name in resources:
+        visit(name, frozenset())
+    return ordered
+
+
+def _dependants(resources: dict[str, Any], changed: str) -> set[str]:
+    return {name for name, needs in dependencies(resources).items() if changed in needs}
+
+
+def _has_updater(resource_class: Any) -> bool:
+    return not hasattr(resource_class.update_from_cloudformation_json, "__isabstractmethod__")
+
+
+def _update_one(self: Any, name: str) -> None:
+    """Update (or, if never created, create) one resource; keep it when moto has no updater."""
+    body = self._resource_json_map[name]
+    old = self._parsed_resources.get(name)
+    if old is None:
+        _ = self[name]
+        self._add_event(name, body["Type"], "CREATE_COMPLETE")
+        return
+    resource_class = parsing.resource_class_from_type(body["Type"])
+    if resource_class is None or not _has_updater(resource_class):
+        logger.warning("%s (%s): no update support in moto, kept as it was", name, body["Type"])
+        return
+    resolved = parsing.clean_json({**body, "Properties": body.get("Properties") or {}}, self)
+    updated = resource_class.update_from_cloudformation_json(
+        original_resource=old,
+        new_resource_name=_kept_name(old, resolved, resource_class),
+        cloudformation_json=resolved,
+        account_id=self._account_id,
+        region_name=self._region_name,
+    )
+    if updated is not None:
+        updated.cf_resource_type = body["Type"]
+        updated.logical_resource_id = name
+        self._parsed_resources[name] = updated
+    self._add_event(name, body["Type"], "UPDATE_COMPLETE")
+
+
+def _kept_name(old: Any, resolved: dict[str, Any], resource_class: Any) -> str:
+    """The name to update under: the template's, else the one generated at creation.
+
+    moto generated a fresh random name for every update, so an update of a
+    resource with a generated name (an SNS topic, say) replaced it and
+    changed its physical ID.
+    """
+    name_property = resource_class.cloudformation_name_type()
+    given = resolved["Properties"].get(name_property) if name_property else None
+    if given:
+        return str(given)
+    return str(getattr(old, "name", None) or _physical(old))
+
+
+def normalized(body: dict[str, Any]) -> dict[str, Any]:
+    """A resource body as compared for changes (an absent ``Properties`` is ``{}``)."""
+    return {**body, "Properties": body.get("Properties") or {}}
+
+
+def resource_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[str]]:
+    """Added, modified and removed logical IDs between two ``Resources`` sections."""
+    return {
+        "Add": [n for n in new if n not in old],
+        "Modify": [n for n in new if n in old and normalized(new[n]) != normalized(old[n])],
+        "Remove": [n for n in old if n not in new],
+    }
+
+
+def build_resource_diff(
+    self: Any, other_template: dict[str, Any], parameters: dict[str, Any] | None = None
+) -> Any:
+    """moto's diff, minus false changes: a resource without ``Properties``, a parameter left at its
+    default.
+    """
+    actions = resource_diff(self._resource_json_map, other_template["Resources"])
+    declared = (self._template or {}).get("Parameters", {})
+    previous = {k: self.input_parameters.get(k, v.get("Default")) for k, v in declared.items()}
+    changed = [p for p, value in (parameters or {}).items() if previous.get(p) != value]
+    for name, body in other_template["Resources"].items():
+        if (
+            name not in actions["Add"]
+            and name not in actions["Modify"]
+            and references(body) & set(changed)
+        ):
+            actions["Modify"].append(name)
+    return actions
+
+
+def _physical(resource: Any) -> Any:
+    return getattr(resource, "physical_resource_id", None)
+
+
+def _run_updates(self: Any, to_modify: set[str]) -> None:
+    """Update in dependency order; a new physical ID also updates every resource that refers to it.
+
+    moto compared raw template JSON only, so a service whose ``TaskDefinition``
+    Ref now resolves to revision N+1 was never updated.
+    """
+    pending = set(to_modify)
+    for name in dependency_order(self._resource_json_map):
+        if name not in pending:
+            continue
+        before = _physical(self._parsed_resources.get(name))
+        _update_one(self, name)
+        if before is not None and _physical(self._parsed_resources.get(name)) != before:
+            pending |= _dependants(self._resource_json_map, name)
+
+
+def _remove(self: Any, names: Iterable[str]) -> None:
+    """Delete removed resources, dependants first; retry once per pass on dependency errors."""
+    remaining = [n for n in reversed(dependency_order(self._resource_json_map)) if n in set(names)]
+    for _ in range(parsing.MAX_UPDATE_ATTEMPTS):
+        failed: list[str] = []
+        last_error: Exception | None = None
+        for name in remaining:
+            resource = self._parsed_resources.get(name)
+            body = self._resource_json_map[name]
+            try:
+                if resource is not None and not _retained(body):
+                    self._delete_resource(resource, body)
+            except Exception as error:
+                failed.append(name)
+                last_error = error
+                continue
+            self._parsed_resources.pop(name, None)
+            self._add_event(name, body["Type"], "DELETE_COMPLETE")
+        if not failed:
+            return
+        remaining = failed
+    assert last_error is not None
+    raise last_error
+
+
+def update(self: Any, template: dict[str, Any], parameters: dict[str, Any] | None = None) -> None:
+    """``ResourceMap.update`` replacement: remove, add, then update with reference propagation."""
+    actions = self.build_resource_diff(template, parameters)
+    _remove(self, actions["Remove"])
+    self._template = template
+    if parameters:
+        self.input_parameters = parameters
+    self.load_mapping()
+    self.load_parameters()
+    self.load_conditions()
+    self._resource_json_map = template["Resources"]
+    added = set(actions["Add"])
+    for name in dependency_order(self._resource_json_map):
+        if name in added and _condition_holds(self, name):
+            _ = self[name]
+            self._add_event(name, self._resource_json_map[name]["Type"], "CREATE_COMPLETE")
+    _run_updates(self, set(actions["Modify"]))
+
+
+def _condition_holds(self: Any, name: str) -> bool:
+    condition = self._resource_json_map[name].get("Condition")
+    return not condition or bool(self.lazy_condition_map[condition])
+
+
+def _retained(body: dict[str, Any]) -> bool:
+    return body.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate")
+
+
+def _add_event(self: Any, name: str, resource_type: str, status: str) -> None:
+    """Record a resource event on the owning stack, so ``cdk deploy`` can show progress."""
+    backend = cfn_models.cloudformation_backends[self._account_id][self._region_name]
+    stack = backend.stacks.get(self.stack_id)
+    if stack is None:
+        return
+    resource = self._parsed_resources.get(name)
+    event = cfn_models.Event(
+        stack_id=stack.stack_id,
+        stack_name=stack.name,
+        logical_resource_id=name,
+        physical_resource_id=str(_physical(resource) or ""),
+        resource_type=resource_type,
+        resource_status=status,
+        resource_status_reason=None,
+        resource_properties=None,
+    )
+    stack.events.append(event)
+
+
+def _fix_updates() -> None:
+    parsing.ResourceMap.update = update  # type: ignore[method-assign]
+    parsing.ResourceMap.build_resource_diff = build_resource_diff  # type: ignore[method-assign]
+    parsing.ResourceMap._add_event = _add_event  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------- deletion policies
+
+_original_delete = parsing.ResourceMap.delete
+_original_delete_resource = parsing.ResourceMap._delete_resource
+
+
+def _delete_resource(self: Any, parsed_resource: Any, resource_json: dict[str, Any]) -> None:
+    """Honour ``DeletionPolicy: Snapshot`` on RDS instances (moto only knew Retain)."""
+    if (
+        resource_json.get("DeletionPolicy") == "Snapshot"
+        and resource_json.get("Type") == "AWS::RDS::DBInstance"
+    ):
+        from moto.rds.models import rds_backends
+
+        identifier = parsed_resource.db_instance_identifier
+        rds_backends[self._account_id][self._region_name].delete_db_instance(
+            identifier, final_db_snapshot_identifier=f"{identifier}-final-snapshot"
+        )
+        return
+    _original_delete_resource(self, parsed_resource, resource_json)
+
+
+def delete(self: Any) -> None:
+    """``ResourceMap.delete``, with ``RetainExceptOnCreate`` kept like ``Retain``."""
+    for body in self._resource_json_map.values():
+        if body.get("DeletionPolicy") == "RetainExceptOnCreate":
+            body["DeletionPolicy"] = "Retain"
+    _original_delete(self)
+
+
+_original_delete_stack = cfn_models.CloudFormationBackend.delete_stack
+
+
+def delete_stack(self: Any, name_or_stack_id: str) -> None:
+    """``DeleteStack``, then let the emulated agents see what is gone."""
+    _original_delete_stack(self, name_or_stack_id)
+    _after_change(self.account_id, self.region_name)
+
+
+def _fix_deletion() -> None:
+    parsing.ResourceMap._delete_resource = _delete_resource  # type: ignore[method-assign]
+    parsing.ResourceMap.delete = delete  # type: ignore[method-assign]
+    cfn_models.CloudFormationBackend.delete_stack = delete_stack  # type: ignore[method-assign]
+
+
+def apply() -> None:
+    """Install every engine fix."""
+    _fix_template_url()
+    _fix_change_sets()
+    _fix_dynamic_references()
+    _fix_updates()
+    _fix_deletion()

@@ -1,0 +1,376 @@
+"""ECS resources through CloudFormation with every field kept, plus a stand-in for the ECS agent.
+
+moto 5.2.5 created clusters with a name only, task definitions with family,
+containers, volumes and memory only (and on update passed PascalCase keys
+through unconverted), services without ``LoadBalancers``,
+``DeploymentConfiguration``, placement and grace period, and never deleted
+any of them. There are no instances running an ECS agent either, so an
+instance launched with ``ECS_CLUSTER=...`` user data never joined its cluster.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any
+
+from moto.core.utils import utcnow
+from moto.ec2.models import ec2_backends
+from moto.ecs import models as ecs_models
+from moto.ecs.models import ecs_backends
+from moto.moto_api._internal import mock_random
+
+from emulator.compat.util import camel, camel_keys, physical_id, props
+
+# Keys whose dict values are user data (option names, labels): not case-converted.
+_VERBATIM = {"Options", "DockerLabels", "SystemControls"}
+
+
+def container_definitions(definitions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """CloudFormation ``ContainerDefinitions`` to API camelCase (``Options`` keys kept)."""
+    return [_convert(definition) for definition in definitions]
+
+
+def _convert(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            camel(k): (dict(v) if k in _VERBATIM and isinstance(v, dict) else _convert(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_convert(v) for v in value]
+    return value
+
+
+def _tags(properties: dict[str, Any]) -> list[dict[str, str]]:
+    return [{"key": t["Key"], "value": t["Value"]} for t in properties.get("Tags", [])]
+
+
+# ---------------------------------------------------------------- task definitions
+
+
+def _register_task_definition(properties: dict[str, Any], account_id: str, region_name: str) -> Any:
+    backend = ecs_backends[account_id][region_name]
+    family = properties.get("Family") or f"task-definition-{mock_random.randint(0, 10**6)}"
+    return backend.register_task_definition(
+        family=family,
+        container_definitions=container_definitions(properties.get("ContainerDefinitions", [])),
+        volumes=camel_keys(properties.get("Volumes", [])),
+        network_mode=properties.get("NetworkMode"),
+        tags=_tags(properties),
+        placement_constraints=camel_keys(properties.get("PlacementConstraints", [])),
+        requires_compatibilities=properties.get("RequiresCompatibilities"),
+        cpu=properties.get("Cpu"),
+        memory=properties.get("Memory"),
+        task_role_arn=properties.get("TaskRoleArn"),
+        execution_role_arn=properties.get("ExecutionRoleArn"),
+        proxy_configuration=camel_keys(properties.get("ProxyConfiguration")),
+        inference_accelerators=camel_keys(properties.get("InferenceAccelerators")),
+        runtime_platform=camel_keys(properties.get("RuntimePlatform")),
+        ipc_mode=properties.get("IpcMode"),
+        pid_mode=properties.get("PidMode"),
+        ephemeral_storage=camel_keys(properties.get("EphemeralStorage")),
+    )
+
+
+def task_definition_create(
+    cls: Any,
+    resource_name: str,
+    cloudformation_json: Any,
+    account_id: str,
+    region_name: str,
+    **kwargs: Any,
+) -> Any:
+    """Register revision 1 (or the next one of the family) with every property."""
+    return _register_task_definition(props(cloudformation_json), account_id, region_name)
+
+
+def task_definition_update(
+    cls: Any,
+    original_resource: Any,
+    new_resource_name: str,
+    cloudformation_json: Any,
+    account_id: str,
+    region_name: str,
+) -> Any:
+    """A task definition is immutable: register revision N+1, deregister N (CloudFormation's
+    replacement).
+    """
+    new = _register_task_definition(props(cloudformation_json), account_id, region_name)
+    ecs_backends[account_id][region_name].deregister_task_definition(original_resource.arn)
+    return new
+
+
+def task_definition_delete(self: Any, account_id: str, region_name: str) -> None:
+    """Deregister (the revision stays discoverable as INACTIVE, as in ECS)."""
+    if self.status == "ACTIVE":
+        ecs_backends[account_id][region_name].deregister_task_definition(self.arn)
+
+
+# ---------------------------------------------------------------- clusters
+
+
+def cluster_create(
+    cls: Any,
+    resource_name: str,
+    cloudformation_json: Any,
+    account_id: str,
+    region_name: str,
+    **kwargs: Any,
+) -> Any:
+    """Create the cluster with its settings, configuration, providers and tags."""
+    properties = props(cloudformation_json)
+    return ecs_backends[account_id][region_name].create_cluster(
+        cluster_name=properties.get("ClusterName", resource_name),
+        tags=_tags(properties) or None,
+        cluster_settings=camel_keys(properties.get("ClusterSettings")),
+        configuration=camel_keys(properties.get("Configuration")),
+        capacity_providers=properties.get("CapacityProviders"),
+        default_capacity_provider_strategy=camel_keys(
+            properties.get("DefaultCapacityProviderStrategy")
+        ),
+        service_connect_defaults=camel_keys(properties.get("ServiceConnectDefaults")),
+    )
+
+
+def cluster_delete(self: Any, account_id: str, region_name: str) -> None:
+    """Delete (ECS keeps the cluster visible as INACTIVE)."""
+    backend = ecs_backends[account_id][region_name]
+    backend.container_instances.pop(self.name, None)
+    self.registered_container_instances_count = 0
+    backend.delete_cluster(self.arn)
+
+
+# ---------------------------------------------------------------- services
+
+_SERVICE_EXTRAS = {
+    "DeploymentConfiguration": "deployment_configuration",
+    "PlacementConstraints": "placement_constraints",
+    "PlacementStrategies": "placement_strategy",
+    "HealthCheckGracePeriodSeconds": "health_check_grace_period_seconds",
+    "CapacityProviderStrategy": "capacity_provider_strategy",
+    "EnableECSManagedTags": "enable_ecs_managed_tags",
+    "EnableExecuteCommand": "enable_execute_command",
+}
+
+
+def _cluster_name(properties: dict[str, Any]) -> str:
+    return physical_id(properties.get("Cluster", "default")).split("/")[-1]
+
+
+def _set_extras(service: Any, properties: dict[str, Any]) -> None:
+    for key, attribute in _SERVICE_EXTRAS.items():
+        if key in properties:
+            setattr(service, attribute, camel_keys(properties[key]))
+
+
+def recount(backend: Any, cluster_name: str) -> None:
+    """Recompute a cluster's service and task counters from its services (steady state: all
+    running).
+    """
+    cluster = backend.clusters.get(cluster_name)
+    if cluster is None:
+        return
+    active = [
+        s
+        for s in backend.services.values()
+        if s.cluster_name == cluster_name and s.status == "ACTIVE"
+    ]
+    cluster.active_services_count = len(active)
+    cluster.running_tasks_count = sum(s.running_count for s in active)
+    cluster.pending_tasks_count = sum(s.pending_count for s in active)
+
+
+def _steady_state(service: Any) -> None:
+    """Emulate a finished rollout: one PRIMARY deployment, all desired tasks running."""
+    now = utcnow()
+    deployment_id = f"ecs-svc/{mock_random.randint(0, 32**12)}"
+    service.running_count = service.desired_count
+    service.pending_count = 0
+    service.deployments = [
+        {
+            "createdAt": now,
+            "updatedAt": now,
+            "desiredCount": service.desired_count,
+            "failedTasks": 0,
+            "id": deployment_id,
+            "launchType": service.launch_type,
+            "pendingCount": 0,
+            "runningCount": service.desired_count,
+            "rolloutState": "COMPLETED",
+            "rolloutStateReason": f"ECS deployment {deployment_id} completed.",
+            "status": "PRIMARY",
+            "taskDefinition": service.task_definition,
+        }
+    ]
+    recount(service._backend, service.cluster_name)
+    service.events.insert(
+        0,
+        {
+            "id": str(mock_random.uuid4()),
+            "createdAt": now,
+            "message": f"(service {service.name}) has reached a steady state.",
+        },
+    )
+
+
+def service_create(
+    cls: Any,
+    resource_name: str,
+    cloudformation_json: Any,
+    account_id: str,
+    region_name: str,
+    **kwargs: Any,
+) -> Any:
+    """Create the service with load balancers, deployment configuration, placement and grace
+    period.
+    """
+    properties = props(cloudformation_json)
+    service = ecs_backends[account_id][region_name].create_service(
+        _cluster_name(properties),
+        properties.get("ServiceName", resource_name),
+        int(properties.get("DesiredCount", 1)),
+        task_definition_str=physical_id(properties["TaskDefinition"]),
+        load_balancers=camel_keys(properties.get("LoadBalancers", [])),
+        scheduling_strategy=properties.get("SchedulingStrategy"),
+        tags=_tags(properties) or None,
+        deployment_controller=camel_keys(properties.get("DeploymentController")),
+        launch_type=properties.get("LaunchType"),
+        service_registries=camel_keys(properties.get("ServiceRegistries")),
+        platform_version=properties.get("PlatformVersion"),
+        propagate_tags=properties.get("PropagateTags", "NONE"),
+        network_configuration=camel_keys(properties.get("NetworkConfiguration")),
+        role_arn=properties.get("Role"),
+    )
+    _set_extras(service, properties)
+    _steady_state(service)
+    return service
+
+
+def service_update(
+    cls: Any,
+    original_resource: Any,
+    new_resource_name: str,
+    cloudformation_json: Any,
+    account_id: str,
+    region_name: str,
+) -> Any:
+    """Update in place (new task definition, count, configuration); a new cluster or name replaces
+    it.
+    """
+    properties = props(cloudformation_json)
+    name = properties.get("ServiceName", original_resource.name)
+    if (
+        _cluster_name(properties) != original_resource.cluster_name
+        or name != original_resource.name
+    ):
+        service_delete(original_resource, account_id, region_name)
+        return service_create(cls, new_resource_name, cloudformation_json, account_id, region_name)
+    service = ecs_backends[account_id][region_name].update_service(
+        {
+            "cluster": original_resource.cluster_name,
+            "service": original_resource.name,
+            "task_definition": physical_id(properties["TaskDefinition"]),
+            "desired_count": int(properties.get("DesiredCount", original_resource.desired_count)),
+        }
+    )
+    service.load_balancers = camel_keys(properties.get("LoadBalancers", []))
+    _set_extras(service, properties)
+    _steady_state(service)
+    return service
+
+
+def service_delete(self: Any, account_id: str, region_name: str) -> None:
+    """Delete (ECS shows the service INACTIVE afterwards)."""
+    backend = ecs_backends[account_id][region_name]
+    if self.status == "ACTIVE":
+        backend.delete_service(self.cluster_name, self.name, force=True)
+        self.running_count = 0
+        self.desired_count = 0
+        recount(backend, self.cluster_name)
+
+
+def describe_capacity_providers(self: Any, names: list[str] | None) -> Any:
+    """``DescribeCapacityProviders`` without names lists them all (moto failed with HTTP 500)."""
+    if names is None:
+        return list(self.capacity_providers.values()), []
+    return _original_describe_capacity_providers(self, names)
+
+
+_original_describe_capacity_providers = (
+    ecs_models.EC2ContainerServiceBackend.describe_capacity_providers
+)
+
+
+# ---------------------------------------------------------------- the ECS agent
+
+_ECS_CLUSTER = re.compile(r"ECS_CLUSTER=([A-Za-z0-9_-]+)")
+
+
+def cluster_from_user_data(user_data: str | None) -> str | None:
+    """The cluster an instance's user data tells the ECS agent to join (``ECS_CLUSTER=name``)."""
+    if not user_data:
+        return None
+    try:
+        text = base64.b64decode(user_data).decode("utf-8", "replace")
+    except ValueError:
+        text = user_data
+    match = _ECS_CLUSTER.search(text) or _ECS_CLUSTER.search(user_data)
+    return match.group(1) if match else None
+
+
+def _instance_user_data(instance: Any) -> str | None:
+    data = getattr(instance, "user_data", None)
+    if isinstance(data, list):
+        data = data[0] if data else None
+    if isinstance(data, bytes):
+        data = data.decode("utf-8", "replace")
+    return None if data is None else str(data)
+
+
+def register_agents(account_id: str, region_name: str) -> int:
+    """Register every running instance whose user data names an existing cluster; returns how many
+    joined.
+    """
+    ecs = ecs_backends[account_id][region_name]
+    registered = {
+        ci.ec2_instance_id
+        for instances in ecs.container_instances.values()
+        for ci in instances.values()
+    }
+    joined = 0
+    for instance in ec2_backends[account_id][region_name].all_instances():
+        cluster = cluster_from_user_data(_instance_user_data(instance))
+        if instance.id in registered or instance.state != "running" or cluster is None:
+            continue
+        if cluster in ecs.clusters and ecs.clusters[cluster].status == "ACTIVE":
+            ecs.register_container_instance(cluster, instance.id)
+            joined += 1
+    return joined
+
+
+def deregister_gone(account_id: str, region_name: str) -> None:
+    """Drop container instances whose EC2 instance is no longer running."""
+    ecs = ecs_backends[account_id][region_name]
+    running = {
+        i.id for i in ec2_backends[account_id][region_name].all_instances() if i.state == "running"
+    }
+    for cluster_name, instances in ecs.container_instances.items():
+        for key, instance in list(instances.items()):
+            if instance.ec2_instance_id not in running:
+                instances.pop(key)
+                if cluster_name in ecs.clusters:
+                    ecs.clusters[cluster_name].registered_container_instances_count -= 1
+
+
+def apply() -> None:
+    """Install the ECS fixes on moto's models."""
+    ecs_models.TaskDefinition.create_from_cloudformation_json = classmethod(task_definition_create)  # type: ignore[method-assign,assignment]
+    ecs_models.TaskDefinition.update_from_cloudformation_json = classmethod(task_definition_update)  # type: ignore[method-assign,assignment]
+    ecs_models.TaskDefinition.delete = task_definition_delete  # type: ignore[attr-defined]
+    ecs_models.Cluster.create_from_cloudformation_json = classmethod(cluster_create)  # type: ignore[method-assign,assignment]
+    ecs_models.Cluster.delete = cluster_delete  # type: ignore[attr-defined]
+    ecs_models.Service.create_from_cloudformation_json = classmethod(service_create)  # type: ignore[method-assign,assignment]
+    ecs_models.Service.update_from_cloudformation_json = classmethod(service_update)  # type: ignore[method-assign,assignment]
+    ecs_models.Service.delete = service_delete  # type: ignore[attr-defined]
+    ecs_models.EC2ContainerServiceBackend.describe_capacity_providers = describe_capacity_providers  # type: ignore[method-assign]

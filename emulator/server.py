@@ -1,0 +1,73 @@
+"""Run moto's server app, with the compatibility layer applied, on 127.0.0.1.
+
+Started as ``python -m emulator.server --state FILE``; it binds a free port,
+writes ``{"pid", "port", "endpoint"}`` to FILE and serves until SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+LOOPBACK = "127.0.0.1"
+
+
+def _parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m emulator.server")
+    parser.add_argument("--state", type=Path, required=True, help="JSON state file to write")
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free port)")
+    return parser.parse_args(argv)
+
+
+def _write_state(path: Path, port: int) -> None:
+    """Atomically write the pid/port/endpoint state file."""
+    state = {"pid": os.getpid(), "port": port, "endpoint": f"http://{LOOPBACK}:{port}"}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state), encoding="utf-8")
+    tmp.replace(path)
+
+
+def serve(state_file: Path, port: int = 0) -> None:
+    """Apply the compatibility layer, serve moto on 127.0.0.1 until signalled."""
+    os.environ.setdefault("MOTO_ALLOW_NONEXISTENT_REGION", "false")
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    from emulator.compat import apply_all
+
+    apply_all()
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server(LOOPBACK, port, app, threaded=True, request_handler=MotoRequestHandler)
+    bound_port = int(server.server_address[1])
+    os.environ["MOTO_PORT"] = str(bound_port)
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    _write_state(state_file, bound_port)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``python -m emulator.server``."""
+    args = _parse_args(sys.argv[1:] if argv is None else argv)
+    serve(args.state, args.port)
+
+
+if __name__ == "__main__":
+    main()

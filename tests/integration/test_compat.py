@@ -1,0 +1,488 @@
+"""Unit tests of the compatibility layer, one or more per shim.
+
+Pure helpers are tested in-process; behaviour inside moto is tested with small
+CloudFormation templates against the session's emulator (a separate process),
+so this pytest process's own moto is never patched.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from emulator.compat import cfn_engine, custom_resources, ecs, services
+from emulator.compat.util import camel_keys
+from tests.integration.conftest import Session
+
+# ---------------------------------------------------------------- pure helpers
+
+
+def test_loopback_hosts_are_path_style() -> None:
+    assert cfn_engine._is_loopback("127.0.0.1")
+    assert cfn_engine._is_loopback("::1")
+    assert cfn_engine._is_loopback("localhost")
+    assert not cfn_engine._is_loopback("s3.us-east-1.amazonaws.com")
+
+
+def test_references_cover_ref_getatt_and_sub() -> None:
+    body = {
+        "A": {"Ref": "X"},
+        "B": {"Fn::GetAtt": ["Y", "Arn"]},
+        "C": {"Fn::Sub": "${Z.Arn}-${AWS::Region}-${!Lit}"},
+    }
+    assert cfn_engine.references(body) == {"X", "Y", "Z", "AWS::Region"}
+
+
+def test_dependency_order_puts_needs_first() -> None:
+    resources = {
+        "Service": {"Properties": {"TaskDefinition": {"Ref": "Task"}}},
+        "Task": {"Properties": {"Role": {"Fn::GetAtt": ["Role", "Arn"]}}},
+        "Role": {},
+    }
+    assert cfn_engine.dependency_order(resources) == ["Role", "Task", "Service"]
+
+
+def test_resource_diff_ignores_absent_properties() -> None:
+    old = {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {}}, "Gone": {"Type": "T"}}
+    new = {"Topic": {"Type": "AWS::SNS::Topic"}, "New": {"Type": "T"}}
+    assert cfn_engine.resource_diff(old, new) == {"Add": ["New"], "Modify": [], "Remove": ["Gone"]}
+
+
+def test_conditional_policy_statements_are_not_enforced() -> None:
+    policy = {
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+            {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"},
+        ]
+    }
+    kept = json.loads(services.unconditional_statements(json.dumps(policy)))
+    assert [s["Effect"] for s in kept["Statement"]] == ["Allow"]
+
+
+def test_elb_names_fit_32_characters() -> None:
+    name = services.elb_name("EcsPlayground-ServicesuserLoadBalancer1234ABCD-ABCDEFGHIJKL")
+    assert len(name) <= 32
+    assert name.endswith("-ABCDEFGHIJKL")
+    assert services.elb_name("short-name") == "short-name"
+
+
+def test_container_definitions_are_camel_case_but_options_verbatim() -> None:
+    converted = ecs.container_definitions(
+        [
+            {
+                "Name": "a",
+                "LogConfiguration": {"LogDriver": "awslogs", "Options": {"awslogs-group": "g"}},
+                "DockerLabels": {"Team": "x"},
+                "ExtraHosts": [{"Hostname": "db", "IpAddress": "10.0.0.1"}],
+            }
+        ]
+    )
+    assert converted == [
+        {
+            "name": "a",
+            "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "g"}},
+            "dockerLabels": {"Team": "x"},
+            "extraHosts": [{"hostname": "db", "ipAddress": "10.0.0.1"}],
+        }
+    ]
+    assert camel_keys({"MaximumPercent": 200}) == {"maximumPercent": 200}
+
+
+def test_cluster_from_user_data() -> None:
+    script = "#!/bin/bash\necho ECS_CLUSTER=app01 >> /etc/ecs/ecs.config\n"
+    assert ecs.cluster_from_user_data(base64.b64encode(script.encode()).decode()) == "app01"
+    assert ecs.cluster_from_user_data(None) is None
+    assert ecs.cluster_from_user_data(base64.b64encode(b"#!/bin/bash\n").decode()) is None
+
+
+def test_every_known_custom_resource_has_a_provider() -> None:
+    assert {
+        "Custom::VpcRestrictDefaultSG",
+        "Custom::LogRetention",
+        "Custom::S3AutoDeleteObjects",
+    } <= set(custom_resources.CREATE_HANDLERS)
+
+
+# ---------------------------------------------------------------- inside the emulator
+
+
+def _deploy(session: Session, template: dict[str, Any], stack: str | None = None) -> str:
+    """Create or update a stack through a change set, as the CDK CLI does; return its name."""
+    cfn = session.clients("cloudformation")
+    name = stack or f"compat-{uuid.uuid4().hex[:8]}"
+    kind = "UPDATE" if stack else "CREATE"
+    cfn.create_change_set(
+        StackName=name, ChangeSetName="cs", ChangeSetType=kind, TemplateBody=json.dumps(template)
+    )
+    cfn.execute_change_set(StackName=name, ChangeSetName="cs")
+    status = cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
+    assert status == f"{kind}_COMPLETE", cfn.describe_stack_events(StackName=name)["StackEvents"][
+        -1
+    ]
+    cfn.delete_change_set(StackName=name, ChangeSetName="cs")
+    return name
+
+
+def _physical(session: Session, stack: str) -> dict[str, str]:
+    listed = session.clients("cloudformation").describe_stack_resources(StackName=stack)[
+        "StackResources"
+    ]
+    return {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in listed}
+
+
+def _vpc(cidr: str = "10.9.0.0/16") -> dict[str, Any]:
+    return {
+        "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": cidr}},
+        "Subnet": {
+            "Type": "AWS::EC2::Subnet",
+            "Properties": {
+                "VpcId": {"Ref": "Vpc"},
+                "CidrBlock": cidr.replace("0.0/16", "1.0/24"),
+                "AvailabilityZone": "us-east-1a",
+            },
+        },
+        "Subnet2": {
+            "Type": "AWS::EC2::Subnet",
+            "Properties": {
+                "VpcId": {"Ref": "Vpc"},
+                "CidrBlock": cidr.replace("0.0/16", "2.0/24"),
+                "AvailabilityZone": "us-east-1b",
+            },
+        },
+        "Group": {
+            "Type": "AWS::EC2::SecurityGroup",
+            "Properties": {"GroupDescription": "g", "VpcId": {"Ref": "Vpc"}},
+        },
+    }
+
+
+def test_unknown_change_set_is_change_set_not_found(session: Session) -> None:
+    with pytest.raises(ClientError) as error:
+        session.clients("cloudformation").describe_change_set(
+            ChangeSetName="nope", StackName="nope"
+        )
+    assert error.value.response["Error"]["Code"] == "ChangeSetNotFound"
+
+
+def test_change_sets_of_the_same_name_stay_per_stack(session: Session) -> None:
+    first = _deploy(session, {"Resources": {"T": {"Type": "AWS::SNS::Topic"}}})
+    second = _deploy(session, {"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}})
+    assert list(_physical(session, first)) == ["T"]
+    assert list(_physical(session, second)) == ["Q"]
+
+
+def test_exports_reach_the_next_stack(session: Session) -> None:
+    export = f"topic-{uuid.uuid4().hex[:6]}"
+    _deploy(
+        session,
+        {
+            "Resources": {"T": {"Type": "AWS::SNS::Topic"}},
+            "Outputs": {"O": {"Value": {"Ref": "T"}, "Export": {"Name": export}}},
+        },
+    )
+    importer = _deploy(
+        session,
+        {
+            "Resources": {
+                "S": {
+                    "Type": "AWS::SNS::Subscription",
+                    "Properties": {
+                        "TopicArn": {"Fn::ImportValue": export},
+                        "Protocol": "sqs",
+                        "Endpoint": "arn:aws:sqs:us-east-1:123456789012:q",
+                    },
+                }
+            }
+        },
+    )
+    subscription = _physical(session, importer)["S"]
+    assert subscription in [
+        s["SubscriptionArn"] for s in session.clients("sns").list_subscriptions()["Subscriptions"]
+    ]
+
+
+def test_ssm_parameter_keeps_its_name_for_use_previous_value(session: Session) -> None:
+    cfn = session.clients("cloudformation")
+    template = {
+        "Parameters": {
+            "Ami": {
+                "Type": "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>",
+                "Default": "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
+            }
+        },
+        "Resources": {"T": {"Type": "AWS::SNS::Topic"}},
+    }
+    name = _deploy(session, template)
+    template["Resources"]["Q"] = {"Type": "AWS::SQS::Queue"}
+    cfn.create_change_set(
+        StackName=name,
+        ChangeSetName="cs",
+        ChangeSetType="UPDATE",
+        TemplateBody=json.dumps(template),
+        Parameters=[{"ParameterKey": "Ami", "UsePreviousValue": True}],
+    )
+    cfn.execute_change_set(StackName=name, ChangeSetName="cs")
+    assert cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
+
+
+def test_secret_generation_attachment_and_dynamic_reference(session: Session) -> None:
+    resources = {
+        **_vpc("10.21.0.0/16"),
+        "Secret": {
+            "Type": "AWS::SecretsManager::Secret",
+            "Properties": {
+                "GenerateSecretString": {
+                    "SecretStringTemplate": '{"username":"app"}',
+                    "GenerateStringKey": "password",
+                    "PasswordLength": 30,
+                    "ExcludeCharacters": '/@" ',
+                }
+            },
+        },
+        "Subnets": {
+            "Type": "AWS::RDS::DBSubnetGroup",
+            "Properties": {
+                "DBSubnetGroupDescription": "d",
+                "SubnetIds": [{"Ref": "Subnet"}, {"Ref": "Subnet2"}],
+            },
+        },
+        "Db": {
+            "Type": "AWS::RDS::DBInstance",
+            "DeletionPolicy": "Snapshot",
+            "Properties": {
+                "Engine": "mysql",
+                "DBInstanceClass": "db.t3.micro",
+                "AllocatedStorage": "20",
+                "DBSubnetGroupName": {"Ref": "Subnets"},
+                "VPCSecurityGroups": [{"Fn::GetAtt": ["Group", "GroupId"]}],
+                "MasterUsername": "app",
+                "MasterUserPassword": {
+                    "Fn::Join": [
+                        "",
+                        [
+                            "{{resolve:secretsmanager:",
+                            {"Ref": "Secret"},
+                            ":SecretString:password::}}",
+                        ],
+                    ]
+                },
+            },
+        },
+        "Attach": {
+            "Type": "AWS::SecretsManager::SecretTargetAttachment",
+            "Properties": {
+                "SecretId": {"Ref": "Secret"},
+                "TargetId": {"Ref": "Db"},
+                "TargetType": "AWS::RDS::DBInstance",
+            },
+        },
+    }
+    stack = _deploy(session, {"Resources": resources})
+    ids = _physical(session, stack)
+    value = json.loads(
+        session.clients("secretsmanager").get_secret_value(SecretId=ids["Secret"])["SecretString"]
+    )
+    assert len(value["password"]) == 30
+    assert (
+        value["engine"] == "mysql"
+        and value["port"] == 3306
+        and value["host"].endswith(".rds.amazonaws.com")
+    )
+    db = session.clients("rds").describe_db_instances(DBInstanceIdentifier=ids["Db"])[
+        "DBInstances"
+    ][0]
+    assert db["DBSubnetGroup"]["DBSubnetGroupName"] == ids["Subnets"]
+    assert db["VpcSecurityGroups"][0]["VpcSecurityGroupId"] == ids["Group"]
+    session.clients("cloudformation").delete_stack(StackName=stack)
+    snapshots = session.clients("rds").describe_db_snapshots(DBInstanceIdentifier=ids["Db"])[
+        "DBSnapshots"
+    ]
+    assert snapshots, "DeletionPolicy Snapshot took no final snapshot"
+
+
+def test_security_group_rules_egress_and_ingress(session: Session) -> None:
+    resources = {
+        **_vpc("10.22.0.0/16"),
+        "Out": {
+            "Type": "AWS::EC2::SecurityGroupEgress",
+            "Properties": {
+                "GroupId": {"Fn::GetAtt": ["Group", "GroupId"]},
+                "IpProtocol": "tcp",
+                "FromPort": 80,
+                "ToPort": 80,
+                "CidrIp": "10.0.0.0/8",
+            },
+        },
+        "In": {
+            "Type": "AWS::EC2::SecurityGroupIngress",
+            "Properties": {
+                "GroupId": {"Fn::GetAtt": ["Group", "GroupId"]},
+                "IpProtocol": "tcp",
+                "FromPort": 443,
+                "ToPort": 443,
+                "CidrIp": "10.0.0.0/8",
+            },
+        },
+    }
+    stack = _deploy(session, {"Resources": resources})
+    ids = _physical(session, stack)
+    ec2 = session.clients("ec2")
+    rules = ec2.describe_security_group_rules(
+        Filters=[{"Name": "group-id", "Values": [ids["Group"]]}]
+    )["SecurityGroupRules"]
+    assert {ids["Out"], ids["In"]} <= {r["SecurityGroupRuleId"] for r in rules}
+    session.clients("cloudformation").delete_stack(StackName=stack)
+    assert not ec2.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [ids["Vpc"]]}])["Vpcs"]
+
+
+def test_ecs_service_update_follows_new_task_definition(session: Session) -> None:
+    def template(image: str) -> dict[str, Any]:
+        return {
+            "Resources": {
+                "Cluster": {
+                    "Type": "AWS::ECS::Cluster",
+                    "Properties": {"ClusterName": f"c-{suffix}"},
+                },
+                "Task": {
+                    "Type": "AWS::ECS::TaskDefinition",
+                    "Properties": {
+                        "Family": f"f-{suffix}",
+                        "NetworkMode": "bridge",
+                        "ContainerDefinitions": [
+                            {
+                                "Name": "app",
+                                "Image": image,
+                                "Memory": 256,
+                                "HealthCheck": {"Command": ["CMD", "true"]},
+                            }
+                        ],
+                    },
+                },
+                "Service": {
+                    "Type": "AWS::ECS::Service",
+                    "Properties": {
+                        "Cluster": {"Ref": "Cluster"},
+                        "TaskDefinition": {"Ref": "Task"},
+                        "DesiredCount": 2,
+                        "DeploymentConfiguration": {
+                            "MaximumPercent": 200,
+                            "MinimumHealthyPercent": 50,
+                        },
+                        "PlacementConstraints": [{"Type": "distinctInstance"}],
+                        "LoadBalancers": [
+                            {"LoadBalancerName": "lb", "ContainerName": "app", "ContainerPort": 80}
+                        ],
+                    },
+                },
+            }
+        }
+
+    suffix = uuid.uuid4().hex[:6]
+    stack = _deploy(session, template("img:1"))
+    service_arn = _physical(session, stack)["Service"]
+    _deploy(session, template("img:2"), stack)
+    ecs_client = session.clients("ecs")
+    service = ecs_client.describe_services(cluster=f"c-{suffix}", services=[service_arn])[
+        "services"
+    ][0]
+    assert service["taskDefinition"].endswith(f"f-{suffix}:2")
+    assert service["deploymentConfiguration"]["minimumHealthyPercent"] == 50
+    assert service["loadBalancers"][0]["loadBalancerName"] == "lb"
+    assert service["placementConstraints"] == [{"type": "distinctInstance"}]
+    definition = ecs_client.describe_task_definition(taskDefinition=service["taskDefinition"])[
+        "taskDefinition"
+    ]
+    assert definition["containerDefinitions"][0]["healthCheck"]["command"] == ["CMD", "true"]
+    assert definition["networkMode"] == "bridge"
+    session.clients("cloudformation").delete_stack(StackName=stack)
+    assert (
+        ecs_client.describe_clusters(clusters=[f"c-{suffix}"])["clusters"][0]["status"]
+        == "INACTIVE"
+    )
+
+
+def test_custom_resource_is_answered_and_restricts_the_default_group(session: Session) -> None:
+    resources = {
+        **_vpc("10.23.0.0/16"),
+        "Restrict": {
+            "Type": "Custom::VpcRestrictDefaultSG",
+            "Properties": {
+                "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:none",
+                "DefaultSecurityGroupId": {"Fn::GetAtt": ["Vpc", "DefaultSecurityGroup"]},
+            },
+        },
+        "Other": {
+            "Type": "AWS::CloudFormation::CustomResource",
+            "Properties": {"ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:none"},
+        },
+    }
+    stack = _deploy(session, {"Resources": resources})
+    group = _physical(session, stack)["Restrict"]
+    described = session.clients("ec2").describe_security_groups(GroupIds=[group])["SecurityGroups"][
+        0
+    ]
+    assert described["IpPermissions"] == [] and described["IpPermissionsEgress"] == []
+    assert "Other" in _physical(session, stack)
+
+
+def test_capacity_provider_association_and_bucket_policy(session: Session) -> None:
+    suffix = uuid.uuid4().hex[:6]
+    resources = {
+        "Cluster": {"Type": "AWS::ECS::Cluster", "Properties": {"ClusterName": f"cp-{suffix}"}},
+        "Provider": {
+            "Type": "AWS::ECS::CapacityProvider",
+            "Properties": {
+                "AutoScalingGroupProvider": {
+                    "AutoScalingGroupArn": (
+                        "arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:x:"
+                        "autoScalingGroupName/asg"
+                    )
+                }
+            },
+        },
+        "Assoc": {
+            "Type": "AWS::ECS::ClusterCapacityProviderAssociations",
+            "Properties": {
+                "Cluster": {"Ref": "Cluster"},
+                "CapacityProviders": [{"Ref": "Provider"}],
+                "DefaultCapacityProviderStrategy": [],
+            },
+        },
+        "Bucket": {"Type": "AWS::S3::Bucket"},
+        "Policy": {
+            "Type": "AWS::S3::BucketPolicy",
+            "Properties": {
+                "Bucket": {"Ref": "Bucket"},
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {
+                                "Service": "logdelivery.elasticloadbalancing.amazonaws.com"
+                            },
+                            "Action": "s3:PutObject",
+                            "Resource": "*",
+                        }
+                    ],
+                },
+            },
+        },
+        "Meta": {"Type": "AWS::CDK::Metadata", "Properties": {"Analytics": "v2"}},
+    }
+    stack = _deploy(session, {"Resources": resources})
+    ids = _physical(session, stack)
+    cluster = session.clients("ecs").describe_clusters(clusters=[f"cp-{suffix}"])["clusters"][0]
+    assert cluster["capacityProviders"] == [ids["Provider"]]
+    assert "logdelivery" in session.clients("s3").get_bucket_policy(Bucket=ids["Bucket"])["Policy"]
+    assert "Meta" in ids
