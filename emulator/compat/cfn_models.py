@@ -459,6 +459,39 @@ class BucketPolicy(_Simple):
             backend.delete_bucket_policy(self.name)
 
 
+class TopicPolicy(_Simple):
+    """``AWS::SNS::TopicPolicy``: sets the policy of each listed topic; deleting it restores
+    their default policies. The physical ID lists the topic ARNs (comma-separated)."""
+
+    cfn_type = "AWS::SNS::TopicPolicy"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> TopicPolicy:
+        properties = props(cloudformation_json)
+        backend = sns_backends[account_id][region_name]
+        document = json.dumps(properties["PolicyDocument"])
+        topics = [physical_id(topic) for topic in properties["Topics"]]
+        for topic in topics:
+            backend.set_topic_attribute(topic, "policy", document)
+        return cls(",".join(topics), account_id, region_name, properties)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        backend = sns_backends[account_id][region_name]
+        for arn in self.name.split(","):
+            topic = backend.topics.get(arn)
+            if topic is not None:
+                topic.policy = json.dumps(
+                    topic._create_default_topic_policy(region_name, account_id, topic.name)
+                )
+
+
 NEW_MODELS: tuple[type[_Simple], ...] = (
     CdkMetadata,
     Secret,
@@ -470,6 +503,7 @@ NEW_MODELS: tuple[type[_Simple], ...] = (
     LifecycleHook,
     Subscription,
     BucketPolicy,
+    TopicPolicy,
 )
 
 

@@ -1,4 +1,4 @@
-"""Per-service fixes outside ECS: S3 bucket policies, RDS instances, classic load balancers."""
+"""Per-service fixes outside ECS: S3 bucket policies, KMS keys, RDS instances, classic ELBs."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 from moto.ec2.models import ec2_backends
 from moto.elb import models as elb_models
 from moto.iam.access_control import IAMPolicy, PermissionResult
+from moto.kms import models as kms_models
 from moto.rds import models as rds_models
 from moto.s3 import models as s3_models
 
@@ -39,6 +40,31 @@ def bucket_permission(self: Any, action: str, resource: str) -> Any:
     if self.policy is None:
         return PermissionResult.NEUTRAL
     return IAMPolicy(unconditional_statements(self.policy)).is_action_permitted(action, resource)
+
+
+# ---------------------------------------------------------------- KMS
+
+_original_key_create = kms_models.Key.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+
+def kms_key_create(
+    cls: Any,
+    resource_name: str,
+    cloudformation_json: Any,
+    account_id: str,
+    region_name: str,
+    **kwargs: Any,
+) -> Any:
+    """Create the key with its ``KeyPolicy`` as a JSON string.
+
+    CloudFormation takes the policy as a JSON object; moto stored the dict as it came, and every
+    later ``DescribeKey`` failed with HTTP 500 when it parsed the policy.
+    """
+    spec = copy.deepcopy(cloudformation_json)
+    policy = spec.get("Properties", {}).get("KeyPolicy")
+    if isinstance(policy, dict):
+        spec["Properties"]["KeyPolicy"] = json.dumps(policy)
+    return _original_key_create(cls, resource_name, spec, account_id, region_name, **kwargs)
 
 
 # ---------------------------------------------------------------- RDS
@@ -165,3 +191,4 @@ def apply() -> None:
     s3_models.FakeBucket.get_permission = bucket_permission  # type: ignore[method-assign]
     rds_models.DBInstance.create_from_cloudformation_json = classmethod(db_instance_create)  # type: ignore[method-assign,assignment]
     elb_models.LoadBalancer.create_from_cloudformation_json = classmethod(load_balancer_create)  # type: ignore[method-assign,assignment]
+    kms_models.Key.create_from_cloudformation_json = classmethod(kms_key_create)  # type: ignore[method-assign,assignment]

@@ -103,6 +103,16 @@ def _bucket_policy(c: Clients, pid: str) -> bool:
     return _missing_is_false(lambda: c("s3").get_bucket_policy(Bucket=pid)["Policy"])
 
 
+def _topic_policy(c: Clients, pid: str) -> bool:
+    """A topic policy has no API of its own: its topics (the physical ID lists their ARNs) must
+    carry a non-default document."""
+    def custom(arn: str) -> bool:
+        policy = c("sns").get_topic_attributes(TopicArn=arn)["Attributes"].get("Policy", "")
+        return "__default_policy_ID" not in policy
+
+    return all(_missing_is_false(lambda arn=arn: custom(arn)) for arn in pid.split(","))
+
+
 PROBES: dict[str, Probe] = {
     "AWS::EC2::VPC": lambda c, p: _missing_is_false(
         lambda: c("ec2").describe_vpcs(VpcIds=[p])["Vpcs"]
@@ -181,6 +191,10 @@ PROBES: dict[str, Probe] = {
     ),
     "AWS::SSM::Parameter": lambda c, p: _missing_is_false(lambda: c("ssm").get_parameter(Name=p)),
     "AWS::IAM::Policy": _inline_policy,
+    "AWS::KMS::Key": lambda c, p: _missing_is_false(
+        lambda: c("kms").describe_key(KeyId=p)["KeyMetadata"]["Enabled"]
+    ),
+    "AWS::SNS::TopicPolicy": _topic_policy,
 }
 
 # Not probed: a custom resource's effect lives on in the resource it changed, and

@@ -435,7 +435,7 @@ def test_custom_resource_is_answered_and_restricts_the_default_group(session: Se
     assert "Other" in _physical(session, stack)
 
 
-def test_capacity_provider_association_and_bucket_policy(session: Session) -> None:
+def test_capacity_provider_association_bucket_and_topic_policies(session: Session) -> None:
     suffix = uuid.uuid4().hex[:6]
     resources = {
         "Cluster": {"Type": "AWS::ECS::Cluster", "Properties": {"ClusterName": f"cp-{suffix}"}},
@@ -479,10 +479,40 @@ def test_capacity_provider_association_and_bucket_policy(session: Session) -> No
             },
         },
         "Meta": {"Type": "AWS::CDK::Metadata", "Properties": {"Analytics": "v2"}},
+        "Topic": {"Type": "AWS::SNS::Topic"},
+        "TopicPolicy": {
+            "Type": "AWS::SNS::TopicPolicy",
+            "Properties": {
+                "Topics": [{"Ref": "Topic"}],
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                    "Effect": "Deny", "Principal": "*", "Action": "sns:Publish",
+                    "Resource": {"Ref": "Topic"},
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }]},
+            },
+        },
     }
     stack = _deploy(session, {"Resources": resources})
     ids = _physical(session, stack)
+    attributes = session.clients("sns").get_topic_attributes(TopicArn=ids["Topic"])["Attributes"]
+    assert "aws:SecureTransport" in attributes["Policy"]
+    assert ids["TopicPolicy"] == ids["Topic"]
     cluster = session.clients("ecs").describe_clusters(clusters=[f"cp-{suffix}"])["clusters"][0]
     assert cluster["capacityProviders"] == [ids["Provider"]]
     assert "logdelivery" in session.clients("s3").get_bucket_policy(Bucket=ids["Bucket"])["Policy"]
     assert "Meta" in ids
+
+
+def test_kms_key_policy_is_stored_as_json(session: Session) -> None:
+    resources = {"Key": {"Type": "AWS::KMS::Key", "Properties": {
+        "EnableKeyRotation": True,
+        "KeyPolicy": {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+            "Action": "kms:*", "Resource": "*"}]},
+    }}}
+    stack = _deploy(session, {"Resources": resources})
+    key_id = _physical(session, stack)["Key"]
+    kms = session.clients("kms")
+    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["Enabled"] is True
+    policy = json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
+    assert policy["Statement"][0]["Action"] == "kms:*"
