@@ -13,10 +13,14 @@ CDK_ARGS ?=
 
 .PHONY: install synth test snapshot-update lint loadtest local local-stop diff deploy clean
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml package.json package-lock.json
+CHECKOV_VENV := $(VENV)/tools/checkov
+
+$(STAMP): requirements.txt requirements-dev.txt requirements-checkov.txt pyproject.toml package.json package-lock.json
 	test -x $(VENV_BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(VENV_BIN)/python -m pip install --quiet --upgrade pip
 	$(VENV_BIN)/python -m pip install --quiet -r requirements-dev.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
 	$(VENV_BIN)/npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
@@ -24,6 +28,9 @@ install: $(STAMP) ## create .venv with every dependency and the pinned CDK CLI
 
 synth: $(STAMP) ## synthesize into cdk.out/ and print a summary (e.g. make synth CDK_ARGS="-c location.image=repo:tag")
 	$(CDK) synth --quiet $(CDK_ARGS)
+	$(VENV_BIN)/cfn-lint cdk.out/*.template.json
+	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download \
+		--framework cloudformation -d cdk.out
 	$(VENV_BIN)/python -m ecs_playground.summary cdk.out
 
 test: $(STAMP) ## every test: unit, validation, snapshots, the real CDK CLI

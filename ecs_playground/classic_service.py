@@ -10,10 +10,14 @@ from aws_cdk import Duration, IResolvable, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancing as elb
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from . import acknowledge
 from ._lazy import lazy_any
+from .access_logs import elb_access_logs_bucket
 from .capacity import ServiceDemand
 from .container_cluster import ContainerCluster
 from .validation import Checker, is_token, known
@@ -94,6 +98,12 @@ class ClassicLoadBalancedServiceProps:
     """Seconds the ELB keeps serving in-flight requests of a deregistering instance (1-3600)."""
     log_retention_days: int = 30
     """CloudWatch Logs retention for the container logs; the log group is retained on delete."""
+    log_encryption_key: kms.IKey | None = None
+    """Customer managed KMS key for the container log group (its key policy must let CloudWatch
+    Logs use it). Default: CloudWatch Logs' own encryption at rest."""
+    access_logs_bucket: s3.IBucket | None = None
+    """Bucket for the ELB's access logs (prefix: the service name). Default: a bucket of the
+    service's own (private, SSL-only, SSE-S3, versioned, 90-day expiry, retained)."""
     internet_facing: bool = True
     """Public ELB in public subnets; False: internal ELB in private subnets."""
     allowed_cidrs: Sequence[str] = ("0.0.0.0/0",)
@@ -259,7 +269,14 @@ class ClassicLoadBalancedService(Construct):
             self, "LogGroup",
             retention=_RETENTION[props.log_retention_days],
             removal_policy=RemovalPolicy.RETAIN,
+            encryption_key=props.log_encryption_key,
         )
+        if props.log_encryption_key is None:
+            acknowledge.checkov(
+                self.log_group, "CKV_AWS_158",
+                "encrypted at rest by CloudWatch Logs; pass log_encryption_key for a customer "
+                "managed key",
+            )
         self.task_definition = ecs.Ec2TaskDefinition(
             self, "TaskDefinition", family=props.name, network_mode=ecs.NetworkMode.BRIDGE
         )
@@ -305,6 +322,9 @@ class ClassicLoadBalancedService(Construct):
             enable_ecs_managed_tags=True,
             propagate_tags=ecs.PropagatedTagSource.SERVICE,
         )
+        self.access_logs_bucket = props.access_logs_bucket or elb_access_logs_bucket(
+            self, "AccessLogs"
+        )
         self.load_balancer = self._load_balancer(props, host_port)
         # Registers the service with the ELB and, in bridge mode, opens the host port on the
         # cluster's instances to this ELB's security group only (and the ELB's egress to it).
@@ -342,7 +362,43 @@ class ClassicLoadBalancedService(Construct):
         cfn.connection_draining_policy = elb.CfnLoadBalancer.ConnectionDrainingPolicyProperty(
             enabled=True, timeout=props.connection_draining_seconds
         )
+        cfn.access_logging_policy = elb.CfnLoadBalancer.AccessLoggingPolicyProperty(
+            enabled=True, s3_bucket_name=self.access_logs_bucket.bucket_name,
+            s3_bucket_prefix=props.name, emit_interval=5,
+        )
+        if self.access_logs_bucket.policy is not None:
+            # The ELB checks at creation that it may write to the bucket.
+            lb.node.add_dependency(self.access_logs_bucket.policy)
+        self._acknowledge(props, lb)
         return lb
+
+    def _acknowledge(self, props: ClassicLoadBalancedServiceProps, lb: elb.LoadBalancer) -> None:
+        acknowledge.nag(
+            lb, "AwsSolutions-ELB1",
+            "a classic ELB is this construct's purpose: the platform reproduces the ECS-on-EC2 "
+            "tutorial, one static host port per service behind a classic load balancer",
+        )
+        if any(cidr in ("0.0.0.0/0",) for cidr in props.allowed_cidrs):
+            acknowledge.nag(
+                lb.connections.security_groups[0], "AwsSolutions-EC23",
+                f"the ELB serves the public '{props.name}' endpoint on its listener port only "
+                "(allowed_cidrs); the instances behind it accept traffic from this ELB alone",
+            )
+        acknowledge.nag(
+            self.task_definition, "AwsSolutions-ECS2",
+            "the environment holds only non-secret settings (DB host, port, name); credentials "
+            "come from Secrets Manager as ECS secrets, and the EcsPlayground-PlaintextSecret "
+            "rule fails any credential-looking literal",
+        )
+        execution_policy = self.task_definition.obtain_execution_role().node.try_find_child(
+            "DefaultPolicy"
+        )
+        if execution_policy is not None:
+            acknowledge.nag(
+                execution_policy, "AwsSolutions-IAM5[Resource::*]",
+                "ecr:GetAuthorizationToken has no resource-level permissions; image pulls and "
+                "log writes are scoped to the asset repository and this service's log group",
+            )
 
 
 

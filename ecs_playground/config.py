@@ -32,7 +32,8 @@ from .database import MySqlDatabaseProps
 
 # Props that are objects, not configuration values (or set by the stack itself).
 _NOT_CONFIGURABLE = {"vpc", "cluster", "image", "secrets", "subnets", "instance_subnets",
-                     "instance_resources", "name", "container_health_check"}
+                     "instance_resources", "name", "container_health_check", "encryption_key",
+                     "log_encryption_key", "access_logs_bucket"}
 # Keys of our own (not props fields), with their types and meanings.
 _PLATFORM_KEYS: dict[str, tuple[Any, str]] = {
     "stackName": (str, "Name of the CloudFormation stack."),
@@ -40,6 +41,9 @@ _PLATFORM_KEYS: dict[str, tuple[Any, str]] = {
     "vpc.maxAzs": (int, "Availability zones of the VPC (2-6)."),
     "vpc.natGateways": (int, "NAT gateways for the private subnets (1 per AZ for HA)."),
     "vpc.cidr": (str, "IPv4 CIDR of the VPC."),
+    "nag.compliancePacks": (bool, "Also run cdk-nag's HIPAA Security and NIST 800-53 R5 packs "
+                            "(an audit run: their findings fail the synth and fill "
+                            "cdk.out/validation-report.json)."),
     "imagesDirectory": (str, "Docker build context of the service images (one Dockerfile, "
                         "one folder per service); relative to the app's directory."),
 }
@@ -169,6 +173,7 @@ class PlatformConfig:
 
     stack_name: str
     images_directory: str
+    compliance_packs: bool
     vpc_max_azs: int
     vpc_nat_gateways: int
     vpc_cidr: str
@@ -221,6 +226,7 @@ def load(context: Mapping[str, Any]) -> PlatformConfig:
     return PlatformConfig(
         stack_name=values["stackName"],
         images_directory=values.get("imagesDirectory", "docker"),
+        compliance_packs=values.get("nag.compliancePacks", False),
         vpc_max_azs=values["vpc.maxAzs"],
         vpc_nat_gateways=values["vpc.natGateways"],
         vpc_cidr=values["vpc.cidr"],

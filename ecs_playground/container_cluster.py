@@ -9,8 +9,10 @@ from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from . import acknowledge
 from ._lazy import lazy_any
 from .capacity import INSTANCE_TYPES, CapacityPlan, Headroom, InstanceResources, ServiceDemand
 from .validation import Checker, known
@@ -147,6 +149,18 @@ class ContainerCluster(Construct):
                 iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")
             ],
         )
+        self.scaling_topic = sns.Topic(
+            self, "ScalingNotifications", enforce_ssl=True,
+            display_name=f"Auto Scaling events of ECS cluster {props.cluster_name}",
+        )
+        unencrypted_topic = (
+            "Auto Scaling cannot publish to a topic under the AWS-managed SNS key, and a "
+            "customer key would need the Auto Scaling service-linked role in its key policy, "
+            "which may not exist yet at deploy time; the notifications carry no data, only "
+            "instance IDs and scaling causes"
+        )
+        acknowledge.nag(self.scaling_topic, "AwsSolutions-SNS2", unencrypted_topic)
+        acknowledge.checkov(self.scaling_topic, "CKV_AWS_26", unencrypted_topic)
         self.launch_template = ec2.LaunchTemplate(
             self, "LaunchTemplate",
             machine_image=ecs.EcsOptimizedImage.amazon_linux2023(),
@@ -177,6 +191,7 @@ class ContainerCluster(Construct):
             vpc_subnets=props.instance_subnets
             or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
             new_instances_protected_from_scale_in=props.managed_termination_protection,
+            notifications=[autoscaling.NotificationConfiguration(topic=self.scaling_topic)],
         )
         self.cluster = ecs.Cluster(
             self, "Cluster",
@@ -198,11 +213,42 @@ class ContainerCluster(Construct):
         # add_asg_capacity_provider does not do this (add_auto_scaling_group does): without it
         # `cluster.connections` is empty and rules opened through it silently go nowhere.
         self.cluster.connections.add_security_group(self.security_group)
+        self._acknowledge_agent_permissions()
+        if not props.container_insights:
+            reason = "Container Insights switched off on purpose by the caller (container_insights)"
+            acknowledge.nag(self.cluster, "AwsSolutions-ECS4", reason)
+            acknowledge.checkov(self.cluster, "CKV_AWS_65", reason)
         cfn_cluster = self.cluster.node.default_child
         assert isinstance(cfn_cluster, ecs.CfnCluster)
         cfn_cluster.add_metadata(
             "EcsPlayground::CapacityHeadroom",
             lazy_any(lambda: self.headroom.as_dict()),
+        )
+
+    def _acknowledge_agent_permissions(self) -> None:
+        acknowledge.nag(
+            self.instance_role,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+            "AmazonSSMManagedInstanceCore]",
+            "Session Manager replaces SSH (no key pair, no port 22); AWS maintains this policy "
+            "as the minimum for the SSM agent",
+        )
+        policy = self.instance_role.node.find_child("DefaultPolicy")
+        acknowledge.nag(
+            policy, "AwsSolutions-IAM5[Action::ecs:Submit*]",
+            "the ECS agent's own policy (aws-cdk-lib's cluster setup): Submit* reports task and "
+            "container state and is limited to this cluster's ARN",
+        )
+        acknowledge.nag(
+            policy, "AwsSolutions-IAM5[Resource::*]",
+            "ecs:DiscoverPollEndpoint, ecr:GetAuthorizationToken and the logs actions the ECS "
+            "agent needs have no resource-level permissions; ecs:Poll is conditioned on this "
+            "cluster",
+        )
+        acknowledge.checkov(
+            policy, "CKV_AWS_111",
+            "the ECS agent's write actions (Submit*, logs) are scoped to this cluster where the "
+            "API allows resource-level permissions; the rest have none",
         )
 
     @staticmethod

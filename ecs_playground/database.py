@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from . import acknowledge
 from .validation import Checker, known
 
 MYSQL_PORT = 3306
@@ -49,6 +51,9 @@ class MySqlDatabaseProps:
     """Standby in a second AZ (doubles cost). The tutorial runs a single instance."""
     subnets: ec2.SubnetSelection | None = None
     """Where the instance runs. Default: isolated subnets (no route to or from the internet)."""
+    encryption_key: kms.IKey | None = None
+    """Customer managed KMS key for the storage and the secret. Default: the AWS-managed keys
+    (aws/rds, aws/secretsmanager); both are encrypted either way."""
 
     def problems(self) -> Checker:
         """Every invalid prop, without creating anything."""
@@ -105,6 +110,7 @@ class MySqlDatabase(Construct):
             self, "Secret",
             username=props.master_username,
             exclude_characters=PASSWORD_EXCLUDED_CHARACTERS,
+            encryption_key=props.encryption_key,
         )
         # The password is needed to use a restored snapshot: keep it when the stack goes.
         self.secret.apply_removal_policy(RemovalPolicy.RETAIN)
@@ -122,6 +128,9 @@ class MySqlDatabase(Construct):
             credentials=rds.Credentials.from_secret(self.secret, props.master_username),
             publicly_accessible=False,
             storage_encrypted=True,
+            storage_encryption_key=props.encryption_key,
+            iam_authentication=True,
+            monitoring_interval=Duration.seconds(60),
             storage_type=rds.StorageType.GP3,
             allocated_storage=props.allocated_storage_gib,
             max_allocated_storage=props.max_allocated_storage_gib,
@@ -132,10 +141,48 @@ class MySqlDatabase(Construct):
             auto_minor_version_upgrade=False,
             copy_tags_to_snapshot=True,
         )
+        self._acknowledge(props)
         assert self.instance.secret is not None
         self.attached_secret: secretsmanager.ISecret = self.instance.secret
         """The secret as attached to the instance (host, port, engine added by RDS): what
         containers read."""
+
+    def _acknowledge(self, props: MySqlDatabaseProps) -> None:
+        acknowledge.nag(
+            self.instance, "AwsSolutions-RDS11",
+            "MySQL's standard port 3306 is part of the platform's contract with its services; "
+            "only the container instances' security group can reach it",
+        )
+        acknowledge.nag(
+            self.secret, "AwsSolutions-SMG4",
+            "the services read the credentials once, at task start (ECS secrets); a rotation "
+            "would break running tasks until they are replaced, so rotation is an operator "
+            "decision paired with a service redeploy",
+        )
+        monitoring_role = self.instance.node.find_child("MonitoringRole")
+        acknowledge.nag(
+            monitoring_role,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AmazonRDSEnhancedMonitoringRole]",
+            "the AWS-maintained policy RDS enhanced monitoring requires",
+        )
+        if not props.multi_az:
+            reason = ("single instance by default, as in the tutorial (a standby doubles the "
+                      "cost); set multi_az / db.multiAz for production")
+            acknowledge.nag(self.instance, "AwsSolutions-RDS3", reason)
+            acknowledge.checkov(self.instance, "CKV_AWS_157", reason)
+        if not props.deletion_protection:
+            acknowledge.nag(
+                self.instance, "AwsSolutions-RDS10",
+                "deletion protection switched off on purpose by the caller (deletion_protection); "
+                "the instance is still snapshotted on delete",
+            )
+        if props.encryption_key is None:
+            acknowledge.checkov(
+                self.secret, "CKV_AWS_149",
+                "encrypted with the AWS-managed key aws/secretsmanager; pass encryption_key for "
+                "a customer managed key",
+            )
 
     def allow_from(self, peer: ec2.IConnectable, description: str) -> None:
         """Let `peer` (e.g. the container cluster) reach MySQL on 3306, and nothing else."""

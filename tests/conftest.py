@@ -6,6 +6,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,9 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
-from ecs_playground import EcsPlaygroundStack, config
+from ecs_playground import EcsPlaygroundStack, config, gates
+
+from . import scenarios
 
 ROOT = Path(__file__).resolve().parent.parent
 CDK_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
@@ -39,14 +42,67 @@ def template_of(stack: cdk.Stack) -> Template:
     return Template.from_stack(stack)
 
 
+@dataclass
+class Gated:
+    """One scenario, synthesized once with the security gates registered (as app.py does)."""
+
+    name: str
+    stack: cdk.Stack
+    outdir: Path
+    report: dict[str, Any]
+    error: str | None
+
+    @property
+    def templates(self) -> list[Path]:
+        """The assembly's CloudFormation templates."""
+        return sorted(self.outdir.glob("*.template.json"))
+
+    def findings(self, plugin: str) -> set[str]:
+        """Unacknowledged rule IDs that a validation plugin reported."""
+        return {
+            v["ruleName"]
+            for r in self.report.get("pluginReports", []) if r["pluginName"] == plugin
+            for v in r["violations"]
+        }
+
+
+def synth_gated(name: str, stack: cdk.Stack) -> Gated:
+    """Register the gates on the stack's app and synthesize it; a failing gate is recorded."""
+    app = stack.node.root
+    assert isinstance(app, cdk.App)
+    gates.register(app)
+    error = None
+    try:
+        app.synth()
+    except Exception as err:  # the plugins fail the synth on findings; the report says which
+        error = str(err)
+    outdir = Path(app.outdir)
+    report_file = outdir / "validation-report.json"
+    report = json.loads(report_file.read_text()) if report_file.exists() else {}
+    return Gated(name, stack, outdir, report, error)
+
+
+SCENARIOS: dict[str, Callable[[], cdk.Stack]] = {
+    "default_app": build_stack,
+    "minimal_constructs": scenarios.minimal_stack,
+    "all_props": scenarios.all_props_stack,
+}
+
+
 @pytest.fixture(scope="session")
-def default_stack() -> EcsPlaygroundStack:
+def gated() -> dict[str, Gated]:
+    """Every scenario synthesized exactly once per test session, gates included."""
+    return {name: synth_gated(name, build()) for name, build in SCENARIOS.items()}
+
+
+@pytest.fixture(scope="session")
+def default_stack(gated: dict[str, Gated]) -> cdk.Stack:
     """The default app's stack (cdk.json context only)."""
-    return build_stack()
+    return gated["default_app"].stack
 
 
 @pytest.fixture(scope="session")
-def default_template(default_stack: EcsPlaygroundStack) -> Template:
+def default_template(default_stack: cdk.Stack) -> Template:
     """The default app's synthesized template."""
     return template_of(default_stack)
 

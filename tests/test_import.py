@@ -11,12 +11,13 @@ from aws_cdk.assertions import Match, Template
 import ecs_playground
 from ecs_playground import ClassicLoadBalancedService, ClassicLoadBalancedServiceProps
 
-from .scenarios import ENV, all_props_stack, existing_vpc, minimal_stack
+from .conftest import Gated
+from .scenarios import ENV, existing_vpc
 
 
 @pytest.fixture(scope="module")
-def minimal() -> Template:
-    return Template.from_stack(minimal_stack())
+def minimal(gated: dict[str, Gated]) -> Template:
+    return Template.from_stack(gated["minimal_constructs"].stack)
 
 
 def test_package_exports_the_public_constructs() -> None:
@@ -57,8 +58,8 @@ def test_minimal_use_gets_the_safe_defaults(minimal: Template) -> None:
     )
 
 
-def test_all_props_reach_the_template() -> None:
-    template = Template.from_stack(all_props_stack())
+def test_all_props_reach_the_template(gated: dict[str, Gated]) -> None:
+    template = Template.from_stack(gated["all_props"].stack)
     template.has_resource_properties(
         "AWS::ElasticLoadBalancing::LoadBalancer",
         {"Scheme": "internal",

@@ -11,6 +11,8 @@ from aws_cdk.assertions import Template
 
 STATEFUL = {
     "Vpc8378EB38": "AWS::EC2::VPC",
+    "EncryptionKey1B843E66": "AWS::KMS::Key",
+    "ElbAccessLogs6C980B06": "AWS::S3::Bucket",
     "VpcFlowLogGroup86559C69": "AWS::Logs::LogGroup",
     "ClusterC2E21B66": "AWS::ECS::Cluster",
     "ClusterAutoScalingGroupASG8FBA5099": "AWS::AutoScaling::AutoScalingGroup",

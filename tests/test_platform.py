@@ -366,3 +366,53 @@ def test_capacity_headroom_is_recorded_for_the_summary(default_template: Templat
     assert headroom["peakTasks"] == 8
     assert headroom["freeCpuUnits"] == 4 * 2048 - 8 * 512
     assert headroom["minFreeCpuUnitsOnAnInstance"] == 1024
+
+
+# --- safety defaults the security gates look for --------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "port"), SERVICES)
+def test_elb_access_logs_go_to_an_ssl_only_encrypted_bucket(
+    default_template: Template, name: str, port: int
+) -> None:
+    bucket = only(default_template, "AWS::S3::Bucket")
+    elb = only(default_template, "AWS::ElasticLoadBalancing::LoadBalancer",
+               {"Listeners": [Match.object_like({"LoadBalancerPort": str(port)})]})
+    assert elb["Properties"]["AccessLoggingPolicy"] == {
+        "Enabled": True, "EmitInterval": 5, "S3BucketName": {"Ref": bucket["Id"]},
+        "S3BucketPrefix": name,
+    }
+    props = bucket["Properties"]
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [
+        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+    ]
+    assert props["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
+    policy = only(default_template, "AWS::S3::BucketPolicy")["Properties"]["PolicyDocument"]
+    assert {"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}.items() \
+        <= policy["Statement"][0].items()
+
+
+def test_scaling_events_are_notified(default_template: Template) -> None:
+    topic = only(default_template, "AWS::SNS::Topic")["Id"]
+    asg = only(default_template, "AWS::AutoScaling::AutoScalingGroup")["Properties"]
+    (notification,) = asg["NotificationConfigurations"]
+    assert notification["TopicARN"] == {"Ref": topic}
+    assert len(notification["NotificationTypes"]) == 4
+
+
+def test_logs_and_credentials_use_the_rotated_platform_key(default_template: Template) -> None:
+    key = only(default_template, "AWS::KMS::Key")
+    assert key["Properties"]["EnableKeyRotation"] is True
+    key_ref = {"Fn::GetAtt": [key["Id"], "Arn"]}
+    for group in default_template.find_resources("AWS::Logs::LogGroup").values():
+        assert group["Properties"]["KmsKeyId"] == key_ref
+    secret = only(default_template, "AWS::SecretsManager::Secret")["Properties"]
+    assert secret["KmsKeyId"] == key_ref
+
+
+def test_database_has_enhanced_monitoring_and_iam_auth(default_template: Template) -> None:
+    default_template.has_resource_properties(
+        "AWS::RDS::DBInstance",
+        {"MonitoringInterval": 60, "EnableIAMDatabaseAuthentication": True,
+         "KmsKeyId": Match.any_value()},
+    )

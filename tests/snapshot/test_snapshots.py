@@ -6,14 +6,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from ..conftest import build_stack
-from ..scenarios import all_props_stack, minimal_stack
+from ..conftest import SCENARIOS, Gated
 
 ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
 BOOTSTRAP_QUALIFIER = re.compile(r"hnb659fds")
@@ -35,17 +33,12 @@ def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     return snapshot.use_extension(JSONSnapshotExtension)
 
 
-SCENARIOS = {
-    "default_app": build_stack,
-    "minimal_constructs": minimal_stack,
-    "all_props": all_props_stack,
-}
-
-
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
-def test_template(scenario: str, snapshot_json: SnapshotAssertion) -> None:
-    stack: cdk.Stack = SCENARIOS[scenario]()
-    assert Template.from_stack(stack).to_json() == snapshot_json(matcher=mask_volatile)
+def test_template(
+    scenario: str, gated: dict[str, Gated], snapshot_json: SnapshotAssertion
+) -> None:
+    template = Template.from_stack(gated[scenario].stack).to_json()
+    assert template == snapshot_json(matcher=mask_volatile)
 
 
 def test_masking_hides_only_volatile_values() -> None:

@@ -1,0 +1,183 @@
+"""ecs-playground's own template rules, for what cdk-nag, cfn-lint and checkov do not catch.
+
+* ``EcsPlayground-PlaintextSecret``: a container environment variable whose name looks like a
+  credential (PASSWORD, PWD, SECRET, TOKEN, KEY, ...) with a literal value. The tutorial's
+  ``DB_PWD=RDS_PWD`` passes all three scanners.
+* ``EcsPlayground-StatefulDelete``: a stateful resource (database, secret, log group, bucket,
+  key, file system, table) whose data goes with the stack: no Retain/Snapshot deletion policy.
+* ``EcsPlayground-OpenInstancePort``: a security group rule that opens a port of an EC2 instance
+  (a security group used by a launch template, launch configuration or instance) to 0.0.0.0/0
+  or ::/0.
+
+Use them in any CDK app: ``Validations.of(app).add_plugins(EcsPlaygroundRules())``; acknowledge a
+finding like any other, with ``Validations.of(construct).acknowledge(Acknowledgment(...))``.
+The checks are plain functions on template dicts (`check_template`), so they also run on any
+CloudFormation template.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsii
+from aws_cdk import (
+    IPolicyValidationContext,
+    IPolicyValidationPlugin,
+    PolicyValidationPluginReport,
+    PolicyViolatingResource,
+    PolicyViolation,
+)
+
+PLUGIN_NAME = "EcsPlayground"
+SECRET_NAME = re.compile(
+    r"(PASSWORD|PASSWD|PWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|SECRET_?KEY|CREDENTIAL)",
+    re.IGNORECASE,
+)
+KEEPS_DATA = {"Retain", "Snapshot", "RetainExceptOnCreate"}
+STATEFUL_TYPES = {
+    "AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::SecretsManager::Secret",
+    "AWS::Logs::LogGroup", "AWS::S3::Bucket", "AWS::KMS::Key", "AWS::DynamoDB::Table",
+    "AWS::EFS::FileSystem", "AWS::ElastiCache::ReplicationGroup",
+}
+OPEN_CIDRS = {"0.0.0.0/0", "::/0"}
+INSTANCE_SG_HOLDERS = {
+    "AWS::EC2::LaunchTemplate", "AWS::AutoScaling::LaunchConfiguration", "AWS::EC2::Instance",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One rule violated by one resource."""
+
+    rule: str
+    logical_id: str
+    message: str
+
+
+RULE_DESCRIPTIONS = {
+    "EcsPlayground-PlaintextSecret": "A container environment variable that looks like a "
+    "credential has a literal value; pass it as an ECS secret (Secrets Manager or SSM).",
+    "EcsPlayground-StatefulDelete": "A stateful resource is deleted with its stack; set "
+    "RemovalPolicy.RETAIN (or SNAPSHOT for databases).",
+    "EcsPlayground-OpenInstancePort": "A security group rule opens an instance port to the whole "
+    "internet; put a load balancer in front or restrict the source.",
+}
+
+
+def _plaintext_secrets(logical_id: str, resource: dict[str, Any]) -> Iterator[Finding]:
+    for container in resource.get("Properties", {}).get("ContainerDefinitions", []):
+        for env in container.get("Environment", []) if isinstance(container, dict) else []:
+            name, value = env.get("Name"), env.get("Value")
+            if isinstance(name, str) and SECRET_NAME.search(name) and isinstance(value, str):
+                yield Finding(
+                    "EcsPlayground-PlaintextSecret", logical_id,
+                    f"container '{container.get('Name')}' sets {name} to a literal value",
+                )
+
+
+def _stateful_delete(logical_id: str, resource: dict[str, Any]) -> Iterator[Finding]:
+    if resource.get("Type") in STATEFUL_TYPES:
+        policy = resource.get("DeletionPolicy", "Delete")
+        if policy not in KEEPS_DATA:
+            yield Finding(
+                "EcsPlayground-StatefulDelete", logical_id,
+                f"{resource['Type']} has DeletionPolicy {policy}",
+            )
+
+
+def _referenced_ids(value: Any) -> Iterator[str]:
+    """Logical IDs named by Ref / Fn::GetAtt anywhere inside a value."""
+    if isinstance(value, dict):
+        if "Ref" in value and isinstance(value["Ref"], str):
+            yield value["Ref"]
+        attr = value.get("Fn::GetAtt")
+        if isinstance(attr, list) and attr:
+            yield str(attr[0])
+        for item in value.values():
+            yield from _referenced_ids(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _referenced_ids(item)
+
+
+def _open_instance_ports(resources: dict[str, Any]) -> Iterator[Finding]:
+    instance_sgs = {
+        ref
+        for r in resources.values() if r.get("Type") in INSTANCE_SG_HOLDERS
+        for ref in _referenced_ids(r.get("Properties", {}))
+        if resources.get(ref, {}).get("Type") == "AWS::EC2::SecurityGroup"
+    }
+    for logical_id, resource in resources.items():
+        props = resource.get("Properties", {})
+        if resource.get("Type") == "AWS::EC2::SecurityGroup" and logical_id in instance_sgs:
+            rules = [(logical_id, rule) for rule in props.get("SecurityGroupIngress", [])]
+        elif resource.get("Type") == "AWS::EC2::SecurityGroupIngress":
+            target = set(_referenced_ids(props.get("GroupId")))
+            rules = [(logical_id, props)] if target & instance_sgs else []
+        else:
+            continue
+        for owner, rule in rules:
+            cidr = rule.get("CidrIp") or rule.get("CidrIpv6")
+            if cidr in OPEN_CIDRS:
+                yield Finding(
+                    "EcsPlayground-OpenInstancePort", owner,
+                    f"port {rule.get('FromPort')}-{rule.get('ToPort')} of the instances is "
+                    f"open to {cidr}",
+                )
+
+
+def check_template(template: dict[str, Any]) -> list[Finding]:
+    """Every finding of the three rules in one CloudFormation template."""
+    resources = template.get("Resources", {})
+    findings: list[Finding] = []
+    for logical_id, resource in resources.items():
+        findings += _plaintext_secrets(logical_id, resource)
+        findings += _stateful_delete(logical_id, resource)
+    findings += _open_instance_ports(resources)
+    return findings
+
+
+@jsii.implements(IPolicyValidationPlugin)
+class EcsPlaygroundRules:
+    """CDK validation plugin running `check_template` on every synthesized template."""
+
+    @property
+    def name(self) -> str:
+        """Plugin name shown in the validation report."""
+        return PLUGIN_NAME
+
+    @property
+    def version(self) -> str:
+        """Plugin version."""
+        return "1.0.0"
+
+    @property
+    def rule_ids(self) -> list[str]:
+        """Rules this plugin evaluates."""
+        return sorted(RULE_DESCRIPTIONS)
+
+    def validate(self, context: IPolicyValidationContext) -> PolicyValidationPluginReport:
+        """Check each template; group findings by rule."""
+        by_rule: dict[str, list[PolicyViolatingResource]] = {}
+        for path in context.template_paths:
+            template = json.loads(Path(path).read_text())
+            for finding in check_template(template):
+                by_rule.setdefault(finding.rule, []).append(
+                    PolicyViolatingResource(
+                        resource_logical_id=finding.logical_id, template_path=path,
+                        locations=[f"Resources/{finding.logical_id}"],
+                    )
+                )
+        violations = [
+            PolicyViolation(
+                rule_name=rule, description=RULE_DESCRIPTIONS[rule],
+                violating_resources=resources, severity="error",
+            )
+            for rule, resources in sorted(by_rule.items())
+        ]
+        return PolicyValidationPluginReport(success=not violations, violations=violations)

@@ -1,0 +1,126 @@
+"""cdk-nag, cfn-lint, checkov and our own rules: clean on every scenario, and each one rejects the
+tutorial done literally with the findings we expect."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ecs_playground.rules import check_template
+
+from ..conftest import SCENARIOS
+from .conftest import Scans
+
+GOOD = list(SCENARIOS)
+
+
+@pytest.mark.parametrize("scenario", GOOD)
+def test_cdk_nag_has_no_unacknowledged_finding(scans: Scans, scenario: str) -> None:
+    gated = scans.gated[scenario]
+    assert gated.error is None, gated.error
+    assert gated.findings("AwsSolutions") == set()
+
+
+@pytest.mark.parametrize("scenario", GOOD)
+def test_our_rules_have_no_finding(scans: Scans, scenario: str) -> None:
+    assert scans.gated[scenario].findings("EcsPlayground") == set()
+
+
+@pytest.mark.parametrize("scenario", GOOD)
+def test_cfn_lint_has_no_error_or_warning(scans: Scans, scenario: str) -> None:
+    for template in scans.templates[scenario]:
+        assert scans.cfn_lint_findings(template) == [], template.name
+
+
+@pytest.mark.parametrize("scenario", GOOD)
+def test_checkov_has_no_failed_check(scans: Scans, scenario: str) -> None:
+    for template in scans.templates[scenario]:
+        assert scans.checkov_failed(template) == [], template.name
+
+
+def test_every_acknowledgment_names_a_finding_and_gives_a_reason(scans: Scans) -> None:
+    for template in scans.templates["default_app"]:
+        resources = json.loads(template.read_text())["Resources"]
+        for logical_id, resource in resources.items():
+            metadata = resource.get("Metadata", {})
+            for skip in metadata.get("checkov", {}).get("skip", []):
+                assert skip["id"].startswith("CKV_") and len(skip["comment"]) > 40, logical_id
+            ignored = metadata.get("cfn-lint", {}).get("config", {}).get("ignore_checks", [])
+            reasons = metadata.get("EcsPlayground::CfnLintReasons", {})
+            assert set(ignored) == set(reasons), f"{logical_id}: cfn-lint ignore without reason"
+
+
+# --- every gate can fail: the tutorial done literally -------------------------------------------
+
+
+def test_cdk_nag_rejects_the_bad_fixture(scans: Scans) -> None:
+    bad = scans.gated["bad_tutorial"]
+    assert bad.error is not None and "ValidationFailed" in bad.error
+    assert {"AwsSolutions-EC23", "AwsSolutions-RDS2", "AwsSolutions-RDS13", "AwsSolutions-ECS7",
+            "AwsSolutions-EC26", "AwsSolutions-RDS10"} <= bad.findings("AwsSolutions")
+
+
+def test_our_rules_reject_the_bad_fixture(scans: Scans) -> None:
+    assert scans.gated["bad_tutorial"].findings("EcsPlayground") == {
+        "EcsPlayground-PlaintextSecret", "EcsPlayground-StatefulDelete",
+        "EcsPlayground-OpenInstancePort",
+    }
+
+
+def test_cfn_lint_rejects_the_bad_fixture(scans: Scans) -> None:
+    (template,) = scans.templates["bad_tutorial"]
+    rules = {finding.split()[0] for finding in scans.cfn_lint_findings(template)}
+    assert "W2501" in rules  # a hard-coded password property
+
+
+def test_checkov_rejects_the_bad_fixture(scans: Scans) -> None:
+    (template,) = scans.templates["bad_tutorial"]
+    checks = {finding.split()[0] for finding in scans.checkov_failed(template)}
+    assert {"CKV_AWS_16", "CKV_AWS_17", "CKV_AWS_24"} <= checks  # unencrypted, public DB; SSH
+
+
+# --- our rules, one behaviour each ------------------------------------------------------------
+
+def _task(env: list[dict[str, object]]) -> dict[str, object]:
+    return {"Resources": {"Task": {"Type": "AWS::ECS::TaskDefinition", "Properties": {
+        "ContainerDefinitions": [{"Name": "app", "Environment": env}]}}}}
+
+
+@pytest.mark.parametrize("name", ["DB_PWD", "DB_PASSWORD", "API_TOKEN", "AWS_SECRET_ACCESS_KEY",
+                                  "STRIPE_API_KEY", "client_secret"])
+def test_plaintext_secret_names_are_caught(name: str) -> None:
+    (finding,) = check_template(_task([{"Name": name, "Value": "x"}]))
+    assert finding.rule == "EcsPlayground-PlaintextSecret"
+
+
+def test_settings_and_token_values_are_not_secrets() -> None:
+    env = [{"Name": "DB_HOST", "Value": "db"}, {"Name": "DB_PWD", "Value": {"Ref": "Param"}}]
+    assert check_template(_task(env)) == []
+
+
+def test_open_port_on_a_load_balancer_is_not_an_instance_port() -> None:
+    template = {"Resources": {
+        "ElbSg": {"Type": "AWS::EC2::SecurityGroup", "Properties": {
+            "SecurityGroupIngress": [{"CidrIp": "0.0.0.0/0", "FromPort": 80, "ToPort": 80}]}},
+        "InstanceSg": {"Type": "AWS::EC2::SecurityGroup", "Properties": {}},
+        "Open": {"Type": "AWS::EC2::SecurityGroupIngress", "Properties": {
+            "GroupId": {"Fn::GetAtt": ["InstanceSg", "GroupId"]}, "CidrIpv6": "::/0",
+            "FromPort": 8081, "ToPort": 8081}},
+        "Lt": {"Type": "AWS::EC2::LaunchTemplate", "Properties": {"LaunchTemplateData": {
+            "SecurityGroupIds": [{"Fn::GetAtt": ["InstanceSg", "GroupId"]}]}}},
+    }}
+    findings = check_template(template)
+    assert [(f.rule, f.logical_id) for f in findings] == [
+        ("EcsPlayground-OpenInstancePort", "Open")
+    ]
+
+
+def test_stateful_resources_must_keep_their_data() -> None:
+    template = {"Resources": {
+        "Logs": {"Type": "AWS::Logs::LogGroup"},
+        "Kept": {"Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Retain"},
+        "Db": {"Type": "AWS::RDS::DBInstance", "DeletionPolicy": "Snapshot"},
+        "Topic": {"Type": "AWS::SNS::Topic"},
+    }}
+    assert [f.logical_id for f in check_template(template)] == ["Logs"]
