@@ -171,20 +171,17 @@ def _retained(template: dict[str, Any], body: dict[str, Any]) -> bool:
     return body.get("DeletionPolicy") in policies
 
 
+def _up_command(state_dir: Path, output: Path) -> list[str]:
+    """``python -m emulator up`` with its own state directory and cloud assembly."""
+    emulator = [sys.executable, "-m", "emulator", "--state-dir", str(state_dir)]
+    return [*emulator, "up", "-o", str(output)]
+
+
 def _kill_emulator_when(
     line_marker: str, state_dir: Path, output: Path
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m emulator up``; kill its emulator when the driver prints ``line_marker``."""
-    command = [
-        sys.executable,
-        "-m",
-        "emulator",
-        "--state-dir",
-        str(state_dir),
-        "up",
-        "-o",
-        str(output),
-    ]
+    command = _up_command(state_dir, output)
     driver = subprocess.Popen(
         command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -210,16 +207,7 @@ def test_emulator_dying_mid_deploy_fails_clearly_and_up_recovers(tmp_path: Path)
     )
     started = time.monotonic()
     again = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "emulator",
-            "--state-dir",
-            str(state_dir),
-            "up",
-            "-o",
-            str(tmp_path / "out"),
-        ],
+        _up_command(state_dir, tmp_path / "out"),
         cwd=REPO,
         capture_output=True,
         text=True,
