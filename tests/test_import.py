@@ -105,3 +105,28 @@ def test_a_cluster_of_your_own_runs_the_service_with_the_ec2_launch_type() -> No
         "AWS::EC2::SecurityGroupIngress", {"FromPort": 8080, "ToPort": 8080,
                                            "Description": "Port 8080 LB to fleet"}
     )
+
+
+def test_listeners_added_later_are_rendered_in_upper_case() -> None:
+    # given the service's ELB, when a caller adds a second listener through the escape hatch
+    stack = cdk.Stack(cdk.App(), "ExtraListener", env=ENV)
+    cluster = ecs.Cluster(stack, "Cluster", vpc=existing_vpc(stack))
+    cluster.add_capacity("Capacity", instance_type=ec2.InstanceType("t3.large"))
+    service = ClassicLoadBalancedService(
+        stack, "Svc",
+        ClassicLoadBalancedServiceProps(
+            name="svc", cluster=cluster,
+            image=ecs.ContainerImage.from_registry("example/svc:1"), container_port=8080,
+        ),
+    )
+    service.load_balancer.add_listener(external_port=80, internal_port=8080)
+    # then both listeners are kept, with the upper-case protocols CloudFormation documents
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::ElasticLoadBalancing::LoadBalancer",
+        {"Listeners": [
+            {"LoadBalancerPort": "8080", "Protocol": "HTTP", "InstancePort": "8080",
+             "InstanceProtocol": "HTTP"},
+            {"LoadBalancerPort": "80", "Protocol": "HTTP", "InstancePort": "8080",
+             "InstanceProtocol": "HTTP"},
+        ]},
+    )
