@@ -5,6 +5,7 @@ from .classic_service import ClassicLoadBalancedService, ClassicLoadBalancedServ
 from .config import ConfigError, PlatformConfig
 from .container_cluster import ContainerCluster, ContainerClusterProps
 from .database import MySqlDatabase, MySqlDatabaseProps
+from .rules import EcsPlaygroundRules
 from .stack import EcsPlaygroundStack
 from .validation import Problem, PropsValidationError
 
@@ -16,6 +17,7 @@ __all__ = [
     "ConfigError",
     "ContainerCluster",
     "ContainerClusterProps",
+    "EcsPlaygroundRules",
     "EcsPlaygroundStack",
     "Headroom",
     "InstanceResources",
