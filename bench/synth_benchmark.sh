@@ -11,10 +11,10 @@
 # and checks that the two templates have the same resource counts by type.
 #
 # Environment:
-#   PY_EXTRA_ARGS  extra `cdk synth` arguments for the Python app. Default: the registry images of
-#                  the committed cdk.json (-c location.image=srirajan/location:10
+#   PY_EXTRA_ARGS  extra `cdk synth` arguments for the Python app. Default: the registry images
+#                  srirajan/location:10 and srirajan/user:1 (-c location.image=srirajan/location:10
 #                  -c user.image=srirajan/user:1), which the TypeScript app also uses. Set it to ""
-#                  to synthesize the Python app exactly as its cdk.json says (it may then build
+#                  to synthesize the Python app exactly as its cdk.json says (it then builds
 #                  Docker image assets from docker/, which the TypeScript app does not mirror).
 set -euo pipefail
 
