@@ -40,7 +40,7 @@ snapshot-update: $(STAMP) ## rewrite the syrupy snapshots on purpose; review the
 	$(VENV_BIN)/python -m pytest tests/snapshot --snapshot-update
 
 lint: $(STAMP) ## ruff and mypy --strict
-	$(VENV_BIN)/ruff check ecs_playground tests app.py docker
+	$(VENV_BIN)/ruff check ecs_playground tests app.py docker emulator bench/compare_templates.py
 	$(VENV_BIN)/mypy
 	$(VENV_BIN)/mypy --strict docker/common/ecs_service
 

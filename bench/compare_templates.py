@@ -28,7 +28,8 @@ def main(argv):
     print(f"{'total':<{width}}  {sum(counts[0].values()):>6}  {sum(counts[1].values()):>10}")
     for section in ("Outputs", "Parameters"):
         a, b = sorted(py.get(section, {})), sorted(ts.get(section, {}))
-        print(f"{section}: python {len(a)}, typescript {len(b)}" + ("" if a == b else "  <-- differ"))
+        marker = "" if a == b else "  <-- differ"
+        print(f"{section}: python {len(a)}, typescript {len(b)}{marker}")
     if "--diff" in argv:
         for section in ("Resources", "Outputs", "Parameters", "Conditions", "Rules"):
             a, b = py.get(section, {}), ts.get(section, {})
