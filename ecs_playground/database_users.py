@@ -1,0 +1,401 @@
+"""One MySQL user per service: its own generated secret, privileges on its own schema only.
+
+A Lambda-backed custom resource (`database_users_handler/index.py`) runs in the VPC, reads the
+master secret (nothing else can) and creates, per service, the schema and a user named after the
+service, with the password from that service's own secret. Tasks then get `DB_USER`/`DB_PWD` from
+their own secret (`container_secrets`), never the master's.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import jsii
+from aws_cdk import (
+    AssetHashType,
+    BundlingOptions,
+    CustomResource,
+    Duration,
+    ILocalBundling,
+    RemovalPolicy,
+    Stack,
+)
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from . import acknowledge
+from .database import MYSQL_PORT, PASSWORD_EXCLUDED_CHARACTERS
+from .database_users_handler import index as handler
+from .validation import Checker, is_token
+
+HANDLER_DIR = Path(__file__).resolve().parent / "database_users_handler"
+RESOURCE_TYPE = "Custom::DatabaseUsers"
+ROTATION_MIN_HOURS = 4
+ROTATION_MAX_DAYS = 1000
+_BUNDLE_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatabaseUsersProps:
+    """Where the database is, who may administer it, and which services get a user."""
+
+    vpc: ec2.IVpc
+    """The database's VPC: the provisioner (and the rotation functions) run in it."""
+    master_secret: secretsmanager.ISecret
+    """Secret with the master user's `username` and `password` (`MySqlDatabase.secret`, or an
+    existing database's admin secret). Only the provisioner is granted read access to it."""
+    endpoint_address: str
+    """The database's address (`MySqlDatabase.hostname`, or an existing database's endpoint)."""
+    database: ec2.IConnectable
+    """The database's network side: `MySqlDatabase.instance`, or an existing database's
+    security group. `port` is opened on each of its security groups from the provisioner's
+    security group only; when it is a construct of this app (an instance), the custom resource
+    waits for it."""
+    services: Mapping[str, str]
+    """Service name -> schema name, e.g. {"location": "location"}. The service's MySQL user has
+    the service's name; each service needs a schema of its own."""
+    port: int = MYSQL_PORT
+    """The database's port."""
+    encryption_key: kms.IKey | None = None
+    """Customer managed key for the service secrets and the provisioner's log groups; its policy
+    must let CloudWatch Logs use it, as the platform key's does. Default: the AWS-managed keys
+    (aws/secretsmanager; CloudWatch Logs' own encryption)."""
+    drop_schemas_on_delete: bool = False
+    """Deleting the custom resource (or the stack) drops the users; True also drops the schemas
+    and all their data. Default: schemas and data are kept."""
+    rotation: Duration | None = None
+    """Rotate each service secret on this schedule (Secrets Manager's hosted single-user MySQL
+    rotation, in the VPC); running tasks keep the password they started with, so pair it with
+    replacing the tasks. Default: no rotation."""
+    subnets: ec2.SubnetSelection | None = None
+    """Where the provisioner and the rotation functions run; they need a route to the Secrets
+    Manager API. Default: private subnets with egress (through the NAT gateway)."""
+
+    def problems(self) -> Checker:
+        """Every invalid prop, without creating anything."""
+        check = Checker()
+        known = [(name, schema) for name, schema in self.services.items()
+                 if not is_token(name) and not is_token(schema)]
+        if known or not self.services:  # all names being tokens leaves nothing to check
+            for problem in handler.name_problems(known):
+                check.add(f"services ({problem.field})", problem.value, problem.allowed,
+                          problem.fix)
+        ids: dict[str, str] = {}
+        for name, _ in known:
+            other = ids.setdefault(_construct_id(name), name)
+            if other != name:
+                check.add(
+                    "services", name, f"names that differ in more than '-' (as {other!r} does)",
+                    "rename one: both would get the construct ID " + repr(_construct_id(name)),
+                )
+        check.port("port", self.port)
+        if not is_token(self.endpoint_address) and not self.endpoint_address:
+            check.add("endpoint_address", self.endpoint_address, "the database's address",
+                      "pass MySqlDatabase.hostname or the existing database's endpoint")
+        if not isinstance(self.drop_schemas_on_delete, bool):
+            check.add("drop_schemas_on_delete", self.drop_schemas_on_delete, "True or False",
+                      "pass a bool")
+        if self.rotation is not None and not self.rotation.is_unresolved():
+            hours = self.rotation.to_hours(integral=False)
+            in_range = ROTATION_MIN_HOURS <= hours <= ROTATION_MAX_DAYS * 24
+            if not (in_range and float(hours).is_integer()):
+                check.add(
+                    "rotation", self.rotation.to_human_string(),
+                    f"whole hours from {ROTATION_MIN_HOURS} hours to {ROTATION_MAX_DAYS} days "
+                    "(Secrets Manager's rotation limits)",
+                    "e.g. Duration.days(30), or None for no rotation",
+                )
+        return check
+
+
+def _construct_id(name: str) -> str:
+    """'location' -> 'Location', 'order-api' -> 'OrderApi'."""
+    return "".join(part.title() for part in name.split("-"))
+
+
+@jsii.implements(ILocalBundling)
+class _HandlerBundle:
+    """Bundles the handler without Docker: this folder plus the PyMySQL package (pure Python)
+    installed in the environment that runs the synth, without bytecode caches, so the output,
+    and with it the asset hash, depends only on the sources."""
+
+    def try_bundle(self, output_dir: str, options: BundlingOptions) -> bool:
+        try:
+            import pymysql
+        except ImportError as exc:
+            raise RuntimeError(
+                "DatabaseUsers bundles PyMySQL from the environment that runs the synth, and "
+                "it is not installed there: pip install PyMySQL"
+            ) from exc
+        out = Path(output_dir)
+        shutil.copytree(HANDLER_DIR, out, dirs_exist_ok=True, ignore=_BUNDLE_IGNORE)
+        shutil.copytree(Path(pymysql.__file__).parent, out / "pymysql", ignore=_BUNDLE_IGNORE)
+        distribution = importlib.metadata.distribution("PyMySQL")
+        meta = out / f"pymysql-{distribution.version}.dist-info"
+        meta.mkdir()
+        for file in distribution.files or []:
+            if file.name in ("METADATA", "LICENSE") and ".dist-info" in str(file):
+                (meta / file.name).write_bytes(Path(str(file.locate())).read_bytes())
+        return True
+
+
+def handler_code() -> lambda_.Code:
+    """The handler's code asset, bundled locally (see `_HandlerBundle`); hashed by its output,
+    so a PyMySQL upgrade in the synth environment changes the asset too."""
+    return lambda_.Code.from_asset(
+        str(HANDLER_DIR),
+        asset_hash_type=AssetHashType.OUTPUT,
+        bundling=BundlingOptions(
+            # Required by the API, never pulled: the local bundler always bundles (or fails).
+            image=lambda_.Runtime.PYTHON_3_12.bundling_image,
+            local=_HandlerBundle(),  # type: ignore[arg-type]
+        ),
+    )
+
+
+class DatabaseUsers(Construct):
+    """One MySQL user per service, limited to its own schema, each with its own generated secret
+    (encrypted, retained). A custom resource keeps the users, passwords and grants in step with
+    the secrets on every deployment; see `database_users_handler/index.py` for the lifecycle.
+    """
+
+    def __init__(self, scope: Construct, id: str, props: DatabaseUsersProps) -> None:
+        props.problems().raise_if_any("DatabaseUsers", id)
+        super().__init__(scope, id)
+        subnets = props.subnets or ec2.SubnetSelection(
+            subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS
+        )
+        self.security_group = ec2.SecurityGroup(
+            self, "SecurityGroup", vpc=props.vpc, allow_all_outbound=False,
+            description="Database users provisioner: MySQL to the database, HTTPS to Secrets "
+            "Manager",
+        )
+        """The provisioner's (and rotation functions') security group."""
+        self.security_group.add_egress_rule(
+            ec2.Peer.any_ipv4(), ec2.Port.tcp(443),
+            "Secrets Manager API (through the NAT gateway or a VPC endpoint)",
+        )
+        props.database.connections.allow_from(
+            self.security_group, ec2.Port.tcp(props.port),
+            "MySQL from the database users provisioner",
+        )
+        self._secrets = self._service_secrets(props)
+        self.function = lambda_.Function(
+            self, "Function",
+            description="ecs-playground: creates each service's MySQL user, limited to its "
+            "own schema",
+            runtime=lambda_.Runtime.PYTHON_3_12,
+            handler="index.handler",
+            code=handler_code(),
+            timeout=Duration.minutes(2),
+            memory_size=256,
+            vpc=props.vpc,
+            vpc_subnets=subnets,
+            security_groups=[self.security_group],
+            log_group=self._log_group("FunctionLogs", props),
+        )
+        """The provisioner Lambda (in the VPC)."""
+        props.master_secret.grant_read(self.function)
+        for secret in self._secrets.values():
+            secret.grant_read(self.function)
+        self.provider = cr.Provider(
+            self, "Provider", on_event_handler=self.function,
+            log_group=self._log_group("ProviderLogs", props),
+        )
+        """aws-cdk-lib's custom resource framework in front of the function."""
+        self.custom_resource = CustomResource(
+            self, "Users",
+            service_token=self.provider.service_token,
+            resource_type=RESOURCE_TYPE,
+            properties={
+                "Endpoint": props.endpoint_address,
+                "Port": str(props.port),
+                "MasterSecretArn": props.master_secret.secret_arn,
+                "Services": [
+                    {"User": name, "Schema": schema, "SecretArn": self._secrets[name].secret_arn}
+                    for name, schema in props.services.items()
+                ],
+                "DropSchemas": "true" if props.drop_schemas_on_delete else "false",
+            },
+        )
+        """The users themselves: services that connect with them should depend on it."""
+        # Runs only once the database is available and admits the provisioner.
+        if isinstance(props.database, Construct):
+            self.custom_resource.node.add_dependency(props.database)
+        for group in props.database.connections.security_groups:
+            self.custom_resource.node.add_dependency(group)
+        self.rotation_schedules: dict[str, secretsmanager.RotationSchedule] = {}
+        """Per service, its secret's rotation schedule (empty without `rotation`)."""
+        if props.rotation is not None:
+            self._rotate(props, props.rotation, subnets)
+        self._acknowledge(props)
+
+    def _function_cfn(self) -> lambda_.CfnFunction:
+        resource = self.function.node.default_child
+        assert isinstance(resource, lambda_.CfnFunction)
+        return resource
+
+    # ---------------------------------------------------------------- public
+
+    def secret_for(self, service: str) -> secretsmanager.ISecret:
+        """The service's own secret (`username`, `password`, `host`, `port`, `dbname`)."""
+        try:
+            return self._secrets[service]
+        except KeyError:
+            raise KeyError(
+                f"DatabaseUsers has no service {service!r}; known: {sorted(self._secrets)}"
+            ) from None
+
+    def container_secrets(self, service: str) -> dict[str, ecs.Secret]:
+        """`DB_USER`/`DB_PWD` from the service's own secret, injected by ECS at task start (the
+        task's execution role gets read access to this secret only)."""
+        secret = self.secret_for(service)
+        return {
+            "DB_USER": ecs.Secret.from_secrets_manager(secret, "username"),
+            "DB_PWD": ecs.Secret.from_secrets_manager(secret, "password"),
+        }
+
+    # ---------------------------------------------------------------- parts
+
+    def _service_secrets(self, props: DatabaseUsersProps) -> dict[str, secretsmanager.Secret]:
+        scope = Construct(self, "Secrets")
+        stack = Stack.of(self)
+        secrets = {}
+        for name, schema in props.services.items():
+            secrets[name] = secretsmanager.Secret(
+                scope, _construct_id(name),
+                description=f"MySQL credentials of service {name} (its own user, schema "
+                f"{schema} only)",
+                encryption_key=props.encryption_key,
+                removal_policy=RemovalPolicy.RETAIN,
+                generate_secret_string=secretsmanager.SecretStringGenerator(
+                    # The fields Secrets Manager's MySQL rotation needs, as on an RDS secret.
+                    secret_string_template=stack.to_json_string({
+                        "engine": "mysql", "host": props.endpoint_address, "port": props.port,
+                        "username": name, "dbname": schema,
+                    }),
+                    generate_string_key="password",
+                    exclude_characters=PASSWORD_EXCLUDED_CHARACTERS,
+                    password_length=32,
+                ),
+            )
+        return secrets
+
+    def _log_group(self, id: str, props: DatabaseUsersProps) -> logs.LogGroup:
+        return logs.LogGroup(
+            self, id,
+            retention=logs.RetentionDays.THREE_MONTHS,
+            encryption_key=props.encryption_key,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+    def _rotate(
+        self, props: DatabaseUsersProps, every: Duration, subnets: ec2.SubnetSelection
+    ) -> None:
+        for name, secret in self._secrets.items():
+            schedule = secret.add_rotation_schedule(
+                "Rotation",
+                automatically_after=every,
+                hosted_rotation=secretsmanager.HostedRotation.mysql_single_user(
+                    vpc=props.vpc, vpc_subnets=subnets, security_groups=[self.security_group],
+                    exclude_characters=PASSWORD_EXCLUDED_CHARACTERS,
+                ),
+                # The first rotation waits for the schedule: rotating at creation would change
+                # the password under tasks that are starting with the generated one.
+                rotate_immediately_on_update=False,
+            )
+            # The rotation logs in as the service's user: it must exist first.
+            schedule.node.add_dependency(self.custom_resource)
+            self.rotation_schedules[name] = schedule
+
+    def _acknowledge(self, props: DatabaseUsersProps) -> None:
+        if props.rotation is None:
+            for secret in self._secrets.values():
+                acknowledge.nag(
+                    secret, "AwsSolutions-SMG4",
+                    "services read their credentials once, at task start (ECS secrets); a "
+                    "rotation breaks running tasks until they are replaced, so it is opt-in "
+                    "(DatabaseUsersProps.rotation), paired with replacing the tasks",
+                )
+        role = self.function.role
+        assert role is not None
+        for policy, why in (
+            ("AWSLambdaBasicExecutionRole", "write its own logs"),
+            ("AWSLambdaVPCAccessExecutionRole", "create and remove its ENIs in the VPC"),
+        ):
+            acknowledge.nag(
+                role,
+                f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                f"{policy}]",
+                f"the AWS-maintained policy a Lambda function needs to {why}",
+            )
+        acknowledge.nag(
+            self.function, "AwsSolutions-L1",
+            "Python 3.12 is pinned on purpose (in Lambda standard support): the handler and its "
+            "bundled PyMySQL move to a newer runtime as a reviewed change, not as a side effect "
+            "of a CDK upgrade",
+        )
+        acknowledge.checkov(
+            self.function, "CKV_AWS_116",
+            "invoked synchronously by the custom resource framework, which reports every failure "
+            "to CloudFormation; a dead-letter queue only receives failed asynchronous events",
+        )
+        acknowledge.checkov(
+            self.function, "CKV_AWS_115",
+            "runs once per deployment; reserving concurrency would take it from the account's "
+            "unreserved pool, which small accounts cannot spare (the deployment would fail)",
+        )
+        acknowledge.cfn_lint(
+            self.function, "W3005",
+            "aws-cdk-lib writes both DependsOn and a GetAtt on a function's role; the duplicate "
+            "is harmless",
+        )
+        acknowledge.cfn_lint(
+            self.custom_resource, "W3005",
+            "the explicit dependency on the database stays even where the endpoint's GetAtt "
+            "implies it: with an existing database's endpoint as a plain string, it is the only "
+            "thing that makes the users wait for the database",
+        )
+        framework = self.provider.node.find_child("framework-onEvent")
+        framework_reason = (
+            "aws-cdk-lib's custom resource framework function: it only relays CloudFormation's "
+            "events to the provisioner (which runs in the VPC) and needs no network access to "
+            "the database"
+        )
+        for check, detail in (
+            ("CKV_AWS_117", ""),
+            ("CKV_AWS_116", "; CloudFormation itself records a failed event"),
+            ("CKV_AWS_115", "; it runs once per deployment"),
+            ("CKV_AWS_173", "; its only environment variable is the provisioner's function "
+                            "ARN, not a secret"),
+        ):
+            acknowledge.checkov(framework, check, framework_reason + detail)
+        acknowledge.cfn_lint(
+            framework, "W3005",
+            "aws-cdk-lib writes both DependsOn and a GetAtt on the framework function's role; "
+            "the duplicate is harmless",
+        )
+        acknowledge.nag(
+            framework,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AWSLambdaBasicExecutionRole]",
+            "aws-cdk-lib's custom resource framework function: the AWS-maintained policy it "
+            "needs to write its own logs",
+        )
+        acknowledge.nag(
+            framework,
+            f"AwsSolutions-IAM5[Resource::<{Stack.of(self).get_logical_id(self._function_cfn())}"
+            ".Arn>:*]",
+            "aws-cdk-lib's custom resource framework may invoke any version of the provisioner "
+            "function (ARN:*), and that one function only",
+        )
