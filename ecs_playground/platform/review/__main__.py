@@ -1,0 +1,143 @@
+"""Command line of the review tool.
+
+    python -m ecs_playground.platform.review run [--base REF] [--allow-replace IDS] [-- CDK_ARGS...]
+        synthesize BASE (a temporary git worktree) and the working tree, print the report
+    python -m ecs_playground.platform.review compare BASE_DIR HEAD_DIR [--allow-replace IDS]
+        the report for two cloud assemblies that exist already
+    python -m ecs_playground.platform.review diagram ASSEMBLY [--write FILE]
+        docs/architecture.md for an assembly
+
+Exit status: 0 safe to merge; 2 a stateful resource would be replaced or deleted and nobody
+acknowledged it (ALLOW_REPLACE / --allow-replace); 1 a usage error (unknown ref, the app does not
+synthesize on one side: the message says which and why).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from .diagram import architecture_markdown
+from .report import render, review
+from .synth import Side, UsageError, head_label, progress, resolve_base, synthesize, worktree
+from .template import AssemblyError, load_assembly
+
+DEFAULT_DIR = Path("cdk.review")
+DEFAULT_CDK = "node_modules/.bin/cdk --no-notices"
+
+
+def _allowed(text: str) -> list[str]:
+    return [part.strip() for part in text.replace(" ", ",").split(",") if part.strip()]
+
+
+def _emit(report: str, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(report)
+    sys.stdout.write(report)
+    sys.stdout.flush()
+    progress(f"report written to {path}")
+
+
+def _run(args: argparse.Namespace) -> int:
+    repo = Path(args.repo).resolve()
+    out = (repo / args.dir) if not Path(args.dir).is_absolute() else Path(args.dir)
+    cdk = shlex.split(args.cdk)
+    if not Path(cdk[0]).is_absolute() and (repo / cdk[0]).exists():
+        cdk[0] = str(repo / cdk[0])
+    elif not Path(cdk[0]).is_absolute() and "/" in cdk[0]:
+        raise UsageError(f"the CDK CLI {cdk[0]} is missing in {repo}: run `make install`")
+    cdk_args = [a for a in args.cdk_args if a != "--"]
+    commit, base_label = resolve_base(repo, args.base)
+    started = time.monotonic()
+    with worktree(repo, commit) as base_dir:
+        sides = [Side("BASE", base_label, base_dir, out / "base"),
+                 Side("head", head_label(repo), repo, out / "head")]
+        synthesize(sides, cdk, cdk_args)
+    progress(f"both sides synthesized in {time.monotonic() - started:.1f} s; comparing")
+    result = review(load_assembly(out / "base"), load_assembly(out / "head"),
+                    allowed=_allowed(args.allow_replace), base_label=base_label,
+                    head_label=sides[1].label, cdk_args=cdk_args)
+    _emit(render(result), out / "report.md")
+    return result.exit_code
+
+
+def _compare(args: argparse.Namespace) -> int:
+    try:
+        base, head = load_assembly(Path(args.base_dir)), load_assembly(Path(args.head_dir))
+    except AssemblyError as error:
+        raise UsageError(str(error)) from error
+    result = review(base, head, allowed=_allowed(args.allow_replace),
+                    base_label=f"`{args.base_dir}`", head_label=f"`{args.head_dir}`")
+    _emit(render(result), Path(args.report))
+    return result.exit_code
+
+
+def _diagram(args: argparse.Namespace) -> int:
+    try:
+        text = architecture_markdown(Path(args.assembly))
+    except AssemblyError as error:
+        raise UsageError(str(error)) from error
+    if args.write:
+        Path(args.write).write_text(text)
+        progress(f"wrote {args.write}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on a bad argument; here 2 means 'destructive change', so usage is 1."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"review: error: {message}", file=sys.stderr)
+        raise SystemExit(1)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line."""
+    top = _Parser(prog="python -m ecs_playground.platform.review",
+                                  description=__doc__,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = top.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="synthesize BASE and the working tree, then compare")
+    run.add_argument("--base", default="", help="git ref of BASE (default: merge base with main)")
+    run.add_argument("--allow-replace", default="",
+                     help="logical IDs (comma-separated) whose replacement/removal is intended")
+    run.add_argument("--repo", default=".", help="the git repository (default: .)")
+    run.add_argument("--dir", default=str(DEFAULT_DIR),
+                     help="where the assemblies and report.md go (default: cdk.review)")
+    run.add_argument("--cdk", default=DEFAULT_CDK, help=f"CDK CLI command (default: {DEFAULT_CDK})")
+    run.add_argument("cdk_args", nargs=argparse.REMAINDER,
+                     help="after --: arguments for cdk synth on both sides, e.g. -c key=value")
+    run.set_defaults(handler=_run)
+    compare = commands.add_parser("compare", help="compare two existing cloud assemblies")
+    compare.add_argument("base_dir")
+    compare.add_argument("head_dir")
+    compare.add_argument("--allow-replace", default="")
+    compare.add_argument("--report", default=str(DEFAULT_DIR / "report.md"))
+    compare.set_defaults(handler=_compare)
+    diagram = commands.add_parser("diagram", help="docs/architecture.md from a cloud assembly")
+    diagram.add_argument("assembly")
+    diagram.add_argument("--write", default="", help="write to this file instead of stdout")
+    diagram.set_defaults(handler=_diagram)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except UsageError as error:
+        print(f"review: error: {error}", file=sys.stderr)
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

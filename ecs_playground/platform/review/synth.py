@@ -1,0 +1,147 @@
+"""Synthesizing both sides of a review: BASE in a temporary git worktree, head in the working tree,
+in parallel, with the same CDK CLI, virtualenv and context arguments.
+
+Any problem a user can fix (an unknown ref, an app that does not synthesize on one side) raises
+:class:`UsageError` naming the side and the reason: the CLI exits 1 with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_BRANCHES = ("main", "origin/main")
+_TAIL_LINES = 25
+
+
+class UsageError(RuntimeError):
+    """Something the user has to fix before the review can run."""
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of the review: where its app is and where its assembly goes."""
+
+    name: str
+    """'BASE' or 'head'."""
+    label: str
+    """What the report calls it: '`1a2b3c4` (merge base with main)'."""
+    app_dir: Path
+    outdir: Path
+
+
+def progress(message: str) -> None:
+    """A progress line on stderr (stdout carries the report only)."""
+    print(f"review: {message}", file=sys.stderr, flush=True)
+
+
+def _git(repo: Path, *args: str) -> str:
+    result = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                            check=False)
+    if result.returncode != 0:
+        raise UsageError(f"git {' '.join(args)} failed in {repo}: {result.stderr.strip()}")
+    return result.stdout.strip()
+
+
+def resolve_base(repo: Path, base: str | None) -> tuple[str, str]:
+    """(commit, label) of BASE; the default is the merge base of HEAD with main."""
+    if not base:
+        for branch in DEFAULT_BRANCHES:
+            probe = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet",
+                                    f"{branch}^{{commit}}"], capture_output=True, text=True,
+                                   check=False)
+            if probe.returncode == 0:
+                commit = _git(repo, "merge-base", "HEAD", branch)
+                return commit, f"`{commit[:10]}` (merge base of HEAD and {branch})"
+        raise UsageError("no BASE given and no main branch to take the merge base with: pass "
+                         "BASE=<git ref>, e.g. make review BASE=origin/main")
+    probe = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet",
+                            f"{base}^{{commit}}"], capture_output=True, text=True, check=False)
+    if probe.returncode != 0:
+        raise UsageError(f"BASE '{base}' is not a commit in {repo}: give a branch, tag or commit "
+                         "that `git rev-parse` knows (fetch it first if it is remote)")
+    commit = probe.stdout.strip()
+    return commit, f"`{commit[:10]}` ({base})"
+
+
+def head_label(repo: Path) -> str:
+    """'working tree of `abc1234` (main), with uncommitted changes'."""
+    commit = _git(repo, "rev-parse", "HEAD")
+    branch = _git(repo, "rev-parse", "--abbrev-ref", "HEAD")
+    dirty = _git(repo, "status", "--porcelain")
+    where = f"working tree of `{commit[:10]}` ({branch})"
+    return where + (", with uncommitted changes" if dirty else "")
+
+
+@contextlib.contextmanager
+def worktree(repo: Path, commit: str) -> Iterator[Path]:
+    """A temporary, detached worktree of the commit; removed afterwards."""
+    parent = Path(tempfile.mkdtemp(prefix="ecs-playground-review-"))
+    path = parent / "base"
+    _git(repo, "worktree", "add", "--detach", "--force", str(path), commit)
+    try:
+        yield path
+    finally:
+        subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(path)],
+                       capture_output=True, check=False)
+        shutil.rmtree(parent, ignore_errors=True)
+        subprocess.run(["git", "-C", str(repo), "worktree", "prune"], capture_output=True,
+                       check=False)
+
+
+def _environment(side: Side) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["CDK_DISABLE_CLI_TELEMETRY"] = "true"
+    # The app imports its own ecs_playground (the worktree's for BASE), not the installed one.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(side.app_dir),
+                                                      env.get("PYTHONPATH", "")]))
+    return env
+
+
+def synthesize(sides: Sequence[Side], cdk: Sequence[str], cdk_args: Sequence[str]) -> None:
+    """`cdk synth` of every side at once; raise UsageError naming the first side that fails (the
+    others are stopped)."""
+    started = time.monotonic()
+    running: dict[str, tuple[Side, subprocess.Popen[str], Path]] = {}
+    for side in sides:
+        shutil.rmtree(side.outdir, ignore_errors=True)
+        side.outdir.parent.mkdir(parents=True, exist_ok=True)
+        log = side.outdir.parent / f"{side.outdir.name}.synth.log"
+        handle = log.open("w")
+        command = [*cdk, "synth", "--quiet", "-o", str(side.outdir), *cdk_args]
+        progress(f"synthesizing {side.name} ({side.label}) in {side.app_dir}")
+        process = subprocess.Popen(command, cwd=side.app_dir, env=_environment(side),
+                                   stdout=handle, stderr=subprocess.STDOUT, text=True)
+        handle.close()
+        running[side.name] = (side, process, log)
+    failure: tuple[Side, int, Path] | None = None
+    while running and failure is None:
+        for name, (side, process, log) in list(running.items()):
+            code = process.poll()
+            if code is None:
+                continue
+            del running[name]
+            if code != 0:
+                failure = (side, code, log)
+                break
+            progress(f"{side.name} synthesized in {time.monotonic() - started:.1f} s")
+        time.sleep(0.1)
+    for _side, process, _log in running.values():
+        process.terminate()
+        process.wait()
+    if failure:
+        side, code, log = failure
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-_TAIL_LINES:])
+        raise UsageError(
+            f"the app does not synthesize on the {side.name} side ({side.label}, in "
+            f"{side.app_dir}; cdk exited {code}). Last lines of {log}:\n{tail}"
+        )
