@@ -31,7 +31,7 @@ synth: $(STAMP) ## synthesize into cdk.out/ and print a summary (e.g. make synth
 	$(VENV_BIN)/cfn-lint cdk.out/*.template.json
 	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download \
 		--framework cloudformation -d cdk.out
-	$(VENV_BIN)/python -m ecs_playground.summary cdk.out
+	$(VENV_BIN)/python -m ecs_playground.platform.summary cdk.out
 
 test: $(STAMP) ## every test: unit, validation, snapshots, the real CDK CLI
 	$(VENV_BIN)/python -m pytest

@@ -1,18 +1,22 @@
 #!/usr/bin/env python3
 """Composition root: read the configuration from CDK context, build the platform stack, and
-register the security gates so that `cdk synth` fails on any unacknowledged finding."""
+register the security gates so that `cdk synth` fails on any unacknowledged finding.
+
+A mistake in the configuration is printed as one message listing every problem, and the app
+exits with status 1 (no traceback: a traceback means a bug in our code)."""
+
+import sys
 
 import aws_cdk as cdk
 
-from ecs_playground import EcsPlaygroundStack, config, gates
+from ecs_playground.platform import gates
+from ecs_playground.platform.app import USER_ERRORS, build_platform
 
 app = cdk.App()
-platform = config.load(app.node.get_all_context())
-EcsPlaygroundStack(
-    app,
-    platform.stack_name,
-    config=platform,
-    description="ecs-playground: ECS on EC2 behind classic ELBs with RDS MySQL",
-)
+try:
+    platform = build_platform(app)
+except USER_ERRORS as error:
+    print(error, file=sys.stderr)
+    sys.exit(1)
 gates.register(app, compliance_packs=platform.compliance_packs)
 app.synth()

@@ -1,12 +1,15 @@
-"""ecs-playground: the classic ECS-on-EC2 platform (classic ELBs, RDS MySQL) as L3 constructs."""
+"""ecs-playground: the classic ECS-on-EC2 platform (classic ELBs, RDS MySQL) as L3 constructs.
+
+The library: constructs, their props, the capacity model, validation and template rules. The
+tutorial's own platform (stack, configuration, gates, summary) is the app layer,
+`ecs_playground.platform`, which builds on this package and is never imported by it.
+"""
 
 from .capacity import CapacityError, CapacityPlan, Headroom, InstanceResources, ServiceDemand
 from .classic_service import ClassicLoadBalancedService, ClassicLoadBalancedServiceProps
-from .config import ConfigError, PlatformConfig
 from .container_cluster import ContainerCluster, ContainerClusterProps
 from .database import MySqlDatabase, MySqlDatabaseProps
 from .rules import EcsPlaygroundRules
-from .stack import EcsPlaygroundStack
 from .validation import Problem, PropsValidationError
 
 __all__ = [
@@ -14,16 +17,13 @@ __all__ = [
     "CapacityPlan",
     "ClassicLoadBalancedService",
     "ClassicLoadBalancedServiceProps",
-    "ConfigError",
     "ContainerCluster",
     "ContainerClusterProps",
     "EcsPlaygroundRules",
-    "EcsPlaygroundStack",
     "Headroom",
     "InstanceResources",
     "MySqlDatabase",
     "MySqlDatabaseProps",
-    "PlatformConfig",
     "Problem",
     "PropsValidationError",
     "ServiceDemand",

@@ -20,9 +20,19 @@ from ._lazy import lazy_any
 from .access_logs import elb_access_logs_bucket
 from .capacity import ServiceDemand
 from .container_cluster import ContainerCluster
-from .validation import Checker, is_token, known
+from .props import doc, documented, setting
+from .validation import (
+    Checker,
+    Problem,
+    is_token,
+    known,
+    raise_if_invalid,
+    subnet_problems,
+    type_problems,
+)
 
 NAME_PATTERN = r"[a-z][a-z0-9-]{0,31}"
+SERVICE_NAME_PATTERN = r"[A-Za-z0-9_-]{1,255}"
 ENV_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
 HEALTH_PATH_PATTERN = r"/[A-Za-z0-9._~!$&'()*+,;=:@/%-]*"
 HOSTNAME_PATTERN = r"[A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-z0-9])?"
@@ -37,77 +47,94 @@ _RETENTION = dict(zip(LOG_RETENTION_DAYS, (r for r in logs.RetentionDays if r.na
                       strict=True))
 
 
+@documented
 @dataclass(frozen=True, kw_only=True)
 class ClassicLoadBalancedServiceProps:
     """What a service behind a classic ELB needs: the tutorial's task and service JSON as props."""
 
-    name: str
-    """Service name; also the task definition family and the container name (e.g. 'location')."""
-    cluster: ecs.ICluster
-    """Cluster to run on. A ContainerCluster's `cluster` also gets the capacity check."""
-    image: ecs.ContainerImage
-    """Container image, e.g. ecs.ContainerImage.from_registry('srirajan/location:10')."""
-    container_port: int
-    """Port the container listens on."""
-    host_port: int | None = None
-    """Static port on the instance. Default: container_port. Classic ELBs send traffic to one
-    fixed port on every instance, so dynamic host ports (0) are not possible."""
-    listener_port: int | None = None
-    """Port the ELB listens on. Default: container_port."""
-    cpu: int = 512
-    """CPU units reserved for the container (1024 = one vCPU)."""
-    memory_limit_mib: int = 1024
-    """Hard memory limit; the container is killed above it."""
-    container_health_check: ecs.HealthCheck | None = None
-    """Health check Docker runs inside the container; ECS replaces tasks that fail it, and the
-    deployment circuit breaker counts it. Default: none (the image must ship the command)."""
-    essential: bool = True
-    """If the container stops, the task stops (and ECS replaces it). The task has this one
-    container and ECS requires an essential container in every task, so it must stay True;
-    it is a prop so the tutorial's task JSON maps one to one."""
-    environment: Mapping[str, str] = field(default_factory=dict)
-    """Plain environment variables. Never put credentials here: use `secrets`."""
-    secrets: Mapping[str, ecs.Secret] = field(default_factory=dict)
-    """Environment variables that ECS fills from Secrets Manager or SSM at task start."""
-    extra_hosts: Mapping[str, str] = field(default_factory=dict)
-    """/etc/hosts entries, hostname -> IP address (the tutorial's googledns -> 8.8.8.8)."""
-    desired_count: int = 4
-    """Tasks to keep running. Default 4: one per container instance."""
-    min_healthy_percent: int = 50
-    """Share of desired_count that must stay running during a deployment (0-100)."""
-    max_healthy_percent: int = 200
-    """Upper bound of running tasks during a deployment, in % of desired_count (100-2000)."""
-    circuit_breaker: bool = True
-    """Deployment circuit breaker with automatic rollback. Caveat: older ECS API references said
-    the breaker could not be used behind a classic ELB; current ones no longer say so. Where ECS
-    does not count classic-ELB health failures, a task that runs but fails the ELB check will not
-    trip the breaker: give the container a health check too. Set False to opt out."""
-    health_check_grace_period_seconds: int = 60
-    """Seconds ECS ignores ELB health after a task starts (0-2147483647)."""
-    health_check_path: str = "/health"
-    """HTTP path the ELB checks on the host port. Must start with '/'."""
-    health_check_interval_seconds: int = 30
-    """Seconds between ELB health checks (5-300)."""
-    health_check_timeout_seconds: int = 5
-    """Seconds before a health check fails (2-60, below the interval)."""
-    healthy_threshold: int = 2
-    """Consecutive successes before an instance is in service (2-10)."""
-    unhealthy_threshold: int = 5
-    """Consecutive failures before an instance is out of service (2-10)."""
-    connection_draining_seconds: int = 30
-    """Seconds the ELB keeps serving in-flight requests of a deregistering instance (1-3600)."""
-    log_retention_days: int = 30
-    """CloudWatch Logs retention for the container logs; the log group is retained on delete."""
-    log_encryption_key: kms.IKey | None = None
-    """Customer managed KMS key for the container log group (its key policy must let CloudWatch
-    Logs use it). Default: CloudWatch Logs' own encryption at rest."""
-    access_logs_bucket: s3.IBucket | None = None
-    """Bucket for the ELB's access logs (prefix: the service name). Default: a bucket of the
-    service's own (private, SSL-only, SSE-S3, versioned, 90-day expiry, retained)."""
-    internet_facing: bool = True
-    """Public ELB in public subnets; False: internal ELB in private subnets."""
-    allowed_cidrs: Sequence[str] = ("0.0.0.0/0",)
-    """IPv4 CIDRs that may reach the ELB listener (the instances are never reachable directly)."""
+    name: str = field(metadata=doc(
+        "Service name (1-32 of a-z, 0-9, '-'): the container name, the log stream and "
+        "access-log prefix, and the name in messages. Not a physical name: see "
+        "`service_name` and `family`."))
+    cluster: ecs.ICluster | ContainerCluster = field(metadata=doc(
+        "Cluster to run on. Pass a ContainerCluster itself to get its capacity check and "
+        "capacity provider; any other `ecs.ICluster` with EC2 capacity works with the EC2 "
+        "launch type and no capacity check."))
+    image: ecs.ContainerImage = field(metadata=doc(
+        "Container image, e.g. `ecs.ContainerImage.from_registry('srirajan/location:10')`."))
+    container_port: int = field(metadata=setting(
+        "Port the container listens on."))
+    service_name: str | None = field(default=None, metadata=setting(
+        "Physical ECS service name (unique per cluster). Default: CloudFormation generates one, "
+        "so the construct can be used twice on one cluster."))
+    family: str | None = field(default=None, metadata=setting(
+        "Task definition family (1-255 letters, digits, '-', '_'). Default: generated from the "
+        "construct path, unique per stack."))
+    host_port: int | None = field(default=None, metadata=setting(
+        "Static port on the instance. Default: container_port. Classic ELBs send traffic to "
+        "one fixed port on every instance, so dynamic host ports (0) are not possible."))
+    listener_port: int | None = field(default=None, metadata=setting(
+        "Port the ELB listens on. Default: container_port."))
+    cpu: int = field(default=512, metadata=setting(
+        "CPU units reserved for the container (1024 = one vCPU)."))
+    memory_limit_mib: int = field(default=1024, metadata=setting(
+        "Hard memory limit; the container is killed above it."))
+    container_health_check: ecs.HealthCheck | None = field(default=None, metadata=doc(
+        "Health check Docker runs inside the container; ECS replaces tasks that fail it, and "
+        "the deployment circuit breaker counts it. Default: none (the image must ship the "
+        "command)."))
+    essential: bool = field(default=True, metadata=setting(
+        "If the container stops, the task stops (and ECS replaces it). The task has this one "
+        "container and ECS requires an essential container in every task, so it must stay "
+        "True; it is a prop so the tutorial's task JSON maps one to one."))
+    environment: Mapping[str, str] = field(default_factory=dict, metadata=setting(
+        "Plain environment variables. Never put credentials here: use `secrets`."))
+    secrets: Mapping[str, ecs.Secret] = field(default_factory=dict, metadata=doc(
+        "Environment variables that ECS fills from Secrets Manager or SSM at task start."))
+    extra_hosts: Mapping[str, str] = field(default_factory=dict, metadata=setting(
+        "/etc/hosts entries, hostname -> IP address (the tutorial's googledns -> 8.8.8.8)."))
+    desired_count: int = field(default=2, metadata=setting(
+        "Tasks to keep running (0-1000). With a static host port at most one task runs per "
+        "instance. Default 2: one per instance of a default ContainerCluster."))
+    min_healthy_percent: int = field(default=50, metadata=setting(
+        "Share of desired_count that must stay running during a deployment (0-100)."))
+    max_healthy_percent: int = field(default=200, metadata=setting(
+        "Upper bound of running tasks during a deployment, in % of desired_count (100-2000)."))
+    circuit_breaker: bool = field(default=True, metadata=setting(
+        "Deployment circuit breaker with automatic rollback. Caveat: older ECS API references "
+        "said the breaker could not be used behind a classic ELB; current ones no longer say "
+        "so. Where ECS does not count classic-ELB health failures, a task that runs but fails "
+        "the ELB check will not trip the breaker: give the container a health check too. Set "
+        "False to opt out."))
+    health_check_grace_period_seconds: int = field(default=60, metadata=setting(
+        "Seconds ECS ignores ELB health after a task starts (0-2147483647)."))
+    health_check_path: str = field(default="/health", metadata=setting(
+        "HTTP path the ELB checks on the host port. Must start with '/'."))
+    health_check_interval_seconds: int = field(default=30, metadata=setting(
+        "Seconds between ELB health checks (5-300)."))
+    health_check_timeout_seconds: int = field(default=5, metadata=setting(
+        "Seconds before a health check fails (2-60, below the interval)."))
+    healthy_threshold: int = field(default=2, metadata=setting(
+        "Consecutive successes before an instance is in service (2-10)."))
+    unhealthy_threshold: int = field(default=5, metadata=setting(
+        "Consecutive failures before an instance is out of service (2-10)."))
+    connection_draining_seconds: int = field(default=30, metadata=setting(
+        "Seconds the ELB keeps serving in-flight requests of a deregistering instance "
+        "(1-3600)."))
+    log_retention_days: int = field(default=30, metadata=setting(
+        "CloudWatch Logs retention for the container logs; the log group is retained on "
+        "delete."))
+    log_encryption_key: kms.IKey | None = field(default=None, metadata=doc(
+        "Customer managed KMS key for the container log group (its key policy must let "
+        "CloudWatch Logs use it). Default: CloudWatch Logs' own encryption at rest."))
+    access_logs_bucket: s3.IBucket | None = field(default=None, metadata=doc(
+        "Bucket for the ELB's access logs (prefix: the service name). Default: a bucket of "
+        "the service's own (private, SSL-only, SSE-S3, versioned, 90-day expiry, retained)."))
+    internet_facing: bool = field(default=True, metadata=setting(
+        "Public ELB in public subnets; False: internal ELB in private subnets."))
+    allowed_cidrs: Sequence[str] = field(default=("0.0.0.0/0",), metadata=setting(
+        "IPv4 CIDRs that may reach the ELB listener (the instances are never reachable "
+        "directly)."))
 
     @property
     def effective_host_port(self) -> int:
@@ -119,13 +146,28 @@ class ClassicLoadBalancedServiceProps:
         """Listener port after defaults."""
         return self.container_port if self.listener_port is None else self.listener_port
 
-    def problems(self) -> Checker:
-        """Every invalid prop, without creating anything."""
+    def validate(self) -> list[Problem]:
+        """Every invalid prop, without creating anything (an empty list when all are valid)."""
+        wrong_types = type_problems(self)
+        if wrong_types:
+            return wrong_types
         check = Checker()
         check.pattern(
             "name", self.name, NAME_PATTERN, "1-32 of a-z, 0-9, '-', starting with a letter",
             "use a short lower-case name such as 'location'",
         )
+        if self.service_name is not None:
+            check.pattern(
+                "service_name", self.service_name, SERVICE_NAME_PATTERN,
+                "1-255 letters, digits, '-' or '_'",
+                "rename the service, or leave service_name unset for a generated name",
+            )
+        if self.family is not None:
+            check.pattern(
+                "family", self.family, SERVICE_NAME_PATTERN, "1-255 letters, digits, '-' or '_'",
+                "rename the family, or leave family unset for a generated one",
+            )
+        self._check_cluster(check)
         self._check_ports(check)
         check.int_range("cpu", self.cpu, 128, 10240)
         check.int_range("memory_limit_mib", self.memory_limit_mib, 128, 122880)
@@ -149,7 +191,26 @@ class ClassicLoadBalancedServiceProps:
                 "keep essential=True; add sidecars as extra containers on the task definition",
             )
         self._check_container_settings(check)
-        return check
+        return check.problems
+
+    def _check_cluster(self, check: Checker) -> None:
+        cluster = self.cluster
+        if not isinstance(cluster, ContainerCluster) and isinstance(
+            cluster.node.scope, ContainerCluster
+        ):
+            check.add(
+                "cluster", cluster.node.path, "a ContainerCluster itself, or a cluster of your own",
+                "pass the ContainerCluster (not its ecs_cluster), so the capacity check and the "
+                "capacity provider apply",
+            )
+        vpc = cluster.vpc
+        wanted = ([ec2.SubnetType.PUBLIC] if self.internet_facing
+                  else [ec2.SubnetType.PRIVATE_WITH_EGRESS, ec2.SubnetType.PRIVATE_ISOLATED])
+        check.problems += subnet_problems(
+            "internet_facing", vpc, wanted,
+            "an internet-facing ELB needs public subnets, an internal one private subnets: "
+            "add them to the VPC or change internet_facing",
+        )
 
     def _check_ports(self, check: Checker) -> None:
         check.port("container_port", self.container_port)
@@ -254,16 +315,33 @@ class ClassicLoadBalancedService(Construct):
     The ELB accepts its listener port from `allowed_cidrs` only and health-checks the host port
     over HTTP; the instances accept the host port from the ELB's security group only. With a
     static host port at most one task of the service runs per instance (placement constraint).
+
+    Subnets: an internet-facing ELB goes into the VPC's public subnets, an internal one into its
+    private subnets; the tasks run wherever the cluster's instances are.
+
+    Attributes: `load_balancer`, `service`, `task_definition`, `container`, `log_group`,
+    `access_logs_bucket`, and the effective `container_port`, `host_port`, `listener_port`.
     """
 
     def __init__(self, scope: Construct, id: str, props: ClassicLoadBalancedServiceProps) -> None:
-        props.problems().raise_if_any("ClassicLoadBalancedService", id)
-        container_cluster = ContainerCluster.of(props.cluster)
+        raise_if_invalid("ClassicLoadBalancedService", id, props.validate())
+        container_cluster = props.cluster if isinstance(props.cluster, ContainerCluster) else None
         if container_cluster is not None:
             container_cluster.register_service(props.demand())
+        ecs_cluster: ecs.ICluster = (
+            props.cluster.ecs_cluster if isinstance(props.cluster, ContainerCluster)
+            else props.cluster
+        )
         super().__init__(scope, id)
-        self.props = props
-        host_port = props.effective_host_port
+        self.name = props.name
+        """The service's name (container name, log prefix)."""
+        self.container_port = props.container_port
+        """Port the container listens on."""
+        self.host_port = props.effective_host_port
+        """Static port on the instances (the ELB's instance port)."""
+        self.listener_port = props.effective_listener_port
+        """Port the ELB listens on."""
+        host_port = self.host_port
 
         self.log_group = logs.LogGroup(
             self, "LogGroup",
@@ -278,7 +356,7 @@ class ClassicLoadBalancedService(Construct):
                 "managed key",
             )
         self.task_definition = ecs.Ec2TaskDefinition(
-            self, "TaskDefinition", family=props.name, network_mode=ecs.NetworkMode.BRIDGE
+            self, "TaskDefinition", family=props.family, network_mode=ecs.NetworkMode.BRIDGE
         )
         self.container = self.task_definition.add_container(
             props.name,
@@ -301,9 +379,9 @@ class ClassicLoadBalancedService(Construct):
         )
         self.service = ecs.Ec2Service(
             self, "Service",
-            cluster=props.cluster,
+            cluster=ecs_cluster,
             task_definition=self.task_definition,
-            service_name=props.name,
+            service_name=props.service_name,
             desired_count=props.desired_count,
             min_healthy_percent=props.min_healthy_percent,
             max_healthy_percent=props.max_healthy_percent,
@@ -325,17 +403,17 @@ class ClassicLoadBalancedService(Construct):
         self.access_logs_bucket = props.access_logs_bucket or elb_access_logs_bucket(
             self, "AccessLogs"
         )
-        self.load_balancer = self._load_balancer(props, host_port)
+        self.load_balancer = self._load_balancer(props, ecs_cluster.vpc, host_port)
         # Registers the service with the ELB and, in bridge mode, opens the host port on the
         # cluster's instances to this ELB's security group only (and the ELB's egress to it).
         self.load_balancer.add_target(self.service)
 
     def _load_balancer(
-        self, props: ClassicLoadBalancedServiceProps, host_port: int
+        self, props: ClassicLoadBalancedServiceProps, vpc: ec2.IVpc, host_port: int
     ) -> elb.LoadBalancer:
         lb = elb.LoadBalancer(
             self, "LoadBalancer",
-            vpc=props.cluster.vpc,
+            vpc=vpc,
             internet_facing=props.internet_facing,
             cross_zone=True,
             health_check=elb.HealthCheck(

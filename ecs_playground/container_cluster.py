@@ -15,7 +15,15 @@ from constructs import Construct
 from . import acknowledge
 from ._lazy import lazy_any
 from .capacity import INSTANCE_TYPES, CapacityPlan, Headroom, InstanceResources, ServiceDemand
-from .validation import Checker, known
+from .props import doc, documented, setting
+from .validation import (
+    Checker,
+    Problem,
+    known,
+    raise_if_invalid,
+    subnet_problems,
+    type_problems,
+)
 
 CLUSTER_NAME_PATTERN = r"[A-Za-z0-9_-]{1,255}"
 ECS_CONFIG_KEY_PATTERN = r"ECS_[A-Z0-9_]+"
@@ -26,52 +34,66 @@ ROOT_DEVICE = "/dev/xvda"
 IMDS_HOP_LIMIT = 1
 
 
+@documented
 @dataclass(frozen=True, kw_only=True)
 class ContainerClusterProps:
-    """What an ECS-on-EC2 cluster needs. Defaults reproduce the tutorial: `app01`, 4 x t2.medium."""
+    """What an ECS-on-EC2 cluster needs. Defaults are neutral (no fixed names; 2 x t3.medium):
+    an app sets its own values, e.g. the tutorial's `app01` on 4 x t2.medium in its cdk.json."""
 
-    vpc: ec2.IVpc
-    """VPC for the container instances (yours, or the platform stack's)."""
-    cluster_name: str = "app01"
-    """Physical ECS cluster name, also written as ECS_CLUSTER into /etc/ecs/ecs.config.
-    1-255 letters, digits, hyphens and underscores."""
-    instance_type: str = "t2.medium"
-    """EC2 instance type of the container instances. Must be in the capacity table
-    (`ecs_playground.capacity.INSTANCE_TYPES`) unless `instance_resources` is given."""
-    instance_resources: InstanceResources | None = None
-    """vCPUs and memory of `instance_type`, for types not in the capacity table.
-    Default: looked up in the table."""
-    min_capacity: int = 4
-    """Fewest instances. The capacity check counts only these: they are always there."""
-    max_capacity: int = 4
-    """Most instances ECS managed scaling may launch."""
-    desired_capacity: int | None = None
-    """Instances at creation. Default: none set, so the group starts at `min_capacity` and ECS
-    managed scaling owns the size afterwards (a fixed value would be reset on every deploy)."""
-    reserved_memory_mib: int = 256
-    """ECS_RESERVED_MEMORY: memory kept from tasks for the OS, the ECS agent and Docker."""
-    ecs_config: Mapping[str, str] = field(default_factory=dict)
-    """Extra /etc/ecs/ecs.config settings, e.g. {"ECS_ENABLE_CONTAINER_METADATA": "true"}.
-    Keys are ECS_*; ECS_CLUSTER and ECS_RESERVED_MEMORY come from the props above."""
-    root_volume_size_gib: int = 30
-    """Encrypted gp3 root volume size; the ECS-optimized AL2023 AMI needs at least 30 GiB."""
-    container_insights: bool = True
-    """CloudWatch Container Insights for the cluster."""
-    managed_termination_protection: bool = False
-    """ECS managed termination protection. Default off: with it on, instances are protected from
-    scale-in and `cdk destroy` hangs until someone removes the protection by hand (aws-cdk issue
-    18179). Turn it on for long-lived production clusters where scale-in must never kill tasks;
-    managed draining (always on) already moves tasks off instances that are being terminated."""
-    instance_subnets: ec2.SubnetSelection | None = None
-    """Where the instances run. Default: private subnets with egress (no public IPs)."""
+    vpc: ec2.IVpc = field(metadata=doc(
+        "VPC for the container instances. They run in its private subnets with egress (they "
+        "pull images and reach the ECS API through NAT) unless `instance_subnets` says otherwise; "
+        "an `ec2.Vpc(...)` with default settings has them."))
+    cluster_name: str | None = field(default=None, metadata=setting(
+        "Physical ECS cluster name (1-255 letters, digits, '-', '_'). Default: CloudFormation "
+        "generates a unique one, so two clusters can live in one account and region. The name is "
+        "written as ECS_CLUSTER into /etc/ecs/ecs.config either way."))
+    instance_type: str = field(default="t3.medium", metadata=setting(
+        "EC2 instance type of the container instances. Must be in the capacity table "
+        "(`ecs_playground.capacity.INSTANCE_TYPES`) unless `instance_resources` is given."))
+    instance_resources: InstanceResources | None = field(default=None, metadata=doc(
+        "vCPUs and memory of `instance_type`, for types not in the capacity table. "
+        "Default: looked up in the table."))
+    min_capacity: int = field(default=2, metadata=setting(
+        "Fewest instances (0-1000). The capacity check counts only these: they are always there. "
+        "Default 2: one per AZ of a two-AZ VPC."))
+    max_capacity: int = field(default=2, metadata=setting(
+        "Most instances ECS managed scaling may launch (1-1000, >= min_capacity)."))
+    desired_capacity: int | None = field(default=None, metadata=setting(
+        "Instances at creation. Default: none set, so the group starts at `min_capacity` and ECS "
+        "managed scaling owns the size afterwards (a fixed value would be reset on every deploy)."))
+    reserved_memory_mib: int = field(default=256, metadata=setting(
+        "ECS_RESERVED_MEMORY: memory kept from tasks for the OS, the ECS agent and Docker "
+        "(0-16384 MiB)."))
+    ecs_config: Mapping[str, str] = field(default_factory=dict, metadata=setting(
+        "Extra /etc/ecs/ecs.config settings, e.g. {\"ECS_ENABLE_CONTAINER_METADATA\": \"true\"}. "
+        "Keys are ECS_*; ECS_CLUSTER and ECS_RESERVED_MEMORY come from the props above."))
+    root_volume_size_gib: int = field(default=30, metadata=setting(
+        "Encrypted gp3 root volume size (30-16384 GiB); the ECS-optimized AL2023 AMI needs at "
+        "least 30 GiB."))
+    container_insights: bool = field(default=True, metadata=setting(
+        "CloudWatch Container Insights for the cluster."))
+    managed_termination_protection: bool = field(default=False, metadata=setting(
+        "ECS managed termination protection. Default off: with it on, instances are protected "
+        "from scale-in and `cdk destroy` hangs until someone removes the protection by hand "
+        "(aws-cdk issue 18179). Turn it on for long-lived production clusters where scale-in "
+        "must never kill tasks; managed draining (always on) already moves tasks off instances "
+        "that are being terminated."))
+    instance_subnets: ec2.SubnetSelection | None = field(default=None, metadata=doc(
+        "Where the instances run. Default: the VPC's private subnets with egress (no public IPs)."))
 
-    def problems(self) -> Checker:
-        """Every invalid prop, without creating anything."""
+    def validate(self) -> list[Problem]:
+        """Every invalid prop, without creating anything (an empty list when all are valid)."""
+        wrong_types = type_problems(self)
+        if wrong_types:
+            return wrong_types
         check = Checker()
-        check.pattern(
-            "cluster_name", self.cluster_name, CLUSTER_NAME_PATTERN,
-            "1-255 letters, digits, '-' or '_'", "rename the cluster, e.g. 'app01'",
-        )
+        if self.cluster_name is not None:
+            check.pattern(
+                "cluster_name", self.cluster_name, CLUSTER_NAME_PATTERN,
+                "1-255 letters, digits, '-' or '_'",
+                "rename the cluster, e.g. 'app01', or leave it unset for a generated name",
+            )
         if self.instance_resources is None and self.instance_type not in INSTANCE_TYPES:
             check.add(
                 "instance_type", self.instance_type,
@@ -112,12 +134,12 @@ class ContainerClusterProps:
                 "a value without spaces, quotes, backslashes, '$' or '`'",
                 "remove those characters (the value is written into a shell script)",
             )
-        return check
-
-    @property
-    def resources(self) -> InstanceResources:
-        """vCPUs and memory of one instance (after validation)."""
-        return self.instance_resources or INSTANCE_TYPES[self.instance_type]
+        if self.instance_subnets is None:
+            check.problems += subnet_problems(
+                "vpc", self.vpc, [ec2.SubnetType.PRIVATE_WITH_EGRESS],
+                "give instance_subnets, or a VPC with private subnets with egress (NAT)",
+            )
+        return check.problems
 
 
 class ContainerCluster(Construct):
@@ -125,20 +147,37 @@ class ContainerCluster(Construct):
     root volume, no SSH, Session Manager), Auto Scaling group, capacity provider with managed
     scaling and draining, Container Insights.
 
-    Services created on `cluster` register here, so the cluster checks at synth time that all of
-    them fit, including the extra tasks of a rolling deployment.
+    Pass the ContainerCluster itself as a service's `cluster`: the service then registers its
+    demand here, and the cluster checks at synth time that all services fit, including the extra
+    tasks of a rolling deployment.
+
+    Attributes: `ecs_cluster` (the ECS cluster), `auto_scaling_group`, `launch_template`,
+    `capacity_provider`, `security_group` (the instances'), `instance_role`, `scaling_topic`.
     """
 
     def __init__(self, scope: Construct, id: str, props: ContainerClusterProps) -> None:
-        props.problems().raise_if_any("ContainerCluster", id)
+        raise_if_invalid("ContainerCluster", id, props.validate())
         super().__init__(scope, id)
-        self.props = props
+        self.vpc = props.vpc
+        """The VPC of the instances."""
+        self.instance_type = props.instance_type
+        """EC2 instance type of the container instances."""
+        self.instance_resources = props.instance_resources or INSTANCE_TYPES[props.instance_type]
+        """vCPUs and memory of one instance, as the capacity check counts them."""
+        self.min_capacity = props.min_capacity
+        """Fewest instances: what the capacity check counts on."""
+        self.max_capacity = props.max_capacity
+        """Most instances."""
+        self.reserved_memory_mib = props.reserved_memory_mib
+        """ECS_RESERVED_MEMORY of every instance."""
+        self._label = props.cluster_name or id
         self._services: list[ServiceDemand] = []
         self._headroom: Headroom | None = None
+        of_cluster = f" of cluster {props.cluster_name}" if props.cluster_name else ""
 
         self.security_group = ec2.SecurityGroup(
             self, "InstanceSecurityGroup", vpc=props.vpc, allow_all_outbound=True,
-            description=f"ECS container instances of cluster {props.cluster_name}; "
+            description=f"ECS container instances{of_cluster}; "
             "no inbound except from load balancers",
         )
         self.instance_role = iam.Role(
@@ -151,7 +190,7 @@ class ContainerCluster(Construct):
         )
         self.scaling_topic = sns.Topic(
             self, "ScalingNotifications", enforce_ssl=True,
-            display_name=f"Auto Scaling events of ECS cluster {props.cluster_name}",
+            display_name=f"Auto Scaling events of ECS cluster {props.cluster_name or id}",
         )
         unencrypted_topic = (
             "Auto Scaling cannot publish to a topic under the AWS-managed SNS key, and a "
@@ -193,7 +232,7 @@ class ContainerCluster(Construct):
             new_instances_protected_from_scale_in=props.managed_termination_protection,
             notifications=[autoscaling.NotificationConfiguration(topic=self.scaling_topic)],
         )
-        self.cluster = ecs.Cluster(
+        self.ecs_cluster = ecs.Cluster(
             self, "Cluster",
             vpc=props.vpc,
             cluster_name=props.cluster_name,
@@ -209,16 +248,16 @@ class ContainerCluster(Construct):
             enable_managed_draining=True,
             machine_image_type=ecs.MachineImageType.AMAZON_LINUX_2,
         )
-        self.cluster.add_asg_capacity_provider(self.capacity_provider)
+        self.ecs_cluster.add_asg_capacity_provider(self.capacity_provider)
         # add_asg_capacity_provider does not do this (add_auto_scaling_group does): without it
         # `cluster.connections` is empty and rules opened through it silently go nowhere.
-        self.cluster.connections.add_security_group(self.security_group)
+        self.ecs_cluster.connections.add_security_group(self.security_group)
         self._acknowledge_agent_permissions()
         if not props.container_insights:
             reason = "Container Insights switched off on purpose by the caller (container_insights)"
-            acknowledge.nag(self.cluster, "AwsSolutions-ECS4", reason)
-            acknowledge.checkov(self.cluster, "CKV_AWS_65", reason)
-        cfn_cluster = self.cluster.node.default_child
+            acknowledge.nag(self.ecs_cluster, "AwsSolutions-ECS4", reason)
+            acknowledge.checkov(self.ecs_cluster, "CKV_AWS_65", reason)
+        cfn_cluster = self.ecs_cluster.node.default_child
         assert isinstance(cfn_cluster, ecs.CfnCluster)
         cfn_cluster.add_metadata(
             "EcsPlayground::CapacityHeadroom",
@@ -261,26 +300,20 @@ class ContainerCluster(Construct):
         )
         return user_data
 
-    @staticmethod
-    def of(cluster: ecs.ICluster) -> ContainerCluster | None:
-        """The ContainerCluster that created this ECS cluster, or None for any other cluster."""
-        scope = cluster.node.scope
-        return scope if isinstance(scope, ContainerCluster) else None
-
     @property
     def capacity_provider_name(self) -> str:
         """Name of the cluster's capacity provider, for service capacity provider strategies."""
         return self.capacity_provider.capacity_provider_name
 
-    def capacity_plan(self, extra: ServiceDemand | None = None) -> CapacityPlan:
-        """The plan for the registered services (plus `extra`, if given)."""
-        services = tuple(self._services) + ((extra,) if extra else ())
+    def capacity_plan(self, *extra: ServiceDemand) -> CapacityPlan:
+        """The plan for the registered services plus `extra` ones (not registered)."""
+        services = tuple(self._services) + extra
         return CapacityPlan(
-            cluster=self.props.cluster_name,
-            instance_type=self.props.instance_type,
-            resources=self.props.resources,
-            instances=self.props.min_capacity,
-            reserved_memory_mib=self.props.reserved_memory_mib,
+            cluster=self._label,
+            instance_type=self.instance_type,
+            resources=self.instance_resources,
+            instances=self.min_capacity,
+            reserved_memory_mib=self.reserved_memory_mib,
             services=services,
         )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
@@ -13,9 +13,18 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from . import acknowledge
-from .validation import Checker, known
+from .props import doc, documented, setting
+from .validation import (
+    Checker,
+    Problem,
+    known,
+    raise_if_invalid,
+    subnet_problems,
+    type_problems,
+)
 
 MYSQL_PORT = 3306
+DATABASE_SUBNET_TYPES = (ec2.SubnetType.PRIVATE_ISOLATED, ec2.SubnetType.PRIVATE_WITH_EGRESS)
 ENGINE_VERSION_PATTERN = r"8\.(0|4)\.\d{1,2}"
 INSTANCE_CLASS_PATTERN = r"db\.[a-z][a-z0-9]*\.[a-z0-9]+"
 USERNAME_PATTERN = r"[A-Za-z][A-Za-z0-9_]{0,15}"
@@ -24,39 +33,48 @@ RESERVED_USERNAMES = frozenset({"root", "rdsadmin", "mysql", "user"})
 PASSWORD_EXCLUDED_CHARACTERS = " %+~`#$&*()|[]{}:;<>?!'/@\"\\"
 
 
+@documented
 @dataclass(frozen=True, kw_only=True)
 class MySqlDatabaseProps:
     """What the platform's MySQL needs. Every value has a safe default."""
 
-    vpc: ec2.IVpc
-    """VPC for the database."""
-    engine_version: str = "8.4.10"
-    """Full MySQL engine version (8.0.x or 8.4.x). Default 8.4.10: MySQL 8.4 is the LTS line;
-    8.0 left RDS standard support in July 2026. A full version is required: a major version alone
-    lets RDS pick one, and minor upgrades then show up as template drift."""
-    instance_class: str = "db.t3.micro"
-    """RDS instance class, e.g. db.t3.micro, db.m6i.large."""
-    allocated_storage_gib: int = 20
-    """Initial gp3 storage (20-65536 GiB)."""
-    max_allocated_storage_gib: int = 100
-    """Upper bound for storage autoscaling; must be >= allocated_storage_gib."""
-    master_username: str = "admin"
-    """Master user; its generated password goes to Secrets Manager, never into the template."""
-    backup_retention_days: int = 7
-    """Days of automated backups (1-35; 0 would disable them, which is not allowed here)."""
-    deletion_protection: bool = True
-    """RDS deletion protection. Set False for throwaway environments that `cdk destroy` must
-    remove; the instance is still snapshotted on delete."""
-    multi_az: bool = False
-    """Standby in a second AZ (doubles cost). The tutorial runs a single instance."""
-    subnets: ec2.SubnetSelection | None = None
-    """Where the instance runs. Default: isolated subnets (no route to or from the internet)."""
-    encryption_key: kms.IKey | None = None
-    """Customer managed KMS key for the storage and the secret. Default: the AWS-managed keys
-    (aws/rds, aws/secretsmanager); both are encrypted either way."""
+    vpc: ec2.IVpc = field(metadata=doc(
+        "VPC for the database. It goes into the VPC's isolated subnets when it has some (no "
+        "route to or from the internet), else into its private subnets with egress; a VPC with "
+        "public subnets only is refused. Needs subnets in at least two AZs (an RDS rule)."))
+    engine_version: str = field(default="8.4.10", metadata=setting(
+        "Full MySQL engine version (8.0.x or 8.4.x). Default 8.4.10: MySQL 8.4 is the LTS "
+        "line; 8.0 left RDS standard support in July 2026. A full version is required: a "
+        "major version alone lets RDS pick one, and minor upgrades then show up as template "
+        "drift."))
+    instance_class: str = field(default="db.t3.micro", metadata=setting(
+        "RDS instance class, e.g. db.t3.micro, db.m6i.large."))
+    allocated_storage_gib: int = field(default=20, metadata=setting(
+        "Initial gp3 storage (20-65536 GiB)."))
+    max_allocated_storage_gib: int = field(default=100, metadata=setting(
+        "Upper bound for storage autoscaling; must be >= allocated_storage_gib."))
+    master_username: str = field(default="admin", metadata=setting(
+        "Master user; its generated password goes to Secrets Manager, never into the "
+        "template."))
+    backup_retention_days: int = field(default=7, metadata=setting(
+        "Days of automated backups (1-35; 0 would disable them, which is not allowed here)."))
+    deletion_protection: bool = field(default=True, metadata=setting(
+        "RDS deletion protection. Set False for throwaway environments that `cdk destroy` "
+        "must remove; the instance is still snapshotted on delete."))
+    multi_az: bool = field(default=False, metadata=setting(
+        "Standby in a second AZ (doubles cost). The tutorial runs a single instance."))
+    subnets: ec2.SubnetSelection | None = field(default=None, metadata=doc(
+        "Where the instance runs. Default: the VPC's isolated subnets, or its private subnets "
+        "with egress when it has no isolated ones (an `ec2.Vpc(...)` with default settings)."))
+    encryption_key: kms.IKey | None = field(default=None, metadata=doc(
+        "Customer managed KMS key for the storage and the secret. Default: the AWS-managed "
+        "keys (aws/rds, aws/secretsmanager); both are encrypted either way."))
 
-    def problems(self) -> Checker:
-        """Every invalid prop, without creating anything."""
+    def validate(self) -> list[Problem]:
+        """Every invalid prop, without creating anything (an empty list when all are valid)."""
+        wrong_types = type_problems(self)
+        if wrong_types:
+            return wrong_types
         check = Checker()
         check.pattern(
             "engine_version", self.engine_version, ENGINE_VERSION_PATTERN,
@@ -89,7 +107,22 @@ class MySqlDatabaseProps:
                 "master_username", self.master_username,
                 f"not one of {sorted(RESERVED_USERNAMES)}", "choose another name, e.g. 'admin'",
             )
-        return check
+        if self.subnets is None:
+            check.problems += subnet_problems(
+                "vpc", self.vpc, DATABASE_SUBNET_TYPES,
+                "give subnets=ec2.SubnetSelection(...), or a VPC with isolated or private subnets "
+                "(a database is never placed in public subnets)",
+            )
+        return check.problems
+
+    def placement(self) -> ec2.SubnetSelection:
+        """Where the instance goes: `subnets`, else the first private kind the VPC has."""
+        if self.subnets is not None:
+            return self.subnets
+        for subnet_type in DATABASE_SUBNET_TYPES:
+            if not subnet_problems("vpc", self.vpc, [subnet_type], ""):
+                return ec2.SubnetSelection(subnet_type=subnet_type)
+        raise AssertionError("validate() refuses a VPC without private subnets")
 
 
 class MySqlDatabase(Construct):
@@ -99,7 +132,7 @@ class MySqlDatabase(Construct):
     """
 
     def __init__(self, scope: Construct, id: str, props: MySqlDatabaseProps) -> None:
-        props.problems().raise_if_any("MySqlDatabase", id)
+        raise_if_invalid("MySqlDatabase", id, props.validate())
         super().__init__(scope, id)
         self.security_group = ec2.SecurityGroup(
             self, "SecurityGroup", vpc=props.vpc, allow_all_outbound=False,
@@ -121,8 +154,7 @@ class MySqlDatabase(Construct):
             ),
             instance_type=ec2.InstanceType(props.instance_class.removeprefix("db.")),
             vpc=props.vpc,
-            vpc_subnets=props.subnets
-            or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+            vpc_subnets=props.placement(),
             security_groups=[self.security_group],
             port=MYSQL_PORT,
             credentials=rds.Credentials.from_secret(self.secret, props.master_username),

@@ -6,8 +6,12 @@ user reads one error at synth time instead of a failed deployment twenty minutes
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import re
-from collections.abc import Iterable
+import types
+import typing
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +36,10 @@ class Problem:
 
 
 class PropsValidationError(ValueError):
-    """Raised before any child construct is created when props are invalid."""
+    """Raised before any child construct is created when props are invalid.
+
+    `problems` holds each problem; the message lists them all, one per line.
+    """
 
     def __init__(self, construct: str, name: str, problems: Iterable[Problem]) -> None:
         self.construct = construct
@@ -91,7 +98,123 @@ class Checker:
             self.add(prop, value, allowed, fix)
         return ok
 
-    def raise_if_any(self, construct: str, name: str) -> None:
-        """Fail with every collected problem at once."""
-        if self.problems:
-            raise PropsValidationError(construct, name, self.problems)
+
+
+def raise_if_invalid(construct: str, name: str, problems: Sequence[Problem]) -> None:
+    """Fail with every problem at once (do nothing when there is none)."""
+    if problems:
+        raise PropsValidationError(construct, name, problems)
+
+
+# --- types ----------------------------------------------------------------------------------
+# Props are plain dataclasses: Python does not check their types, and jsii reports a wrong type
+# deep inside JavaScript (or not at all: "1024" reaches CloudFormation as a string). So every
+# props class checks its fields' types first, from its annotations, with these rules.
+
+def _interface_members() -> dict[Any, tuple[str, ...]]:
+    """jsii interfaces cannot be checked with isinstance: probe members every implementation has."""
+    from aws_cdk import aws_ec2 as ec2
+    from aws_cdk import aws_ecs as ecs
+    from aws_cdk import aws_kms as kms
+    from aws_cdk import aws_rds as rds
+    from aws_cdk import aws_s3 as s3
+    from aws_cdk import aws_secretsmanager as secretsmanager
+
+    return {
+        ec2.IVpc: ("vpc_id", "select_subnets"),
+        ec2.IConnectable: ("connections",),
+        ecs.ICluster: ("cluster_name", "cluster_arn", "connections"),
+        kms.IKey: ("key_arn", "grant_decrypt"),
+        s3.IBucket: ("bucket_name", "arn_for_objects"),
+        secretsmanager.ISecret: ("secret_arn", "secret_value_from_json"),
+        rds.IDatabaseInstance: ("db_instance_endpoint_address", "instance_identifier"),
+    }
+
+
+_INTERFACES = functools.cache(_interface_members)
+
+
+def _type_name(kind: Any) -> str:
+    if kind is type(None):
+        return "None"
+    origin = typing.get_origin(kind)
+    if origin in (types.UnionType, typing.Union):
+        return " or ".join(_type_name(a) for a in typing.get_args(kind))
+    if origin is not None:
+        args = ", ".join(_type_name(a) for a in typing.get_args(kind))
+        return f"{getattr(origin, '__name__', str(origin))}[{args}]"
+    return getattr(kind, "__name__", str(kind))
+
+
+def _is_a(value: Any, kind: Any) -> bool:
+    """Whether a value fits an annotation (the kinds that props use)."""
+    if kind is Any:
+        return True
+    if kind is type(None):
+        return value is None
+    origin = typing.get_origin(kind)
+    if origin in (types.UnionType, typing.Union):
+        return any(_is_a(value, arm) for arm in typing.get_args(kind))
+    if origin is not None:
+        args = typing.get_args(kind)
+        if origin in (Mapping, dict):
+            return isinstance(value, Mapping) and all(
+                _is_a(k, args[0]) and _is_a(v, args[1]) for k, v in value.items()
+            )
+        if origin in (Sequence, list, tuple):
+            return (isinstance(value, (list, tuple))
+                    and all(_is_a(item, args[0]) for item in value))
+        raise TypeError(f"no type rule for {kind!r}")  # a bug in a props class, not user input
+    if kind is int:
+        return (isinstance(value, int) and not isinstance(value, bool)) or is_token(value)
+    if kind is bool:
+        return isinstance(value, bool)
+    if kind is str:
+        return isinstance(value, str)
+    if getattr(kind, "_is_protocol", False):
+        members = _INTERFACES().get(kind)
+        if members is None:
+            raise TypeError(f"no member list for jsii interface {kind!r}")
+        return value is not None and all(hasattr(value, m) for m in members)
+    return isinstance(value, kind)
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
+
+
+def type_problems(props: Any) -> list[Problem]:
+    """A problem for every field whose value does not have the annotated type."""
+    hints = _hints(type(props))
+    problems = []
+    for f in dataclasses.fields(props):
+        value = getattr(props, f.name)
+        kind = hints[f.name]
+        if not _is_a(value, kind):
+            hint = ""
+            if kind in (int, int | None) and isinstance(value, str) and value.strip().isdigit():
+                hint = f" (write {int(value)}, not {value!r})"
+            elif kind is bool and isinstance(value, str):
+                hint = " (write True or False, not a string)"
+            problems.append(Problem(
+                f.name, value, f"a value of type {_type_name(kind)}",
+                f"pass a {_type_name(kind)}, not a {type(value).__name__}{hint}",
+            ))
+    return problems
+
+
+def subnet_problems(prop: str, vpc: Any, subnet_types: Sequence[Any], fix: str) -> list[Problem]:
+    """A problem when the VPC has no subnets of any of the given types (`ec2.SubnetType`)."""
+    for subnet_type in subnet_types:
+        try:
+            if vpc.select_subnets(subnet_type=subnet_type).subnet_ids:
+                return []
+        except Exception:  # jsii: "There are no '...' subnet groups in this VPC"
+            continue
+    wanted = " or ".join(t.name.lower().replace("_", " ") for t in subnet_types)
+    return [Problem(prop, f"a VPC without {wanted} subnets", f"a VPC with {wanted} subnets", fix)]

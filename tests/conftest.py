@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,8 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
-from ecs_playground import EcsPlaygroundStack, config, gates
+from ecs_playground.platform import config, gates
+from ecs_playground.platform.stack import EcsPlaygroundStack
 
 from . import scenarios
 
@@ -28,11 +29,13 @@ ROOT = Path(__file__).resolve().parent.parent
 CDK_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
 
 
-def build_stack(**overrides: Any) -> EcsPlaygroundStack:
-    """The platform stack as `app.py` builds it, with context overrides like `-c KEY=VALUE`."""
+def build_stack(removed: Sequence[str] = (), **overrides: Any) -> EcsPlaygroundStack:
+    """The platform stack as `app.py` builds it, with context overrides like `-c KEY=VALUE`
+    (and keys `removed` from cdk.json's context)."""
     # cdk.json's imagesDirectory is relative to the app's directory: make it independent of cwd
     context = {**CDK_CONTEXT, "imagesDirectory": str(ROOT / CDK_CONTEXT["imagesDirectory"])}
-    app = cdk.App(context={**context, **overrides})
+    context = {k: v for k, v in {**context, **overrides}.items() if k not in removed}
+    app = cdk.App(context=context)
     platform = config.load(app.node.get_all_context())
     return EcsPlaygroundStack(app, platform.stack_name, config=platform)
 

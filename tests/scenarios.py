@@ -16,19 +16,7 @@ from ecs_playground import (
     MySqlDatabaseProps,
 )
 
-ENV = cdk.Environment(account="111111111111", region="eu-west-1")
-
-
-def existing_vpc(scope: cdk.Stack) -> ec2.IVpc:
-    """A VPC that already exists, known by its IDs (no lookup, no resources created)."""
-    return ec2.Vpc.from_vpc_attributes(
-        scope, "ExistingVpc",
-        vpc_id="vpc-0a1b2c3d4e5f60718",
-        availability_zones=["eu-west-1a", "eu-west-1b"],
-        public_subnet_ids=["subnet-0aaa00000000000a1", "subnet-0aaa00000000000a2"],
-        private_subnet_ids=["subnet-0bbb00000000000b1", "subnet-0bbb00000000000b2"],
-        isolated_subnet_ids=["subnet-0ccc00000000000c1", "subnet-0ccc00000000000c2"],
-    )
+from .factories import ENV, existing_vpc
 
 
 def minimal_stack() -> cdk.Stack:
@@ -41,7 +29,7 @@ def minimal_stack() -> cdk.Stack:
     ClassicLoadBalancedService(
         stack, "Web",
         ClassicLoadBalancedServiceProps(
-            name="web", cluster=cluster.cluster,
+            name="web", cluster=cluster,
             image=ecs.ContainerImage.from_registry("public.ecr.aws/nginx/nginx:1.27"),
             container_port=8080,
         ),
@@ -78,7 +66,7 @@ def all_props_stack() -> cdk.Stack:
     ClassicLoadBalancedService(
         stack, "Api",
         ClassicLoadBalancedServiceProps(
-            name="api", cluster=cluster.cluster,
+            name="api", cluster=cluster, service_name="api", family="api",
             image=ecs.ContainerImage.from_registry("example.org/team/api:2.3.1"),
             container_port=3000, host_port=8443, listener_port=80, cpu=1024,
             memory_limit_mib=2048, essential=True,

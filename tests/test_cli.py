@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ecs_playground.summary import summarize
+from ecs_playground.platform.summary import summarize
 
 from .conftest import ROOT
 
@@ -58,4 +58,6 @@ def test_cdk_synth_with_overrides_from_the_command_line(tmp_path: Path) -> None:
 def test_cdk_synth_rejects_a_typo_in_a_key(tmp_path: Path) -> None:
     result = run_cdk("-c", "locaton.image=srirajan/location:11", outdir=tmp_path)
     assert result.returncode != 0
-    assert "unknown key 'locaton.image'; did you mean 'location.image'?" in result.stderr
+    assert "unknown key 'locaton.image': 'locaton' is not a service" in result.stderr
+    assert "did you mean 'location.image'?" in result.stderr
+    assert "Traceback" not in result.stderr, "a user's mistake must not print a stack trace"

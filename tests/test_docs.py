@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ecs_playground.config import markdown_table
+from ecs_playground.platform.config_docs import markdown_table
 
 from .conftest import CDK_CONTEXT, ROOT
 
@@ -14,7 +14,7 @@ def test_readme_configuration_table_is_current() -> None:
     end = readme.index("<!-- config-table:end -->")
     assert readme[start:end].strip() == markdown_table(CDK_CONTEXT), (
         "README configuration table is stale: regenerate it with "
-        "`python -m ecs_playground.config_table`"
+        "`python -m ecs_playground.platform.config_docs`"
     )
 
 
@@ -22,7 +22,7 @@ def test_readme_lists_every_acknowledged_finding() -> None:
     import re
 
     readme = (ROOT / "README.md").read_text().replace("\\*", "*")
-    source = "\n".join(p.read_text() for p in (ROOT / "ecs_playground").glob("*.py"))
+    source = "\n".join(p.read_text() for p in (ROOT / "ecs_playground").rglob("*.py"))
     named = set(re.findall(r'"(AwsSolutions-[A-Z]+\d+)', source))
     named |= set(re.findall(r'"(CKV_AWS_\d+)"', source))
     named |= set(re.findall(r'"(W\d{4})"', source))

@@ -23,8 +23,10 @@ def minimal(gated: dict[str, Gated]) -> Template:
 def test_package_exports_the_public_constructs() -> None:
     for name in ("ContainerCluster", "ContainerClusterProps", "MySqlDatabase",
                  "MySqlDatabaseProps", "ClassicLoadBalancedService",
-                 "ClassicLoadBalancedServiceProps", "EcsPlaygroundStack"):
+                 "ClassicLoadBalancedServiceProps", "EcsPlaygroundRules"):
         assert name in ecs_playground.__all__ and hasattr(ecs_playground, name)
+    # the app layer is not part of the library's public surface
+    assert "EcsPlaygroundStack" not in ecs_playground.__all__
 
 
 def test_an_existing_vpc_is_used_not_created(minimal: Template) -> None:
@@ -44,10 +46,16 @@ def test_an_existing_vpc_is_used_not_created(minimal: Template) -> None:
     )
 
 
-def test_minimal_use_gets_the_safe_defaults(minimal: Template) -> None:
-    minimal.has_resource_properties("AWS::ECS::Cluster", {"ClusterName": "app01"})
+def test_minimal_use_gets_neutral_defaults_without_physical_names(minimal: Template) -> None:
+    cluster = minimal.find_resources("AWS::ECS::Cluster")
+    assert [r["Properties"].get("ClusterName") for r in cluster.values()] == [None]
     minimal.has_resource_properties(
-        "AWS::ECS::Service", {"DesiredCount": 4, "ServiceName": "web"}
+        "AWS::ECS::Service", {"DesiredCount": 2, "ServiceName": Match.absent()}
+    )
+    (task,) = minimal.find_resources("AWS::ECS::TaskDefinition").values()
+    assert task["Properties"]["Family"].startswith("MinimalWebTaskDefinition")  # per stack
+    minimal.has_resource_properties(
+        "AWS::AutoScaling::AutoScalingGroup", {"MinSize": "2", "MaxSize": "2"}
     )
     minimal.has_resource_properties(
         "AWS::ElasticLoadBalancing::LoadBalancer",

@@ -11,9 +11,18 @@ from aws_cdk.assertions import Template
 
 from .conftest import ROOT, build_stack, template_of
 
-TASKS = {"location": "ServicesLocationTaskDefinition30809362",
-         "user": "ServicesUserTaskDefinitionC74D7F47"}
-SERVICES = {"location": "ServicesLocationService4D45543D", "user": "ServicesUserService8C9A362B"}
+def _by_family(template: dict[str, Any]) -> dict[str, str]:
+    """Logical IDs of the task definitions, by family (what they are, not what they are called)."""
+    return {r["Properties"]["Family"]: i for i, r in template["Resources"].items()
+            if r["Type"] == "AWS::ECS::TaskDefinition"}
+
+
+def _service_of(template: dict[str, Any], task_id: str) -> str:
+    """The logical ID of the ECS service that runs a task definition."""
+    (service,) = (i for i, r in template["Resources"].items()
+                  if r["Type"] == "AWS::ECS::Service"
+                  and r["Properties"]["TaskDefinition"] == {"Ref": task_id})
+    return service
 
 
 def changed_resources(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
@@ -22,7 +31,8 @@ def changed_resources(before: dict[str, Any], after: dict[str, Any]) -> set[str]
 
 
 def image_of(template: dict[str, Any], service: str) -> Any:
-    return template["Resources"][TASKS[service]]["Properties"]["ContainerDefinitions"][0]["Image"]
+    task = template["Resources"][_by_family(template)[service]]
+    return task["Properties"]["ContainerDefinitions"][0]["Image"]
 
 
 @pytest.mark.parametrize("service", ["location", "user"])
@@ -32,11 +42,10 @@ def test_new_registry_tag_replaces_only_that_task_definition(service: str) -> No
     after = template_of(build_stack(**{f"{service}.image": f"srirajan/{service}:11"})).to_json()
     # then only that service's task definition changes (a task definition is immutable: a new
     # revision), and its service follows it by reference: nothing else, nothing stateful
-    assert changed_resources(before, after) == {TASKS[service]}
+    task = _by_family(after)[service]
+    assert changed_resources(before, after) == {task}
     assert image_of(after, service) == f"srirajan/{service}:11"
-    assert after["Resources"][SERVICES[service]]["Properties"]["TaskDefinition"] == {
-        "Ref": TASKS[service]
-    }
+    assert _service_of(after, task) == _service_of(before, task)
     assert before["Outputs"] == after["Outputs"]
 
 
@@ -52,7 +61,7 @@ def test_changed_service_source_rebuilds_only_that_service(
     after = template_of(build_stack(imagesDirectory=str(images))).to_json()
     before = default_template.to_json()
     # then the location image (asset hash) and task definition change; the user image does not
-    assert changed_resources(before, after) == {TASKS["location"]}
+    assert changed_resources(before, after) == {_by_family(before)["location"]}
     assert image_of(after, "location") != image_of(before, "location")
     assert image_of(after, "user") == image_of(before, "user")
 
@@ -65,4 +74,5 @@ def test_shared_code_change_rebuilds_every_service(
     with (images / "common" / "ecs_service" / "__init__.py").open("a") as f:
         f.write("\n# changed\n")
     after = template_of(build_stack(imagesDirectory=str(images))).to_json()
-    assert changed_resources(default_template.to_json(), after) == set(TASKS.values())
+    before = default_template.to_json()
+    assert changed_resources(before, after) == set(_by_family(before).values())

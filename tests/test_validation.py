@@ -13,47 +13,41 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from ecs_playground import (
     CapacityError,
     ClassicLoadBalancedService,
-    ClassicLoadBalancedServiceProps,
     ContainerCluster,
     ContainerClusterProps,
     MySqlDatabase,
     MySqlDatabaseProps,
     PropsValidationError,
 )
-from ecs_playground.config import ConfigError
+from ecs_playground.platform.config import ConfigError
+from ecs_playground.platform.stack import PlatformError
 
-from .conftest import CDK_CONTEXT, build_stack
-
-
-@pytest.fixture(scope="module")
-def scope() -> dict[str, Any]:
-    """One stack with a VPC and a default cluster; every case adds (or fails to add) to it."""
-    app = cdk.App()
-    stack = cdk.Stack(app, "Validation")
-    vpc = ec2.Vpc(stack, "Vpc", max_azs=2)
-    cluster = ContainerCluster(stack, "Cluster", ContainerClusterProps(vpc=vpc))
-    return {"stack": stack, "vpc": vpc, "cluster": cluster}
+from .conftest import build_stack
+from .factories import (
+    cluster_props,
+    existing_vpc,
+    new_cluster,
+    new_stack,
+    service_props,
+)
 
 
-def make_cluster(scope: dict[str, Any], id: str, **kwargs: Any) -> None:
-    ContainerCluster(scope["stack"], id, ContainerClusterProps(vpc=scope["vpc"], **kwargs))
+def make_cluster(stack: cdk.Stack, id: str, **kwargs: Any) -> None:
+    kwargs.setdefault("vpc", existing_vpc(stack))
+    ContainerCluster(stack, id, ContainerClusterProps(**kwargs))
 
 
-def make_database(scope: dict[str, Any], id: str, **kwargs: Any) -> None:
-    MySqlDatabase(scope["stack"], id, MySqlDatabaseProps(vpc=scope["vpc"], **kwargs))
+def make_database(stack: cdk.Stack, id: str, **kwargs: Any) -> None:
+    kwargs.setdefault("vpc", existing_vpc(stack))
+    MySqlDatabase(stack, id, MySqlDatabaseProps(**kwargs))
 
 
-def make_service(scope: dict[str, Any], id: str, **kwargs: Any) -> None:
+def make_service(stack: cdk.Stack, id: str, **kwargs: Any) -> None:
     if isinstance(kwargs.get("secrets"), list):  # names -> secrets from one imported secret
-        secret = secretsmanager.Secret.from_secret_name_v2(scope["stack"], f"{id}Secret", "db")
+        secret = secretsmanager.Secret.from_secret_name_v2(stack, f"{id}Secret", "db")
         kwargs["secrets"] = {n: ecs.Secret.from_secrets_manager(secret) for n in kwargs["secrets"]}
-    props: dict[str, Any] = {
-        "name": "svc", "cluster": scope["cluster"].cluster,
-        "image": ecs.ContainerImage.from_registry("srirajan/location:10"),
-        "container_port": 8081,
-        **kwargs,
-    }
-    ClassicLoadBalancedService(scope["stack"], id, ClassicLoadBalancedServiceProps(**props))
+    cluster = new_cluster(stack)
+    ClassicLoadBalancedService(stack, id, service_props(cluster, **kwargs))
 
 
 def _scalars(props: dict[str, Any]) -> list[Any]:
@@ -127,58 +121,51 @@ PROPS_CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ids=[f"{c}-{p}-{i}" for i, (c, _, p, _) in enumerate(PROPS_CASES)],
 )
 def test_invalid_props_fail_before_any_child_is_created(
-    scope: dict[str, Any], construct: str, props: dict[str, Any], prop: str, allowed: str
+    construct: str, props: dict[str, Any], prop: str, allowed: str
 ) -> None:
     # given one invalid prop, when the construct is created
-    construct_id = f"Bad{len(scope['stack'].node.children)}"
+    stack = new_stack()
+    construct_id = "Bad"
     with pytest.raises(PropsValidationError) as err:
-        MAKERS[construct](scope, construct_id, **props)
+        MAKERS[construct](stack, construct_id, **props)
     # then the error names the construct, the prop, the value and what is allowed
     message = str(err.value)
     assert f"'{construct_id}'" in message
     assert prop in message and allowed in message, message
     assert any(repr(v) in message for v in _scalars(props)), message
     # and nothing was added to the tree
-    assert scope["stack"].node.try_find_child(construct_id) is None
+    assert stack.node.try_find_child(construct_id) is None
 
 
-def test_every_problem_is_reported_in_one_error(scope: dict[str, Any]) -> None:
+def test_every_problem_is_reported_in_one_error() -> None:
     with pytest.raises(PropsValidationError) as err:
-        make_service(scope, "ManyProblems", container_port=0, cpu=1, health_check_path="x")
+        make_service(new_stack(), "ManyProblems", container_port=0, cpu=1, health_check_path="x")
     assert [p.prop for p in err.value.problems] == [
         "container_port", "host_port", "listener_port", "cpu", "health_check_path"
     ]
     assert "5 invalid prop(s)" in str(err.value)
 
 
-def test_tokens_are_not_judged_at_synth_time(scope: dict[str, Any]) -> None:
-    port = cdk.Token.as_number(cdk.CfnParameter(scope["stack"], "PortParam", type="Number"))
-    problems = ClassicLoadBalancedServiceProps(
-        name="tok", cluster=scope["cluster"].cluster,
-        image=ecs.ContainerImage.from_registry("a:1"), container_port=8081,
-        listener_port=port,
-    ).problems().problems
-    assert problems == []
+def test_tokens_are_not_judged_at_synth_time() -> None:
+    cluster = new_cluster()
+    port = cdk.Token.as_number(cdk.CfnParameter(cluster.node.scope, "PortParam", type="Number"))  # type: ignore[arg-type]
+    assert service_props(cluster, listener_port=port).validate() == []
 
 
 # --- capacity: checked as each service joins its ContainerCluster ----------------------------
 
 
 def capacity_cluster(**kwargs: Any) -> ContainerCluster:
-    app = cdk.App()
-    stack = cdk.Stack(app, "Capacity")
-    vpc = ec2.Vpc(stack, "Vpc", max_azs=2)
-    return ContainerCluster(stack, "Cluster", ContainerClusterProps(vpc=vpc, **kwargs))
+    """The tutorial's cluster: 4 x t2.medium, named app01."""
+    tutorial = {"cluster_name": "app01", "instance_type": "t2.medium", "min_capacity": 4,
+                "max_capacity": 4}
+    return new_cluster(**{**tutorial, **kwargs})
 
 
 def add_service(cluster: ContainerCluster, name: str, **kwargs: Any) -> None:
     ClassicLoadBalancedService(
         cluster.node.scope, name.title(),  # type: ignore[arg-type]
-        ClassicLoadBalancedServiceProps(
-            name=name, cluster=cluster.cluster,
-            image=ecs.ContainerImage.from_registry(f"example/{name}:1"),
-            **{"container_port": 8081, **kwargs},
-        ),
+        service_props(cluster, name=name, **{"desired_count": 4, **kwargs}),
     )
 
 
@@ -222,23 +209,89 @@ def test_more_instances_let_a_deployment_start_before_stopping() -> None:
     assert cluster.headroom.peak_tasks == 5
 
 
+# --- wrong types from Python callers ---------------------------------------------------------
+
+TYPE_CASES: list[tuple[str, dict[str, Any], str, str]] = [
+    ("cluster", {"min_capacity": "4"}, "min_capacity", "write 4, not '4'"),
+    ("cluster", {"container_insights": "no"}, "container_insights", "True or False"),
+    ("cluster", {"instance_resources": (2, 4096)}, "instance_resources", "InstanceResources"),
+    ("cluster", {"ecs_config": {"ECS_LOGLEVEL": 3}}, "ecs_config", "Mapping[str, str]"),
+    ("cluster", {"vpc": None}, "vpc", "IVpc"),
+    ("database", {"multi_az": 1}, "multi_az", "bool"),
+    ("database", {"allocated_storage_gib": 20.5}, "allocated_storage_gib", "int"),
+    ("service", {"cpu": "1024"}, "cpu", "write 1024, not '1024'"),
+    ("service", {"allowed_cidrs": "0.0.0.0/0"}, "allowed_cidrs", "Sequence[str]"),
+    ("service", {"image": "srirajan/location:10"}, "image", "ContainerImage"),
+    ("service", {"internet_facing": "false"}, "internet_facing", "True or False"),
+]
+
+
+@pytest.mark.parametrize(
+    ("construct", "props", "prop", "expected"), TYPE_CASES,
+    ids=[f"{c}-{p}" for c, _, p, _ in TYPE_CASES],
+)
+def test_wrong_types_are_validation_errors_not_crashes(
+    construct: str, props: dict[str, Any], prop: str, expected: str
+) -> None:
+    with pytest.raises(PropsValidationError) as err:
+        MAKERS[construct](new_stack(), "Typed", **props)
+    assert [p.prop for p in err.value.problems] == [prop]
+    assert expected in str(err.value), str(err.value)
+
+
+def test_the_ecs_cluster_inside_a_container_cluster_is_refused_with_a_hint() -> None:
+    cluster = new_cluster()
+    problems = service_props(cluster.ecs_cluster).validate()
+    assert [p.prop for p in problems] == ["cluster"]
+    assert "pass the ContainerCluster" in problems[0].fix
+
+
+def test_a_vpc_without_public_subnets_cannot_hold_an_internet_facing_elb() -> None:
+    stack = new_stack()
+    vpc = ec2.Vpc.from_vpc_attributes(
+        stack, "PrivateOnly", vpc_id="vpc-1", availability_zones=["eu-west-1a", "eu-west-1b"],
+        private_subnet_ids=["subnet-1", "subnet-2"],
+    )
+    cluster = ContainerCluster(stack, "Cluster", cluster_props(vpc))
+    problems = service_props(cluster).validate()
+    assert [p.prop for p in problems] == ["internet_facing"]
+    assert service_props(cluster, internet_facing=False).validate() == []
+
+
 # --- configuration from context --------------------------------------------------------------
 
 CONFIG_CASES: list[tuple[dict[str, Any], str]] = [
     ({"locaton.image": "srirajan/location:11"},
-     "unknown key 'locaton.image'; did you mean 'location.image'?"),
+     "unknown key 'locaton.image': 'locaton' is not a service"),
     ({"cluster.instancetype": "t3.large"},
      "unknown key 'cluster.instancetype'; did you mean 'cluster.instanceType'?"),
-    ({"location.desiredCount": "four"}, "'location.desiredCount' = 'four'"),
+    ({"location.desired_count": 2}, "did you mean 'location.desiredCount'?"),
+    ({"Location.image": "srirajan/location:11"}, "did you mean 'location.image'?"),
+    ({"db.engine_version": "8.4.10"}, "did you mean 'db.engineVersion'?"),
+    ({"location.desiredCount": "four"},
+     "location.desiredCount = 'four': expected a whole number, e.g. 4"),
     ({"cluster.containerInsights": "yes"}, "expected true or false"),
     ({"location.image": "srirajan/location"}, "allowed REPO:TAG"),
     ({"location.image": "srirajan/location:latest"}, "a moving tag"),
-    ({"services": '["location", "location"]'}, "each service may appear once"),
-    ({"location.extraHosts": "googledns=8.8.8.8"}, "'location.extraHosts'"),
-    ({"location.allowedCidrs": '"0.0.0.0/0"'}, "expected a JSON list of strings"),
-    ({"services": '["location", "user", "db"]'}, "not 'cluster', 'db' or 'vpc'"),
-    ({"services": '["location", "user", "orders"]', "orders.containerPort": 7000},
+    ({"services": "location,location"}, "each service may appear once"),
+    ({"location.extraHosts": "googledns"}, "each entry KEY=VALUE"),
+    ({"location.allowedCidrs": '["0.0.0.0/0"'}, "quote JSON with single quotes"),
+    ({"services": "location,user,db"}, "not 'cluster', 'db'"),
+    ({"services": "location,user,orders", "orders.containerPort": 7000},
      "no image source for service 'orders'"),
+    ({"location.containerPort": 8080}, "listens on 8081"),
+    ({"user.image": "srirajan/user:10", "user.containerPort": None},
+     "user.containerPort is missing"),
+    ({"location.dbName": "mysql"}, "not a system schema"),
+    ({"location.dbName": "loc-ation"}, "1-64 letters, digits and '_'"),
+    ({"location.dbName": "x" * 65}, "1-64 letters"),
+    ({"vpc.cidr": "10.0.0.0/8"}, "/16 to /20"),
+    ({"vpc.cidr": "10.0.0.1/16"}, "not an IPv4 network"),
+    ({"vpc.cidr": "10.0.0.0/33"}, "not an IPv4 network"),
+    ({"vpc.cidr": "8.8.0.0/16"}, "private range"),
+    ({"vpc.maxAzs": 3}, "allowed 2"),
+    ({"vpc.natGateways": 0}, "need a NAT gateway"),
+    ({"vpc.natGateways": 3}, "allowed 1 to vpc.maxAzs"),
 ]
 
 
@@ -246,25 +299,50 @@ CONFIG_CASES: list[tuple[dict[str, Any], str]] = [
 def test_bad_context_fails_with_every_problem_named(
     overrides: dict[str, Any], expected: str
 ) -> None:
-    with pytest.raises(ConfigError) as err:
-        build_stack(**overrides)
-    assert expected in str(err.value)
+    context = {k: v for k, v in overrides.items() if v is not None}
+    removed = [k for k, v in overrides.items() if v is None]
+    with pytest.raises((ConfigError, PlatformError)) as err:
+        build_stack(removed=removed, **context)
+    assert expected in str(err.value), str(err.value)
 
 
 def test_missing_required_context_is_named() -> None:
-    context = {k: v for k, v in CDK_CONTEXT.items() if k not in ("vpc.cidr", "user.containerPort")}
-    app = cdk.App(context=context)
-    from ecs_playground import config
-
     with pytest.raises(ConfigError) as err:
-        config.load(app.node.get_all_context())
-    assert "'vpc.cidr' is missing" in str(err.value)
-    assert "'user.containerPort' is missing" in str(err.value)
+        build_stack(removed=["vpc.cidr"])
+    assert "vpc.cidr is missing" in str(err.value)
 
 
-def test_invalid_context_values_reach_the_construct_validation() -> None:
-    with pytest.raises(PropsValidationError) as err:
+def test_one_synth_reports_config_props_and_capacity_problems_together() -> None:
+    # given a typo in a key, a bad prop value and a service that cannot fit, in three places
+    with pytest.raises(PlatformError) as err:
+        build_stack(**{"locaton.image": "a:1", "location.healthCheckPath": "health",
+                       "user.cpu": 4096, "db.backupRetentionDays": 0})
+    message = str(err.value)
+    # then one error lists all of them, each by its configuration key
+    assert "unknown key 'locaton.image'" in message
+    assert "location.healthCheckPath = 'health'" in message
+    assert "db.backupRetentionDays = 0" in message
+    assert "user.cpu = 4096" not in message  # a valid prop value ...
+    assert "capacity" not in message  # ... the capacity check waits for valid props
+
+
+def test_capacity_problems_come_in_the_same_error_as_config_problems() -> None:
+    with pytest.raises(PlatformError) as err:
+        build_stack(**{"cluster.instancetype": "x", "user.cpu": 4096})
+    message = str(err.value)
+    assert "did you mean 'cluster.instanceType'" in message
+    assert "capacity: service 'user': a task needs 4096 CPU units" in message
+
+
+def test_an_unparsable_services_list_is_one_problem_not_a_cascade() -> None:
+    with pytest.raises(PlatformError) as err:
+        build_stack(services='["location", "user"')
+    assert len(err.value.problems) == 1, err.value.problems
+
+
+def test_invalid_context_values_are_named_by_their_keys() -> None:
+    with pytest.raises(PlatformError) as err:
         build_stack(**{"location.healthCheckPath": "health", "location.cpu": "64"})
-    assert "ClassicLoadBalancedService 'Location'" in str(err.value)
-    assert "health_check_path = 'health'" in str(err.value)
-    assert "cpu = 64" in str(err.value)
+    message = str(err.value)
+    assert "location.healthCheckPath = 'health': allowed a URL path" in message
+    assert "location.cpu = 64: allowed an integer 128-10240; set location.cpu to" in message

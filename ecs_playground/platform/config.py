@@ -1,0 +1,468 @@
+"""Typed platform configuration from CDK context (cdk.json, overridable with `-c KEY=VALUE`).
+
+Keys are the construct props that declare themselves configurable (`setting(...)` in their field
+metadata), in camelCase under a prefix: `cluster.instanceType` is
+`ContainerClusterProps.instance_type`, `db.backupRetentionDays` is
+`MySqlDatabaseProps.backup_retention_days`, `location.desiredCount` is the `location` service's
+`ClassicLoadBalancedServiceProps.desired_count`. The app's own keys (`stackName`, `vpc.*`, ...)
+are listed in `PLATFORM_KEYS` and `SERVICE_KEYS`.
+
+Values given with `-c` arrive as strings. Each is converted by the parser that `PARSERS` names for
+the prop's type: whole numbers, `true`/`false`, text, lists (`a,b` or a JSON list) and maps
+(`k=v,k2=v2` or a JSON object). Every key under our prefixes, and every key that looks like one,
+is either used or rejected with a suggestion: a typo must not be ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import json
+import re
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..classic_service import ClassicLoadBalancedServiceProps
+from ..container_cluster import ContainerClusterProps
+from ..database import MySqlDatabaseProps
+from ..props import configurable_fields, field_doc
+
+Parser = Callable[[Any], Any]
+SERVICE_NAME_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,31}")
+IMAGE_PATTERN = re.compile(r"[a-z0-9][a-z0-9._/:-]*(:[A-Za-z0-9_.-]{1,128}|@sha256:[0-9a-f]{64})")
+DB_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+RESERVED_DB_NAMES = frozenset(
+    {"mysql", "sys", "information_schema", "performance_schema", "rdsadmin", "innodb", "tmp"}
+)
+RESERVED_PREFIXES = ("cluster", "db", "vpc", "nag")
+
+
+class ConfigError(ValueError):
+    """Every problem with the context configuration, in one message."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__(
+            "Invalid ecs-playground configuration (cdk.json context / -c KEY=VALUE), "
+            f"{len(self.problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in self.problems)
+        )
+
+
+# --- parsers: context value (typed from cdk.json, a string from -c) -> the prop's type ---------
+
+
+class ParseError(ValueError):
+    """A value that does not parse; the message says what was expected, with an example."""
+
+
+def parse_int(raw: Any) -> int:
+    """A whole number: 4 in cdk.json, "4" from -c."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and re.fullmatch(r"\s*[+-]?\d{1,12}\s*", raw):
+        return int(raw)
+    raise ParseError("expected a whole number, e.g. 4")
+
+
+def parse_bool(raw: Any) -> bool:
+    """true or false (any case)."""
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
+        return raw.strip().lower() == "true"
+    raise ParseError("expected true or false")
+
+
+def parse_str(raw: Any) -> str:
+    """Text, as given."""
+    if isinstance(raw, str):
+        return raw
+    raise ParseError(f"expected text, got {type(raw).__name__} {json.dumps(raw)}")
+
+
+def parse_str_list(raw: Any) -> tuple[str, ...]:
+    """A list of text: `a,b` (no quoting needed on a command line) or a JSON list."""
+    if isinstance(raw, str):
+        text = raw.strip()
+        if text.startswith("["):
+            try:
+                raw = json.loads(text)
+            except json.JSONDecodeError:
+                raise ParseError(
+                    'expected a list: a,b or a JSON list like ["a","b"] (in a shell, quote '
+                    "JSON with single quotes, or use the a,b form)"
+                ) from None
+        else:
+            return tuple(item.strip() for item in text.split(",") if item.strip())
+    if isinstance(raw, list) and all(isinstance(v, str) for v in raw):
+        return tuple(raw)
+    raise ParseError('expected a list of text: a,b or ["a","b"]')
+
+
+def parse_str_map(raw: Any) -> dict[str, str]:
+    """A map of text: `k=v,k2=v2` (no quoting needed) or a JSON object."""
+    if isinstance(raw, str):
+        text = raw.strip()
+        if text.startswith("{"):
+            try:
+                raw = json.loads(text)
+            except json.JSONDecodeError:
+                raise ParseError(
+                    'expected a map: k=v,k2=v2 or a JSON object like {"k":"v"} (in a shell, '
+                    "quote JSON with single quotes, or use the k=v form)"
+                ) from None
+        else:
+            pairs = [item.strip() for item in text.split(",") if item.strip()]
+            if not all("=" in pair for pair in pairs):
+                raise ParseError("expected a map: k=v,k2=v2 (each entry KEY=VALUE)")
+            return dict(tuple(p.strip() for p in pair.split("=", 1)) for pair in pairs)  # type: ignore[misc]
+    if isinstance(raw, dict) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in raw.items()
+    ):
+        return dict(raw)
+    raise ParseError('expected a map of text: k=v,k2=v2 or {"k":"v"}')
+
+
+def optional(parse: Parser) -> Parser:
+    """The same parser, with null (JSON null or the text "null") for 'unset'."""
+
+    def parse_optional(raw: Any) -> Any:
+        return None if raw is None or raw == "null" else parse(raw)
+
+    return parse_optional
+
+
+PARSERS: dict[Any, Parser] = {
+    int: parse_int,
+    bool: parse_bool,
+    str: parse_str,
+    int | None: optional(parse_int),
+    str | None: optional(parse_str),
+    Sequence[str]: parse_str_list,
+    Mapping[str, str]: parse_str_map,
+}
+"""The parser for each type a configurable prop may have. A new type needs a row here (a test
+checks that every configurable prop has one)."""
+
+
+# --- the keys ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """One configuration key: how its value is parsed, what it means, the prop it sets."""
+
+    key: str
+    parse: Parser
+    meaning: str
+    field: str | None = None
+    """The props field it sets; None for the app's own keys."""
+    default: Any = None
+    """What an unset key means (the prop's default)."""
+
+
+PLATFORM_KEYS: dict[str, tuple[Parser, str]] = {
+    "stackName": (parse_str, "Name of the CloudFormation stack."),
+    "services": (parse_str_list, "Services to deploy (a,b or a JSON list); each reads its keys "
+                 "under '<service>.'."),
+    "vpc.maxAzs": (parse_int, "Availability zones of the VPC. The stack is environment-agnostic, "
+                   "so CloudFormation can name 2 (Fn::GetAZs): 2 is the only value applied."),
+    "vpc.natGateways": (parse_int, "NAT gateways for the private subnets (1 to vpc.maxAzs; 1 per "
+                        "AZ for HA). The instances need one to reach ECS and pull images."),
+    "vpc.cidr": (parse_str, "IPv4 CIDR of the VPC (a network address, /16 to /20, that holds "
+                 "the subnet layout: /24 public, /22 private, /24 isolated per AZ)."),
+    "nag.compliancePacks": (parse_bool, "Also run cdk-nag's HIPAA Security and NIST 800-53 R5 "
+                            "packs (an audit run: their findings fail the synth and fill "
+                            "cdk.out/validation-report.json)."),
+    "imagesDirectory": (parse_str, "Docker build context of the service images (one "
+                        "Dockerfile, one folder per service); relative to the app's directory."),
+}
+SERVICE_KEYS: dict[str, tuple[Parser, str]] = {
+    "image": (optional(parse_str), "Registry image REPO:TAG (or REPO@sha256:...) to run instead "
+              "of the image built from imagesDirectory/<service>; set it to roll out a published "
+              "image."),
+    "dbName": (optional(parse_str), "Database (schema) name the service uses, passed as "
+               "DB_NAME. Default: the service name."),
+}
+PROPS_BY_PREFIX: dict[str, type] = {"cluster": ContainerClusterProps, "db": MySqlDatabaseProps}
+SERVICE_PROPS = ClassicLoadBalancedServiceProps
+
+
+def camel(snake: str) -> str:
+    """memory_limit_mib -> memoryLimitMib."""
+    head, *rest = snake.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+@functools.cache
+def props_keys(prefix: str, cls: type) -> tuple[KeySpec, ...]:
+    """The keys of a props class's configurable fields, under a prefix."""
+    hints = typing.get_type_hints(cls)
+    return tuple(
+        KeySpec(f"{prefix}.{camel(f.name)}", PARSERS[hints[f.name]], field_doc(f), f.name,
+                _default(f))
+        for f in configurable_fields(cls)
+    )
+
+
+def _default(f: dataclasses.Field[Any]) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None
+
+
+def key_specs(services: Sequence[str]) -> dict[str, KeySpec]:
+    """Every key this configuration accepts, for the given service names."""
+    specs = {k: KeySpec(k, parse, meaning) for k, (parse, meaning) in PLATFORM_KEYS.items()}
+    for prefix, cls in PROPS_BY_PREFIX.items():
+        specs.update((s.key, s) for s in props_keys(prefix, cls))
+    for service in services:
+        specs.update(
+            (f"{service}.{k}", KeySpec(f"{service}.{k}", parse, meaning))
+            for k, (parse, meaning) in SERVICE_KEYS.items()
+        )
+        specs.update((s.key, s) for s in props_keys(service, SERVICE_PROPS))
+    return specs
+
+
+def is_ours(key: str) -> bool:
+    """Keys of this app: everything but CDK's own (feature flags `@aws-cdk/...`, `aws:cdk:*`,
+    lookups `vpc-provider:...`): a key that merely looks like ours is still checked."""
+    return not key.startswith("@") and ":" not in key
+
+
+def _normal(key: str) -> str:
+    return re.sub(r"[_\-\s]", "", key).lower()
+
+
+def _suggest(key: str, known: Sequence[str]) -> str:
+    by_normal = {_normal(k): k for k in known}
+    if _normal(key) in by_normal:
+        return f"did you mean '{by_normal[_normal(key)]}'? (keys are camelCase, case-sensitive)"
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.75)
+    return f"did you mean '{close[0]}'?" if close else "see the README's configuration table"
+
+
+# --- the parsed configuration -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """One service's settings."""
+
+    image: str | None
+    """Registry image, or None to build the image from the images directory."""
+    db_name: str
+    props: Mapping[str, Any]
+    """Keyword arguments for ClassicLoadBalancedServiceProps (without cluster, image)."""
+
+
+@dataclass(frozen=True)
+class PlatformConfig:
+    """The parsed configuration: plain values, grouped per construct."""
+
+    stack_name: str
+    images_directory: str
+    compliance_packs: bool
+    vpc_max_azs: int
+    vpc_nat_gateways: int
+    vpc_cidr: str
+    cluster: Mapping[str, Any]
+    """Keyword arguments for ContainerClusterProps (without vpc)."""
+    database: Mapping[str, Any]
+    """Keyword arguments for MySqlDatabaseProps (without vpc)."""
+    services: Mapping[str, ServiceConfig]
+    """Per service name, in deployment order."""
+    problems: tuple[str, ...] = ()
+    """Problems found in the configuration that still let the platform be checked further (its
+    constructs' props and capacity): the stack reports them together with its own."""
+    unparsed: frozenset[str] = frozenset()
+    """Keys whose values did not parse (already in `problems`): checks that depend on them are
+    skipped, so one mistake is one problem, not a cascade."""
+
+    def key_of(self, prefix: str, field: str) -> str | None:
+        """The context key that sets a props field (None when the field is not configurable)."""
+        cls = PROPS_BY_PREFIX.get(prefix, SERVICE_PROPS)
+        return next((s.key for s in props_keys(prefix, cls) if s.field == field), None)
+
+
+@dataclass
+class _Reader:
+    context: Mapping[str, Any]
+    problems: list[str] = dataclasses.field(default_factory=list)
+    fatal: bool = False
+    """A problem that stops the platform from being built at all (stack name, VPC)."""
+
+    def problem(self, key: str, raw: Any, what: str) -> None:
+        shown = raw if isinstance(raw, str) else json.dumps(raw)
+        self.problems.append(f"{key} = {shown!r}: {what}")
+        self.fatal = self.fatal or key in REQUIRED_KEYS
+
+
+REQUIRED_KEYS = ("stackName", "vpc.maxAzs", "vpc.natGateways", "vpc.cidr")
+
+
+def load(context: Mapping[str, Any]) -> PlatformConfig:
+    """Parse and check the whole context.
+
+    Raises ConfigError (listing every problem) when the platform cannot be built at all; other
+    problems are returned in `PlatformConfig.problems` for the stack to report with its own.
+    """
+    reader = _Reader(context)
+    services = _service_names(reader)
+    specs = key_specs(services)
+    values: dict[str, Any] = {}
+    unparsed: set[str] = set()
+    for key, raw in context.items():
+        if not is_ours(key) or key == "services":  # services: read above
+            continue
+        spec = specs.get(key)
+        if spec is None:
+            if services or not _is_service_key(key):  # unknown services: one problem already
+                reader.problems.append(_unknown(key, services, specs))
+            continue
+        try:
+            values[key] = spec.parse(raw)
+        except ParseError as err:
+            reader.problem(key, raw, str(err))
+            unparsed.add(key)
+    for key in REQUIRED_KEYS:
+        if key not in context:
+            reader.problems.append(f"{key} is missing; set it in cdk.json context")
+            reader.fatal = True
+    _check_vpc(reader, values)
+    service_configs = {s: _service(reader, s, values) for s in services}
+    if reader.fatal:
+        raise ConfigError(reader.problems)
+    return PlatformConfig(
+        stack_name=values["stackName"],
+        images_directory=values.get("imagesDirectory", "docker"),
+        compliance_packs=values.get("nag.compliancePacks", False),
+        vpc_max_azs=values["vpc.maxAzs"],
+        vpc_nat_gateways=values["vpc.natGateways"],
+        vpc_cidr=values["vpc.cidr"],
+        cluster=_props_values("cluster", values, specs),
+        database=_props_values("db", values, specs),
+        services=service_configs,
+        problems=tuple(reader.problems),
+        unparsed=frozenset(unparsed),
+    )
+
+
+def _is_service_key(key: str) -> bool:
+    return "." in key and key.split(".", 1)[0] not in RESERVED_PREFIXES
+
+
+def _unknown(key: str, services: Sequence[str], specs: Mapping[str, KeySpec]) -> str:
+    prefix = key.split(".", 1)[0]
+    if "." in key and prefix not in RESERVED_PREFIXES and prefix not in services:
+        in_list = [s for s in services if _normal(s) == _normal(prefix)]
+        if not in_list:
+            return (f"unknown key '{key}': '{prefix}' is not a service in 'services' "
+                    f"({', '.join(services) or 'none'}); add it to services, or "
+                    + _suggest(key, list(specs)))
+    return f"unknown key '{key}'; " + _suggest(key, list(specs))
+
+
+def _service_names(reader: _Reader) -> list[str]:
+    raw = reader.context.get("services", ["location", "user"])
+    try:
+        names = list(parse_str_list(raw))
+    except ParseError as err:
+        reader.problem("services", raw, str(err))
+        return []
+    for name in names:
+        if not SERVICE_NAME_PATTERN.fullmatch(name) or name in RESERVED_PREFIXES:
+            reader.problem(
+                "services", raw,
+                f"names {name!r}; allowed 1-32 of a-z, 0-9, '-', starting with a letter, and not "
+                f"{', '.join(repr(p) for p in RESERVED_PREFIXES)}; e.g. location,user",
+            )
+    if len(set(names)) != len(names):
+        reader.problem("services", raw, "each service may appear once")
+    if not names:
+        reader.problem("services", raw, "at least one service; e.g. location,user")
+    return [n for n in dict.fromkeys(names) if SERVICE_NAME_PATTERN.fullmatch(n)
+            and n not in RESERVED_PREFIXES]
+
+
+def _check_vpc(reader: _Reader, values: Mapping[str, Any]) -> None:
+    import ipaddress
+
+    cidr = values.get("vpc.cidr")
+    if cidr is not None:
+        try:
+            network = ipaddress.IPv4Network(cidr, strict=True)
+        except ValueError as err:
+            reader.problem("vpc.cidr", cidr, f"not an IPv4 network ({err}); e.g. 10.0.0.0/16")
+        else:
+            if not 16 <= network.prefixlen <= 20:
+                reader.problem(
+                    "vpc.cidr", cidr,
+                    "allowed a prefix of /16 to /20 (AWS allows /16-/28 for a VPC; this layout "
+                    "needs at least a /20 for 2 AZs); e.g. 10.0.0.0/16",
+                )
+            elif not network.is_private:
+                reader.problem(
+                    "vpc.cidr", cidr,
+                    "allowed a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16); "
+                    "e.g. 10.0.0.0/16",
+                )
+    azs = values.get("vpc.maxAzs")
+    if azs is not None and azs != 2:
+        reader.problem(
+            "vpc.maxAzs", azs,
+            "allowed 2: the stack is environment-agnostic, so CloudFormation can name only 2 AZs "
+            "(Fn::GetAZs); any other value would be silently ignored",
+        )
+    nat = values.get("vpc.natGateways")
+    if nat is not None and not 1 <= nat <= (azs if isinstance(azs, int) and azs > 0 else 2):
+        reader.problem(
+            "vpc.natGateways", nat,
+            f"allowed 1 to vpc.maxAzs ({azs}): the instances in the private subnets need a NAT "
+            "gateway to reach ECS and the image registry",
+        )
+
+
+def _props_values(
+    prefix: str, values: Mapping[str, Any], specs: Mapping[str, KeySpec]
+) -> dict[str, Any]:
+    return {
+        spec.field: values[key]
+        for key, spec in specs.items()
+        if key.startswith(prefix + ".") and spec.field and key in values
+    }
+
+
+def _service(reader: _Reader, name: str, values: Mapping[str, Any]) -> ServiceConfig:
+    image = values.get(f"{name}.image")
+    if image is not None and not IMAGE_PATTERN.fullmatch(image):
+        reader.problem(
+            f"{name}.image", image,
+            f"allowed REPO:TAG or REPO@sha256:<64 hex>, e.g. srirajan/{name}:10; or leave it "
+            "unset to build the image from source",
+        )
+    elif image is not None and image.endswith(":latest"):
+        reader.problem(
+            f"{name}.image", image,
+            "a moving tag; pin a version tag or digest so a deploy is reproducible and a "
+            "rollout is one visible change",
+        )
+    db_name = values.get(f"{name}.dbName") or name.replace("-", "_")
+    if not DB_NAME_PATTERN.fullmatch(db_name) or db_name.lower() in RESERVED_DB_NAMES:
+        reader.problem(
+            f"{name}.dbName", db_name,
+            "allowed 1-64 letters, digits and '_', not starting with a digit, and not a "
+            f"system schema ({', '.join(sorted(RESERVED_DB_NAMES))}); "
+            f"e.g. {name.replace('-', '_')}",
+        )
+    return ServiceConfig(
+        image=image,
+        db_name=db_name,
+        props=_props_values(name, values, key_specs([name])),
+    )

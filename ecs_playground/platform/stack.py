@@ -1,0 +1,280 @@
+"""The platform stack: VPC, container cluster, MySQL and the services behind classic ELBs."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from typing import Any
+
+import jsii
+from aws_cdk import Aws, CfnOutput, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from .. import acknowledge
+from ..access_logs import elb_access_logs_bucket
+from ..capacity import CapacityError
+from ..classic_service import ClassicLoadBalancedService, ClassicLoadBalancedServiceProps
+from ..container_cluster import ContainerCluster, ContainerClusterProps
+from ..database import MySqlDatabase, MySqlDatabaseProps
+from ..validation import Problem
+from .config import PlatformConfig, ServiceConfig
+from .images import SERVICE_IMAGE_HEALTH_CHECK, ImageSourceError, service_image, source_port
+
+
+class PlatformError(ValueError):
+    """Every problem of a platform in one message: configuration, props and capacity."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(
+            f"Invalid ecs-playground platform, {len(problems)} problem(s) "
+            "(cdk.json context / -c KEY=VALUE):\n" + "\n".join(f"  - {p}" for p in problems)
+        )
+
+
+def construct_id(name: str) -> str:
+    """'location' -> 'Location', 'order-api' -> 'OrderApi' (PascalCase construct IDs)."""
+    return "".join(part.title() for part in name.split("-"))
+
+
+class EcsPlaygroundStack(Stack):
+    """The tutorial's platform as code: one VPC (public, private-with-egress and isolated subnets
+    in 2 AZs), an ECS cluster on EC2, RDS MySQL, and one classic-ELB service per configured name.
+
+    Every prop of every construct and the capacity check are validated before the database and
+    the services are created; all problems are raised together as one PlatformError, in terms of
+    the configuration keys.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, config: PlatformConfig, **kwargs: Any) -> None:
+        super().__init__(scope, id, **kwargs)
+        self._config = config
+        problems: list[str] = list(config.problems)
+        self.vpc = self._vpc(config, problems)
+        self._acknowledge_default_sg_restriction()
+        self.encryption_key = self._encryption_key()
+        flow_log_group = logs.LogGroup(
+            self, "VpcFlowLogGroup",
+            retention=logs.RetentionDays.THREE_MONTHS,
+            removal_policy=RemovalPolicy.RETAIN,
+            encryption_key=self.encryption_key,
+        )
+        self.vpc.add_flow_log(
+            "FlowLog", destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group)
+        )
+        cluster_props = ContainerClusterProps(vpc=self.vpc, **config.cluster)
+        database_props = MySqlDatabaseProps(
+            vpc=self.vpc, encryption_key=self.encryption_key, **config.database
+        )
+        base_problems = [
+            *self._in_config_terms("cluster", "ContainerCluster", cluster_props.validate()),
+            *self._in_config_terms("db", "MySqlDatabase", database_props.validate()),
+        ]
+        problems += base_problems
+        if base_problems:  # the services need a cluster and a database to be checked against
+            raise PlatformError(problems + self._service_problems(config))
+        self.cluster = ContainerCluster(self, "Cluster", cluster_props)
+        self.database = MySqlDatabase(self, "Database", database_props)
+        self.database.allow_from(self.cluster.security_group, "MySQL from the ECS instances")
+        self._images_directory = Path(config.images_directory)
+        service_props = {
+            name: self._service_props(name, service, problems)
+            for name, service in config.services.items()
+        }
+        props_problems = []
+        for name, props in service_props.items():
+            if props is not None:
+                props_problems += self._in_config_terms(
+                    name, "ClassicLoadBalancedService", props.validate()
+                )
+        problems += props_problems
+        if not props_problems and None not in service_props.values():
+            demands = [p.demand() for p in service_props.values() if p is not None]
+            try:
+                self.cluster.capacity_plan(*demands).check()
+            except CapacityError as err:
+                problems += [f"capacity: {reason}" for reason in err.reasons]
+        if problems:
+            raise PlatformError(problems)
+
+        self.access_logs_bucket = elb_access_logs_bucket(self, "ElbAccessLogs")
+        services = Construct(self, "Services")
+        self.services = {
+            name: ClassicLoadBalancedService(
+                services, construct_id(name),
+                dataclasses.replace(props, access_logs_bucket=self.access_logs_bucket),
+            )
+            for name, props in service_props.items() if props is not None
+        }
+        self._outputs()
+
+    def _vpc(self, config: PlatformConfig, problems: list[str]) -> ec2.Vpc:
+        try:
+            return ec2.Vpc(
+                self, "Vpc",
+                ip_addresses=ec2.IpAddresses.cidr(config.vpc_cidr),
+                max_azs=config.vpc_max_azs,
+                nat_gateways=config.vpc_nat_gateways,
+                subnet_configuration=[
+                    ec2.SubnetConfiguration(name="Public", subnet_type=ec2.SubnetType.PUBLIC,
+                                            cidr_mask=24),
+                    ec2.SubnetConfiguration(name="Private",
+                                            subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS,
+                                            cidr_mask=22),
+                    ec2.SubnetConfiguration(name="Isolated",
+                                            subnet_type=ec2.SubnetType.PRIVATE_ISOLATED,
+                                            cidr_mask=24),
+                ],
+            )
+        except (jsii.errors.JSIIError, RuntimeError) as err:
+            problems.append(
+                f"vpc.cidr = {config.vpc_cidr!r}: the subnet layout (/24 public, /22 private, "
+                f"/24 isolated in each of {config.vpc_max_azs} AZs) does not fit ({err}); use a "
+                "larger network, e.g. 10.0.0.0/16"
+            )
+            raise PlatformError(problems) from None
+
+    def _service_props(
+        self, name: str, service: ServiceConfig, problems: list[str]
+    ) -> ClassicLoadBalancedServiceProps | None:
+        """The props of one service from its configuration (None when its image has a problem)."""
+        settings = dict(service.props)
+        image: ecs.ContainerImage
+        if f"{name}.containerPort" in self._config.unparsed:
+            return None  # reported by the configuration already
+        if service.image:
+            if "container_port" not in settings:
+                problems.append(
+                    f"{name}.containerPort is missing: a registry image ({service.image}) needs "
+                    "the port its container listens on, e.g. -c "
+                    f"{name}.containerPort=8080"
+                )
+                return None
+            image = ecs.ContainerImage.from_registry(service.image)
+        else:
+            try:
+                port = source_port(self._images_directory, name)
+            except ImageSourceError as err:
+                problems.append(str(err))
+                return None
+            configured = settings.setdefault("container_port", port)
+            if configured != port:
+                problems.append(
+                    f"{name}.containerPort = {configured} but the image built from "
+                    f"{self._images_directory / name / 'service.json'} listens on {port}; make "
+                    "them equal (or leave containerPort unset: it is read from service.json)"
+                )
+                return None
+            image = service_image(self._images_directory, name, port)
+            settings["container_health_check"] = SERVICE_IMAGE_HEALTH_CHECK
+        environment = {
+            **self.database.container_environment(service.db_name),
+            **settings.pop("environment", {}),
+        }
+        return ClassicLoadBalancedServiceProps(
+            name=name,
+            cluster=self.cluster,
+            image=image,
+            environment=environment,
+            secrets=self.database.container_secrets(),
+            log_encryption_key=self.encryption_key,
+            **settings,
+        )
+
+    def _service_problems(self, config: PlatformConfig) -> list[str]:
+        """The services' own prop problems, when the cluster or database could not be built."""
+        placeholder = ecs.Cluster.from_cluster_attributes(
+            self, "UnbuiltCluster", cluster_name="unbuilt", vpc=self.vpc
+        )
+        problems: list[str] = []
+        for name, service in config.services.items():
+            settings = {k: v for k, v in service.props.items() if k != "container_port"}
+            props = ClassicLoadBalancedServiceProps(
+                name=name, cluster=placeholder,
+                image=ecs.ContainerImage.from_registry("placeholder:0"),
+                container_port=service.props.get("container_port", 80), **settings,
+            )
+            problems += self._in_config_terms(name, "ClassicLoadBalancedService", props.validate())
+        return problems
+
+    def _in_config_terms(
+        self, prefix: str, construct: str, problems: list[Problem]
+    ) -> list[str]:
+        """Problems of one construct's props, named by the configuration keys that set them."""
+        lines = []
+        for problem in problems:
+            match = re.match(r"\w+", problem.prop)
+            field = match.group(0) if match else problem.prop
+            key = self._config.key_of(prefix, field)
+            if key is None:
+                lines.append(f"{construct} '{prefix}': {problem.render()}")
+                continue
+            fix = problem.fix
+            for word in set(re.findall(r"\b[a-z]+(?:_[a-z]+)+\b|\b[a-z]+\b", fix)):
+                other = self._config.key_of(prefix, word)
+                if other is not None:
+                    fix = re.sub(rf"\b{word}\b", other, fix)
+            lines.append(
+                f"{key}{problem.prop[len(field):]} = {problem.value!r}: allowed "
+                f"{problem.allowed}; {fix}"
+            )
+        return lines
+
+    def _encryption_key(self) -> kms.Key:
+        """The platform's customer managed key: log groups and the database secret and storage."""
+        key = kms.Key(
+            self, "EncryptionKey",
+            description="ecs-playground: logs, database storage and credentials",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*",
+                         "kms:Describe*"],
+                principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
+                resources=["*"],
+                conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": (
+                    f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"
+                )}},
+            )
+        )
+        return key
+
+    def _acknowledge_default_sg_restriction(self) -> None:
+        """aws-cdk-lib's custom resource that empties the VPC's default security group (feature
+        flag restrictDefaultSecurityGroup): a one-shot provider Lambda of aws-cdk-lib's."""
+        provider = self.node.try_find_child("Custom::VpcRestrictDefaultSGCustomResourceProvider")
+        if provider is None:
+            return
+        handler = provider.node.find_child("Handler")
+        reason = ("aws-cdk-lib's provider for the VPC default security group lockdown runs once "
+                  "per deployment, outside the VPC by design (it calls the EC2 API)")
+        for check in ("CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117"):
+            acknowledge.checkov(handler, check, reason)
+        acknowledge.cfn_lint(
+            handler, "W3005",
+            "aws-cdk-lib writes both DependsOn and a GetAtt on this role; the duplicate is "
+            "harmless",
+        )
+
+    def _outputs(self) -> None:
+        CfnOutput(self, "ClusterName", value=self.cluster.ecs_cluster.cluster_name,
+                  description="ECS cluster")
+        CfnOutput(self, "DatabaseEndpoint", value=self.database.hostname,
+                  description="RDS MySQL endpoint address")
+        CfnOutput(self, "DatabaseSecretArn", value=self.database.secret.secret_arn,
+                  description="Secrets Manager secret with the generated DB credentials")
+        for name, service in self.services.items():
+            CfnOutput(
+                self, f"{construct_id(name)}LoadBalancerDnsName",
+                value=service.load_balancer.load_balancer_dns_name,
+                description=f"DNS name of the {name} service's classic ELB (port "
+                f"{service.listener_port})",
+            )

@@ -1,0 +1,199 @@
+"""The library as another CDK app meets it: importable without the app layer, typed for its type
+checker, documented in help(), usable twice in one stack, and the README's examples run."""
+
+from __future__ import annotations
+
+import ast
+import json
+import pydoc
+import re
+import subprocess
+import sys
+import typing
+import zipfile
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk.assertions import Template
+from constructs import Construct
+
+from ecs_playground import (
+    ClassicLoadBalancedService,
+    ClassicLoadBalancedServiceProps,
+    ContainerCluster,
+    ContainerClusterProps,
+    MySqlDatabase,
+    MySqlDatabaseProps,
+)
+from ecs_playground.platform.config import PARSERS
+from ecs_playground.props import CONFIGURABLE, DOC
+
+from .conftest import ROOT
+from .factories import ENV, new_stack
+
+LIBRARY = ROOT / "ecs_playground"
+PROPS = (ContainerClusterProps, MySqlDatabaseProps, ClassicLoadBalancedServiceProps)
+
+
+def _imports(path: Path) -> set[str]:
+    """Absolute names of the modules a library module imports."""
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+            module = ".".join(p for p in (base, node.module or "") if p)
+            names.add(module)
+            names |= {f"{module}.{a.name}" for a in node.names}
+    return names
+
+
+def test_the_library_never_imports_the_app_layer() -> None:
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(n for n in _imports(path) if ".platform" in n)
+        for path in LIBRARY.glob("*.py")
+    }
+    assert not {p: n for p, n in offenders.items() if n}, offenders
+    # and importing the package does not load it either
+    probe = subprocess.run(
+        [sys.executable, "-c", "import sys, ecs_playground; "
+         "print([m for m in sys.modules if m.startswith('ecs_playground.platform')])"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )
+    assert probe.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("cls", PROPS, ids=lambda c: c.__name__)
+def test_every_field_is_documented_and_says_if_it_is_configurable(cls: type) -> None:
+    hints = typing.get_type_hints(cls)
+    for f in cls.__dataclass_fields__.values():  # type: ignore[attr-defined]
+        assert len(f.metadata.get(DOC, "")) > 10, f"{cls.__name__}.{f.name} has no documentation"
+        assert isinstance(f.metadata.get(CONFIGURABLE), bool), f"{cls.__name__}.{f.name}"
+        if f.metadata[CONFIGURABLE]:
+            assert hints[f.name] in PARSERS, f"no context parser for {hints[f.name]}"
+
+
+@pytest.mark.parametrize("cls", PROPS, ids=lambda c: c.__name__)
+def test_help_shows_each_fields_documentation(cls: type) -> None:
+    text = pydoc.render_doc(cls, renderer=pydoc.plaintext)
+    for f in cls.__dataclass_fields__.values():  # type: ignore[attr-defined]
+        first_words = " ".join(f.metadata[DOC].split()[:4])
+        assert f"{f.name}: {first_words}" in text, f"help() lacks {f.name}"
+
+
+def _platform(scope: Construct, vpc: ec2.IVpc) -> None:
+    cluster = ContainerCluster(scope, "Cluster", ContainerClusterProps(vpc=vpc))
+    database = MySqlDatabase(scope, "Database", MySqlDatabaseProps(vpc=vpc))
+    database.allow_from(cluster.security_group, "MySQL from the ECS instances")
+    for name, port in (("web", 8080), ("api", 8081)):
+        ClassicLoadBalancedService(scope, name.title(), ClassicLoadBalancedServiceProps(
+            name=name, cluster=cluster, container_port=port,
+            image=ecs.ContainerImage.from_registry(f"example/{name}:1.0"),
+            environment=database.container_environment(name),
+            secrets=database.container_secrets(),
+        ))
+
+
+PHYSICAL_NAMES = {
+    "AWS::ECS::Cluster": "ClusterName", "AWS::ECS::Service": "ServiceName",
+    "AWS::ECS::TaskDefinition": "Family", "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::RDS::DBInstance": "DBInstanceIdentifier", "AWS::SecretsManager::Secret": "Name",
+    "AWS::ElasticLoadBalancing::LoadBalancer": "LoadBalancerName",
+    "AWS::S3::Bucket": "BucketName", "AWS::AutoScaling::AutoScalingGroup":
+    "AutoScalingGroupName", "AWS::ECS::CapacityProvider": "Name",
+}
+
+
+def test_two_complete_platforms_live_side_by_side_in_one_stack() -> None:
+    # given two platforms (cluster, database, two services each) in one stack and one VPC
+    stack = new_stack("TwoPlatforms")
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2)
+    _platform(Construct(stack, "Blue"), vpc)
+    _platform(Construct(stack, "Green"), vpc)
+    # when it is synthesized, then every resource is there twice ...
+    resources = Template.from_stack(stack).to_json()["Resources"]
+    counts = {t: sum(r["Type"] == t for r in resources.values()) for t in PHYSICAL_NAMES}
+    assert counts["AWS::ECS::Cluster"] == 2 and counts["AWS::ECS::Service"] == 4
+    assert counts["AWS::RDS::DBInstance"] == 2
+    # ... and no physical name is fixed twice (CloudFormation generates them)
+    fixed = [json.dumps(r["Properties"][PHYSICAL_NAMES[r["Type"]]])
+             for r in resources.values()
+             if r["Type"] in PHYSICAL_NAMES and PHYSICAL_NAMES[r["Type"]] in r.get("Properties", {})]
+    assert len(fixed) == len(set(fixed)), f"physical names set twice: {fixed}"
+
+
+def test_a_database_on_a_default_vpc_goes_into_its_private_subnets() -> None:
+    stack = new_stack()
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2)  # public + private with egress, no isolated subnets
+    MySqlDatabase(stack, "Database", MySqlDatabaseProps(vpc=vpc))
+    (group,) = Template.from_stack(stack).find_resources("AWS::RDS::DBSubnetGroup").values()
+    assert all("PrivateSubnet" in s["Ref"] for s in group["Properties"]["SubnetIds"])
+
+
+def test_a_database_in_a_vpc_with_public_subnets_only_is_refused_clearly() -> None:
+    stack = new_stack()
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2, subnet_configuration=[
+        ec2.SubnetConfiguration(name="Public", subnet_type=ec2.SubnetType.PUBLIC)])
+    problems = MySqlDatabaseProps(vpc=vpc).validate()
+    assert [p.prop for p in problems] == ["vpc"]
+    assert "never placed in public subnets" in problems[0].fix
+
+
+def _readme_python_blocks() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    return re.findall(r"```python\n(.*?)```", readme, re.S)
+
+
+@pytest.mark.parametrize("index", range(len(_readme_python_blocks())))
+def test_readme_python_examples_run_as_written(index: int, tmp_path: Path) -> None:
+    code = _readme_python_blocks()[index]
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env={"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "CDK_OUTDIR":
+             str(tmp_path / "cdk.out"), "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_the_wheel_is_typed_and_a_consumers_type_checker_uses_it(tmp_path: Path) -> None:
+    # given the wheel a consumer installs
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+         "-w", str(tmp_path / "dist"), str(ROOT)], check=True, capture_output=True,
+    )
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "ecs_playground/py.typed" in names
+    assert "ecs_playground/platform/stack.py" in names
+    assert any(n.endswith("licenses/LICENSE") for n in names)
+    # when it is installed in a fresh environment and a consumer passes "1024" for an int
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "env")],
+                   check=True)
+    (site,) = (tmp_path / "env" / "lib").glob("python3*/site-packages")
+    zipfile.ZipFile(wheel).extractall(site)
+    consumer = tmp_path / "consumer.py"
+    consumer.write_text(
+        "from aws_cdk import aws_ec2 as ec2\n"
+        "from ecs_playground import ContainerClusterProps\n\n\n"
+        "def props(vpc: ec2.IVpc) -> ContainerClusterProps:\n"
+        '    return ContainerClusterProps(vpc=vpc, min_capacity="1024")\n'
+    )
+    config = tmp_path / "mypy.ini"
+    config.write_text(  # aws_cdk's own types are not what is tested here (and take minutes)
+        "[mypy]\nstrict = True\n[mypy-aws_cdk.*,constructs.*,jsii.*,cdk_nag.*]\n"
+        "ignore_missing_imports = True\nfollow_imports = skip\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--config-file", str(config), "--python-executable",
+         str(tmp_path / "env" / "bin" / "python"), "--cache-dir", str(tmp_path / "cache"),
+         str(consumer)], cwd=tmp_path, capture_output=True, text=True, check=False,
+    )
+    # then the consumer's type checker catches it, from our annotations
+    assert 'Argument "min_capacity" to "ContainerClusterProps" has incompatible type "str"; ' \
+        'expected "int"' in result.stdout, result.stdout + result.stderr
