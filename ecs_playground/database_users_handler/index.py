@@ -361,9 +361,13 @@ class Session:
     def run(
         self, sql: str, args: Sequence[object] | None = None, *, secret: bool = False
     ) -> list[Sequence[Any]]:
-        """Execute one statement; return its rows. A failure names the statement; the server's
-        message is withheld when the statement carries a password (it may quote it)."""
-        logger.info("SQL: %s %s", sql, "[parameters withheld]" if secret else list(args or []))
+        """Execute one statement; return its rows. With `secret`, the last parameter is a
+        password: it is masked in the log, and on failure the server's message is withheld too
+        (a syntax error quotes the statement, password included)."""
+        shown = list(args or [])
+        if secret:
+            shown[-1:] = ["***"]
+        logger.info("SQL: %s %s", sql, shown)
         try:
             with self._connection.cursor() as cursor:
                 cursor.execute(sql, args)
@@ -372,10 +376,10 @@ class Session:
             if secret:
                 code = exc.args[0] if exc.args else "?"
                 raise ProvisioningError(
-                    f"{sql} failed (MySQL error {code}; message withheld: the statement "
+                    f"{sql} {shown} failed (MySQL error {code}; message withheld: the statement "
                     "carries a password)"
                 ) from None
-            raise ProvisioningError(f"{sql} {list(args or [])} failed: {exc}") from exc
+            raise ProvisioningError(f"{sql} {shown} failed: {exc}") from exc
 
 
 @contextmanager

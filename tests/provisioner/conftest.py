@@ -10,6 +10,7 @@ dropped at the end of the session.
 from __future__ import annotations
 
 import itertools
+import re
 import secrets
 import sys
 import uuid
@@ -63,11 +64,12 @@ def mysql() -> Iterator[MySQL]:
 
 
 class RecordingCursor:
-    """A cursor that records every statement it executes."""
+    """A cursor that records every statement it executes, and fails the ones the world says
+    must fail (like a server quoting the statement, arguments included, in its error)."""
 
-    def __init__(self, cursor: Any, statements: list[str]) -> None:
+    def __init__(self, cursor: Any, world: World) -> None:
         self._cursor = cursor
-        self._statements = statements
+        self._world = world
 
     def __enter__(self) -> RecordingCursor:
         self._cursor.__enter__()
@@ -77,7 +79,11 @@ class RecordingCursor:
         return self._cursor.__exit__(*exc)
 
     def execute(self, query: str, args: Any = None) -> int:
-        self._statements.append(query)
+        self._world.statements.append(query)
+        if self._world.fail_statements and re.match(self._world.fail_statements, query):
+            raise pymysql.err.ProgrammingError(
+                1064, f"You have an error in your SQL syntax near {args!r}"
+            )
         return int(self._cursor.execute(query, args))
 
     def fetchall(self) -> Any:
@@ -87,12 +93,12 @@ class RecordingCursor:
 class RecordingConnection:
     """The handler's real PyMySQL connection, with its statements recorded."""
 
-    def __init__(self, connection: Any, statements: list[str]) -> None:
+    def __init__(self, connection: Any, world: World) -> None:
         self._connection = connection
-        self._statements = statements
+        self._world = world
 
     def cursor(self) -> RecordingCursor:
-        return RecordingCursor(self._connection.cursor(), self._statements)
+        return RecordingCursor(self._connection.cursor(), self._world)
 
     def close(self) -> None:
         self._connection.close()
@@ -120,6 +126,8 @@ class World:
     statements: list[str] = field(default_factory=list)
     logins: list[str] = field(default_factory=list)
     reads: list[str] = field(default_factory=list)
+    fail_statements: str | None = None
+    """A regular expression: statements it matches fail as if the server refused them."""
 
     def __post_init__(self) -> None:
         self.secrets[MASTER_ARN] = {"username": self.mysql.user, "password": self.mysql.password}
@@ -129,7 +137,7 @@ class World:
         self, endpoint: handler.Endpoint, credentials: handler.Credentials
     ) -> handler.Connection:
         self.logins.append(credentials.username)
-        return RecordingConnection(handler.connect_mysql(endpoint, credentials), self.statements)
+        return RecordingConnection(handler.connect_mysql(endpoint, credentials), self)
 
     def read_secret(self, arn: str) -> dict[str, Any]:
         self.reads.append(arn)

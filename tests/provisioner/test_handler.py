@@ -370,3 +370,23 @@ def test_an_unreadable_secret_is_a_clear_reason(world: World) -> None:
         world.create([a])
 
     assert world.statements == []
+
+
+@pytest.mark.parametrize("statement", ["CREATE USER", "ALTER USER"])
+def test_a_failed_password_statement_never_reveals_the_password(
+    world: World, statement: str
+) -> None:
+    a = world.service("location")
+    if statement == "ALTER USER":
+        world.create([a])
+        world.secrets[a.secret_arn]["password"] = "rotated-" + world.password(a)
+    world.fail_statements = statement
+
+    with pytest.raises(handler.ProvisioningError) as caught:
+        world.create([a])
+
+    message = str(caught.value)
+    assert message.startswith(statement) and f"['{a.user}', '%', '***'] failed" in message
+    assert "MySQL error 1064" in message
+    assert world.password(a) not in str(caught.value)
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
