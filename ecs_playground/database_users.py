@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.metadata
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jsii
@@ -36,7 +36,8 @@ from constructs import Construct
 from . import acknowledge
 from .database import MYSQL_PORT, PASSWORD_EXCLUDED_CHARACTERS
 from .database_users_handler import index as handler
-from .validation import Checker, is_token
+from .props import doc, documented, setting
+from .validation import Checker, Problem, is_token, raise_if_invalid, subnet_problems, type_problems
 
 HANDLER_DIR = Path(__file__).resolve().parent / "database_users_handler"
 RESOURCE_TYPE = "Custom::DatabaseUsers"
@@ -45,44 +46,50 @@ ROTATION_MAX_DAYS = 1000
 _BUNDLE_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc")
 
 
+@documented
 @dataclass(frozen=True, kw_only=True)
 class DatabaseUsersProps:
     """Where the database is, who may administer it, and which services get a user."""
 
-    vpc: ec2.IVpc
-    """The database's VPC: the provisioner (and the rotation functions) run in it."""
-    master_secret: secretsmanager.ISecret
-    """Secret with the master user's `username` and `password` (`MySqlDatabase.secret`, or an
-    existing database's admin secret). Only the provisioner is granted read access to it."""
-    endpoint_address: str
-    """The database's address (`MySqlDatabase.hostname`, or an existing database's endpoint)."""
-    database: ec2.IConnectable
-    """The database's network side: `MySqlDatabase.instance`, or an existing database's
-    security group. `port` is opened on each of its security groups from the provisioner's
-    security group only; when it is a construct of this app (an instance), the custom resource
-    waits for it."""
-    services: Mapping[str, str]
-    """Service name -> schema name, e.g. {"location": "location"}. The service's MySQL user has
-    the service's name; each service needs a schema of its own."""
-    port: int = MYSQL_PORT
-    """The database's port."""
-    encryption_key: kms.IKey | None = None
-    """Customer managed key for the service secrets and the provisioner's log groups; its policy
-    must let CloudWatch Logs use it, as the platform key's does. Default: the AWS-managed keys
-    (aws/secretsmanager; CloudWatch Logs' own encryption)."""
-    drop_schemas_on_delete: bool = False
-    """Deleting the custom resource (or the stack) drops the users; True also drops the schemas
-    and all their data. Default: schemas and data are kept."""
-    rotation: Duration | None = None
-    """Rotate each service secret on this schedule (Secrets Manager's hosted single-user MySQL
-    rotation, in the VPC); running tasks keep the password they started with, so pair it with
-    replacing the tasks. Default: no rotation."""
-    subnets: ec2.SubnetSelection | None = None
-    """Where the provisioner and the rotation functions run; they need a route to the Secrets
-    Manager API. Default: private subnets with egress (through the NAT gateway)."""
+    vpc: ec2.IVpc = field(metadata=doc(
+        "The database's VPC: the provisioner (and the rotation functions) run in it, in "
+        "subnets with a route to the Secrets Manager API."))
+    master_secret: secretsmanager.ISecret = field(metadata=doc(
+        "Secret with the master user's `username` and `password` (`MySqlDatabase.secret`, or "
+        "an existing database's admin secret). Only the provisioner is granted read access."))
+    endpoint_address: str = field(metadata=doc(
+        "The database's address (`MySqlDatabase.hostname`, or an existing database's "
+        "endpoint)."))
+    database: ec2.IConnectable = field(metadata=doc(
+        "The database's network side: `MySqlDatabase.instance`, or an existing database's "
+        "security group. `port` is opened on each of its security groups from the "
+        "provisioner's security group only; when it is a construct of this app (an instance), "
+        "the custom resource waits for it."))
+    services: Mapping[str, str] = field(metadata=doc(
+        "Service name -> schema name, e.g. {'location': 'location'}. The service's MySQL user "
+        "has the service's name; each service needs a schema of its own."))
+    port: int = field(default=MYSQL_PORT, metadata=setting("The database's port."))
+    encryption_key: kms.IKey | None = field(default=None, metadata=doc(
+        "Customer managed key for the service secrets and the provisioner's log groups; its "
+        "policy must let CloudWatch Logs use it, as the platform key's does. Default: the "
+        "AWS-managed keys (aws/secretsmanager; CloudWatch Logs' own encryption)."))
+    drop_schemas_on_delete: bool = field(default=False, metadata=setting(
+        "Deleting the custom resource (or the stack) drops the users; True also drops the "
+        "schemas and all their data. Default: schemas and data are kept."))
+    rotation: Duration | None = field(default=None, metadata=doc(
+        "Rotate each service secret on this schedule (Secrets Manager's hosted single-user "
+        "MySQL rotation, in the VPC; 4 hours to 1000 days). Running tasks keep the password "
+        "they started with, so pair it with replacing the tasks. Default: no rotation."))
+    subnets: ec2.SubnetSelection | None = field(default=None, metadata=doc(
+        "Where the provisioner and the rotation functions run; they need a route to the "
+        "Secrets Manager API. Default: the VPC's private subnets with egress (through the NAT "
+        "gateway)."))
 
-    def problems(self) -> Checker:
-        """Every invalid prop, without creating anything."""
+    def validate(self) -> list[Problem]:
+        """Every invalid prop, without creating anything (an empty list when all are valid)."""
+        wrong_types = type_problems(self)
+        if wrong_types:
+            return wrong_types
         check = Checker()
         known = [(name, schema) for name, schema in self.services.items()
                  if not is_token(name) and not is_token(schema)]
@@ -102,9 +109,6 @@ class DatabaseUsersProps:
         if not is_token(self.endpoint_address) and not self.endpoint_address:
             check.add("endpoint_address", self.endpoint_address, "the database's address",
                       "pass MySqlDatabase.hostname or the existing database's endpoint")
-        if not isinstance(self.drop_schemas_on_delete, bool):
-            check.add("drop_schemas_on_delete", self.drop_schemas_on_delete, "True or False",
-                      "pass a bool")
         if self.rotation is not None and not self.rotation.is_unresolved():
             hours = self.rotation.to_hours(integral=False)
             in_range = ROTATION_MIN_HOURS <= hours <= ROTATION_MAX_DAYS * 24
@@ -115,7 +119,19 @@ class DatabaseUsersProps:
                     "(Secrets Manager's rotation limits)",
                     "e.g. Duration.days(30), or None for no rotation",
                 )
-        return check
+        if self.subnets is None:
+            check.problems += subnet_problems(
+                "vpc", self.vpc, [ec2.SubnetType.PRIVATE_WITH_EGRESS],
+                "give subnets=ec2.SubnetSelection(...) with a route to the Secrets Manager API "
+                "(NAT gateway or VPC endpoint)",
+            )
+        return check.problems
+
+    def placement(self) -> ec2.SubnetSelection:
+        """Where the provisioner and the rotation functions run."""
+        return self.subnets or ec2.SubnetSelection(
+            subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS
+        )
 
 
 def _construct_id(name: str) -> str:
@@ -170,11 +186,9 @@ class DatabaseUsers(Construct):
     """
 
     def __init__(self, scope: Construct, id: str, props: DatabaseUsersProps) -> None:
-        props.problems().raise_if_any("DatabaseUsers", id)
+        raise_if_invalid("DatabaseUsers", id, props.validate())
         super().__init__(scope, id)
-        subnets = props.subnets or ec2.SubnetSelection(
-            subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS
-        )
+        subnets = props.placement()
         self.security_group = ec2.SecurityGroup(
             self, "SecurityGroup", vpc=props.vpc, allow_all_outbound=False,
             description="Database users provisioner: MySQL to the database, HTTPS to Secrets "

@@ -25,7 +25,7 @@ from ecs_playground.database_users import DatabaseUsers, DatabaseUsersProps
 from ecs_playground.validation import PropsValidationError
 
 from ..conftest import Gated, synth_gated
-from ..scenarios import ENV, existing_vpc
+from ..factories import existing_vpc, new_stack
 
 SERVICES = {"location": "location", "user": "user"}
 EXISTING_SECRET_ARN = (
@@ -78,7 +78,7 @@ def _key(stack: cdk.Stack) -> kms.Key:
 
 def platform_stack() -> tuple[cdk.Stack, DatabaseUsers, MySqlDatabase, kms.Key]:
     """The platform's shape: a new VPC, a MySqlDatabase and a customer managed key."""
-    stack = cdk.Stack(cdk.App(), "Users", env=ENV)
+    stack = new_stack("Users")
     vpc, key = _vpc(stack), _key(stack)
     database = MySqlDatabase(stack, "Database", MySqlDatabaseProps(vpc=vpc, encryption_key=key))
     users = DatabaseUsers(stack, "DatabaseUsers", DatabaseUsersProps(
@@ -90,7 +90,7 @@ def platform_stack() -> tuple[cdk.Stack, DatabaseUsers, MySqlDatabase, kms.Key]:
 
 def existing_database_stack() -> tuple[cdk.Stack, DatabaseUsers, kms.Key]:
     """An app that already has its database: endpoint, admin secret and security group by ID."""
-    stack = cdk.Stack(cdk.App(), "ExistingDatabase", env=ENV)
+    stack = new_stack("ExistingDatabase")
     key = _key(stack)
     users = DatabaseUsers(stack, "DatabaseUsers", DatabaseUsersProps(
         vpc=existing_vpc(stack),
@@ -406,7 +406,7 @@ def _props(stack: cdk.Stack, **overrides: Any) -> DatabaseUsersProps:
 
 
 def test_every_invalid_prop_is_reported_at_once_before_any_child_is_created() -> None:
-    stack = cdk.Stack(cdk.App(), "Invalid", env=ENV)
+    stack = new_stack("Invalid")
     props = _props(
         stack,
         services={"Location": "location", "user": "mysql", "order-api": "orders",
@@ -433,7 +433,7 @@ def test_every_invalid_prop_is_reported_at_once_before_any_child_is_created() ->
 
 
 def test_no_services_is_invalid() -> None:
-    stack = cdk.Stack(cdk.App(), "Empty", env=ENV)
+    stack = new_stack("Empty")
 
     with pytest.raises(PropsValidationError, match="at least one service"):
         DatabaseUsers(stack, "Users", _props(stack, services={}))
@@ -443,7 +443,27 @@ def test_no_services_is_invalid() -> None:
     ("ok", "a`b"), ("ok", "a%"), ("a'b", "ok"), ("root", "ok"), ("ok", "information_schema"),
 ])
 def test_names_the_handler_would_reject_fail_the_synth(service: str, schema: str) -> None:
-    stack = cdk.Stack(cdk.App(), "Hostile", env=ENV)
+    stack = new_stack("Hostile")
 
     with pytest.raises(PropsValidationError):
         DatabaseUsers(stack, "Users", _props(stack, services={service: schema}))
+
+
+def test_a_wrongly_typed_prop_is_named_before_anything_else() -> None:
+    stack = new_stack("Typed")
+
+    with pytest.raises(PropsValidationError) as caught:
+        DatabaseUsers(stack, "Users", _props(stack, port="3306", drop_schemas_on_delete="yes"))
+
+    assert {p.prop for p in caught.value.problems} == {"port", "drop_schemas_on_delete"}
+    assert "write 3306, not '3306'" in str(caught.value)
+
+
+def test_a_vpc_without_private_subnets_with_egress_is_refused_clearly() -> None:
+    stack = new_stack("Isolated")
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=0, subnet_configuration=[
+        ec2.SubnetConfiguration(name="Isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+    ])
+
+    with pytest.raises(PropsValidationError, match="a VPC with private with egress subnets"):
+        DatabaseUsers(stack, "Users", _props(stack, vpc=vpc))
