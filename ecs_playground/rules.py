@@ -1,8 +1,12 @@
 """ecs-playground's own template rules, for what cdk-nag, cfn-lint and checkov do not catch.
 
-* ``EcsPlayground-PlaintextSecret``: a container environment variable whose name looks like a
-  credential (PASSWORD, PWD, SECRET, TOKEN, KEY, ...) with a literal value. The tutorial's
-  ``DB_PWD=RDS_PWD`` passes all three scanners.
+* ``EcsPlayground-PlaintextSecret``: a credential in a container's plain environment. By name: a
+  variable named like a credential (PASSWORD, PASS, PWD, SECRET, TOKEN, API/ACCESS/PRIVATE KEY,
+  CREDENTIAL, ...) with a literal value. By value, whatever the name: a URL with
+  ``user:password@``, a dynamic reference to a secret (``{{resolve:secretsmanager:...}}`` or
+  ``{{resolve:ssm-secure:...}}``, which CloudFormation writes into the task definition in clear
+  at deploy time), a private key, or a well-known token format (AWS access key ID, GitHub,
+  Slack, JWT). The tutorial's ``DB_PWD=RDS_PWD`` passes all three scanners.
 * ``EcsPlayground-StatefulDelete``: a stateful resource (database, secret, log group, bucket,
   key, file system, table) whose data goes with the stack: no Retain/Snapshot deletion policy.
 * ``EcsPlayground-OpenInstancePort``: a security group rule that opens a port of an EC2 instance
@@ -35,9 +39,20 @@ from aws_cdk import (
 
 PLUGIN_NAME = "EcsPlayground"
 SECRET_NAME = re.compile(
-    r"(PASSWORD|PASSWD|PWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|SECRET_?KEY|CREDENTIAL)",
+    r"(PASSWORD|PASSWD|PASSPHRASE|PWD|(^|_)PASS($|_)|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY"
+    r"|ACCESS_?KEY|SECRET_?KEY|CREDENTIAL|AUTH_?KEY|(^|_)AUTH($|_)|BEARER|SESSION_?KEY)",
     re.IGNORECASE,
 )
+SECRET_VALUES = {
+    "a URL with a password": re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:[^@\s/]+@"),
+    "a dynamic reference to a secret": re.compile(r"\{\{resolve:(secretsmanager|ssm-secure):"),
+    "a private key": re.compile(r"-----BEGIN ([A-Z]+ )*PRIVATE KEY-----"),
+    "an AWS access key ID": re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"),
+    "a GitHub token": re.compile(r"\b(ghp|gho|ghu|ghs|ghr|github_pat)_[A-Za-z0-9_]{20,}"),
+    "a Slack token": re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),
+    "a JSON Web Token": re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\."),
+}
+"""Values that are credentials whatever the variable is called."""
 KEEPS_DATA = {"Retain", "Snapshot", "RetainExceptOnCreate"}
 STATEFUL_TYPES = {
     "AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::SecretsManager::Secret",
@@ -57,11 +72,14 @@ class Finding:
     rule: str
     logical_id: str
     message: str
+    location: str = ""
+    """Where in the resource, e.g. its variable: shown in CDK's validation report."""
 
 
 RULE_DESCRIPTIONS = {
-    "EcsPlayground-PlaintextSecret": "A container environment variable that looks like a "
-    "credential has a literal value; pass it as an ECS secret (Secrets Manager or SSM).",
+    "EcsPlayground-PlaintextSecret": "A container's plain environment holds a credential (by "
+    "name: a literal in a variable named like one; by value: a URL with a password, a secret's "
+    "dynamic reference, a private key or a token); pass it as an ECS secret.",
     "EcsPlayground-StatefulDelete": "A stateful resource is deleted with its stack; set "
     "RemovalPolicy.RETAIN (or SNAPSHOT for databases).",
     "EcsPlayground-OpenInstancePort": "A security group rule opens an instance port to the whole "
@@ -69,14 +87,42 @@ RULE_DESCRIPTIONS = {
 }
 
 
+def _strings(value: Any) -> Iterator[str]:
+    """Every literal string inside a value (also the parts of Fn::Join / Fn::Sub)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def secret_in(name: Any, value: Any) -> str | None:
+    """Why an environment variable holds a credential in clear, or None when it does not."""
+    for kind, pattern in SECRET_VALUES.items():
+        if any(pattern.search(text) for text in _strings(value)):
+            return kind
+    if isinstance(name, str) and SECRET_NAME.search(name) and isinstance(value, str):
+        return "a literal value in a variable named like a credential"
+    return None
+
+
 def _plaintext_secrets(logical_id: str, resource: dict[str, Any]) -> Iterator[Finding]:
+    if resource.get("Type") != "AWS::ECS::TaskDefinition":
+        return
     for container in resource.get("Properties", {}).get("ContainerDefinitions", []):
         for env in container.get("Environment", []) if isinstance(container, dict) else []:
-            name, value = env.get("Name"), env.get("Value")
-            if isinstance(name, str) and SECRET_NAME.search(name) and isinstance(value, str):
+            name = env.get("Name")
+            reason = secret_in(name, env.get("Value"))
+            if reason:
                 yield Finding(
                     "EcsPlayground-PlaintextSecret", logical_id,
-                    f"container '{container.get('Name')}' sets {name} to a literal value",
+                    f"container '{container.get('Name')}' sets {name} in its plain environment "
+                    f"to {reason}; pass it as an ECS secret (Secrets Manager or SSM) instead",
+                    f"Resources/{logical_id}/Properties/ContainerDefinitions/"
+                    f"{container.get('Name')}/Environment/{name} ({reason})",
                 )
 
 
@@ -170,7 +216,7 @@ class EcsPlaygroundRules:
                 by_rule.setdefault(finding.rule, []).append(
                     PolicyViolatingResource(
                         resource_logical_id=finding.logical_id, template_path=path,
-                        locations=[f"Resources/{finding.logical_id}"],
+                        locations=[finding.location or f"Resources/{finding.logical_id}"],
                     )
                 )
         violations = [

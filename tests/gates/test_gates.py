@@ -87,16 +87,44 @@ def _task(env: list[dict[str, object]]) -> dict[str, object]:
         "ContainerDefinitions": [{"Name": "app", "Environment": env}]}}}}
 
 
-@pytest.mark.parametrize("name", ["DB_PWD", "DB_PASSWORD", "API_TOKEN", "AWS_SECRET_ACCESS_KEY",
-                                  "STRIPE_API_KEY", "client_secret"])
-def test_plaintext_secret_names_are_caught(name: str) -> None:
-    (finding,) = check_template(_task([{"Name": name, "Value": "x"}]))
-    assert finding.rule == "EcsPlayground-PlaintextSecret"
+# (variable name, value, caught?) -- what EcsPlayground-PlaintextSecret catches, and what not
+PLAINTEXT_CASES: list[tuple[str, object, bool]] = [
+    ("DB_PWD", "RDS_PWD", True),                      # the tutorial's own
+    ("DB_PASSWORD", "x", True),
+    ("DB_PASS", "x", True),
+    ("PASS", "x", True),
+    ("SMTP_PASSPHRASE", "x", True),
+    ("API_TOKEN", "x", True),
+    ("AWS_SECRET_ACCESS_KEY", "x", True),
+    ("STRIPE_API_KEY", "x", True),
+    ("client_secret", "x", True),
+    ("BASIC_AUTH", "x", True),
+    ("DATABASE_URL", "mysql://app:s3cr3t@db.internal:3306/app", True),
+    ("REDIS_URL", "redis://:hunter2@cache:6379/0", True),
+    ("DB_CONFIG", {"Fn::Join": ["", ["{{resolve:secretsmanager:", {"Ref": "Secret"},
+                                     ":SecretString:password}}"]]}, True),
+    ("SETTING", "{{resolve:ssm-secure:/app/db-password}}", True),
+    ("TLS", "-----BEGIN RSA PRIVATE KEY-----\nMIIE...", True),
+    ("AWS_ID", "AKIAIOSFODNN7EXAMPLE", True),
+    ("GH", "ghp_abcdefghijklmnopqrstuvwxyz0123456789", True),
+    ("SLACK", "xoxb-1234567890-abcdefghij", True),
+    ("SESSION", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig", True),
+    ("DB_HOST", "db.internal", False),
+    ("DB_PWD", {"Ref": "Param"}, False),             # a deploy-time value, not a literal
+    ("PASSENGER_COUNT", "4", False),                 # PASS inside a word is not a password
+    ("HOMEPAGE_URL", "https://example.org/path", False),
+    ("SETTING", "{{resolve:ssm:/app/log-level}}", False),  # plain SSM parameters are settings
+    ("AUTHOR", "alice", False),
+]
 
 
-def test_settings_and_token_values_are_not_secrets() -> None:
-    env = [{"Name": "DB_HOST", "Value": "db"}, {"Name": "DB_PWD", "Value": {"Ref": "Param"}}]
-    assert check_template(_task(env)) == []
+@pytest.mark.parametrize(("name", "value", "caught"), PLAINTEXT_CASES,
+                         ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(PLAINTEXT_CASES)])
+def test_plaintext_secrets_by_name_and_by_value(name: str, value: object, caught: bool) -> None:
+    findings = check_template(_task([{"Name": name, "Value": value}]))
+    assert [f.rule for f in findings] == (["EcsPlayground-PlaintextSecret"] if caught else [])
+    if caught:  # the finding names the variable, in the report too
+        assert name in findings[0].message and name in findings[0].location
 
 
 def test_open_port_on_a_load_balancer_is_not_an_instance_port() -> None:
