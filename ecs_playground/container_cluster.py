@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -27,7 +28,11 @@ from .validation import (
 
 CLUSTER_NAME_PATTERN = r"[A-Za-z0-9_-]{1,255}"
 ECS_CONFIG_KEY_PATTERN = r"ECS_[A-Z0-9_]+"
-ECS_CONFIG_VALUE_PATTERN = r"[^\s'\"\\$`]*"
+# ecs.config values the ECS agent reads: numbers, booleans, durations, names, paths and JSON
+# lists/maps (ECS_AVAILABLE_LOGGING_DRIVERS=["json-file","awslogs"]). No whitespace or control
+# character (a newline would add another setting), no shell metacharacter; the line is also
+# shell-quoted when it is written into the user data.
+ECS_CONFIG_VALUE_PATTERN = r'[A-Za-z0-9_.,:/=@+%\-\[\]{}"]{0,1024}'
 ROOT_DEVICE = "/dev/xvda"
 # Containers in bridge mode sit one network hop behind the instance: a PUT response hop limit of 1
 # keeps them from fetching an IMDSv2 token, so they cannot read the instance role's credentials.
@@ -131,8 +136,10 @@ class ContainerClusterProps:
                 )
             check.pattern(
                 f"ecs_config[{key!r}]", value, ECS_CONFIG_VALUE_PATTERN,
-                "a value without spaces, quotes, backslashes, '$' or '`'",
-                "remove those characters (the value is written into a shell script)",
+                "up to 1024 of letters, digits and _ . , : / = @ + % - [ ] { } \" (what ECS "
+                "agent settings use: numbers, durations, names, paths, JSON lists and maps)",
+                "remove spaces, newlines, quotes other than \" and shell characters such as "
+                "; | & $ ` < > ( ) (the value is written into the instances' user data)",
             )
         if self.instance_subnets is None:
             check.problems += subnet_problems(
@@ -295,9 +302,10 @@ class ContainerCluster(Construct):
         """ecs.config settings; the cluster adds ECS_CLUSTER=<name> after these lines."""
         user_data = ec2.UserData.for_linux()
         settings = {"ECS_RESERVED_MEMORY": str(props.reserved_memory_mib), **props.ecs_config}
-        user_data.add_commands(
-            *(f"echo {key}={value} >> /etc/ecs/ecs.config" for key, value in settings.items())
-        )
+        user_data.add_commands(*(
+            f"echo {shlex.quote(f'{key}={value}')} >> /etc/ecs/ecs.config"
+            for key, value in settings.items()
+        ))
         return user_data
 
     @property

@@ -13,7 +13,6 @@ import typing
 import zipfile
 from pathlib import Path
 
-import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
@@ -32,7 +31,7 @@ from ecs_playground.platform.config import PARSERS
 from ecs_playground.props import CONFIGURABLE, DOC
 
 from .conftest import ROOT
-from .factories import ENV, new_stack
+from .factories import new_stack
 
 LIBRARY = ROOT / "ecs_playground"
 PROPS = (ContainerClusterProps, MySqlDatabaseProps, ClassicLoadBalancedServiceProps)
@@ -123,7 +122,7 @@ def test_two_complete_platforms_live_side_by_side_in_one_stack() -> None:
     # ... and no physical name is fixed twice (CloudFormation generates them)
     fixed = [json.dumps(r["Properties"][PHYSICAL_NAMES[r["Type"]]])
              for r in resources.values()
-             if r["Type"] in PHYSICAL_NAMES and PHYSICAL_NAMES[r["Type"]] in r.get("Properties", {})]
+             if PHYSICAL_NAMES.get(r["Type"], "-") in r.get("Properties", {})]
     assert len(fixed) == len(set(fixed)), f"physical names set twice: {fixed}"
 
 

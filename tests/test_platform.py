@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -416,3 +417,26 @@ def test_database_has_enhanced_monitoring_and_iam_auth(default_template: Templat
         {"MonitoringInterval": 60, "EnableIAMDatabaseAuthentication": True,
          "KmsKeyId": Match.any_value()},
     )
+
+
+def test_ecs_config_reaches_the_agent_file_verbatim_through_a_real_shell(tmp_path: Path) -> None:
+    # given settings whose values need quoting in a shell (JSON) and plain ones
+    from aws_cdk.assertions import Template as T
+
+    from .factories import new_cluster
+
+    settings = {"ECS_AVAILABLE_LOGGING_DRIVERS": '["json-file","awslogs"]',
+                "ECS_LOGLEVEL": "warn", "ECS_INSTANCE_ATTRIBUTES": '{"team":"blue"}'}
+    cluster = new_cluster(ecs_config=settings)
+    (lt,) = T.from_stack(cluster.node.scope).find_resources(  # type: ignore[arg-type]
+        "AWS::EC2::LaunchTemplate").values()
+    script = lt["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"]["Fn::Join"][1][0]
+    lines = [line for line in script.splitlines() if "/etc/ecs/ecs.config" in line]
+    # when the user data's ecs.config lines run in bash (into a scratch file)
+    target = tmp_path / "ecs.config"
+    body = "\n".join(lines).replace("/etc/ecs/ecs.config", str(target))
+    subprocess.run(["bash", "-c", body], check=True)
+    # then the agent's file holds exactly KEY=VALUE, one per line
+    assert target.read_text().splitlines() == [
+        "ECS_RESERVED_MEMORY=256", *(f"{k}={v}" for k, v in settings.items())
+    ]

@@ -11,6 +11,7 @@ from aws_cdk.assertions import Template
 
 from .conftest import ROOT, build_stack, template_of
 
+
 def _by_family(template: dict[str, Any]) -> dict[str, str]:
     """Logical IDs of the task definitions, by family (what they are, not what they are called)."""
     return {r["Properties"]["Family"]: i for i, r in template["Resources"].items()

@@ -32,6 +32,7 @@ from ..props import configurable_fields, field_doc
 
 Parser = Callable[[Any], Any]
 SERVICE_NAME_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,31}")
+STACK_NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
 IMAGE_PATTERN = re.compile(r"[a-z0-9][a-z0-9._/:-]*(:[A-Za-z0-9_.-]{1,128}|@sha256:[0-9a-f]{64})")
 DB_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 RESERVED_DB_NAMES = frozenset(
@@ -335,6 +336,13 @@ def load(context: Mapping[str, Any]) -> PlatformConfig:
         if key not in context:
             reader.problems.append(f"{key} is missing; set it in cdk.json context")
             reader.fatal = True
+    stack_name = values.get("stackName")
+    if stack_name is not None and not STACK_NAME_PATTERN.fullmatch(stack_name):
+        reader.problem(
+            "stackName", stack_name,
+            "allowed 1-128 letters, digits and '-', starting with a letter (a CloudFormation "
+            "stack name); e.g. EcsPlayground",
+        )
     _check_vpc(reader, values)
     service_configs = {s: _service(reader, s, values) for s in services}
     if reader.fatal:
