@@ -36,6 +36,14 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument(
         "-o", "--output", type=Path, default=None, help="cloud assembly directory (cdk -o)"
     )
+    up.add_argument(
+        "--lambda-custom-resource",
+        action="append",
+        default=[],
+        metavar="TYPE",
+        help="answer this custom resource type with its own Lambda code (Python), run in the "
+        "emulator (repeatable)",
+    )
     commands.add_parser("down", help="stop the emulator")
     commands.add_parser("status", help="print what runs in the emulator")
     return parser
@@ -44,13 +52,18 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; the exit code is 0 on success."""
     args = _parser().parse_args(argv)
+    args.state_dir = args.state_dir.resolve()
     if args.command == "down":
         driver.down(args.state_dir)
         return 0
     if args.command == "status":
         return driver.status(args.state_dir)
     options = driver.UpOptions(
-        args.app_dir.resolve(), args.state_dir.resolve(), args.context, args.output
+        args.app_dir.resolve(),
+        args.state_dir,
+        args.context,
+        args.output,
+        args.lambda_custom_resource,
     )
     try:
         timings = driver.up(options)

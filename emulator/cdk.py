@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -61,6 +64,22 @@ class Result:
     returncode: int
     seconds: float
     output: str
+    stopped_by_watchdog: bool = False
+    """True when the CLI was stopped because the emulator under it died (see :func:`run`)."""
+
+
+WATCH_INTERVAL_SECONDS = 0.5
+
+
+def _stop_group(process: subprocess.Popen[str]) -> None:
+    """Stop the CLI and what it started (the app's synth), which share its process group."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 def run(
@@ -68,8 +87,14 @@ def run(
     endpoint: str,
     app_dir: Path,
     echo: Callable[[str], None] | None = None,
+    alive: Callable[[], bool] | None = None,
 ) -> Result:
-    """Run ``cdk ARGS`` in ``app_dir``; stream each output line to ``echo``."""
+    """Run ``cdk ARGS`` in ``app_dir``; stream each output line to ``echo``.
+
+    With ``alive``, a watchdog asks it every half second; once it says False (the emulator
+    died) the CLI is stopped at once instead of retrying a dead endpoint for minutes (the
+    CLI retries each CloudFormation call 7 times with back-off up to 15 s).
+    """
     started = time.monotonic()
     process = subprocess.Popen(
         [str(cdk_binary()), *args, "--no-notices"],
@@ -79,12 +104,35 @@ def run(
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         text=True,
+        start_new_session=True,
     )
+    finished = threading.Event()
+    tripped = threading.Event()
+
+    def watch() -> None:
+        while not finished.wait(WATCH_INTERVAL_SECONDS):
+            if alive is not None and not alive():
+                tripped.set()
+                _stop_group(process)
+                return
+
+    watchdog = threading.Thread(target=watch, daemon=True)
+    if alive is not None:
+        watchdog.start()
     lines: list[str] = []
     assert process.stdout is not None
-    for line in process.stdout:
-        lines.append(line)
-        if echo is not None:
-            echo(line.rstrip("\n"))
-    process.wait()
-    return Result(process.returncode, time.monotonic() - started, "".join(lines))
+    try:
+        for line in process.stdout:
+            lines.append(line)
+            if echo is not None:
+                echo(line.rstrip("\n"))
+        process.wait()
+    finally:
+        finished.set()
+        if process.poll() is None:
+            _stop_group(process)
+    if alive is not None:
+        watchdog.join()
+    return Result(
+        process.returncode, time.monotonic() - started, "".join(lines), tripped.is_set()
+    )

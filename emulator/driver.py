@@ -1,4 +1,9 @@
-"""``make local`` / ``make local-stop``: bootstrap and deploy the app into a loopback emulator."""
+"""``make local`` / ``make local-stop``: bootstrap and deploy the app into a loopback emulator.
+
+``up`` deploys into the emulator of its state directory when one is running (an update,
+as ``cdk deploy`` updates a stack on AWS), else starts one; then it prints what runs and a
+summary of what changed and of everything the emulator simulated or could not apply.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from emulator import ACCOUNT_ID, REGION, cdk, process, report
+from botocore.exceptions import BotoCoreError, ClientError
+
+from emulator import ACCOUNT_ID, MOTO_VERSION, REGION, cdk, process, report, summary
 
 # The tutorial's published images: the emulator cannot build or push Docker images,
 # so the services run these unless the user passes other ``-c SERVICE.image=...``.
 DEFAULT_IMAGES = ("user.image=srirajan/user:10", "location.image=srirajan/location:10")
+TOOLKIT_STACK = "CDKToolkit"
 
 
 @dataclass
@@ -22,6 +30,8 @@ class UpOptions:
     state_dir: Path
     context: list[str] = field(default_factory=list)
     output_dir: Path | None = None
+    lambda_custom_resources: list[str] = field(default_factory=list)
+    """Custom resource types answered by their own Lambda code (server option)."""
 
 
 class DriverError(RuntimeError):
@@ -45,11 +55,17 @@ def _step(
     :class:`DriverError`.
     """
     out(f"==> {name}: cdk {' '.join(args)}")
-    result = cdk.run(args, emulator.endpoint, cwd, echo=lambda line: out(f"    {line}"))
-    if result.returncode == 0:
+    result = cdk.run(
+        args,
+        emulator.endpoint,
+        cwd,
+        echo=lambda line: out(f"    {line}"),
+        alive=lambda: process.alive(emulator),
+    )
+    if result.returncode == 0 and not result.stopped_by_watchdog:
         out(f"==> {name}: done in {result.seconds:.1f}s")
         return result.seconds
-    if not process.alive(emulator):
+    if result.stopped_by_watchdog or not process.alive(emulator):
         raise DriverError(
             f"{name} failed: the emulator (pid {emulator.pid}, port {emulator.port}) stopped while "
             f"'cdk {args[0]}' was running; see {emulator.log}. "
@@ -60,20 +76,60 @@ def _step(
     )
 
 
+def _started_with(emulator: process.Emulator, lambda_types: Sequence[str]) -> bool:
+    argv = process.command_line(emulator.pid)
+    return all(t in argv for t in lambda_types)
+
+
+def _emulator(options: UpOptions, out: Callable[[str], None]) -> tuple[process.Emulator, bool]:
+    """The running emulator of the state directory (True: reused), else a new one (False)."""
+    current = process.running(options.state_dir)
+    if current is not None and _started_with(current, options.lambda_custom_resources):
+        out(
+            f"==> start: deploying into the emulator already running on {current.endpoint} "
+            f"(pid {current.pid}): an update of what it holds, as 'cdk deploy' updates a stack "
+            "on AWS ('make local-stop' first for a fresh start)"
+        )
+        return current, True
+    stopped = process.stop(options.state_dir)
+    message = stopped.describe(options.state_dir)
+    if message:
+        out(f"==> {message}")
+    out(f"==> start: moto {MOTO_VERSION} with the compatibility layer on 127.0.0.1")
+    emulator = process.start(
+        options.state_dir, lambda_custom_resources=options.lambda_custom_resources
+    )
+    out(f"==> start: moto on {emulator.endpoint} (pid {emulator.pid}), log {emulator.log}")
+    return emulator, False
+
+
+def _bootstrapped(endpoint: str) -> bool:
+    try:
+        stacks = report.client(endpoint, "cloudformation").describe_stacks(
+            StackName=TOOLKIT_STACK
+        )["Stacks"]
+    except ClientError:
+        return False
+    return any(s["StackStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE") for s in stacks)
+
+
 def up(options: UpOptions, out: Callable[[str], None] = print) -> dict[str, float]:
-    """Start a fresh emulator, bootstrap, deploy all stacks, print what runs; return timings."""
-    if process.stop(options.state_dir):
-        out("==> stopped the emulator left by a previous run")
+    """Deploy all stacks into the state directory's emulator (started if none runs); print
+    what runs and what changed; return timings."""
     started = time.monotonic()
-    emulator = process.start(options.state_dir)
-    out(f"==> emulator: moto on {emulator.endpoint} (pid {emulator.pid}), log {emulator.log}")
+    emulator, reused = _emulator(options, out)
     timings = {"start": time.monotonic() - started}
     context = _context_args(options.context)
+    before: summary.Snapshot | None = None
     try:
-        # Outside the app directory the CLI bootstraps the named environment
-        # without synthesizing the app.
-        bootstrap = ["bootstrap", f"aws://{ACCOUNT_ID}/{REGION}"]
-        timings["bootstrap"] = _step("bootstrap", bootstrap, emulator, options.state_dir, out)
+        if reused and _bootstrapped(emulator.endpoint):
+            out(f"==> bootstrap: {TOOLKIT_STACK} is already deployed in this emulator")
+        else:
+            # Outside the app directory the CLI bootstraps the named environment
+            # without synthesizing the app.
+            bootstrap = ["bootstrap", f"aws://{ACCOUNT_ID}/{REGION}"]
+            timings["bootstrap"] = _step("bootstrap", bootstrap, emulator, options.state_dir, out)
+        before = summary.take(emulator.endpoint)
         deploy = [
             "deploy",
             "--all",
@@ -84,39 +140,88 @@ def up(options: UpOptions, out: Callable[[str], None] = print) -> dict[str, floa
         ]
         timings["deploy"] = _step("deploy", deploy, emulator, options.app_dir, out)
     except DriverError:
-        process.stop(options.state_dir)
+        _after_failure(options, emulator, reused, before, out)
         raise
-    report.print_report(emulator.endpoint, out)
-    _print_next_steps(emulator, out)
+    out("==> report: what runs, as the AWS CLI would describe it")
+    services = report.print_report(emulator.endpoint, out)
+    result = summary.collect(emulator.endpoint, before)
+    for line in summary.lines(result):
+        out(line)
+    _print_next_steps(emulator, [s.name for s in result.stacks], services, out)
     return timings
 
 
-def _print_next_steps(emulator: process.Emulator, out: Callable[[str], None]) -> None:
+def _after_failure(
+    options: UpOptions,
+    emulator: process.Emulator,
+    reused: bool,
+    before: summary.Snapshot | None,
+    out: Callable[[str], None],
+) -> None:
+    """Stop an emulator this run started (a broken run never blocks the next); keep one that
+    was already running, as a failed update leaves the stack on AWS, and say what it did."""
+    if not process.alive(emulator) or not reused:
+        process.stop(options.state_dir)
+        return
+    if before is not None:
+        try:
+            for line in summary.lines(summary.collect(emulator.endpoint, before)):
+                out(line)
+        except (ClientError, BotoCoreError, OSError) as error:
+            out(f"==> summary: could not be read ({error}); see {emulator.log}")
+    out(
+        f"==> the emulator keeps running on {emulator.endpoint} with what the failed deploy "
+        "left; 'make local-stop' stops it"
+    )
+
+
+def _print_next_steps(
+    emulator: process.Emulator,
+    stacks: Sequence[str],
+    services: dict[str, list[str]],
+    out: Callable[[str], None],
+) -> None:
     out("")
-    out(f"The emulator keeps running on {emulator.endpoint} (pid {emulator.pid}). Explore it with:")
+    out(f"The emulator keeps running on {emulator.endpoint} (pid {emulator.pid}).")
+    out("Explore it with the AWS CLI (v1 or v2) in this shell:")
     out(
         f"    export AWS_ENDPOINT_URL={emulator.endpoint} AWS_ACCESS_KEY_ID=testing "
-        f"AWS_SECRET_ACCESS_KEY=testing AWS_REGION={REGION}"
+        f"AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION={REGION}"
     )
+    for stack in stacks:
+        out(f"    aws cloudformation describe-stack-resources --stack-name {stack}")
+    for cluster, names in services.items():
+        out(f"    aws ecs list-container-instances --cluster {cluster}")
+        if names:
+            out(f"    aws ecs describe-services --cluster {cluster} --services {' '.join(names)}")
     out(
-        "    aws ecs describe-services --cluster app01 --services "
-        "$(aws ecs list-services --cluster app01 --query 'serviceArns' --output text)"
+        "Roll out another image as an update of this emulator: "
+        "make local CDK_ARGS=\"-c location.image=srirajan/location:11\""
     )
     out("Stop it with: make local-stop")
 
 
 def down(state_dir: Path, out: Callable[[str], None] = print) -> None:
-    """Stop the emulator (idempotent)."""
-    if process.stop(state_dir):
-        out("==> emulator stopped")
-    else:
-        out("==> no emulator was running")
+    """Stop the emulator (idempotent), and any server of this state directory the state file
+    no longer describes."""
+    stopped = process.stop(state_dir)
+    out(f"==> {stopped.describe(state_dir) or 'no emulator was running'}")
 
 
 def status(state_dir: Path, out: Callable[[str], None] = print) -> int:
-    """Print what runs in the emulator of ``state_dir``; 1 if none is running."""
-    emulator = process.read_state(state_dir)
-    if emulator is None or not process.alive(emulator):
+    """Print what runs in the emulator of ``state_dir``; 1 if none is running (or the state
+    file is unusable: then it says so, and which server runs without it)."""
+    state = process.inspect_state(state_dir)
+    if state.problem is not None:
+        orphans = process.servers(state_dir)
+        running = f"pid {', '.join(map(str, orphans))} runs without it" if orphans else "none runs"
+        out(
+            f"==> {state_dir / process.STATE_NAME} is unusable ({state.problem}): {running}; "
+            "'make local-stop' stops it, 'make local' starts afresh"
+        )
+        return 1
+    emulator = process.running(state_dir)
+    if emulator is None:
         out("==> no emulator is running (make local starts one)")
         return 1
     report.print_report(emulator.endpoint, out)

@@ -1,8 +1,15 @@
-"""Start, find and stop the emulator server process, tracked by a JSON state file."""
+"""Start, find and stop the emulator server process, tracked by a JSON state file.
+
+The state file says which emulator a state directory runs (pid, port, endpoint). It is not
+the only record: each server is started with that file's absolute path on its command line,
+so :func:`servers` finds every server of a state directory even when the file is missing,
+truncated or corrupted, and :func:`stop` never leaves one running unnoticed.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import signal
@@ -10,11 +17,13 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 STATE_NAME = "emulator.json"
 LOG_NAME = "emulator.log"
+SERVER_MODULE = "emulator.server"
 
 
 @dataclass(frozen=True)
@@ -27,28 +36,129 @@ class Emulator:
     log: Path
 
 
-def _cmdline(pid: int) -> str:
+@dataclass(frozen=True)
+class State:
+    """What a state directory's file says: an emulator, nothing (no file), or a problem."""
+
+    emulator: Emulator | None
+    problem: str | None = None
+    """Why the file exists but cannot be used (``None`` when it is fine or absent)."""
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """What :func:`stop` did."""
+
+    pids: list[int] = field(default_factory=list)
+    """Emulator servers stopped."""
+    problem: str | None = None
+    """Why the state file could not be used, when it could not."""
+    found_by_command_line: bool = False
+    """True when a server was found by its command line, not through the state file."""
+
+    def __bool__(self) -> bool:
+        return bool(self.pids)
+
+    def describe(self, state_dir: Path) -> str | None:
+        """One line for the user, or None when there was nothing to say."""
+        state_file = state_dir / STATE_NAME
+        stopped = ", ".join(str(p) for p in self.pids)
+        if self.problem and self.pids:
+            return (
+                f"{state_file} was unusable ({self.problem}); stopped the emulator it had "
+                f"described, found by its command line (pid {stopped})"
+            )
+        if self.problem:
+            return f"{state_file} was unusable ({self.problem}); no emulator of it was running"
+        if self.found_by_command_line:
+            return (
+                f"stopped an emulator that {state_file} no longer described, found by its "
+                f"command line (pid {stopped})"
+            )
+        if self.pids:
+            return f"stopped the emulator (pid {stopped})"
+        return None
+
+
+def state_file(state_dir: Path) -> Path:
+    """The absolute path of the state file: also the server's marker on its command line."""
+    return (state_dir / STATE_NAME).resolve()
+
+
+def _command_lines() -> dict[int, list[str]]:
+    """Every process's argument list (``/proc`` on Linux, ``ps`` elsewhere)."""
+    found: dict[int, list[str]] = {}
+    proc = Path("/proc")
+    if proc.is_dir():
+        for entry in proc.iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):
+                    raw = (entry / "cmdline").read_bytes()
+                    found[int(entry.name)] = raw.decode(errors="replace").split("\0")
+        return found
+    listing = subprocess.run(
+        ["ps", "-axo", "pid=,command="], capture_output=True, text=True, check=False
+    )
+    for line in listing.stdout.splitlines():
+        pid, _, command = line.strip().partition(" ")
+        if pid.isdigit():
+            found[int(pid)] = command.split()
+    return found
+
+
+def command_line(pid: int) -> list[str]:
+    """A process's arguments (empty when it is gone)."""
+    return _command_lines().get(pid, [])
+
+
+def _serves(argv: Sequence[str], marker: str) -> bool:
+    """True for ``python -m emulator.server --state MARKER ...``."""
+    return SERVER_MODULE in argv and any(
+        a == "--state" and b == marker for a, b in itertools.pairwise(argv)
+    )
+
+
+def servers(state_dir: Path) -> list[int]:
+    """Pids of the emulator servers started for this state directory, found by command line."""
+    marker = str(state_file(state_dir))
+    return sorted(
+        pid
+        for pid, argv in _command_lines().items()
+        if pid != os.getpid() and _serves(argv, marker)
+    )
+
+
+def is_ours(pid: int, state_dir: Path) -> bool:
+    """True if ``pid`` is alive and is this state directory's server (not a recycled pid, not
+    another directory's emulator)."""
+    return pid in servers(state_dir)
+
+
+def inspect_state(state_dir: Path) -> State:
+    """Read the state file, telling a missing file from an unusable one."""
+    path = state_dir / STATE_NAME
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
-def is_ours(pid: int) -> bool:
-    """True if ``pid`` is alive and is an emulator server (not a recycled pid)."""
-    return "emulator.server" in _cmdline(pid)
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return State(None)
+    except OSError as error:
+        return State(None, f"cannot be read: {error.strerror}")
+    try:
+        data = json.loads(text)
+        return State(
+            Emulator(
+                int(data["pid"]), int(data["port"]), str(data["endpoint"]), state_dir / LOG_NAME
+            )
+        )
+    except ValueError as error:
+        return State(None, f"not JSON: {error}")
+    except (KeyError, TypeError) as error:
+        return State(None, f"no {error} in it" if isinstance(error, KeyError) else str(error))
 
 
 def read_state(state_dir: Path) -> Emulator | None:
     """The emulator the state file describes, or None if there is no usable file."""
-    path = state_dir / STATE_NAME
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return Emulator(
-            int(data["pid"]), int(data["port"]), str(data["endpoint"]), state_dir / LOG_NAME
-        )
-    except (OSError, ValueError, KeyError):
-        return None
+    return inspect_state(state_dir).emulator
 
 
 def _port_open(port: int) -> bool:
@@ -57,14 +167,17 @@ def _port_open(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def start(state_dir: Path, timeout: float = 60.0) -> Emulator:
+def start(
+    state_dir: Path, timeout: float = 60.0, lambda_custom_resources: Sequence[str] = ()
+) -> Emulator:
     """Start ``python -m emulator.server`` detached; wait until it listens on 127.0.0.1."""
     state_dir.mkdir(parents=True, exist_ok=True)
     (state_dir / STATE_NAME).unlink(missing_ok=True)
     log = state_dir / LOG_NAME
+    extra = [a for t in lambda_custom_resources for a in ("--lambda-custom-resource", t)]
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "emulator.server", "--state", str(state_dir / STATE_NAME)],
+            [sys.executable, "-m", SERVER_MODULE, "--state", str(state_file(state_dir)), *extra],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -87,23 +200,55 @@ def start(state_dir: Path, timeout: float = 60.0) -> Emulator:
 
 def alive(emulator: Emulator) -> bool:
     """Process still there and still accepting connections."""
-    return is_ours(emulator.pid) and _port_open(emulator.port)
+    return _pid_alive(emulator.pid) and _port_open(emulator.port)
 
 
-def stop(state_dir: Path, grace: float = 5.0) -> bool:
-    """Stop the emulator of this state directory (if any); True if one was running."""
-    emulator = read_state(state_dir)
-    (state_dir / STATE_NAME).unlink(missing_ok=True)
-    if emulator is None or not is_ours(emulator.pid):
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
         return False
-    os.kill(emulator.pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and is_ours(emulator.pid):
-        time.sleep(0.1)
-    if is_ours(emulator.pid):
-        os.kill(emulator.pid, signal.SIGKILL)
-    _reap(emulator.pid)
+    except PermissionError:
+        return True
+    _reap(pid)
+    with contextlib.suppress(OSError):
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][:1]
+        return state != "Z"
     return True
+
+
+def running(state_dir: Path) -> Emulator | None:
+    """The emulator of this state directory if its file is fine and it serves; else None."""
+    emulator = read_state(state_dir)
+    if emulator is None or not is_ours(emulator.pid, state_dir) or not alive(emulator):
+        return None
+    return emulator
+
+
+def stop(state_dir: Path, grace: float = 5.0) -> Stopped:
+    """Stop every emulator server of this state directory and remove the state file.
+
+    The servers are found by command line, so one is stopped even when the file is missing
+    or corrupted; the result says which, and why the file could not be used.
+    """
+    state = inspect_state(state_dir)
+    (state_dir / STATE_NAME).unlink(missing_ok=True)
+    pids = servers(state_dir)
+    described = state.emulator.pid if state.emulator else None
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(_pid_alive(p) for p in pids):
+        time.sleep(0.1)
+    for pid in pids:
+        if _pid_alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        _reap(pid)
+    return Stopped(
+        pids, state.problem, found_by_command_line=any(p != described for p in pids)
+    )
 
 
 def _reap(pid: int) -> None:

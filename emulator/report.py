@@ -141,10 +141,12 @@ def _block(command: str, body: dict[str, Any], out: Callable[[str], None]) -> No
     out(json.dumps(body, indent=2, default=str))
 
 
-def print_report(endpoint: str, out: Callable[[str], None] = print) -> None:
-    """Print the running platform, one ``aws ...`` command per block."""
+def print_report(endpoint: str, out: Callable[[str], None] = print) -> dict[str, list[str]]:
+    """Print the running platform, one ``aws ...`` command per block; return each cluster's
+    active service names."""
     summary = clusters(endpoint)
     _block("aws ecs describe-clusters", summary, out)
+    names: dict[str, list[str]] = {}
     for cluster in [c["clusterName"] for c in summary["clusters"]]:
         _block(
             f"aws ecs describe-container-instances --cluster {cluster}",
@@ -152,8 +154,10 @@ def print_report(endpoint: str, out: Callable[[str], None] = print) -> None:
             out,
         )
         running = services(endpoint, cluster)
+        names[cluster] = [s["serviceName"] for s in running["services"]]
         _block(f"aws ecs describe-services --cluster {cluster}", running, out)
         arns = [s["taskDefinition"] for s in running["services"]]
         _block("aws ecs describe-task-definition", task_definitions(endpoint, arns), out)
     _block("aws elb describe-load-balancers", load_balancers(endpoint), out)
     _block("aws rds describe-db-instances", databases(endpoint), out)
+    return names

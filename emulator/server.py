@@ -2,6 +2,8 @@
 
 Started as ``python -m emulator.server --state FILE``; it binds a free port,
 writes ``{"pid", "port", "endpoint"}`` to FILE and serves until SIGTERM/SIGINT.
+Code that runs inside it (a custom resource's Lambda handler) reaches only the
+emulator: the process's AWS variables point at it, with test credentials.
 """
 
 from __future__ import annotations
@@ -11,8 +13,11 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+
+from emulator import REGION
 
 LOOPBACK = "127.0.0.1"
 
@@ -21,7 +26,33 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m emulator.server")
     parser.add_argument("--state", type=Path, required=True, help="JSON state file to write")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free port)")
+    parser.add_argument(
+        "--lambda-custom-resource",
+        action="append",
+        default=[],
+        metavar="TYPE",
+        help="custom resource type answered by its own Lambda code, run in-process (repeatable)",
+    )
     return parser.parse_args(argv)
+
+
+def _contain(port: int) -> None:
+    """Point every AWS SDK used in this process at the emulator, with test credentials."""
+    for name in [k for k in os.environ if k.startswith(("AWS_", "BOTO_"))]:
+        del os.environ[name]
+    endpoint = f"http://{LOOPBACK}:{port}"
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "NO_PROXY": ",".join(filter(None, [os.environ.get("NO_PROXY"), LOOPBACK])),
+            "no_proxy": ",".join(filter(None, [os.environ.get("no_proxy"), LOOPBACK])),
+        }
+    )
 
 
 def _write_state(path: Path, port: int) -> None:
@@ -32,7 +63,7 @@ def _write_state(path: Path, port: int) -> None:
     tmp.replace(path)
 
 
-def serve(state_file: Path, port: int = 0) -> None:
+def serve(state_file: Path, port: int = 0, lambda_types: Sequence[str] = ()) -> None:
     """Apply the compatibility layer, serve moto on 127.0.0.1 until signalled."""
     os.environ.setdefault("MOTO_ALLOW_NONEXISTENT_REGION", "false")
     from moto.moto_server.werkzeug_app import (
@@ -42,12 +73,15 @@ def serve(state_file: Path, port: int = 0) -> None:
     )
     from werkzeug.serving import make_server
 
-    from emulator.compat import apply_all
+    from emulator.compat import apply_all, custom_resources, endpoints
 
     apply_all()
-    app = DomainDispatcherApplication(create_backend_app)
+    for resource_type in lambda_types:
+        custom_resources.register(resource_type, custom_resources.LambdaCode())
+    app = endpoints.wrap(DomainDispatcherApplication(create_backend_app))
     server = make_server(LOOPBACK, port, app, threaded=True, request_handler=MotoRequestHandler)
     bound_port = int(server.server_address[1])
+    _contain(bound_port)
     os.environ["MOTO_PORT"] = str(bound_port)
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -66,7 +100,7 @@ def serve(state_file: Path, port: int = 0) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``python -m emulator.server``."""
     args = _parse_args(sys.argv[1:] if argv is None else argv)
-    serve(args.state, args.port)
+    serve(args.state, args.port, args.lambda_custom_resource)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,10 @@ from moto.cloudformation import models as cfn_models
 from moto.cloudformation import parsing
 from moto.cloudformation import responses as cfn_responses
 from moto.cloudformation import utils as cfn_utils
-from moto.cloudformation.exceptions import CloudFormationError
+from moto.cloudformation.exceptions import CloudFormationError, ValidationError
 from moto.s3.models import s3_backends
+
+from emulator.compat import notes
 
 logger = logging.getLogger("emulator.compat")
 
@@ -90,18 +92,25 @@ def _matches_stack(change_set: Any, stack_name: str | None) -> bool:
 
 
 def find_change_set(backend: Any, name: str, stack_name: str | None = None) -> Any:
-    """A change set by ARN, or by name within the given stack.
+    """A change set by ARN, or by name within the given (live) stack.
 
     moto matched the name across all stacks, and the CDK CLI names every
     stack's change set ``cdk-deploy-change-set``: the second stack of a
-    ``deploy --all`` executed the first stack's change set again.
+    ``deploy --all`` executed the first stack's change set again, and a stack
+    created again after a destroy found the deleted stack's change set.
     """
     if name in backend.change_sets:
         return backend.change_sets[name]
-    for change_set in backend.change_sets.values():
-        if change_set.change_set_name == name and _matches_stack(change_set, stack_name):
-            return change_set
-    raise ChangeSetNotFound(name)
+    found = [
+        change_set
+        for change_set in backend.change_sets.values()
+        if change_set.change_set_name == name
+        and _matches_stack(change_set, stack_name)
+        and change_set.stack_id in backend.stacks
+    ]
+    if not found:
+        raise ChangeSetNotFound(name)
+    return found[-1]
 
 
 def describe_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> Any:
@@ -184,9 +193,8 @@ def execute_change_set(self: Any, change_set_name: str, stack_name: str | None =
     except Exception as error:
         logger.exception("change set %s failed", change_set_name)
         stack.status = f"{kind}_FAILED"
-        stack._add_stack_event(
-            stack.status, resource_status_reason=f"{type(error).__name__}: {error}"
-        )
+        stack.stack_status_reason = reason(error)
+        stack._add_stack_event(stack.status, resource_status_reason=reason(error))
         change_set.execution_status = "EXECUTE_FAILED"
         return
     _after_change(self.account_id, self.region_name)
@@ -198,11 +206,30 @@ def execute_change_set(self: Any, change_set_name: str, stack_name: str | None =
     change_set.execution_status = "EXECUTE_COMPLETE"
 
 
+_original_create_change_set = cfn_models.CloudFormationBackend.create_change_set
+
+
+def create_change_set(self: Any, *args: Any, **kwargs: Any) -> Any:
+    """``CreateChangeSet``, refusing an update of a stack whose deletion failed, as
+    CloudFormation does (moto updated it): such a stack can only be deleted again.
+    """
+    if kwargs.get("change_set_type") == "UPDATE":
+        stack = _find_stack(self, kwargs["stack_name"])
+        if stack is not None and stack.status == "DELETE_FAILED":
+            raise ValidationError(
+                message=f"Stack:{stack.stack_id} is in DELETE_FAILED state and can not be updated."
+            )
+    return _original_create_change_set(self, *args, **kwargs)
+
+
 def _stack_resources(self: Any) -> list[Any]:
     """Created resources only: moto listed a resource whose ``Condition`` is false as an empty
-    entry.
+    entry, and its lazy map created any resource not created yet while listing (so describing a
+    stack whose creation failed retried the failed resource).
     """
-    return [r for r in self.resource_map.values() if r is not None]
+    resource_map = self.resource_map
+    parsed = resource_map._parsed_resources
+    return [parsed[n] for n in resource_map._resource_json_map if parsed.get(n) is not None]
 
 
 def _fix_change_sets() -> None:
@@ -211,6 +238,7 @@ def _fix_change_sets() -> None:
     backend.describe_change_set = describe_change_set  # type: ignore[method-assign]
     backend.delete_change_set = delete_change_set  # type: ignore[method-assign]
     backend.execute_change_set = execute_change_set  # type: ignore[method-assign]
+    backend.create_change_set = create_change_set  # type: ignore[method-assign]
     cfn_models.Stack.stack_parameters = property(_stack_parameters)  # type: ignore[assignment]
     responses = cfn_responses.CloudFormationResponse
     responses.describe_change_set = _response_describe_change_set  # type: ignore[method-assign]
@@ -341,31 +369,81 @@ def _has_updater(resource_class: Any) -> bool:
     return not hasattr(resource_class.update_from_cloudformation_json, "__isabstractmethod__")
 
 
-def _update_one(self: Any, name: str) -> None:
-    """Update (or, if never created, create) one resource; keep it when moto has no updater."""
+def changed_properties(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
+    """Top-level properties whose template text differs (none: only a reference's target
+    changed)."""
+    before = (old or {}).get("Properties") or {}
+    after = new.get("Properties") or {}
+    return sorted(k for k in {*before, *after} if before.get(k) != after.get(k))
+
+
+def _describe_change(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
+    changed = changed_properties(old, new)
+    if changed:
+        return f"properties changed: {', '.join(changed)}"
+    return "a resource it refers to has a new physical ID"
+
+
+def _update_one(self: Any, name: str, previous: dict[str, Any] | None = None) -> None:
+    """Update (or, if never created, create) one resource; keep it when moto has no updater,
+    and record that as a note: the stack will say UPDATE_COMPLETE although nothing changed.
+    """
     body = self._resource_json_map[name]
     old = self._parsed_resources.get(name)
     if old is None:
-        _ = self[name]
-        self._add_event(name, body["Type"], "CREATE_COMPLETE")
+        _create_one(self, name)
         return
     resource_class = parsing.resource_class_from_type(body["Type"])
     if resource_class is None or not _has_updater(resource_class):
+        change = _describe_change(previous, body)
         logger.warning("%s (%s): no update support in moto, kept as it was", name, body["Type"])
+        notes.record(
+            notes.NOT_APPLIED,
+            body["Type"],
+            f"{name} ({body['Type']})",
+            f"{change}; moto cannot update this type, so the old resource was kept",
+        )
+        self._add_event(
+            name,
+            body["Type"],
+            "UPDATE_COMPLETE",
+            f"emulator: update not applied ({change}); the old resource was kept",
+        )
         return
     resolved = parsing.clean_json({**body, "Properties": body.get("Properties") or {}}, self)
-    updated = resource_class.update_from_cloudformation_json(
-        original_resource=old,
-        new_resource_name=_kept_name(old, resolved, resource_class),
-        cloudformation_json=resolved,
-        account_id=self._account_id,
-        region_name=self._region_name,
-    )
+    try:
+        updated = resource_class.update_from_cloudformation_json(
+            original_resource=old,
+            new_resource_name=_kept_name(old, resolved, resource_class),
+            cloudformation_json=resolved,
+            account_id=self._account_id,
+            region_name=self._region_name,
+        )
+    except Exception as error:
+        self._add_event(name, body["Type"], "UPDATE_FAILED", reason(error))
+        raise
     if updated is not None:
         updated.cf_resource_type = body["Type"]
         updated.logical_resource_id = name
         self._parsed_resources[name] = updated
     self._add_event(name, body["Type"], "UPDATE_COMPLETE")
+
+
+def _create_one(self: Any, name: str) -> None:
+    """Create one resource; a failure is a ``CREATE_FAILED`` event with the reason, then raised."""
+    resource_type = self._resource_json_map[name]["Type"]
+    try:
+        _ = self[name]
+    except Exception as error:
+        self._add_event(name, resource_type, "CREATE_FAILED", reason(error))
+        raise
+    self._add_event(name, resource_type, "CREATE_COMPLETE")
+
+
+def reason(error: BaseException) -> str:
+    """An error as CloudFormation shows it in an event: the service's message, not its repr."""
+    message = getattr(error, "message", None)
+    return str(message) if message else f"{type(error).__name__}: {error}"
 
 
 def _kept_name(old: Any, resolved: dict[str, Any], resource_class: Any) -> str:
@@ -420,7 +498,9 @@ def _physical(resource: Any) -> Any:
     return getattr(resource, "physical_resource_id", None)
 
 
-def _run_updates(self: Any, to_modify: set[str]) -> None:
+def _run_updates(
+    self: Any, to_modify: set[str], previous: dict[str, Any] | None = None
+) -> None:
     """Update in dependency order; a new physical ID also updates every resource that refers to it.
 
     moto compared raw template JSON only, so a service whose ``TaskDefinition``
@@ -431,40 +511,72 @@ def _run_updates(self: Any, to_modify: set[str]) -> None:
         if name not in pending:
             continue
         before = _physical(self._parsed_resources.get(name))
-        _update_one(self, name)
+        _update_one(self, name, (previous or {}).get(name))
         if before is not None and _physical(self._parsed_resources.get(name)) != before:
             pending |= _dependants(self._resource_json_map, name)
 
 
-def _remove(self: Any, names: Iterable[str]) -> None:
-    """Delete removed resources, dependants first; retry once per pass on dependency errors."""
-    remaining = [n for n in reversed(dependency_order(self._resource_json_map)) if n in set(names)]
+class DeleteFailed(RuntimeError):
+    """Some resources could not be deleted; the message is CloudFormation's stack status reason."""
+
+    def __init__(self, failures: dict[str, str]) -> None:
+        super().__init__(
+            f"The following resource(s) failed to delete: [{', '.join(sorted(failures))}]. "
+        )
+        self.failures = failures
+
+
+def delete_resources(self: Any, names: Iterable[str]) -> dict[str, str]:
+    """Delete ``names`` as CloudFormation does: dependants first; a resource whose deletion
+    fails stays, and so does everything it needs (never attempted). A retained resource is
+    skipped (``DELETE_SKIPPED``) and leaves the stack. Failures are retried while others make
+    progress (moto has dependencies the template does not state). Returns name -> reason of
+    what failed.
+    """
+    wanted = set(names)
+    order = [n for n in reversed(dependency_order(self._resource_json_map)) if n in wanted]
+    needs = dependencies(self._resource_json_map)
+    gone: set[str] = set()
+    failed: dict[str, str] = {}
     for _ in range(parsing.MAX_UPDATE_ATTEMPTS):
-        failed: list[str] = []
-        last_error: Exception | None = None
-        for name in remaining:
-            resource = self._parsed_resources.get(name)
-            body = self._resource_json_map[name]
-            try:
-                if resource is not None and not _retained(body):
-                    self._delete_resource(resource, body)
-            except Exception as error:
-                failed.append(name)
-                last_error = error
+        progress = False
+        for name in order:
+            if name in gone or any(name in needs[o] and o not in gone for o in order):
                 continue
+            body = self._resource_json_map[name]
+            resource = self._parsed_resources.get(name)
+            if resource is not None and _retained(body):
+                self._add_event(name, body["Type"], "DELETE_SKIPPED")
+            elif resource is not None:
+                try:
+                    self._delete_resource(resource, body)
+                except Exception as error:
+                    failed[name] = reason(error)
+                    continue
+                self._add_event(name, body["Type"], "DELETE_COMPLETE")
             self._parsed_resources.pop(name, None)
-            self._add_event(name, body["Type"], "DELETE_COMPLETE")
-        if not failed:
-            return
-        remaining = failed
-    assert last_error is not None
-    raise last_error
+            failed.pop(name, None)
+            gone.add(name)
+            progress = True
+        if not progress or len(gone) == len(order):
+            break
+    for name, why in failed.items():
+        self._add_event(name, self._resource_json_map[name]["Type"], "DELETE_FAILED", why)
+    return failed
+
+
+def _remove(self: Any, names: Iterable[str]) -> None:
+    """Delete the resources an update removes; a failure fails the update."""
+    failed = delete_resources(self, names)
+    if failed:
+        raise DeleteFailed(failed)
 
 
 def update(self: Any, template: dict[str, Any], parameters: dict[str, Any] | None = None) -> None:
     """``ResourceMap.update`` replacement: remove, add, then update with reference propagation."""
     actions = self.build_resource_diff(template, parameters)
     _remove(self, actions["Remove"])
+    previous = self._resource_json_map
     self._template = template
     if parameters:
         self.input_parameters = parameters
@@ -475,9 +587,8 @@ def update(self: Any, template: dict[str, Any], parameters: dict[str, Any] | Non
     added = set(actions["Add"])
     for name in dependency_order(self._resource_json_map):
         if name in added and _condition_holds(self, name):
-            _ = self[name]
-            self._add_event(name, self._resource_json_map[name]["Type"], "CREATE_COMPLETE")
-    _run_updates(self, set(actions["Modify"]))
+            _create_one(self, name)
+    _run_updates(self, set(actions["Modify"]), previous)
 
 
 def _condition_holds(self: Any, name: str) -> bool:
@@ -489,7 +600,9 @@ def _retained(body: dict[str, Any]) -> bool:
     return body.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate")
 
 
-def _add_event(self: Any, name: str, resource_type: str, status: str) -> None:
+def _add_event(
+    self: Any, name: str, resource_type: str, status: str, status_reason: str | None = None
+) -> None:
     """Record a resource event on the owning stack, so ``cdk deploy`` can show progress."""
     backend = cfn_models.cloudformation_backends[self._account_id][self._region_name]
     stack = backend.stacks.get(self.stack_id)
@@ -503,7 +616,7 @@ def _add_event(self: Any, name: str, resource_type: str, status: str) -> None:
         physical_resource_id=str(_physical(resource) or ""),
         resource_type=resource_type,
         resource_status=status,
-        resource_status_reason=None,
+        resource_status_reason=status_reason,
         resource_properties=None,
     )
     stack.events.append(event)
@@ -517,7 +630,6 @@ def _fix_updates() -> None:
 
 # ---------------------------------------------------------------- deletion policies
 
-_original_delete = parsing.ResourceMap.delete
 _original_delete_resource = parsing.ResourceMap._delete_resource
 
 
@@ -538,20 +650,44 @@ def _delete_resource(self: Any, parsed_resource: Any, resource_json: dict[str, A
 
 
 def delete(self: Any) -> None:
-    """``ResourceMap.delete``, with ``RetainExceptOnCreate`` kept like ``Retain``."""
-    for body in self._resource_json_map.values():
-        if body.get("DeletionPolicy") == "RetainExceptOnCreate":
-            body["DeletionPolicy"] = "Retain"
-    _original_delete(self)
+    """``ResourceMap.delete``: dependency order, retained resources kept (``RetainExceptOnCreate``
+    too), and a resource that cannot be deleted (a protected database) fails the stack delete
+    with its service's message instead of vanishing or escaping as HTTP 500.
+    """
+    failed = delete_resources(self, list(self._resource_json_map))
+    if failed:
+        raise DeleteFailed(failed)
 
 
-_original_delete_stack = cfn_models.CloudFormationBackend.delete_stack
+def _find_stack(backend: Any, name_or_stack_id: str) -> Any:
+    if name_or_stack_id in backend.stacks:
+        return backend.stacks[name_or_stack_id]
+    return next((s for s in backend.stacks.values() if s.name == name_or_stack_id), None)
 
 
 def delete_stack(self: Any, name_or_stack_id: str) -> None:
-    """``DeleteStack``, then let the emulated agents see what is gone."""
-    _original_delete_stack(self, name_or_stack_id)
-    _after_change(self.account_id, self.region_name)
+    """``DeleteStack``: a failed resource leaves the stack ``DELETE_FAILED`` with what remains
+    (moto dropped the stack and answered HTTP 500); then the emulated agents see what is gone.
+    """
+    stack = _find_stack(self, name_or_stack_id)
+    if stack is None:
+        return
+    export_names = [export.name for export in stack.exports]
+    try:
+        stack.delete()
+    except DeleteFailed as failure:
+        stack.status = "DELETE_FAILED"
+        stack.stack_status_reason = str(failure)
+        stack._add_stack_event("DELETE_FAILED", resource_status_reason=str(failure))
+    else:
+        self.stacks.pop(stack.stack_id, None)
+        self.deleted_stacks[stack.stack_id] = stack
+        for key in [k for k, c in self.change_sets.items() if c.stack_id == stack.stack_id]:
+            del self.change_sets[key]
+        for name in export_names:
+            self.exports.pop(name, None)
+    finally:
+        _after_change(self.account_id, self.region_name)
 
 
 def _fix_deletion() -> None:

@@ -20,6 +20,7 @@ from moto.ecs import models as ecs_models
 from moto.ecs.models import ecs_backends
 from moto.moto_api._internal import mock_random
 
+from emulator.compat import notes
 from emulator.compat.util import camel, camel_keys, physical_id, props
 
 # Keys whose dict values are user data (option names, labels): not case-converted.
@@ -204,6 +205,13 @@ def _steady_state(service: Any) -> None:
         }
     ]
     recount(service._backend, service.cluster_name)
+    notes.record(
+        notes.SIMULATED,
+        "ECS steady state",
+        f"ECS service {service.cluster_name}/{service.name}",
+        f"{service.desired_count} of {service.desired_count} tasks shown RUNNING and the rollout "
+        "COMPLETED; no container was started",
+    )
     service.events.insert(
         0,
         {
@@ -345,6 +353,12 @@ def register_agents(account_id: str, region_name: str) -> int:
             continue
         if cluster in ecs.clusters and ecs.clusters[cluster].status == "ACTIVE":
             ecs.register_container_instance(cluster, instance.id)
+            notes.record(
+                notes.SIMULATED,
+                "container instance joined",
+                f"EC2 instance {instance.id}",
+                f"registered in cluster {cluster} as its user data asks; no ECS agent runs",
+            )
             joined += 1
     return joined
 

@@ -14,6 +14,7 @@ from moto.kms import models as kms_models
 from moto.rds import models as rds_models
 from moto.s3 import models as s3_models
 
+from emulator.compat import notes
 from emulator.compat.util import physical_id
 
 # ---------------------------------------------------------------- S3 bucket policies
@@ -72,22 +73,9 @@ def kms_key_create(
 _original_db_create = rds_models.DBInstance.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
 
 
-def db_instance_create(
-    cls: Any,
-    resource_name: str,
-    cloudformation_json: Any,
-    account_id: str,
-    region_name: str,
-    **kwargs: Any,
-) -> Any:
-    """Create the DB instance with its subnet group, VPC security groups and a lower-case
-    identifier.
-
-    moto expected ``DBSubnetGroupName`` to be a model (a Ref is a string) and
-    ignored ``VPCSecurityGroups``.
-    """
-    fixed = copy.copy(cloudformation_json)
-    properties = dict(fixed.get("Properties") or {})
+def _db_properties(cloudformation_json: Any) -> dict[str, Any]:
+    """Resolved properties as moto's model wants them (a subnet group model, ids, numbers)."""
+    properties = dict(cloudformation_json.get("Properties") or {})
     if "DBSubnetGroupName" in properties:
         properties["DBSubnetGroupName"] = SimpleNamespace(
             name=physical_id(properties["DBSubnetGroupName"])
@@ -96,12 +84,133 @@ def db_instance_create(
         properties["VpcSecurityGroupIds"] = [
             physical_id(g) for g in properties["VPCSecurityGroups"]
         ]
-    for key in ("AllocatedStorage", "Port", "BackupRetentionPeriod", "Iops"):
+    for key in _DB_NUMBERS:
         if isinstance(properties.get(key), str):
             properties[key] = int(properties[key])
+    return properties
+
+
+_DB_NUMBERS = ("AllocatedStorage", "Port", "BackupRetentionPeriod", "Iops", "MaxAllocatedStorage")
+
+
+def db_instance_create(
+    cls: Any,
+    resource_name: str,
+    cloudformation_json: Any,
+    account_id: str,
+    region_name: str,
+    **kwargs: Any,
+) -> Any:
+    """Create the DB instance with its subnet group, VPC security groups, deletion protection and
+    a lower-case identifier.
+
+    moto expected ``DBSubnetGroupName`` to be a model (a Ref is a string), ignored
+    ``VPCSecurityGroups`` and ``DeletionProtection`` (so ``cdk destroy`` deleted a protected
+    database that AWS would refuse to delete).
+    """
+    fixed = copy.copy(cloudformation_json)
+    properties = _db_properties(cloudformation_json)
     fixed["Properties"] = properties
     name = properties.get("DBInstanceIdentifier", resource_name).lower()
-    return _original_db_create(cls, name, fixed, account_id, region_name, **kwargs)
+    instance = _original_db_create(cls, name, fixed, account_id, region_name, **kwargs)
+    instance.deletion_protection = _bool(properties.get("DeletionProtection", False))
+    instance.cfn_properties = dict(cloudformation_json.get("Properties") or {})
+    return instance
+
+
+# CloudFormation property -> DBInstance attribute, for what ModifyDBInstance changes in place.
+DB_MODIFIABLE = {
+    "DeletionProtection": "deletion_protection",
+    "BackupRetentionPeriod": "backup_retention_period",
+    "PreferredBackupWindow": "preferred_backup_window",
+    "PreferredMaintenanceWindow": "preferred_maintenance_window",
+    "DBInstanceClass": "db_instance_class",
+    "AllocatedStorage": "allocated_storage",
+    "MaxAllocatedStorage": "max_allocated_storage",
+    "StorageType": "storage_type",
+    "Iops": "iops",
+    "MultiAZ": "multi_az",
+    "EngineVersion": "engine_version",
+    "AutoMinorVersionUpgrade": "auto_minor_version_upgrade",
+    "CopyTagsToSnapshot": "copy_tags_to_snapshot",
+    "PubliclyAccessible": "publicly_accessible",
+    "MonitoringInterval": "monitoring_interval",
+    "MonitoringRoleArn": "monitoring_role_arn",
+    "EnableIAMDatabaseAuthentication": "enable_iam_database_authentication",
+    "VPCSecurityGroups": "vpc_security_group_ids",
+    "MasterUserPassword": "master_user_password",
+    "CACertificateIdentifier": "ca_certificate_identifier",
+}
+_DB_BOOLEANS = {
+    "DeletionProtection",
+    "MultiAZ",
+    "AutoMinorVersionUpgrade",
+    "CopyTagsToSnapshot",
+    "PubliclyAccessible",
+    "EnableIAMDatabaseAuthentication",
+}
+
+
+def db_modification(
+    old: dict[str, Any], new: dict[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    """What ModifyDBInstance would change (attribute -> value) and the changed properties it
+    cannot (on AWS most of those replace the instance)."""
+    changes: dict[str, Any] = {}
+    unsupported: list[str] = []
+    for key in sorted({*old, *new}):
+        if old.get(key) == new.get(key) or physical_id(old.get(key)) == physical_id(new.get(key)):
+            continue
+        attribute = DB_MODIFIABLE.get(key)
+        if attribute is None or key not in new:
+            unsupported.append(key)
+            continue
+        value = new[key]
+        if key in _DB_BOOLEANS:
+            value = _bool(value)
+        elif key in _DB_NUMBERS:
+            value = int(value)
+        elif key == "VPCSecurityGroups":
+            value = [physical_id(g) for g in value]
+        changes[attribute] = value
+    return changes, unsupported
+
+
+def db_instance_update(
+    cls: Any,
+    original_resource: Any,
+    new_resource_name: str,
+    cloudformation_json: Any,
+    account_id: str,
+    region_name: str,
+) -> Any:
+    """Apply what ``ModifyDBInstance`` changes in place (deletion protection, class, storage,
+    backups, ...); any other changed property is kept as it was and recorded as not applied.
+
+    moto has no updater for the type: every change was silently ignored.
+    """
+    new = dict(cloudformation_json.get("Properties") or {})
+    old = getattr(original_resource, "cfn_properties", {})
+    changes, unsupported = db_modification(old, new)
+    if changes:
+        rds_models.rds_backends[account_id][region_name].modify_db_instance(
+            original_resource.db_instance_identifier, changes
+        )
+    if unsupported:
+        logical_id = getattr(original_resource, "logical_resource_id", "")
+        notes.record(
+            notes.NOT_APPLIED,
+            "AWS::RDS::DBInstance",
+            f"{logical_id} (AWS::RDS::DBInstance {original_resource.db_instance_identifier})",
+            f"properties changed: {', '.join(unsupported)}; the emulator applies only what "
+            "ModifyDBInstance changes in place (on AWS these replace the instance), so they were "
+            "kept as they were",
+        )
+    original_resource.cfn_properties = {
+        **new,
+        **{k: old[k] for k in unsupported if k in old},
+    }
+    return original_resource
 
 
 # ---------------------------------------------------------------- classic ELB
@@ -190,5 +299,6 @@ def apply() -> None:
     rds_models.DBSubnetGroup.physical_resource_id = property(lambda self: self.name)  # type: ignore[attr-defined]
     s3_models.FakeBucket.get_permission = bucket_permission  # type: ignore[method-assign]
     rds_models.DBInstance.create_from_cloudformation_json = classmethod(db_instance_create)  # type: ignore[method-assign,assignment]
+    rds_models.DBInstance.update_from_cloudformation_json = classmethod(db_instance_update)  # type: ignore[method-assign,assignment]
     elb_models.LoadBalancer.create_from_cloudformation_json = classmethod(load_balancer_create)  # type: ignore[method-assign,assignment]
     kms_models.Key.create_from_cloudformation_json = classmethod(kms_key_create)  # type: ignore[method-assign,assignment]

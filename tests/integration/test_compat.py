@@ -15,9 +15,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from emulator.compat import cfn_engine, custom_resources, ecs, services
+from emulator import summary
+from emulator.compat import cfn_engine, custom_resources, ecs, notes, services
+from emulator.compat.notes import Note
 from emulator.compat.util import camel_keys
-from tests.integration.conftest import Session
+from tests.integration.conftest import ECHO_TYPE, Session
 
 # ---------------------------------------------------------------- pure helpers
 
@@ -105,12 +107,35 @@ def test_cluster_from_user_data() -> None:
     assert ecs.cluster_from_user_data(base64.b64encode(b"#!/bin/bash\n").decode()) is None
 
 
-def test_every_known_custom_resource_has_a_provider() -> None:
-    assert {
+def test_every_known_cdk_provider_has_a_stand_in() -> None:
+    for resource_type in (
         "Custom::VpcRestrictDefaultSG",
         "Custom::LogRetention",
         "Custom::S3AutoDeleteObjects",
-    } <= set(custom_resources.CREATE_HANDLERS)
+    ):
+        assert isinstance(custom_resources.PROVIDERS[resource_type], custom_resources.StandIn)
+
+
+def test_an_unknown_custom_resource_type_has_no_provider() -> None:
+    with pytest.raises(custom_resources.UnknownCustomResource) as error:
+        custom_resources.provider_for("Custom::Nobody", "Thing")
+    assert "Thing (Custom::Nobody): the emulator has no provider" in str(error.value)
+    assert "--lambda-custom-resource Custom::Nobody" in str(error.value)
+
+
+def test_db_modification_splits_what_modify_db_instance_applies() -> None:
+    old = {"DeletionProtection": True, "BackupRetentionPeriod": "7", "DBName": "a", "Port": "3306"}
+    new = {"DeletionProtection": "false", "BackupRetentionPeriod": 3, "DBName": "b", "Port": "3306"}
+    changes, unsupported = services.db_modification(old, new)
+    assert changes == {"deletion_protection": False, "backup_retention_period": 3}
+    assert unsupported == ["DBName"]
+
+
+def test_changed_properties_name_the_keys() -> None:
+    old = {"Properties": {"A": 1, "B": {"x": 1}, "C": 3}}
+    new = {"Properties": {"A": 1, "B": {"x": 2}, "D": 4}}
+    assert cfn_engine.changed_properties(old, new) == ["B", "C", "D"]
+    assert cfn_engine.changed_properties(new, new) == []
 
 
 # ---------------------------------------------------------------- inside the emulator
@@ -179,6 +204,22 @@ def test_change_sets_of_the_same_name_stay_per_stack(session: Session) -> None:
     second = _deploy(session, {"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}})
     assert list(_physical(session, first)) == ["T"]
     assert list(_physical(session, second)) == ["Q"]
+
+
+def test_a_stack_created_again_after_delete_runs_its_own_change_set(session: Session) -> None:
+    cfn = session.clients("cloudformation")
+    name = f"compat-{uuid.uuid4().hex[:8]}"
+    for logical_id in ("First", "Second"):
+        template = {"Resources": {logical_id: {"Type": "AWS::SNS::Topic"}}}
+        cfn.create_change_set(
+            StackName=name,
+            ChangeSetName="cdk-deploy-change-set",
+            ChangeSetType="CREATE",
+            TemplateBody=json.dumps(template),
+        )
+        cfn.execute_change_set(StackName=name, ChangeSetName="cdk-deploy-change-set")
+        assert list(_physical(session, name)) == [logical_id]
+        cfn.delete_stack(StackName=name)
 
 
 def test_exports_reach_the_next_stack(session: Session) -> None:
@@ -411,7 +452,30 @@ def test_ecs_service_update_follows_new_task_definition(session: Session) -> Non
     )
 
 
-def test_custom_resource_is_answered_and_restricts_the_default_group(session: Session) -> None:
+def _notes_after(session: Session, mark: int) -> list[Note]:
+    return summary.notes_since(session.emulator.endpoint, mark)[1]
+
+
+def _mark(session: Session) -> int:
+    return summary.notes_since(session.emulator.endpoint, 0)[0]
+
+
+def _fail(session: Session, template: dict[str, Any], stack: str | None = None) -> tuple[str, str]:
+    """Run a change set that must fail; return (stack name, status reason)."""
+    cfn = session.clients("cloudformation")
+    name = stack or f"compat-{uuid.uuid4().hex[:8]}"
+    kind = "UPDATE" if stack else "CREATE"
+    cfn.create_change_set(
+        StackName=name, ChangeSetName="cs", ChangeSetType=kind, TemplateBody=json.dumps(template)
+    )
+    cfn.execute_change_set(StackName=name, ChangeSetName="cs")
+    (described,) = cfn.describe_stacks(StackName=name)["Stacks"]
+    assert described["StackStatus"] == f"{kind}_FAILED"
+    return name, described["StackStatusReason"]
+
+
+def test_known_provider_restricts_the_default_group_and_is_counted(session: Session) -> None:
+    mark = _mark(session)
     resources = {
         **_vpc("10.23.0.0/16"),
         "Restrict": {
@@ -421,10 +485,6 @@ def test_custom_resource_is_answered_and_restricts_the_default_group(session: Se
                 "DefaultSecurityGroupId": {"Fn::GetAtt": ["Vpc", "DefaultSecurityGroup"]},
             },
         },
-        "Other": {
-            "Type": "AWS::CloudFormation::CustomResource",
-            "Properties": {"ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:none"},
-        },
     }
     stack = _deploy(session, {"Resources": resources})
     group = _physical(session, stack)["Restrict"]
@@ -432,7 +492,237 @@ def test_custom_resource_is_answered_and_restricts_the_default_group(session: Se
         0
     ]
     assert described["IpPermissions"] == [] and described["IpPermissionsEgress"] == []
-    assert "Other" in _physical(session, stack)
+    found = _notes_after(session, mark)
+    assert [(n.kind, n.topic) for n in found] == [(notes.STAND_IN, "Custom::VpcRestrictDefaultSG")]
+
+
+@pytest.mark.parametrize("resource_type", ["Custom::Nobody", "AWS::CloudFormation::CustomResource"])
+def test_unknown_custom_resource_fails_the_deploy_naming_it(
+    session: Session, resource_type: str
+) -> None:
+    resources = {
+        "Topic": {"Type": "AWS::SNS::Topic"},
+        "Other": {
+            "Type": resource_type,
+            "Properties": {"ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:none"},
+        },
+    }
+    stack, reason = _fail(session, {"Resources": resources})
+    assert f"Other ({resource_type}): the emulator has no provider" in reason
+    events = session.clients("cloudformation").describe_stack_events(StackName=stack)
+    (failed,) = [e for e in events["StackEvents"] if e["LogicalResourceId"] == "Other"]
+    assert failed["ResourceStatus"] == "CREATE_FAILED"
+    assert resource_type in failed["ResourceStatusReason"]
+    assert "Other" not in _physical(session, stack)
+
+
+# A Python Lambda answering like a CDK Provider framework onEvent handler (returns the answer),
+# calling the emulator through boto3 on the way; "fail" makes it raise.
+_RETURNING = """
+import os, boto3
+def handler(event, context):
+    word = event["ResourceProperties"]["Word"]
+    if word == "fail":
+        raise ValueError("asked to fail")
+    if event["RequestType"] != "Delete":
+        boto3.client("ssm").put_parameter(Name="/echo/" + word, Value=word, Type="String",
+                                          Overwrite=True)
+    return {"PhysicalResourceId": "echo-" + word,
+            "Data": {"Upper": word.upper(), "Function": os.environ["AWS_LAMBDA_FUNCTION_NAME"]}}
+"""
+# The same through the cfn-response protocol (PUT to ResponseURL), as inline code does.
+_RESPONDING = """
+import cfnresponse
+def handler(event, context):
+    word = event["ResourceProperties"]["Word"]
+    cfnresponse.send(event, context, cfnresponse.SUCCESS, {"Upper": word.upper()}, "sent-" + word)
+"""
+
+
+def _function(
+    code: str, runtime: str = "python3.12", variables: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {
+        "Type": "AWS::Lambda::Function",
+        "Properties": {
+            "Runtime": runtime,
+            "Handler": "index.handler",
+            "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+            "Code": {"ZipFile": code},
+            "Environment": {"Variables": variables or {}},
+        },
+    }
+
+
+def _echo_template(word: str) -> dict[str, Any]:
+    role = {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "AssumeRolePolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                               "Principal": {"Service": "lambda.amazonaws.com"}}],
+            }
+        },
+    }
+    echo = {"Fn::GetAtt": ["Returning", "Arn"]}
+    return {
+        "Resources": {
+            "Role": role,
+            "Returning": _function(_RETURNING),
+            "Responding": _function(_RESPONDING),
+            # The CDK Provider framework's own Lambda (Node.js, never run here) names the user's
+            # onEvent function in its environment.
+            "Framework": _function("", "nodejs22.x", {"USER_ON_EVENT_FUNCTION_ARN": echo}),
+            "Direct": {"Type": ECHO_TYPE, "Properties": {"ServiceToken": echo, "Word": word}},
+            "ByResponse": {
+                "Type": ECHO_TYPE,
+                "Properties": {
+                    "ServiceToken": {"Fn::GetAtt": ["Responding", "Arn"]},
+                    "Word": word,
+                },
+            },
+            "ThroughFramework": {
+                "Type": ECHO_TYPE,
+                "Properties": {
+                    "ServiceToken": {"Fn::GetAtt": ["Framework", "Arn"]},
+                    "Word": f"{word}2",
+                },
+            },
+        },
+        "Outputs": {
+            name: {"Value": {"Fn::GetAtt": [name, "Upper"]}}
+            for name in ("Direct", "ByResponse", "ThroughFramework")
+        },
+    }
+
+
+def test_registered_type_runs_its_own_lambda_code(session: Session) -> None:
+    mark = _mark(session)
+    word = uuid.uuid4().hex[:6]
+    stack = _deploy(session, _echo_template(word))
+    ids = _physical(session, stack)
+    assert (ids["Direct"], ids["ByResponse"], ids["ThroughFramework"]) == (
+        f"echo-{word}",
+        f"sent-{word}",
+        f"echo-{word}2",
+    )
+    (described,) = session.clients("cloudformation").describe_stacks(StackName=stack)["Stacks"]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+    assert outputs == {
+        "Direct": word.upper(),
+        "ByResponse": word.upper(),
+        "ThroughFramework": f"{word}2".upper(),
+    }
+    ssm = session.clients("ssm")
+    assert ssm.get_parameter(Name=f"/echo/{word}2")["Parameter"]["Value"] == f"{word}2"
+    ran = [n for n in _notes_after(session, mark) if n.kind == notes.LAMBDA_CODE]
+    assert len(ran) == 3
+    _, reason = _fail(session, _echo_template("fail"))
+    assert "ValueError: asked to fail" in reason
+
+
+def test_update_moto_cannot_apply_is_kept_and_counted(session: Session) -> None:
+    template = {"Resources": {"Log": {"Type": "AWS::Logs::LogGroup",
+                                      "Properties": {"RetentionInDays": 7}}}}
+    stack = _deploy(session, template)
+    name = _physical(session, stack)["Log"]
+    mark = _mark(session)
+    template["Resources"]["Log"]["Properties"]["RetentionInDays"] = 14
+    _deploy(session, template, stack)
+    (group,) = session.clients("logs").describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+    assert group["retentionInDays"] == 7, "the emulator now applies this update: drop the note"
+    (note,) = _notes_after(session, mark)
+    assert (note.kind, note.subject) == (notes.NOT_APPLIED, "Log (AWS::Logs::LogGroup)")
+    assert "RetentionInDays" in note.detail
+    events = session.clients("cloudformation").describe_stack_events(StackName=stack)
+    assert events["StackEvents"][0]["ResourceStatus"] == "UPDATE_COMPLETE"  # the stack, as AWS says
+    reasons = [e.get("ResourceStatusReason") or "" for e in events["StackEvents"]]
+    assert any(r.startswith(summary.NOT_APPLIED_REASON) for r in reasons)
+
+
+def _database(deletion_protection: bool, backups: int, name: str = "a") -> dict[str, Any]:
+    return {
+        "Resources": {
+            **_vpc("10.24.0.0/16"),
+            "Subnets": {
+                "Type": "AWS::RDS::DBSubnetGroup",
+                "Properties": {
+                    "DBSubnetGroupDescription": "d",
+                    "SubnetIds": [{"Ref": "Subnet"}, {"Ref": "Subnet2"}],
+                },
+            },
+            "Db": {
+                "Type": "AWS::RDS::DBInstance",
+                "DeletionPolicy": "Snapshot",
+                "Properties": {
+                    "Engine": "mysql",
+                    "DBInstanceClass": "db.t3.micro",
+                    "AllocatedStorage": "20",
+                    "DBName": name,
+                    "DBSubnetGroupName": {"Ref": "Subnets"},
+                    "MasterUsername": "app",
+                    "MasterUserPassword": "password123",
+                    "DeletionProtection": deletion_protection,
+                    "BackupRetentionPeriod": backups,
+                },
+            },
+        }
+    }
+
+
+def test_database_update_applies_protection_and_counts_what_it_cannot(session: Session) -> None:
+    stack = _deploy(session, _database(True, 7))
+    identifier = _physical(session, stack)["Db"]
+    mark = _mark(session)
+    _deploy(session, _database(False, 3, name="b"), stack)
+    rds = session.clients("rds")
+    (db,) = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"]
+    assert (db["DeletionProtection"], db["BackupRetentionPeriod"], db["DBName"]) == (False, 3, "a")
+    (note,) = _notes_after(session, mark)
+    assert note.kind == notes.NOT_APPLIED and "DBName" in note.detail
+    assert _physical(session, stack)["Db"] == identifier, "an in-place change replaced it"
+
+
+def test_protected_database_fails_the_stack_delete_until_unprotected(session: Session) -> None:
+    stack = _deploy(session, _database(True, 1))
+    ids = _physical(session, stack)
+    cfn = session.clients("cloudformation")
+    cfn.delete_stack(StackName=stack)
+    (described,) = cfn.describe_stacks(StackName=stack)["Stacks"]
+    assert described["StackStatus"] == "DELETE_FAILED"
+    events = cfn.describe_stack_events(StackName=stack)["StackEvents"]
+    (failed,) = [e for e in events if e["ResourceStatus"] == "DELETE_FAILED" and
+                 e["LogicalResourceId"] == "Db"]
+    assert failed["ResourceStatusReason"] == (
+        "Cannot delete protected DB Instance, please disable deletion protection and try again."
+    )
+    assert {"Db", "Subnets", "Subnet", "Vpc"} <= set(_physical(session, stack)), (
+        "deleted what the protected database needs"
+    )
+    with pytest.raises(ClientError, match="DELETE_FAILED state and can not be updated"):
+        cfn.create_change_set(StackName=stack, ChangeSetName="cs", ChangeSetType="UPDATE",
+                              TemplateBody=json.dumps(_database(False, 1)))
+    rds = session.clients("rds")
+    rds.modify_db_instance(DBInstanceIdentifier=ids["Db"], DeletionProtection=False,
+                           ApplyImmediately=True)
+    cfn.delete_stack(StackName=stack)
+    assert stack not in [s["StackName"] for s in cfn.describe_stacks()["Stacks"]]
+    assert not rds.describe_db_instances(Filters=[
+        {"Name": "db-instance-id", "Values": [ids["Db"]]}])["DBInstances"]
+    assert rds.describe_db_snapshots(DBInstanceIdentifier=ids["Db"])["DBSnapshots"]
+
+
+def test_retained_resource_survives_the_stack_delete(session: Session) -> None:
+    stack = _deploy(session, {"Resources": {
+        "Kept": {"Type": "AWS::SNS::Topic", "DeletionPolicy": "Retain"},
+        "Gone": {"Type": "AWS::SNS::Topic"},
+    }})
+    ids = _physical(session, stack)
+    session.clients("cloudformation").delete_stack(StackName=stack)
+    topics = {t["TopicArn"] for t in session.clients("sns").list_topics()["Topics"]}
+    assert ids["Kept"] in topics
+    assert ids["Gone"] not in topics
 
 
 def test_capacity_provider_association_bucket_and_topic_policies(session: Session) -> None:

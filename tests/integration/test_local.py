@@ -1,15 +1,19 @@
-"""The real app through the real CDK CLI against the emulator: create, rolling update, destroy,
-failure.
+"""The real app through ``python -m emulator up`` (what ``make local`` runs) and the real CDK CLI:
+failure recovery, create, the hints, an update, and destroy with a protected and an unprotected
+database.
 
-The tests run in file order and share the session's emulator: each step starts
-from the state the previous one left.
+The tests run in file order and share the session's state directory: each step starts from
+the state the previous one left. The first kills the session's emulator mid-deploy; the
+second is the ``up`` that recovers from it with a fresh emulator, and every later ``up``
+deploys into that running emulator, as ``make local`` does.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
-import shutil
+import shlex
 import signal
 import subprocess
 import sys
@@ -20,19 +24,30 @@ from typing import Any
 import pytest
 
 from emulator import process
+from emulator.compat import custom_resources, notes
 from emulator.compat.util import camel_keys
-from tests.integration.conftest import IMAGES, REPO, STACK, Session, requires_cli
+from tests.integration.conftest import REPO, STACK, Session, emulated_counts, requires_cli
 from tests.integration.inventory import exists
 
 pytestmark = [pytest.mark.cli, requires_cli]
 
+PROTECTED_MESSAGE = (
+    "Cannot delete protected DB Instance, please disable deletion protection and try again."
+)
+WATCHDOG_BOUND_SECONDS = 30
+"""The CLI alone retries a dead endpoint for longer (7 attempts, back-off up to 15 s each)."""
+
 _state: dict[str, Any] = {}
 
 
-def _resources(session: Session) -> dict[str, dict[str, str]]:
+def _resources(session: Session, stack: str = STACK) -> dict[str, dict[str, str]]:
     cfn = session.clients("cloudformation")
-    listed = cfn.describe_stack_resources(StackName=STACK)["StackResources"]
+    listed = cfn.describe_stack_resources(StackName=stack)["StackResources"]
     return {r["LogicalResourceId"]: r for r in listed}
+
+
+def _physical(session: Session) -> dict[str, str]:
+    return {k: v["PhysicalResourceId"] for k, v in _resources(session).items()}
 
 
 def _service(session: Session, name: str) -> dict[str, Any]:
@@ -45,10 +60,53 @@ def _task_definition(session: Session, arn: str) -> dict[str, Any]:
     return session.clients("ecs").describe_task_definition(taskDefinition=arn)["taskDefinition"]
 
 
-def test_create_deploys_every_resource(session: Session) -> None:
-    result = session.cdk("deploy", "--all", "--require-approval", "never", *IMAGES)
-    assert result.returncode == 0, result.output
-    _state["create_seconds"] = result.seconds
+def _logical_id(template: dict[str, Any], resource_type: str, key: str, value: str) -> str:
+    (found,) = [
+        name
+        for name, body in template.items()
+        if body["Type"] == resource_type and body["Properties"].get(key) == value
+    ]
+    return found
+
+
+def test_emulator_dying_mid_deploy_fails_clearly(session: Session) -> None:
+    killed = session.emulator
+    driver = subprocess.Popen(
+        session.up_command(),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert driver.stdout is not None
+    killed_at = None
+    for line in driver.stdout:
+        # The CLI has synthesized and published the assets to the emulator, and is now
+        # creating the change set: the deploy is under way when its emulator dies.
+        if "creating CloudFormation changeset" in line:
+            os.kill(killed.pid, signal.SIGKILL)
+            killed_at = time.monotonic()
+            break
+    _, errors = driver.communicate(timeout=300)
+    assert killed_at is not None, "the deploy never reached CreateChangeSet"
+    seconds = time.monotonic() - killed_at
+    assert driver.returncode != 0
+    assert re.search(
+        r"deploy failed: the emulator .* stopped while 'cdk deploy' was running", errors
+    ), errors
+    assert seconds < WATCHDOG_BOUND_SECONDS, f"the driver waited {seconds:.0f}s for a dead emulator"
+    assert process.read_state(session.state_dir) is None, "the dead emulator's state file stayed"
+    _state["killed_seconds"] = seconds
+
+
+def test_up_recovers_with_a_fresh_emulator_and_creates_every_resource(session: Session) -> None:
+    started = time.monotonic()
+    result = session.up()
+    _state["up_create_seconds"] = time.monotonic() - started
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "==> start: moto" in result.stdout, "up did not start a fresh emulator"
+    _state["create_output"] = result.stdout
     template = session.template()["Resources"]
     listed = _resources(session)
     assert sorted(listed) == sorted(template), "resources skipped by the emulator"
@@ -63,7 +121,33 @@ def test_create_deploys_every_resource(session: Session) -> None:
         )
     ]
     assert not missing, f"physical IDs that do not resolve: {missing}"
-    _state["physical"] = {k: v["PhysicalResourceId"] for k, v in listed.items()}
+    assert f"{STACK}: CREATE_COMPLETE, new stack: {len(template)} resources created" in (
+        result.stdout
+    )
+    _state["physical"] = _physical(session)
+
+
+def test_create_summary_counts_every_simulation(session: Session) -> None:
+    template = session.template()["Resources"]
+    services = [b for b in template.values() if b["Type"] == "AWS::ECS::Service"]
+    instances = sum(
+        int(b["Properties"].get("DesiredCapacity") or b["Properties"]["MinSize"])
+        for b in template.values()
+        if b["Type"] == "AWS::AutoScaling::AutoScalingGroup"
+    )
+    stand_ins = [
+        b
+        for b in template.values()
+        if isinstance(custom_resources.PROVIDERS.get(b["Type"]), custom_resources.StandIn)
+    ]
+    assert (len(services), instances, len(stand_ins)) == (2, 4, 1)
+    assert emulated_counts(_state["create_output"]) == {
+        notes.NOT_APPLIED: 0,
+        notes.SIMULATED: len(services) + instances,
+        notes.STAND_IN: len(stand_ins),
+        notes.LAMBDA_CODE: 0,
+    }
+    assert "(ECS steady state 2, container instance joined 4)" in _state["create_output"]
 
 
 def test_create_holds_the_tutorial_facts(session: Session) -> None:
@@ -85,7 +169,8 @@ def test_create_holds_the_tutorial_facts(session: Session) -> None:
         assert service["deploymentConfiguration"]["maximumPercent"] == 200
         assert service["deploymentConfiguration"]["minimumHealthyPercent"] == 50
         assert service["loadBalancers"][0]["loadBalancerName"] in names
-    assert session.clients("rds").describe_db_instances()["DBInstances"]
+    (database,) = session.clients("rds").describe_db_instances()["DBInstances"]
+    assert database["DeletionProtection"] is True
     secrets = session.clients("secretsmanager")
     arn = secrets.list_secrets()["SecretList"][0]["ARN"]
     assert '"password"' in secrets.get_secret_value(SecretId=arn)["SecretString"]
@@ -107,126 +192,200 @@ def test_create_keeps_every_task_definition_field(session: Session) -> None:
         assert described["networkMode"] == body["Properties"].get("NetworkMode", "bridge")
 
 
-def test_rolling_update_registers_a_new_revision(session: Session) -> None:
+# What a pasted hint runs, in a fresh shell: the exported variables only (no profile, no
+# config file), the AWS CLI's argument names mapped onto botocore's model, as the CLI maps them.
+_RUN_HINT = """
+import json, shlex, sys
+import boto3
+from botocore import xform_name
+service, operation, *args = shlex.split(sys.argv[1])[1:]
+client = boto3.client(service)
+model = client.meta.service_model
+(name,) = [n for n in model.operation_names if xform_name(n, "-") == operation]
+members = model.operation_model(name).input_shape.members
+params, key = {}, None
+for arg in args:
+    if arg.startswith("--"):
+        (key,) = [m for m in members if xform_name(m, "-") == arg[2:]]
+        params[key] = [] if members[key].type_name == "list" else None
+    elif isinstance(params[key], list):
+        params[key].append(arg)
+    else:
+        params[key] = arg
+answer = getattr(client, xform_name(name))(**params)
+print(json.dumps({k: v for k, v in answer.items() if k != "ResponseMetadata"}, default=str))
+"""
+
+
+def test_the_printed_hints_work_as_printed(session: Session, tmp_path: Path) -> None:
+    output = _state["create_output"]
+    (export,) = [line.strip() for line in output.splitlines() if line.strip().startswith("export ")]
+    commands = [line.strip() for line in output.splitlines() if line.startswith("    aws ")]
+    assert len(commands) >= 3, output
+    variables = dict(word.split("=", 1) for word in shlex.split(export)[1:])
+    assert variables["AWS_DEFAULT_REGION"] == "us-east-1", "AWS CLI v1 reads only this one"
+    shell = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        **variables,
+    }
+    answers = []
+    for command in commands:
+        ran = subprocess.run(
+            [sys.executable, "-c", _RUN_HINT, command],
+            env=shell,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert ran.returncode == 0, f"{command}\n{ran.stderr}"
+        answers.append(json.loads(ran.stdout))
+    described = next(a for a in answers if "services" in a)
+    assert sorted(s["serviceName"] for s in described["services"]) == ["location", "user"]
+    assert all(any(isinstance(v, list) and v for v in a.values()) for a in answers), answers
+
+
+def test_up_on_a_running_emulator_deploys_an_update(session: Session) -> None:
+    template = session.template()["Resources"]
+    task = _logical_id(template, "AWS::ECS::TaskDefinition", "Family", "location")
+    service = _logical_id(template, "AWS::ECS::Service", "ServiceName", "location")
     before = _task_definition(session, _service(session, "location")["taskDefinition"])
-    result = session.cdk(
-        "deploy",
-        "--all",
-        "--require-approval",
-        "never",
-        "-c",
-        "user.image=srirajan/user:10",
-        "-c",
-        "location.image=srirajan/location:11",
-    )
-    assert result.returncode == 0, result.output
-    _state["update_seconds"] = result.seconds
+    started = time.monotonic()
+    result = session.up("-c", "location.image=srirajan/location:11")
+    _state["up_update_seconds"] = time.monotonic() - started
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "==> start: deploying into the emulator already running" in result.stdout
     after = _task_definition(session, _service(session, "location")["taskDefinition"])
     assert after["revision"] == before["revision"] + 1
     assert after["containerDefinitions"][0]["image"] == "srirajan/location:11"
-    physical = {k: v["PhysicalResourceId"] for k, v in _resources(session).items()}
-    kept_types = (
-        "AWS::RDS::DBInstance",
-        "AWS::SecretsManager::Secret",
-        "AWS::ElasticLoadBalancing::LoadBalancer",
-    )
+    physical = _physical(session)
+    changed = sorted(k for k in physical if physical[k] != _state["physical"][k])
+    assert changed == [task], "an update replaced more than the task definition"
+    assert sorted(physical) == sorted(_state["physical"])
+    assert f"{STACK}: UPDATE_COMPLETE, 2 of {len(template)} resources changed" in result.stdout
+    changes = re.findall(r"^      (replaced|updated|created|deleted|not applied) +(\S+)",
+                         result.stdout, flags=re.MULTILINE)
+    assert sorted(changes) == sorted([("replaced", task), ("updated", service)])
+    assert emulated_counts(result.stdout) == {
+        notes.NOT_APPLIED: 0,
+        notes.SIMULATED: 1,
+        notes.STAND_IN: 0,
+        notes.LAMBDA_CODE: 0,
+    }
+    assert "ECS service app01/location: 4 of 4 tasks shown RUNNING" in result.stdout
+
+
+def _needs(template: dict[str, Any], name: str) -> set[str]:
+    """Everything ``name`` needs, transitively."""
+    from emulator.compat.cfn_engine import dependencies
+
+    graph = dependencies(template)
+    found: set[str] = set()
+    pending = [name]
+    while pending:
+        for needed in graph[pending.pop()] - found:
+            found.add(needed)
+            pending.append(needed)
+    return found
+
+
+def test_destroy_refuses_a_protected_database(session: Session) -> None:
     template = session.template()["Resources"]
+    database = _logical_id(template, "AWS::RDS::DBInstance", "Engine", "mysql")
+    physical = _physical(session)
+    result = session.destroy()
+    assert result.returncode != 0, result.output
+    assert PROTECTED_MESSAGE in result.output
+    (stack,) = session.clients("cloudformation").describe_stacks(StackName=STACK)["Stacks"]
+    assert stack["StackStatus"] == "DELETE_FAILED"
+    assert database in stack["StackStatusReason"]
+    (kept,) = session.clients("rds").describe_db_instances(
+        DBInstanceIdentifier=physical[database]
+    )["DBInstances"]
+    assert kept["DeletionProtection"] is True
+    remaining = _resources(session)
+    assert {database, *_needs(template, database)} <= set(remaining), "deleted what the DB needs"
     for name, body in template.items():
-        if body["Type"] in kept_types or (
-            body["Type"] == "AWS::ECS::Service" and "location" not in name.lower()
-        ):
-            assert physical[name] == _state["physical"][name], f"{name} was replaced"
+        if body["Type"] == "AWS::ECS::Service":
+            assert name not in remaining, f"{name}: independent of the database, yet kept"
+    for name, resource in remaining.items():
+        assert exists(
+            session.clients, resource["ResourceType"], resource["PhysicalResourceId"],
+            template[name].get("Properties"),
+        ), f"{name} is listed but gone"
+    _state["destroyed_physical"] = physical
 
 
-def test_destroy_leaves_only_retained_resources(session: Session) -> None:
-    template = session.template()["Resources"]
-    physical = {k: v["PhysicalResourceId"] for k, v in _resources(session).items()}
-    result = session.cdk("destroy", "--all", "--force")
-    assert result.returncode == 0, result.output
-    _state["destroy_seconds"] = result.seconds
+def _must_remain(template: dict[str, Any], body: dict[str, Any]) -> bool:
+    """Kept by a Retain policy, or an attachment whose secret is kept (its effect lives in the
+    secret)."""
+    retain = ("Retain", "RetainExceptOnCreate")
+    if body["Type"] == "AWS::SecretsManager::SecretTargetAttachment":
+        secret = body["Properties"]["SecretId"].get("Ref", "")
+        return template.get(secret, {}).get("DeletionPolicy") in retain
+    return body.get("DeletionPolicy") in retain
+
+
+def _assert_destroyed(session: Session, template: dict[str, Any], physical: dict[str, str]) -> None:
+    """The stack is gone; what a Retain policy keeps exists in its service; the rest does not; a
+    Snapshot-policy database left its final snapshot."""
     stacks = session.clients("cloudformation").describe_stacks()["Stacks"]
     assert STACK not in [s["StackName"] for s in stacks]
-    left = []
+    kept = {n for n, b in template.items() if _must_remain(template, b)}
+    assert kept, "the app retains nothing: this check would pass on an empty list"
+    wrong = []
     for name, body in template.items():
-        kept = _retained(template, body)
         if body["Type"].startswith("Custom::") or body["Type"] == "AWS::CDK::Metadata":
             continue
         still = exists(session.clients, body["Type"], physical[name], body.get("Properties"))
-        if still and not (kept and body["Type"] != "AWS::RDS::DBInstance"):
-            left.append(f"{name} ({body['Type']})")
-    assert not left, f"left after destroy: {left}"
-    snapshots = session.clients("rds").describe_db_snapshots()["DBSnapshots"]
-    snapshot_kept = any(b.get("DeletionPolicy") == "Snapshot" for b in template.values())
-    assert bool(snapshots) == snapshot_kept
+        if still != (name in kept):
+            wrong.append(f"{name} ({body['Type']}): {'left' if still else 'deleted'}")
+    assert not wrong, f"destroy got these wrong: {wrong}"
+    snapshots = {
+        s["DBSnapshotIdentifier"]
+        for s in session.clients("rds").describe_db_snapshots()["DBSnapshots"]
+    }
+    for name, body in template.items():
+        if body["Type"] == "AWS::RDS::DBInstance" and body.get("DeletionPolicy") == "Snapshot":
+            assert f"{physical[name]}-final-snapshot" in snapshots
 
 
-def _retained(template: dict[str, Any], body: dict[str, Any]) -> bool:
-    """Kept by its DeletionPolicy, or an attachment whose secret is kept (its effect lives in the
-    secret).
-    """
-    policies = ("Retain", "Snapshot", "RetainExceptOnCreate")
-    if body["Type"] == "AWS::SecretsManager::SecretTargetAttachment":
-        secret = body["Properties"]["SecretId"].get("Ref", "")
-        return template.get(secret, {}).get("DeletionPolicy") in policies
-    return body.get("DeletionPolicy") in policies
-
-
-def _up_command(state_dir: Path, output: Path) -> list[str]:
-    """``python -m emulator up`` with its own state directory and cloud assembly."""
-    emulator = [sys.executable, "-m", "emulator", "--state-dir", str(state_dir)]
-    return [*emulator, "up", "-o", str(output)]
-
-
-def _kill_emulator_when(
-    line_marker: str, state_dir: Path, output: Path
-) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m emulator up``; kill its emulator when the driver prints ``line_marker``."""
-    command = _up_command(state_dir, output)
-    driver = subprocess.Popen(
-        command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+def test_destroy_after_disabling_protection_keeps_only_retained_resources(
+    session: Session,
+) -> None:
+    # A stack whose deletion failed cannot be updated on AWS: the way out is the RDS API.
+    template = session.template()["Resources"]
+    physical = _state["destroyed_physical"]
+    database = _logical_id(template, "AWS::RDS::DBInstance", "Engine", "mysql")
+    session.clients("rds").modify_db_instance(
+        DBInstanceIdentifier=physical[database], DeletionProtection=False, ApplyImmediately=True
     )
-    assert driver.stdout is not None
-    lines = []
-    for line in driver.stdout:
-        lines.append(line)
-        if line.startswith(line_marker):
-            emulator = process.read_state(state_dir)
-            assert emulator is not None
-            os.kill(emulator.pid, signal.SIGKILL)
-            break
-    rest, errors = driver.communicate(timeout=300)
-    return subprocess.CompletedProcess(command, driver.returncode, "".join(lines) + rest, errors)
+    result = session.destroy()
+    _state["destroy_seconds"] = result.seconds
+    assert result.returncode == 0, result.output
+    _assert_destroyed(session, template, physical)
 
 
-def test_emulator_dying_mid_deploy_fails_clearly_and_up_recovers(tmp_path: Path) -> None:
-    state_dir = tmp_path / "state"
-    broken = _kill_emulator_when("==> deploy:", state_dir, tmp_path / "out")
-    assert broken.returncode != 0
-    assert re.search(
-        r"deploy failed: the emulator .* stopped while 'cdk deploy' was running", broken.stderr
+def test_unprotected_database_by_context_is_deleted_with_a_final_snapshot(
+    session: Session,
+) -> None:
+    result = session.up("-c", "db.deletionProtection=false")
+    assert result.returncode == 0, result.stdout + result.stderr
+    template = session.template()["Resources"]
+    assert f"{STACK}: CREATE_COMPLETE, new stack: {len(template)} resources created" in (
+        result.stdout
     )
-    started = time.monotonic()
-    again = subprocess.run(
-        _up_command(state_dir, tmp_path / "out"),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    _state["up_seconds"] = time.monotonic() - started
-    try:
-        assert again.returncode == 0, again.stdout + again.stderr
-        assert "aws ecs describe-services --cluster app01" in again.stdout
-        assert process.read_state(state_dir) is not None
-    finally:
-        subprocess.run(
-            [sys.executable, "-m", "emulator", "--state-dir", str(state_dir), "down"],
-            cwd=REPO,
-            check=False,
-        )
-    assert process.read_state(state_dir) is None
-    shutil.rmtree(tmp_path, ignore_errors=True)
+    physical = _physical(session)
+    database = _logical_id(template, "AWS::RDS::DBInstance", "Engine", "mysql")
+    (created,) = session.clients("rds").describe_db_instances(
+        DBInstanceIdentifier=physical[database]
+    )["DBInstances"]
+    assert created["DeletionProtection"] is False
+    destroyed = session.destroy()
+    assert destroyed.returncode == 0, destroyed.output
+    _assert_destroyed(session, template, physical)
 
 
 def test_report_timings() -> None:

@@ -1,0 +1,104 @@
+"""``python -m emulator up`` end to end with small hand-written cloud assemblies (no synth): a
+deployment never looks more successful locally than on AWS, and the summary says so.
+
+They deploy into the session's running emulator, as ``make local`` deploys into a running one.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from emulator import process
+from emulator.compat import notes
+from tests.integration.conftest import REPO, Session, emulated_counts, requires_cli
+
+pytestmark = [pytest.mark.cli, requires_cli]
+
+MANIFEST_VERSION = "55.0.0"
+
+
+def _app(folder: Path, stack: str, resources: dict[str, Any]) -> Path:
+    """A CDK app directory whose ``app`` is a ready cloud assembly with one stack."""
+    assembly = folder / "assembly"
+    assembly.mkdir(parents=True, exist_ok=True)
+    manifest = {
+        "version": MANIFEST_VERSION,
+        "artifacts": {
+            stack: {
+                "type": "aws:cloudformation:stack",
+                "environment": "aws://123456789012/us-east-1",
+                "properties": {"templateFile": f"{stack}.template.json"},
+            }
+        },
+    }
+    (assembly / "manifest.json").write_text(json.dumps(manifest))
+    (assembly / f"{stack}.template.json").write_text(json.dumps({"Resources": resources}))
+    (folder / "cdk.json").write_text(json.dumps({"app": "assembly"}))
+    return folder
+
+
+def _up(session: Session, app: Path) -> subprocess.CompletedProcess[str]:
+    emulator = [sys.executable, "-m", "emulator", "--state-dir", str(session.state_dir)]
+    return subprocess.run(
+        [*emulator, "up", "--app-dir", str(app)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_unknown_custom_resource_fails_the_local_deploy_naming_it(
+    session: Session, tmp_path: Path
+) -> None:
+    app = _app(
+        tmp_path,
+        "UnknownProbe",
+        {
+            "Topic": {"Type": "AWS::SNS::Topic"},
+            "Users": {
+                "Type": "Custom::NotRegistered",
+                "Properties": {
+                    "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:users"
+                },
+            },
+        },
+    )
+    result = _up(session, app)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "Users (Custom::NotRegistered): the emulator has no provider" in output
+    assert "error: deploy failed" in result.stderr
+    assert "the emulator keeps running" in result.stdout
+    assert process.running(session.state_dir) is not None, "a failed update stopped the emulator"
+
+
+def test_update_the_emulator_cannot_apply_is_counted_in_the_summary(
+    session: Session, tmp_path: Path
+) -> None:
+    def log(days: int) -> dict[str, Any]:
+        return {"Log": {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": days}}}
+
+    created = _up(session, _app(tmp_path, "UpdateProbe", log(7)))
+    assert created.returncode == 0, created.stdout + created.stderr
+    assert "UpdateProbe: CREATE_COMPLETE, new stack: 1 resources created" in created.stdout
+    updated = _up(session, _app(tmp_path, "UpdateProbe", log(14)))
+    assert updated.returncode == 0, updated.stdout + updated.stderr
+    assert (
+        "UpdateProbe: UPDATE_COMPLETE, 1 of 1 resources changed "
+        "(1 of them not applied by the emulator)"
+    ) in updated.stdout
+    assert "      not applied Log (AWS::Logs::LogGroup)" in updated.stdout
+    assert emulated_counts(updated.stdout) == {
+        notes.NOT_APPLIED: 1,
+        notes.SIMULATED: 0,
+        notes.STAND_IN: 0,
+        notes.LAMBDA_CODE: 0,
+    }
