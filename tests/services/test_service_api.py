@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from service_harness import COMMON_DIR, ServiceProcess, dockerfile_instruction, free_port
+from service_harness import COMMON_DIR, HTTP, ServiceProcess, dockerfile_instruction, free_port
 from service_harness import sample_record as sample
 
 API = {"location": "/api/cities", "user": "/api/users"}
@@ -30,12 +30,12 @@ INVALID = {
 
 def post(process: ServiceProcess, body: Any, **kwargs: Any) -> httpx.Response:
     """POST a JSON body to the service's collection."""
-    return httpx.post(process.url + API[process.service], json=body, timeout=10, **kwargs)
+    return HTTP.post(process.url + API[process.service], json=body, timeout=10, **kwargs)
 
 
 def get(process: ServiceProcess, path: str, **kwargs: Any) -> httpx.Response:
     """GET a path of the service."""
-    return httpx.get(process.url + path, timeout=10, **kwargs)
+    return HTTP.get(process.url + path, timeout=10, **kwargs)
 
 
 def assert_error(response: httpx.Response, status: int, error: str) -> dict[str, Any]:
@@ -117,7 +117,7 @@ def test_invalid_record_is_422_naming_each_field(service: ServiceProcess) -> Non
 def test_malformed_bodies(
     service: ServiceProcess, content: bytes, content_type: str, status: int, error: str
 ) -> None:
-    response = httpx.post(
+    response = HTTP.post(
         service.url + API[service.service],
         content=content,
         headers={"content-type": content_type},
@@ -131,7 +131,7 @@ def test_wrong_types_are_422(location_service: ServiceProcess) -> None:
         body = json.dumps(
             {**sample("location"), **bad}
         )  # ASCII-escaped, so a lone surrogate passes
-        response = httpx.post(
+        response = HTTP.post(
             location_service.url + API["location"],
             content=body,
             headers={"content-type": "application/json; charset=utf-8"},
@@ -153,7 +153,7 @@ def test_duplicate_unique_field_is_409(user_service: ServiceProcess) -> None:
 
 
 def test_method_not_allowed(service: ServiceProcess) -> None:
-    response = httpx.delete(service.url + API[service.service], timeout=10)
+    response = HTTP.delete(service.url + API[service.service], timeout=10)
     assert_error(response, 405, "method_not_allowed")
     assert "GET" in response.headers["allow"]
 

@@ -10,11 +10,9 @@ from __future__ import annotations
 import itertools
 import secrets
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 import pytest
 from ecs_service.db import ConnectionPool
 from ecs_service.definition import load_definition
@@ -22,6 +20,7 @@ from ecs_service.schema import SchemaKeeper
 from ecs_service.settings import DatabaseSettings
 from service_harness import (
     DOCKER_DIR,
+    HTTP,
     MySQL,
     ServiceProcess,
     quote_identifier,
@@ -35,20 +34,14 @@ _counter = itertools.count(1)
 
 def wait_for_log(process: ServiceProcess, message: str, timeout: float = 10.0) -> dict[str, object]:
     """The first log record with *message*, waiting for it to appear."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for record in process.log_records():
-            if record.get("message") == message:
-                return record
-        time.sleep(0.05)
-    raise AssertionError(f"no {message!r} log line within {timeout}s:\n{process.log_text()}")
+    return process.wait_for_record(lambda r: r.get("message") == message, timeout=timeout)
 
 
 def test_missing_database_is_created_then_served(
     mysql: MySQL, missing_database: str, start_service: StartService
 ) -> None:
     process = start_service("location", missing_database)  # waits for /health 200
-    assert httpx.get(process.url + "/health", timeout=10).text == "PASS"
+    assert HTTP.get(process.url + "/health", timeout=10).text == "PASS"
 
     rows = mysql.execute(
         "SELECT DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s",
@@ -61,11 +54,11 @@ def test_missing_database_is_created_then_served(
     assert versions == [("City", 1)]
 
     record = sample_record("location")
-    created = httpx.post(process.url + "/api/cities", json=record, timeout=10)
+    created = HTTP.post(process.url + "/api/cities", json=record, timeout=10)
     assert created.status_code == 201, created.text
-    fetched = httpx.get(process.url + created.headers["location"], timeout=10)
+    fetched = HTTP.get(process.url + created.headers["location"], timeout=10)
     assert fetched.status_code == 200 and fetched.json()["name"] == record["name"]
-    listed = httpx.get(process.url + "/api/cities", timeout=10).json()
+    listed = HTTP.get(process.url + "/api/cities", timeout=10).json()
     assert [item["name"] for item in listed["items"]] == [record["name"]]
     assert [r["message"] for r in process.log_records()].count("creating the database") == 1
 
@@ -143,9 +136,9 @@ def test_user_without_create_privilege_reports_503_and_retries(
     record = wait_for_log(process, "cannot create the database; retrying")
     assert record["level"] == "ERROR" and record["database"] == missing_database
     assert "CREATE" in str(record["reason"]) and "1044" in str(record["reason"])
-    response = httpx.get(process.url + "/health", timeout=10)
+    response = HTTP.get(process.url + "/health", timeout=10)
     assert (response.status_code, response.text) == (503, "FAIL")
-    assert httpx.get(process.url + "/api/cities", timeout=10).status_code == 503
+    assert HTTP.get(process.url + "/api/cities", timeout=10).status_code == 503
     assert process.proc is not None and process.proc.poll() is None, "no crash loop"
     assert not mysql.database_exists(missing_database)
 

@@ -11,13 +11,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import httpx
 import pytest
 from ecs_service.db import ConnectionPool, DictConnection
 from ecs_service.definition import parse_definition
 from ecs_service.schema import migrate
 from ecs_service.settings import DatabaseSettings
-from service_harness import DOCKER_DIR, MySQL, ServiceProcess, TcpProxy, wait_for_status
+from service_harness import DOCKER_DIR, HTTP, MySQL, ServiceProcess, TcpProxy, wait_for_status
 
 StartService = Callable[..., ServiceProcess]
 CITY = {"name": "Lisbon", "country_code": "PRT", "district": "Lisboa", "population": 545_000}
@@ -28,7 +27,7 @@ def status_of(
 ) -> tuple[int, str]:
     """Status and body of one request, timed: the service must answer fast even with the DB down."""
     started = time.monotonic()
-    response = httpx.request(method, process.url + path, timeout=10, **kwargs)
+    response = HTTP.request(method, process.url + path, timeout=10, **kwargs)
     assert time.monotonic() - started < 3.5, f"{path} took too long"
     return response.status_code, response.text
 
@@ -139,7 +138,7 @@ def test_unexpected_error_is_a_generic_500(
 ) -> None:
     process = start_service("location", fresh_database)
     mysql.execute("ALTER TABLE `City` DROP COLUMN `district`", database=fresh_database)
-    response = httpx.get(process.url + "/api/cities", timeout=10)
+    response = HTTP.get(process.url + "/api/cities", timeout=10)
     assert response.status_code == 500
     assert response.json() == {"error": "internal_error", "message": "Internal server error"}
     time.sleep(0.2)
@@ -149,19 +148,6 @@ def test_unexpected_error_is_a_generic_500(
         r for r in process.log_records() if r.get("type") == "access" and r["path"] == "/api/cities"
     ]
     assert [r["status"] for r in access] == [500]
-
-
-def _wait_for_blocked_query(mysql: MySQL, database: str, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        rows = mysql.execute(
-            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = %s AND INFO LIKE %s",
-            (database, "SELECT %City%"),
-        )
-        if rows[0][0]:
-            return
-        time.sleep(0.05)
-    pytest.fail("the request never reached the database")
 
 
 def test_sigterm_drains_in_flight_request_and_exits_0(
@@ -176,11 +162,11 @@ def test_sigterm_drains_in_flight_request_and_exits_0(
             cur.execute("LOCK TABLES `City` WRITE")  # the service's SELECT now waits
         request = threading.Thread(
             target=lambda: result.update(
-                response=httpx.get(process.url + "/api/cities", timeout=20)
+                response=HTTP.get(process.url + "/api/cities", timeout=20)
             )
         )
         request.start()
-        _wait_for_blocked_query(mysql, fresh_database)
+        mysql.wait_for_query(fresh_database, "SELECT %City%")
 
         process.proc.send_signal(signal.SIGTERM)
         time.sleep(0.5)
