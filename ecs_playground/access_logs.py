@@ -29,16 +29,31 @@ def elb_access_logs_bucket(scope: Construct, id: str, retention_days: int = 90) 
             )
         ],
     )
-    # Log delivery: the regional ELB account (older regions) or the log delivery service.
-    elb_account = Stack.of(scope).regional_fact(FactName.ELBV2_ACCOUNT)
+    # Log delivery writes to <prefix>/AWSLogs/<this account>/...: only there, only for this
+    # account. Older regions deliver as the regional ELB account; newer ones as the log delivery
+    # service, which is also held to this account's load balancers.
+    stack = Stack.of(scope)
+    this_account_logs = bucket.arn_for_objects(f"*/AWSLogs/{stack.account}/*")
     bucket.add_to_resource_policy(
         iam.PolicyStatement(
+            sid="ElbAccountWritesThisAccountsLogs",
             actions=["s3:PutObject"],
-            principals=[
-                iam.AccountPrincipal(elb_account),
-                iam.ServicePrincipal("logdelivery.elasticloadbalancing.amazonaws.com"),
-            ],
-            resources=[bucket.arn_for_objects("*")],
+            principals=[iam.AccountPrincipal(stack.regional_fact(FactName.ELBV2_ACCOUNT))],
+            resources=[this_account_logs],
+        )
+    )
+    bucket.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="LogDeliveryWritesThisAccountsLogs",
+            actions=["s3:PutObject"],
+            principals=[iam.ServicePrincipal("logdelivery.elasticloadbalancing.amazonaws.com")],
+            resources=[this_account_logs],
+            conditions={
+                "StringEquals": {"aws:SourceAccount": stack.account},
+                "ArnLike": {"aws:SourceArn": stack.format_arn(
+                    service="elasticloadbalancing", resource="loadbalancer", resource_name="*"
+                )},
+            },
         )
     )
     reason = ("this bucket is the access-log destination itself; logging its own accesses "

@@ -5,13 +5,15 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from aws_cdk import Stack
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from . import acknowledge
 from ._lazy import lazy_any
@@ -149,6 +151,32 @@ class ContainerClusterProps:
         return check.problems
 
 
+UNSCOPED_LOG_WRITES = ("logs:CreateLogStream", "logs:PutLogEvents")
+
+
+def _drop_unscoped_log_writes(policy: IConstruct) -> None:
+    """Remove the log writes on `*` that aws-cdk-lib gives every container instance role.
+
+    Tasks with a task execution role (every task whose container logs with awslogs: aws-cdk-lib
+    creates one) write their logs with it, scoped to their log group; the instances do not need
+    to write into any log group of the account. Resolved lazily, so statements added to the role
+    later are kept.
+    """
+    cfn = policy.node.default_child
+    assert isinstance(cfn, iam.CfnPolicy)
+    original = cfn.policy_document
+
+    def produce() -> Any:
+        document = Stack.of(policy).resolve(original)
+        for statement in document.get("Statement", []):
+            actions = statement.get("Action")
+            if statement.get("Resource") == "*" and isinstance(actions, list):
+                statement["Action"] = [a for a in actions if a not in UNSCOPED_LOG_WRITES]
+        return document
+
+    cfn.policy_document = lazy_any(produce)
+
+
 class ContainerCluster(Construct):
     """ECS cluster with EC2 capacity: launch template (ECS-optimized AL2023, IMDSv2 only, encrypted
     root volume, no SSH, Session Manager), Auto Scaling group, capacity provider with managed
@@ -280,6 +308,7 @@ class ContainerCluster(Construct):
             "as the minimum for the SSM agent",
         )
         policy = self.instance_role.node.find_child("DefaultPolicy")
+        _drop_unscoped_log_writes(policy)
         acknowledge.nag(
             policy, "AwsSolutions-IAM5[Action::ecs:Submit*]",
             "the ECS agent's own policy (aws-cdk-lib's cluster setup): Submit* reports task and "
@@ -287,14 +316,16 @@ class ContainerCluster(Construct):
         )
         acknowledge.nag(
             policy, "AwsSolutions-IAM5[Resource::*]",
-            "ecs:DiscoverPollEndpoint, ecr:GetAuthorizationToken and the logs actions the ECS "
-            "agent needs have no resource-level permissions; ecs:Poll is conditioned on this "
-            "cluster",
+            "ecs:DiscoverPollEndpoint and ecr:GetAuthorizationToken have no resource-level "
+            "permissions; ecs:Poll and ecs:StartTelemetrySession are conditioned on this "
+            "cluster's ARN; the role has no logs permissions (tasks log with their execution "
+            "role, scoped to their log group)",
         )
         acknowledge.checkov(
             policy, "CKV_AWS_111",
-            "the ECS agent's write actions (Submit*, logs) are scoped to this cluster where the "
-            "API allows resource-level permissions; the rest have none",
+            "the ECS agent's write actions: Register/Deregister/Submit* are limited to this "
+            "cluster's ARN, Poll and StartTelemetrySession conditioned on it; "
+            "DiscoverPollEndpoint has no resource-level permissions",
         )
 
     @staticmethod

@@ -440,3 +440,56 @@ def test_ecs_config_reaches_the_agent_file_verbatim_through_a_real_shell(tmp_pat
     assert target.read_text().splitlines() == [
         "ECS_RESERVED_MEMORY=256", *(f"{k}={v}" for k, v in settings.items())
     ]
+
+
+def _statements(template: Template, type_: str, key: str) -> list[dict[str, Any]]:
+    return [s for r in template.find_resources(type_).values()
+            for s in r["Properties"][key]["Statement"]]
+
+
+def test_instance_role_cannot_write_into_any_log_group(default_template: Template) -> None:
+    # tasks log with their execution role (scoped to their log group), not the instances'
+    role_policy = only(default_template, "AWS::IAM::Policy",
+                       {"Roles": [{"Ref": Match.string_like_regexp("ClusterInstanceRole")}]})
+    actions = [a for s in role_policy["Properties"]["PolicyDocument"]["Statement"]
+               for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])]
+    assert actions and not [a for a in actions if a.startswith("logs:")], actions
+
+
+def test_every_resource_star_statement_is_one_we_reviewed(default_template: Template) -> None:
+    reviewed = {  # actions without resource-level permissions, or conditioned on our cluster
+        "ecr:GetAuthorizationToken", "ecs:DiscoverPollEndpoint", "ecs:Poll",
+        "ecs:StartTelemetrySession",
+    }
+    star = {a for s in _statements(default_template, "AWS::IAM::Policy", "PolicyDocument")
+            if s["Resource"] == "*"
+            for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    assert star and star <= reviewed, star - reviewed
+
+
+def test_access_log_writes_are_held_to_this_accounts_prefix(default_template: Template) -> None:
+    allows = [s for s in _statements(default_template, "AWS::S3::BucketPolicy", "PolicyDocument")
+              if s["Effect"] == "Allow"]
+    assert len(allows) == 2
+    for statement in allows:
+        assert statement["Action"] == "s3:PutObject"
+        assert statement["Resource"]["Fn::Join"][1][1:] == [
+            "/*/AWSLogs/", {"Ref": "AWS::AccountId"}, "/*"
+        ]
+    (delivery,) = [s for s in allows if "Service" in s["Principal"]]
+    assert delivery["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+
+
+def test_execution_roles_may_decrypt_the_secrets_key_through_secrets_manager(
+    default_template: Template,
+) -> None:
+    # without kms:Decrypt on the platform key, ECS cannot read the DB secret: tasks never start
+    key = only(default_template, "AWS::KMS::Key")
+    roles = {i for i, r in default_template.find_resources("AWS::IAM::Role").items()
+             if "ExecutionRole" in i}
+    decrypt = [s for s in key["Properties"]["KeyPolicy"]["Statement"]
+               if s["Action"] == "kms:Decrypt" and "AWS" in s["Principal"]]
+    granted = {p["Fn::GetAtt"][0] for s in decrypt for p in s["Principal"]["AWS"]
+               if isinstance(p, dict) and "Fn::GetAtt" in p}
+    assert len(roles) == 2 and roles <= granted, (roles, granted)
+    assert all(s["Condition"]["StringEquals"]["kms:ViaService"] for s in decrypt)
