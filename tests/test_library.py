@@ -131,7 +131,8 @@ def test_a_database_on_a_default_vpc_goes_into_its_private_subnets() -> None:
     vpc = ec2.Vpc(stack, "Vpc", max_azs=2)  # public + private with egress, no isolated subnets
     MySqlDatabase(stack, "Database", MySqlDatabaseProps(vpc=vpc))
     (group,) = Template.from_stack(stack).find_resources("AWS::RDS::DBSubnetGroup").values()
-    assert all("PrivateSubnet" in s["Ref"] for s in group["Properties"]["SubnetIds"])
+    subnets = [s["Ref"] for s in group["Properties"]["SubnetIds"]]
+    assert len(subnets) == 2 and all("PrivateSubnet" in s for s in subnets), subnets
 
 
 def test_a_database_in_a_vpc_with_public_subnets_only_is_refused_clearly() -> None:

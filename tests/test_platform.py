@@ -117,7 +117,8 @@ def test_capacity_provider_scales_drains_and_stays_deletable(default_template: T
 
 def test_instances_run_in_private_subnets(default_template: Template) -> None:
     asg = only(default_template, "AWS::AutoScaling::AutoScalingGroup")["Properties"]
-    assert all("PrivateSubnet" in ref["Ref"] for ref in asg["VPCZoneIdentifier"])
+    subnets = [ref["Ref"] for ref in asg["VPCZoneIdentifier"]]
+    assert len(subnets) == 2 and all("PrivateSubnet" in ref for ref in subnets), subnets
 
 
 # --- load balancers ----------------------------------------------------------------------------
@@ -200,7 +201,8 @@ def test_mysql_is_private_encrypted_backed_up_and_snapshotted(default_template: 
 
 def test_mysql_runs_in_isolated_subnets(default_template: Template) -> None:
     group = only(default_template, "AWS::RDS::DBSubnetGroup")["Properties"]
-    assert all("IsolatedSubnet" in ref["Ref"] for ref in group["SubnetIds"])
+    subnets = [ref["Ref"] for ref in group["SubnetIds"]]
+    assert len(subnets) == 2 and all("IsolatedSubnet" in ref for ref in subnets), subnets
 
 
 def test_master_password_is_generated_into_secrets_manager(default_template: Template) -> None:
