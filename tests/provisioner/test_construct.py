@@ -8,6 +8,8 @@ VPC, with rotation on.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.assertions import Template
+from service_harness import MySQL
 
 from ecs_playground.database import MySqlDatabase, MySqlDatabaseProps
 from ecs_playground.database_users import DatabaseUsers, DatabaseUsersProps
@@ -338,6 +341,31 @@ def test_the_handler_asset_bundles_pymysql_without_bytecode(platform: Built) -> 
     assert {"index.py", "pymysql/__init__.py", "pymysql/connections.py"} <= files
     assert any(f.endswith(".dist-info/LICENSE") for f in files)
     assert not [f for f in files if "__pycache__" in f or f.endswith(".pyc")]
+
+
+def test_the_bundled_handler_runs_on_its_own_against_mysql(
+    platform: Built, mysql: MySQL
+) -> None:
+    """What Lambda runs: the asset alone (no site-packages, no ecs_playground) imports and
+    connects with its bundled PyMySQL."""
+    key = platform.resource(platform.users.function)["Properties"]["Code"]["S3Key"]
+    asset = Path(platform.gated.outdir) / f"asset.{key.removesuffix('.zip')}"
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import index, pymysql\n"
+        "assert pymysql.__file__.startswith(sys.argv[1]), pymysql.__file__\n"
+        "conn = index.connect_mysql(index.Endpoint(sys.argv[2], int(sys.argv[3])),\n"
+        "                           index.Credentials(sys.argv[4], sys.argv[5]))\n"
+        "print(index.Session(conn).run('SELECT 1 + 1')[0][0])\n"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", script, str(asset), mysql.host, str(mysql.port),
+         mysql.user, mysql.password],
+        capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"},
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "2"
 
 
 def test_the_handler_asset_hash_is_stable_across_synths(platform: Built) -> None:
