@@ -23,6 +23,7 @@ from aws_cdk import (
     ILocalBundling,
     RemovalPolicy,
     Stack,
+    Tokenization,
 )
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
@@ -233,7 +234,7 @@ class DatabaseUsers(Construct):
             resource_type=RESOURCE_TYPE,
             properties={
                 "Endpoint": props.endpoint_address,
-                "Port": str(props.port),
+                "Port": Tokenization.stringify_number(props.port),
                 "MasterSecretArn": props.master_secret.secret_arn,
                 "Services": [
                     {"User": name, "Schema": schema, "SecretArn": self._secrets[name].secret_arn}

@@ -102,7 +102,7 @@ def existing_database_stack() -> tuple[cdk.Stack, DatabaseUsers, kms.Key]:
         endpoint_address="orders.cluster-abc.eu-west-1.rds.amazonaws.com",
         database=ec2.SecurityGroup.from_security_group_id(stack, "DatabaseSg", EXISTING_SG),
         services={"orders": "orders_db"}, encryption_key=key,
-        rotation=cdk.Duration.days(30), drop_schemas_on_delete=True,
+        rotation=cdk.Duration.days(30), drop_schemas_on_delete=True, port=3307,
     ))
     return stack, users, key
 
@@ -385,8 +385,9 @@ def test_an_existing_database_gets_the_same_provisioner(existing: Built) -> None
     assert properties["Endpoint"] == "orders.cluster-abc.eu-west-1.rds.amazonaws.com"
     assert properties["MasterSecretArn"] == EXISTING_SECRET_ARN
     assert properties["DropSchemas"] == "true"
+    assert properties["Port"] == "3307"
     existing.template.has_resource_properties("AWS::EC2::SecurityGroupIngress", {
-        "GroupId": EXISTING_SG, "FromPort": 3306, "ToPort": 3306,
+        "GroupId": EXISTING_SG, "FromPort": 3307, "ToPort": 3307,
         "SourceSecurityGroupId": {
             "Fn::GetAtt": [existing.logical_id(existing.users.security_group), "GroupId"]},
     })
