@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
 import signal
 import socket
 import threading
@@ -13,8 +15,8 @@ from typing import Any
 
 import pytest
 from ecs_service.db import ConnectionPool, DictConnection
-from ecs_service.definition import parse_definition
-from ecs_service.schema import migrate
+from ecs_service.definition import load_definition, parse_definition
+from ecs_service.schema import SchemaKeeper, lock_name, migrate, schema_problem
 from ecs_service.settings import DatabaseSettings
 from service_harness import DOCKER_DIR, HTTP, MySQL, ServiceProcess, TcpProxy, wait_for_status
 
@@ -82,6 +84,149 @@ def test_database_dropped_and_recreated(
     assert mysql.database_exists(fresh_database)
     status, body = status_of(process, "/api/cities", "POST", json=CITY)
     assert status == 201 and '"id":1' in body
+
+
+def messages_since(process: ServiceProcess, mark: int) -> list[str]:
+    """The messages of the log records after *mark*, access lines left out."""
+    return [r["message"] for r in process.log_records()[mark:] if r.get("type") != "access"]
+
+
+def test_dropped_table_is_recreated_and_health_recovers(
+    mysql: MySQL, fresh_database: str, start_service: StartService
+) -> None:
+    process = start_service("location", fresh_database)
+    assert status_of(process, "/api/cities", "POST", json=CITY)[0] == 201
+    mark = process.log_mark()
+
+    mysql.execute("DROP TABLE `City`", database=fresh_database)
+    assert status_of(process, "/health") == (503, "FAIL")
+    wait_for_status(process.url + "/health", 200, timeout=10, describe=process.log_text)
+    process.wait_for_record(lambda r: r["message"] == "schema ready", since=mark)
+
+    records = [r for r in process.log_records()[mark:] if r.get("type") != "access"]
+    messages = [r["message"] for r in records]
+    # What happened, in order: no "schema ready" before the table is back.
+    expected = [
+        "health check failed",
+        "schema check failed; checking the schema again",
+        "table missing; re-creating it",
+        "applied schema version",
+        "schema ready",
+    ]
+    assert set(expected) <= set(messages), messages
+    first = [messages.index(m) for m in expected]
+    assert first == sorted(first), messages
+    failed = records[messages.index("health check failed")]
+    assert "City" in failed["reason"] and "1146" in failed["reason"]
+    recreated = records[messages.index("table missing; re-creating it")]
+    assert (recreated["level"], recreated["table"], recreated["recorded_version"]) == (
+        "WARNING",
+        "City",
+        1,
+    )
+    status, body = status_of(process, "/api/cities", "POST", json=CITY)
+    assert status == 201 and json.loads(body)["id"] == 1, "a new, empty table"
+
+
+def test_damaged_table_is_reported_until_repaired(
+    mysql: MySQL, fresh_database: str, start_service: StartService
+) -> None:
+    """A table missing a column is not re-created (its rows would be lost): 503 and an ERROR."""
+    process = start_service("location", fresh_database)
+    assert status_of(process, "/api/cities", "POST", json=CITY)[0] == 201
+    mark = process.log_mark()
+
+    mysql.execute("ALTER TABLE `City` DROP COLUMN `district`", database=fresh_database)
+    assert status_of(process, "/health") == (503, "FAIL")
+    report = process.wait_for_record(
+        lambda r: r["message"] == "schema damaged; retrying", since=mark
+    )
+    assert report["level"] == "ERROR" and "lacks column(s) `district`" in report["reason"]
+    repair = re.findall(r"ALTER TABLE [^;]+;", report["reason"])
+    assert repair == ["ALTER TABLE `City` ADD COLUMN `district` VARCHAR(20) NULL;"]
+    assert status_of(process, "/health") == (503, "FAIL"), "still failing, never repaired by itself"
+    assert "schema ready" not in messages_since(process, mark)
+    assert mysql.execute("SELECT COUNT(*) FROM `City`", database=fresh_database) == [(1,)]
+
+    mysql.execute(repair[0], database=fresh_database)  # the operator follows the log's advice
+    wait_for_status(process.url + "/health", 200, timeout=10, describe=process.log_text)
+    process.wait_for_record(lambda r: r["message"] == "schema ready", since=mark)
+    status, body = status_of(process, "/api/cities")
+    assert status == 200 and [item["name"] for item in json.loads(body)["items"]] == ["Lisbon"]
+
+
+def test_missing_column_is_found_even_when_schema_version_has_one_of_that_name(
+    mysql: MySQL, fresh_database: str
+) -> None:
+    """A field called ``version``: unqualified, its missing column would be schema_version's."""
+    data = json.loads((DOCKER_DIR / "location" / "service.json").read_text())
+    data["fields"].append({"name": "version", "type": "integer", "minimum": 0})
+    definition = parse_definition(data)
+    settings = DatabaseSettings(mysql.host, mysql.port, mysql.user, mysql.password, fresh_database)
+    pool = ConnectionPool(settings)
+    try:
+        assert pool.run(lambda conn: migrate(conn, fresh_database, definition)) == 1
+        assert pool.run(lambda conn: schema_problem(conn, definition)) is None
+        mysql.execute("ALTER TABLE `City` DROP COLUMN `version`", database=fresh_database)
+        problem = pool.run(lambda conn: schema_problem(conn, definition))
+    finally:
+        pool.close()
+    assert problem is not None and "lacks column(s) `version`" in problem, problem
+
+
+def test_tasks_repairing_a_dropped_table_together_recreate_it_once(
+    mysql: MySQL, fresh_database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Four tasks (one pool each) notice the dropped table at once: one re-creates it.
+
+    The test plays a fifth task that holds the migration lock: all four must queue on it
+    (none may look at the table or re-create it meanwhile), then take it one at a time.
+    """
+    definition = load_definition(DOCKER_DIR / "location" / "service.json")
+    settings = DatabaseSettings(mysql.host, mysql.port, mysql.user, mysql.password, fresh_database)
+    pools = [ConnectionPool(settings) for _ in range(4)]
+    keepers = [SchemaKeeper(pool, fresh_database, definition) for pool in pools]
+    holder = mysql.connect(fresh_database)
+    lock = lock_name(fresh_database, definition)
+    city_tables = (
+        "SELECT COUNT(*) FROM information_schema.TABLES"
+        " WHERE TABLE_SCHEMA = %s AND TABLE_NAME = 'City'"
+    )
+    try:
+        assert keepers[0].migrate_creating_database() == 1
+        mysql.execute("DROP TABLE `City`", database=fresh_database)
+        caplog.clear()
+        with (
+            caplog.at_level(logging.INFO, logger="ecs_service.schema"),
+            ThreadPoolExecutor(max_workers=len(keepers)) as executor,
+        ):
+            with holder.cursor() as cur:
+                cur.execute("SELECT GET_LOCK(%s, 0)", (lock,))
+                assert cur.fetchone() == (1,)
+            futures = [executor.submit(k.migrate_creating_database) for k in keepers]
+            try:
+                mysql.wait_for_lock_waits(fresh_database, count=len(keepers))
+                assert mysql.execute(city_tables, (fresh_database,)) == [(0,)], (
+                    "re-created without holding the migration lock"
+                )
+            finally:
+                with holder.cursor() as cur:
+                    cur.execute("SELECT RELEASE_LOCK(%s)", (lock,))
+            versions = [future.result(timeout=20) for future in futures]
+    finally:
+        holder.close()
+        for pool in pools:
+            pool.close()
+    assert versions == [1] * len(keepers)
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages.count("table missing; re-creating it") == 1, messages
+    assert messages.count("applied schema version") == 1, messages
+    rows = mysql.execute("SELECT component, version FROM schema_version", database=fresh_database)
+    assert rows == [("City", 1)]
+    mysql.execute(
+        "INSERT INTO `City` (`name`, `country_code`) VALUES ('Porto', 'PRT')",
+        database=fresh_database,
+    )
 
 
 @pytest.mark.parametrize("database_fixture", ["fresh_database", "missing_database"])

@@ -31,6 +31,7 @@ ER_NO_DB_ERROR = 1046
 ER_BAD_DB_ERROR = 1049
 ER_DBACCESS_DENIED_ERROR = 1044
 ER_NO_SUCH_TABLE = 1146
+ER_BAD_FIELD_ERROR = 1054  # unknown column
 ER_DUP_ENTRY = 1062
 SCHEMA_MISSING_CODES = frozenset({ER_NO_DB_ERROR, ER_BAD_DB_ERROR, ER_NO_SUCH_TABLE})
 # Server error codes meaning "cannot serve now" (not a bug): too many connections,

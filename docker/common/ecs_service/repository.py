@@ -12,7 +12,7 @@ from typing import Any
 
 from ecs_service.db import DictConnection
 from ecs_service.definition import ServiceDefinition
-from ecs_service.schema import quote
+from ecs_service.schema import quote, table_columns
 from ecs_service.validation import Page
 
 Record = dict[str, Any]
@@ -23,7 +23,7 @@ class Repository:
 
     def __init__(self, definition: ServiceDefinition) -> None:
         self._definition = definition
-        names = ["id", *(f.name for f in definition.fields), "created_at"]
+        names = [name for name, _ in table_columns(definition)]
         table = quote(definition.table)
         columns = ", ".join(quote(n) for n in names)
         inserted = [f.name for f in definition.fields]

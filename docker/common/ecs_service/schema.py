@@ -12,6 +12,12 @@ instance has only its master user): ``CREATE DATABASE IF NOT EXISTS`` on a
 connection without a default database.  The server makes that statement
 atomic, so tasks starting together both succeed and the database is created
 once.
+
+A table dropped after its versions were recorded is re-created through the
+same steps, under the same lock, so tasks noticing it together re-create it
+once.  A table that exists but lacks columns the service reads is not
+touched (re-creating it would lose its rows): it is reported, with the
+statements that repair it, until someone repairs it.
 """
 
 from __future__ import annotations
@@ -20,12 +26,17 @@ import asyncio
 import hashlib
 import logging
 
+import pymysql
+
 from ecs_service.db import (
     ER_BAD_DB_ERROR,
+    ER_BAD_FIELD_ERROR,
     ER_DBACCESS_DENIED_ERROR,
+    ER_NO_SUCH_TABLE,
     ConnectionPool,
     DatabaseUnavailable,
     DictConnection,
+    error_code,
 )
 from ecs_service.definition import FieldSpec, ServiceDefinition
 
@@ -63,6 +74,12 @@ class DatabaseCreateDenied(DatabaseAccessDenied):
     log_message = "cannot create the database; retrying"
 
 
+class SchemaDamaged(DatabaseUnavailable):
+    """The table exists but lacks columns the service reads (an operator must repair it)."""
+
+    log_message = "schema damaged; retrying"
+
+
 def quote(identifier: str) -> str:
     """Backtick-quote an identifier (embedded backticks doubled, as MySQL requires).
 
@@ -93,13 +110,18 @@ def column_ddl(field: FieldSpec) -> str:
     return f"{quote(field.name)} {sql_type} {null}"
 
 
+def table_columns(definition: ServiceDefinition) -> list[tuple[str, str]]:
+    """``(name, column definition)`` of every column the service reads, in table order."""
+    return [
+        ("id", "`id` BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY"),
+        *((f.name, column_ddl(f)) for f in definition.fields),
+        ("created_at", "`created_at` TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP"),
+    ]
+
+
 def create_table_ddl(definition: ServiceDefinition) -> str:
     """``CREATE TABLE IF NOT EXISTS`` for the service's table (schema version 1)."""
-    columns = [
-        "`id` BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY",
-        *(column_ddl(f) for f in definition.fields),
-        "`created_at` TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP",
-    ]
+    columns = [ddl for _, ddl in table_columns(definition)]
     columns += [
         f"UNIQUE KEY {quote('uq_' + f.name)} ({quote(f.name)})"
         for f in definition.fields
@@ -129,10 +151,29 @@ def current_version(conn: DictConnection, component: str) -> int:
     return int(row["version"]) if row else 0
 
 
+def table_exists(conn: DictConnection, definition: ServiceDefinition) -> bool:
+    """Whether the service's table exists in the connection's database."""
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"SELECT 1 FROM {quote(definition.table)} LIMIT 0")
+    except pymysql.err.MySQLError as exc:
+        if error_code(exc) == ER_NO_SUCH_TABLE:
+            return False
+        raise
+    return True
+
+
 def _apply(conn: DictConnection, definition: ServiceDefinition) -> int:
     with conn.cursor() as cur:
         cur.execute(VERSION_TABLE_DDL)
     version = current_version(conn, definition.table)
+    if version and not table_exists(conn, definition):
+        # Dropped after its versions were recorded: every step again, from version 1.
+        logger.warning(
+            "table missing; re-creating it",
+            extra={"fields": {"table": definition.table, "recorded_version": version}},
+        )
+        version = 0
     for number, statements in enumerate(migration_steps(definition), start=1):
         if number <= version:
             continue
@@ -167,18 +208,64 @@ def migrate(conn: DictConnection, database: str, definition: ServiceDefinition) 
             cur.execute("SELECT RELEASE_LOCK(%s)", (name,))
 
 
-def check_schema(conn: DictConnection, definition: ServiceDefinition) -> bool:
-    """True when the table exists and carries the expected schema version."""
-    # One round trip: the empty NOT EXISTS subquery is always true, but it makes
-    # the server fail with "no such table" (1146) when the table is gone.
+def schema_problem(conn: DictConnection, definition: ServiceDefinition) -> str | None:
+    """What keeps the service's table from being used, or None when it is in place.
+
+    In place means: the table exists, has every column the service reads, and
+    carries at least the definition's schema version.  One round trip in the
+    healthy case: the ``NOT EXISTS`` subquery returns no row, but the server
+    refuses the query when the table (1146) or one of the columns (1054) is
+    missing.  The columns are qualified with the table's name, or a missing
+    one could silently resolve to a ``schema_version`` column of the same name.
+    A missing database (1049) is raised, like any other driver error.
+    """
+    table = quote(definition.table)
+    columns = ", ".join(f"{table}.{quote(name)}" for name, _ in table_columns(definition))
     query = (
         "SELECT `version` FROM `schema_version` WHERE `component` = %s"
-        f" AND NOT EXISTS (SELECT 1 FROM {quote(definition.table)} LIMIT 0)"
+        f" AND NOT EXISTS (SELECT {columns} FROM {table} LIMIT 0)"
     )
+    try:
+        with conn.cursor() as cur:
+            cur.execute(query, (definition.table,))
+            row = cur.fetchone()
+    except pymysql.err.MySQLError as exc:
+        code = error_code(exc)
+        if code == ER_NO_SUCH_TABLE:
+            return f"{exc.args[1]} (error {code})"
+        if code == ER_BAD_FIELD_ERROR:
+            return missing_columns(conn, definition) or f"{exc.args[1]} (error {code})"
+        raise
+    if row is None:
+        return f"no schema version is recorded for table {table}"
+    version = int(row["version"])
+    if version < definition.schema_version:
+        return (
+            f"table {table} is at schema version {version};"
+            f" this service needs {definition.schema_version}"
+        )
+    return None
+
+
+def missing_columns(conn: DictConnection, definition: ServiceDefinition) -> str | None:
+    """Which columns the service reads are missing from its table, and how to add them back."""
     with conn.cursor() as cur:
-        cur.execute(query, (definition.table,))
-        row = cur.fetchone()
-    return row is not None and int(row["version"]) >= definition.schema_version
+        cur.execute(
+            "SELECT `COLUMN_NAME` AS `name` FROM information_schema.COLUMNS"
+            " WHERE `TABLE_SCHEMA` = DATABASE() AND `TABLE_NAME` = %s",
+            (definition.table,),
+        )
+        present = {str(row["name"]).lower() for row in cur.fetchall()}
+    missing = [(n, ddl) for n, ddl in table_columns(definition) if n.lower() not in present]
+    if not missing:
+        return None
+    table = quote(definition.table)
+    names = ", ".join(quote(name) for name, _ in missing)
+    repairs = " ".join(f"ALTER TABLE {table} ADD COLUMN {ddl};" for _, ddl in missing)
+    return (
+        f"table {table} lacks column(s) {names} that the service reads; add them back"
+        f" ({repairs}) or restore the table from a backup"
+    )
 
 
 class SchemaKeeper:
@@ -186,7 +273,8 @@ class SchemaKeeper:
 
     It runs once at start-up, retrying with backoff while the database is
     down, and again whenever :meth:`invalidate` reports that the schema has
-    gone (for example after the database was dropped and recreated).
+    gone (for example after the database or the table was dropped).  It says
+    "schema ready" only after :func:`schema_problem` found the table usable.
     """
 
     def __init__(self, pool: ConnectionPool, database: str, definition: ServiceDefinition) -> None:
@@ -196,15 +284,22 @@ class SchemaKeeper:
         self._wake = asyncio.Event()
         self.ready = False
 
-    def invalidate(self) -> None:
-        """Ask for the migrations to be checked again."""
+    def invalidate(self, reason: str) -> None:
+        """Ask for the schema to be checked (and migrated) again, because of *reason*."""
         if self.ready:
-            logger.warning("schema missing; migrating again")
+            logger.warning(
+                "schema check failed; checking the schema again",
+                extra={"fields": {"reason": reason}},
+            )
         self.ready = False
         self._wake.set()
 
     def _migrate(self, conn: DictConnection) -> int:
-        return migrate(conn, self._database, self._definition)
+        version = migrate(conn, self._database, self._definition)
+        problem = schema_problem(conn, self._definition)
+        if problem is not None:
+            raise SchemaDamaged(problem)
+        return version
 
     def _create_database(self, conn: DictConnection) -> None:
         create_database(conn, self._database)
@@ -239,7 +334,7 @@ class SchemaKeeper:
     async def _attempt(self) -> bool:
         try:
             version = await asyncio.to_thread(self.migrate_creating_database)
-        except DatabaseAccessDenied as exc:
+        except (DatabaseAccessDenied, SchemaDamaged) as exc:
             logger.error(
                 exc.log_message,
                 extra={"fields": {"database": self._database, "reason": str(exc)}},

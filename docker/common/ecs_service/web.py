@@ -13,8 +13,8 @@ Routes (``{api}`` is ``/api/<resource>`` from the definition, e.g. ``/api/cities
 Errors are JSON ``{"error": code, "message": text}``: 400 bad query or
 malformed JSON, 404, 405, 409 duplicate of a unique field, 413 body over
 16 KiB, 415 not ``application/json``, 422 invalid record (with a
-``problems`` list), 503 database unavailable, 500 anything unexpected
-(details go to the log only).
+``problems`` list), 503 database unavailable or schema not usable, 500
+anything unexpected (details go to the log only).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from ecs_service.definition import UINT64_MAX, ServiceDefinition
 from ecs_service.logs import AccessLogMiddleware
 from ecs_service.pages import render_home
 from ecs_service.repository import Repository
-from ecs_service.schema import SchemaKeeper, check_schema
+from ecs_service.schema import SchemaKeeper, schema_problem
 from ecs_service.settings import Settings
 from ecs_service.validation import BadRequest, ValidationFailed, parse_page, validate_record
 
@@ -114,18 +114,20 @@ class Handlers:
         return HTMLResponse(page, headers=_PAGE_HEADERS)
 
     async def health(self, request: Request) -> Response:
-        """PASS when the database answers and the schema is in place."""
+        """PASS when the database answers and the table is usable (see :func:`schema_problem`)."""
+        fail = PlainTextResponse("FAIL", status_code=503, headers=_NO_STORE)
         try:
-            healthy = await self.db(lambda conn: check_schema(conn, self.definition))
+            problem = await self.db(lambda conn: schema_problem(conn, self.definition))
         except DatabaseUnavailable as exc:
-            logger.warning("health check failed", extra={"fields": {"reason": str(exc)}})
-            healthy = False
+            problem = str(exc)
         except Exception:
             logger.exception("health check failed")
-            healthy = False
-        if not healthy:
-            self.keeper.invalidate()
-            return PlainTextResponse("FAIL", status_code=503, headers=_NO_STORE)
+            self.keeper.invalidate("unexpected error in the health check")
+            return fail
+        if problem is not None:
+            logger.warning("health check failed", extra={"fields": {"reason": problem}})
+            self.keeper.invalidate(problem)
+            return fail
         return PlainTextResponse("PASS", headers=_NO_STORE)
 
     async def list_records(self, request: Request) -> Response:
@@ -184,7 +186,7 @@ class Handlers:
         async def unavailable(request: Request, exc: DatabaseUnavailable) -> Response:
             logger.warning("database unavailable", extra={"fields": {"reason": str(exc)}})
             if exc.schema_missing:
-                self.keeper.invalidate()
+                self.keeper.invalidate(str(exc))
             return error_response(
                 503, "unavailable", "the database is unavailable, try again later"
             )
