@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 import pytest
-from ecs_service.definition import DefinitionError, load_definition, parse_definition
+from ecs_service.definition import UINT64_MAX, DefinitionError, load_definition, parse_definition
 from ecs_service.logs import JsonFormatter
 from ecs_service.pages import render_home
 from ecs_service.schema import (
@@ -19,7 +19,14 @@ from ecs_service.schema import (
     quote,
 )
 from ecs_service.settings import SettingsError, load_settings
-from ecs_service.validation import BadRequest, ValidationFailed, parse_page, validate_record
+from ecs_service.validation import (
+    BadRequest,
+    ValidationFailed,
+    json_integer,
+    parse_decimal,
+    parse_page,
+    validate_record,
+)
 from service_harness import DOCKER_DIR
 
 LOCATION = load_definition(DOCKER_DIR / "location" / "service.json")
@@ -101,9 +108,54 @@ def test_record_validation() -> None:
 
 def test_page_parameters() -> None:
     assert parse_page({}) == parse_page({"limit": "20", "after": "0"})
-    for bad in ({"limit": "٣"}, {"limit": " 5"}, {"after": "1.0"}, {"cursor": "1"}):
-        with pytest.raises(BadRequest):
+    assert parse_page({"after": str(UINT64_MAX)}).after == UINT64_MAX, "any id is a cursor"
+    for bad in ({"limit": "٣"}, {"limit": " 5"}, {"after": "1.0"}):
+        with pytest.raises(BadRequest, match="must be an integer in"):
             parse_page(bad)
+    with pytest.raises(BadRequest, match="unknown query parameters: cursor"):
+        parse_page({"cursor": "1"})
+
+
+@pytest.mark.parametrize(
+    ("raw", "low", "high", "value"),
+    [
+        ("0", 0, 10, 0),
+        ("10", 0, 10, 10),
+        ("11", 0, 10, None),
+        ("0", 1, 10, None),
+        ("", 0, 10, None),
+        ("-1", -5, 10, None),  # signs are not digits: no input here is negative
+        ("+1", 0, 10, None),
+        (" 1", 0, 10, None),
+        ("1_0", 0, 100, None),
+        ("\u00b2", 0, 10, None),  # superscript two: str.isdigit() says yes, int() refuses
+        ("\u0663", 0, 10, None),  # Arabic-Indic three: int() would read 3
+        ("0" * 19 + "1", 0, 10, 1),  # 20 characters: still read
+        ("0" * 20 + "1", 0, 10, None),  # 21: refused before int()
+        (str(UINT64_MAX), 0, UINT64_MAX, UINT64_MAX),
+        (str(UINT64_MAX + 1), 0, UINT64_MAX, None),  # 20 digits, out of range
+        ("9" * 5000, 0, UINT64_MAX, None),  # int() would raise ValueError
+    ],
+)
+def test_parse_decimal(raw: str, low: int, high: int, value: int | None) -> None:
+    assert parse_decimal(raw, low, high) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("5", 5),
+        ("-5", -5),
+        (str(UINT64_MAX), UINT64_MAX),
+        ("-" + str(UINT64_MAX), -UINT64_MAX),
+        ("1" + "0" * 20, 10**20),
+        ("9" * 5000, 10**20),
+        ("-" + "9" * 5000, -(10**20)),
+    ],
+)
+def test_json_integers_beyond_20_digits_keep_only_their_sign(text: str, value: int) -> None:
+    assert json_integer(text) == value
+    assert json.loads(f"[{text}]", parse_int=json_integer) == [value]
 
 
 def test_settings_from_environment() -> None:
@@ -115,9 +167,26 @@ def test_settings_from_environment() -> None:
         3306,
     )
     assert load_settings(LOCATION, {**env, "PORT": "9000"}).listen_port == 9000
-    for bad in ({"DB_HOST": ""}, {"DB_PORT": "x"}, {"PORT": "70000"}, {"LOG_LEVEL": "LOUD"}):
-        with pytest.raises(SettingsError):
+    for bad, problem in (
+        ({"DB_HOST": ""}, "environment variable DB_HOST is required"),
+        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be one of"),
+    ):
+        with pytest.raises(SettingsError) as caught:
             load_settings(LOCATION, {**env, **bad})
+        assert str(caught.value).startswith(problem)
+
+
+@pytest.mark.parametrize("variable", ["PORT", "DB_PORT", "DB_POOL_SIZE"])
+@pytest.mark.parametrize(
+    "raw", ["x", "0", "70000", "-1", " 80", "8O", "\u00b2", "\u0663", "9" * 5000]
+)
+def test_numeric_settings_are_checked_as_a_class(variable: str, raw: str) -> None:
+    """A configuration error naming the variable (exit 2), never a ValueError traceback."""
+    env = {"DB_HOST": "db", "DB_USER": "u", "DB_NAME": "n", variable: raw}
+    with pytest.raises(SettingsError) as caught:
+        load_settings(LOCATION, env)
+    message = str(caught.value)
+    assert variable in message and len(message) < 200, message
 
 
 @pytest.mark.parametrize(

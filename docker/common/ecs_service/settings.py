@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ecs_service.definition import ServiceDefinition
+from ecs_service.validation import parse_decimal
 
 _LOG_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR"})
 
@@ -64,11 +65,17 @@ def _required(env: Mapping[str, str], key: str) -> str:
 
 def _port(env: Mapping[str, str], key: str, default: int) -> int:
     raw = env.get(key, "") or str(default)
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
+    port = parse_decimal(raw, 1, 65535)
+    if port is None:
         raise SettingsError(
-            f"environment variable {key} must be a port number (1..65535), got {raw!r}"
+            f"environment variable {key} must be a port number (1..65535), got {_shown(raw)}"
         )
-    return int(raw)
+    return port
+
+
+def _shown(raw: str, limit: int = 40) -> str:
+    """*raw* quoted for a message, cut to *limit* characters."""
+    return repr(raw) if len(raw) <= limit else f"{raw[:limit]!r}... ({len(raw)} characters)"
 
 
 MAX_IDENTIFIER_CHARS = 64
@@ -102,9 +109,10 @@ def database_name(env: Mapping[str, str]) -> str:
 
 def _pool_size(env: Mapping[str, str]) -> int:
     raw = env.get("DB_POOL_SIZE", "") or "10"
-    if not raw.isdigit() or not 0 < int(raw) <= 100:
-        raise SettingsError(f"DB_POOL_SIZE must be 1..100, got {raw!r}")
-    return int(raw)
+    size = parse_decimal(raw, 1, 100)
+    if size is None:
+        raise SettingsError(f"DB_POOL_SIZE must be 1..100, got {_shown(raw)}")
+    return size
 
 
 def load_settings(definition: ServiceDefinition, env: Mapping[str, str] | None = None) -> Settings:

@@ -7,10 +7,42 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ecs_service.definition import INT64_MAX, FieldSpec, ServiceDefinition
+from ecs_service.definition import UINT64_MAX, FieldSpec, ServiceDefinition
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
+# Every integer the service accepts fits in 20 decimal digits (UINT64_MAX has 20).
+MAX_DIGITS = len(str(UINT64_MAX))
+_BEYOND_EVERY_RANGE: int = 10**MAX_DIGITS  # the smallest integer of MAX_DIGITS + 1 digits
+
+
+def parse_decimal(raw: str, low: int, high: int) -> int | None:
+    """The integer that *raw* spells in ASCII decimal digits, if it lies in low..high; else None.
+
+    Every numeric input from outside (path ids, query parameters, environment
+    variables) goes through here.  Only ``0-9`` count: ``str.isdigit`` also
+    accepts characters such as ``²`` that ``int`` refuses.  Input longer than
+    :data:`MAX_DIGITS` is refused before ``int`` sees it, because ``int`` raises
+    on more than 4300 digits (and is slow well before that).
+    """
+    if not (0 < len(raw) <= MAX_DIGITS and raw.isascii() and raw.isdigit()):
+        return None
+    value = int(raw)
+    return value if low <= value <= high else None
+
+
+def json_integer(text: str) -> int:
+    """``parse_int`` for :func:`json.loads`: an integer of more than 20 digits becomes ±10**20.
+
+    JSON has no leading zeros, so such an integer is at least 10**20 in size:
+    outside every range a definition allows (at most 0..UINT64_MAX), whatever
+    its digits.  Standing in ±10**20 keeps its sign and lets validation name
+    the field ("must be 0..4294967295"), where ``int`` would raise on a
+    number of thousands of digits.
+    """
+    if len(text.lstrip("-")) > MAX_DIGITS:
+        return -_BEYOND_EVERY_RANGE if text.startswith("-") else _BEYOND_EVERY_RANGE
+    return int(text)
 
 
 @dataclass(frozen=True)
@@ -84,9 +116,10 @@ def _bounded_int(params: Mapping[str, str], name: str, default: int, low: int, h
     raw = params.get(name)
     if raw is None:
         return default
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 20 or not low <= int(raw) <= high:
+    value = parse_decimal(raw, low, high)
+    if value is None:
         raise BadRequest(f"query parameter {name!r} must be an integer in {low}..{high}")
-    return int(raw)
+    return value
 
 
 @dataclass(frozen=True)
@@ -98,11 +131,11 @@ class Page:
 
 
 def parse_page(params: Mapping[str, str]) -> Page:
-    """Read ``limit`` (1..100, default 20) and ``after`` (an id, default 0)."""
+    """Read ``limit`` (1..100, default 20) and ``after`` (an id: 0..UINT64_MAX, default 0)."""
     unknown = sorted(set(params) - {"limit", "after"})
     if unknown:
         raise BadRequest(f"unknown query parameters: {', '.join(unknown)}")
     return Page(
         limit=_bounded_int(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
-        after=_bounded_int(params, "after", 0, 0, INT64_MAX),
+        after=_bounded_int(params, "after", 0, 0, UINT64_MAX),
     )

@@ -11,10 +11,11 @@ Routes (``{api}`` is ``/api/<resource>`` from the definition, e.g. ``/api/cities
 | POST   | ``{api}``             | create from a JSON object; 201 + ``Location``      |
 
 Errors are JSON ``{"error": code, "message": text}``: 400 bad query or
-malformed JSON, 404, 405, 409 duplicate of a unique field, 413 body over
-16 KiB, 415 not ``application/json``, 422 invalid record (with a
-``problems`` list), 503 database unavailable or schema not usable, 500
-anything unexpected (details go to the log only).
+malformed JSON, 404 (an id that is not a stored record's, however long),
+405, 409 duplicate of a unique field, 413 body over 16 KiB, 415 not
+``application/json``, 422 invalid record (with a ``problems`` list), 503
+database unavailable or schema not usable, 500 anything unexpected (details
+go to the log only).
 """
 
 from __future__ import annotations
@@ -43,7 +44,14 @@ from ecs_service.pages import render_home
 from ecs_service.repository import Repository
 from ecs_service.schema import SchemaKeeper, schema_problem
 from ecs_service.settings import Settings
-from ecs_service.validation import BadRequest, ValidationFailed, parse_page, validate_record
+from ecs_service.validation import (
+    BadRequest,
+    ValidationFailed,
+    json_integer,
+    parse_decimal,
+    parse_page,
+    validate_record,
+)
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -57,6 +65,11 @@ _PAGE_HEADERS = {
 }
 
 
+def shown(text: str, limit: int = 40) -> str:
+    """*text* for a message, cut to *limit* characters (a client chose it, maybe huge)."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
 def error_response(status: int, error: str, message: str, **extra: Any) -> JSONResponse:
     """The JSON body every error shares."""
     return JSONResponse(
@@ -68,8 +81,8 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     """The request body, refusing (413) anything over *limit* bytes without buffering it."""
     too_large = HTTPException(413, "Content Too Large")
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large
+    if declared.isascii() and declared.isdigit() and parse_decimal(declared, 0, limit) is None:
+        raise too_large  # digits, yet not 0..limit: larger (whatever their count)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
@@ -83,9 +96,9 @@ def _reject_constant(name: str) -> Any:
 
 
 def decode_json(body: bytes) -> Any:
-    """Strict JSON decoding (no NaN/Infinity); raises :class:`BadRequest`."""
+    """Strict JSON decoding (no NaN/Infinity, huge integers clamped); raises :class:`BadRequest`."""
     try:
-        return json.loads(body, parse_constant=_reject_constant)
+        return json.loads(body, parse_constant=_reject_constant, parse_int=json_integer)
     except (ValueError, RecursionError) as exc:
         raise BadRequest("the body is not valid JSON") from exc
 
@@ -145,13 +158,14 @@ class Handlers:
         )
 
     async def get_record(self, request: Request) -> Response:
-        """One record by id."""
-        record_id: int = request.path_params["record_id"]
+        """One record by id; any other path segment (not an id, out of range) is a 404."""
+        raw: str = request.path_params["record_id"]
+        record_id = parse_decimal(raw, 0, UINT64_MAX)
         record = None
-        if record_id <= UINT64_MAX:
+        if record_id is not None:
             record = await self.db(lambda conn: self.repository.get(conn, record_id))
         if record is None:
-            return error_response(404, "not_found", f"no record with id {record_id}")
+            return error_response(404, "not_found", f"no record with id {shown(raw)}")
         return JSONResponse(record)
 
     async def create_record(self, request: Request) -> Response:
@@ -176,7 +190,7 @@ class Handlers:
             Route("/health.php", self.health, methods=["GET"]),
             Route(d.api_path, self.list_records, methods=["GET"]),
             Route(d.api_path, self.create_record, methods=["POST"]),
-            Route(d.api_path + "/{record_id:int}", self.get_record, methods=["GET"]),
+            Route(d.api_path + "/{record_id}", self.get_record, methods=["GET"]),
             Route(d.legacy_list_path, self.list_records, methods=["GET"]),
         ]
 
