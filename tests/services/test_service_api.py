@@ -342,3 +342,44 @@ def test_content_length_of_many_digits_is_4xx(
     later = location_service.log_records()[mark:]
     assert not [r for r in later if r["level"] == "ERROR" or "traceback" in r], later
     assert not [r for r in later if r.get("type") == "access" and r["status"] >= 500]
+
+
+# ---------------------------------------------------------------- redirects
+
+HOSTILE_HEADERS = {
+    "host": "evil.example",
+    "x-forwarded-host": "evil.example",
+    "x-forwarded-proto": "https",
+}
+
+# (what, path sent; {api} and {legacy} as above), Location expected (None: a JSON 404)
+TRAILING_SLASHES = [
+    ("collection", "{api}/", "{api}"),
+    ("collection with a query", "{api}/?limit=2&after=0", "{api}?limit=2&after=0"),
+    ("one record", "{api}/1/", "{api}/1"),
+    ("health, two slashes", "/health//", "/health"),
+    ("legacy page", "{legacy}/", "{legacy}"),
+    ("a host as the path", "//evil.example/", None),
+    ("an encoded host as the path", "/%2F%2Fevil.example/", None),
+    ("a path that does not exist either way", "/nope/", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("sent", "location"),
+    [row[1:] for row in TRAILING_SLASHES],
+    ids=[row[0] for row in TRAILING_SLASHES],
+)
+def test_trailing_slash_redirect_is_relative_whatever_the_host_header(
+    service: ServiceProcess, sent: str, location: str | None
+) -> None:
+    names = {"api": API[service.service], "legacy": f"/{service.service}.php"}
+    response = get(service, sent.format(**names), headers=HOSTILE_HEADERS)
+    if location is None:
+        assert_error(response, 404, "not_found")
+        assert "location" not in response.headers
+        return
+    assert response.status_code == 307
+    assert response.headers["location"] == location.format(**names)
+    followed = get(service, sent.format(**names), follow_redirects=True)
+    assert followed.url.host == "127.0.0.1" and followed.status_code in (200, 404)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
@@ -27,7 +28,13 @@ from ecs_service.validation import (
     parse_page,
     validate_record,
 )
+from ecs_service.web import SlashRedirect
 from service_harness import DOCKER_DIR
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import Message
 
 LOCATION = load_definition(DOCKER_DIR / "location" / "service.json")
 MINIMAL: dict[str, Any] = {
@@ -239,3 +246,39 @@ def test_json_log_lines_carry_fields_and_tracebacks() -> None:
         line["message"] == "failed once" and line["path"] == "/a" and line["service"] == "location"
     )
     assert "RuntimeError: boom" in line["traceback"]
+
+
+async def _endpoint(request: Request) -> Response:
+    return Response()
+
+
+def redirect_for(path: str, query: bytes = b"") -> tuple[int, dict[str, str]]:
+    """Status and headers :class:`SlashRedirect` answers for *path*, behind a catch-all route."""
+    redirect = SlashRedirect([Route("/{rest:path}", _endpoint, methods=["GET"])])
+    scope = {"type": "http", "method": "GET", "path": path, "query_string": query, "headers": []}
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    asyncio.run(redirect(scope, receive, send))
+    start = sent[0]
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in start["headers"]}
+    return start["status"], headers
+
+
+def test_slash_redirect_is_relative_and_never_to_another_host() -> None:
+    """Even where a route would match it, a Location starting with // (a host) is never sent."""
+    assert redirect_for("/a/b/", b"x=1&y=%2F") == (
+        307,
+        {"location": "/a/b?x=1&y=%2F", "content-length": "0", "cache-control": "no-store"},
+    )
+    # the path as decoded (the client sent %3F): re-encoded, it does not become a query
+    assert redirect_for("/a/?/")[1]["location"] == "/a/%3F"
+    for hostile in ("//evil.example/", "///evil.example/", "//evil.example"):
+        with pytest.raises(HTTPException) as caught:
+            redirect_for(hostile)
+        assert caught.value.status_code == 404

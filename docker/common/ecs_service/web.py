@@ -15,7 +15,8 @@ malformed JSON, 404 (an id that is not a stored record's, however long),
 405, 409 duplicate of a unique field, 413 body over 16 KiB, 415 not
 ``application/json``, 422 invalid record (with a ``problems`` list), 503
 database unavailable or schema not usable, 500 anything unexpected (details
-go to the log only).
+go to the log only).  A path that exists only with (or without) a trailing
+slash is redirected (307) with a relative ``Location``.
 """
 
 from __future__ import annotations
@@ -28,14 +29,21 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from typing import Any, TypeVar
+from urllib.parse import quote as quote_url
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
-from starlette.types import ASGIApp
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ecs_service.db import ConnectionPool, DatabaseUnavailable, DictConnection, DuplicateEntry
 from ecs_service.definition import UINT64_MAX, ServiceDefinition
@@ -236,6 +244,35 @@ class Handlers:
         }
 
 
+class SlashRedirect:
+    """The router's fallback: redirect to the path with its trailing slash toggled, if that exists.
+
+    Starlette's own redirect builds an absolute URL from the request's
+    ``Host`` header, so the client (or whoever forged the header) chooses the
+    host it points to.  This one answers 307 with a relative ``Location``
+    (path and query only), which the client resolves against the URL it
+    used; a target starting with ``//`` (a host, for a browser) is never
+    produced.  Anything else raises the 404 the application answers in JSON.
+    """
+
+    def __init__(self, routes: list[BaseRoute]) -> None:
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Redirect or raise 404."""
+        path: str = scope["path"]
+        other = path.rstrip("/") if path.endswith("/") else path + "/"
+        if other.startswith("/") and not other.startswith("//"):
+            target = {**scope, "path": other}
+            if any(route.matches(target)[0] is not Match.NONE for route in self.routes):
+                query = bytes(scope.get("query_string", b"")).decode("latin-1")
+                location = quote_url(other) + (f"?{query}" if query else "")
+                response = RedirectResponse(location, status_code=307, headers=_NO_STORE)
+                await response(scope, receive, send)
+                return
+        raise HTTPException(404)
+
+
 def create_app(definition: ServiceDefinition, settings: Settings) -> ASGIApp:
     """Build the service's ASGI application (wrapped in the access log)."""
     pool = ConnectionPool(settings.database)
@@ -258,4 +295,6 @@ def create_app(definition: ServiceDefinition, settings: Settings) -> ASGIApp:
         exception_handlers=handlers.exception_handlers(),
         lifespan=lifespan,
     )
+    app.router.redirect_slashes = False  # it redirects to the Host header's host
+    app.router.default = SlashRedirect(app.router.routes)
     return AccessLogMiddleware(app)
