@@ -12,7 +12,14 @@ from typing import Any
 
 import httpx
 import pytest
-from service_harness import COMMON_DIR, HTTP, ServiceProcess, dockerfile_instruction, free_port
+from service_harness import (
+    COMMON_DIR,
+    HTTP,
+    MySQL,
+    ServiceProcess,
+    dockerfile_instruction,
+    free_port,
+)
 from service_harness import sample_record as sample
 
 API = {"location": "/api/cities", "user": "/api/users"}
@@ -383,3 +390,44 @@ def test_trailing_slash_redirect_is_relative_whatever_the_host_header(
     assert response.headers["location"] == location.format(**names)
     followed = get(service, sent.format(**names), follow_redirects=True)
     assert followed.url.host == "127.0.0.1" and followed.status_code in (200, 404)
+
+
+# ---------------------------------------------------------------- client disconnects
+
+
+def test_client_disconnect_mid_body_is_not_a_server_error(
+    location_service: ServiceProcess,
+) -> None:
+    mark, agent = location_service.log_mark(), f"gone-{uuid.uuid4().hex}"
+    head = (
+        b"POST /api/cities HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        b"User-Agent: " + agent.encode() + b"\r\nContent-Length: 100\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", location_service.port), timeout=5) as sock:
+        sock.sendall(head + b'{"name": "Por')  # 13 of the 100 bytes announced
+        time.sleep(0.3)  # the service is now waiting for the rest
+    access = client_errors_only(location_service, mark, agent)
+    assert access["status"] == 499, "logged as the client closing, never as a 5xx"
+    later = location_service.log_records()[mark:]
+    message = "client disconnected before sending the whole request"
+    gone = [r for r in later if r["message"] == message]
+    assert len(gone) == 1 and gone[0]["level"] == "INFO" and gone[0]["path"] == "/api/cities"
+    assert not [r for r in later if r["level"] == "WARNING"], later
+
+
+def test_client_disconnect_while_the_database_is_busy_is_not_a_server_error(
+    location_service: ServiceProcess, mysql: MySQL, session_database: str
+) -> None:
+    mark, agent = location_service.log_mark(), f"gone-{uuid.uuid4().hex}"
+    locker = mysql.connect(session_database)
+    try:
+        with locker.cursor() as cur:
+            cur.execute("LOCK TABLES `City` WRITE")  # the service's SELECT waits
+        request = f"GET /api/cities HTTP/1.1\r\nHost: t\r\nUser-Agent: {agent}\r\n\r\n"
+        with socket.create_connection(("127.0.0.1", location_service.port), timeout=5) as sock:
+            sock.sendall(request.encode())
+            mysql.wait_for_query(session_database, "SELECT %City%")
+    finally:
+        locker.close()  # releases the lock: the query ends, with nobody left to answer
+    access = client_errors_only(location_service, mark, agent)
+    assert access["status"] < 500

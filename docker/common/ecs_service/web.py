@@ -16,7 +16,8 @@ malformed JSON, 404 (an id that is not a stored record's, however long),
 ``application/json``, 422 invalid record (with a ``problems`` list), 503
 database unavailable or schema not usable, 500 anything unexpected (details
 go to the log only).  A path that exists only with (or without) a trailing
-slash is redirected (307) with a relative ``Location``.
+slash is redirected (307) with a relative ``Location``.  A client that
+disconnects before its request body arrived is logged at INFO with status 499.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from urllib.parse import quote as quote_url
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import (
     HTMLResponse,
     JSONResponse,
@@ -65,6 +66,9 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_BODY_BYTES = 16 * 1024
+# What the access log records for a request whose client went away before the
+# response (nginx's "client closed request"); nothing is sent, nobody is there.
+CLIENT_CLOSED_REQUEST = 499
 _NO_STORE = {"Cache-Control": "no-store"}
 _PAGE_HEADERS = {
     **_NO_STORE,
@@ -231,10 +235,19 @@ class Handlers:
             response.headers.update(exc.headers or {})
             return response
 
+        async def client_gone(request: Request, exc: ClientDisconnect) -> Response:
+            # Not a server error: the client closed the connection while sending its body.
+            logger.info(
+                "client disconnected before sending the whole request",
+                extra={"fields": {"method": request.method, "path": request.scope["path"]}},
+            )
+            return Response(status_code=CLIENT_CLOSED_REQUEST)  # for the access log only
+
         async def internal(request: Request, exc: Exception) -> Response:
             return error_response(500, "internal_error", "Internal server error")
 
         return {
+            ClientDisconnect: client_gone,
             DatabaseUnavailable: unavailable,
             ValidationFailed: invalid,
             BadRequest: bad_request,
