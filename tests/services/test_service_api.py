@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 import time
 import uuid
 from typing import Any
 
 import httpx
 import pytest
-from service_harness import (
-    COMMON_DIR,
-    HTTP,
-    MySQL,
-    ServiceProcess,
-    dockerfile_instruction,
-    free_port,
-)
+from service_harness import HTTP, MySQL, ServiceProcess
 from service_harness import sample_record as sample
 
 API = {"location": "/api/cities", "user": "/api/users"}
@@ -166,21 +157,6 @@ def test_health_passes(service: ServiceProcess) -> None:
         response = get(service, path)
         assert (response.status_code, response.text) == (200, "PASS")
         assert response.headers["content-type"].startswith("text/plain")
-
-
-def test_dockerfile_healthcheck_command(location_service: ServiceProcess) -> None:
-    argv = json.loads(dockerfile_instruction("HEALTHCHECK").split(" CMD ", 1)[1])
-    assert argv[0] == "python"
-    env = {**location_service.env, "PYTHONPATH": str(COMMON_DIR)}
-    for port, code in ((location_service.port, 0), (free_port(), 1)):
-        result = subprocess.run(
-            [sys.executable, *argv[1:]],
-            env={**env, "PORT": str(port)},
-            capture_output=True,
-            check=False,
-            timeout=15,
-        )
-        assert result.returncode == code, result.stderr
 
 
 def test_home_page_names_its_own_service(service: ServiceProcess) -> None:
