@@ -1,0 +1,80 @@
+"""The changes the review tests reason about: each a BASE and a head, synthesized from the real app
+with `-c` overrides, or (where the change is not a configuration value) the default template
+edited the way the code change would edit it."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+Template = dict[str, Any]
+
+IMAGE_10 = {"location.image": "srirajan/location:10"}
+IMAGE_11 = {"location.image": "srirajan/location:11"}
+ORDERS = {
+    "services": '["location", "user", "orders"]',
+    "orders.containerPort": "7071",
+    "orders.image": "srirajan/orders:1",
+    "orders.desiredCount": "2",
+    "orders.cpu": "256",
+    "orders.memoryLimitMib": "512",
+}
+
+
+@dataclass(frozen=True)
+class Change:
+    """BASE and head of one change: `-c` overrides of each side, and an optional edit of head's
+    template (for changes that are code, not configuration)."""
+
+    base: Mapping[str, str] = field(default_factory=dict)
+    head: Mapping[str, str] = field(default_factory=dict)
+    edit: Callable[[Template], Template] | None = None
+
+
+def without_db_key(template: Template) -> Template:
+    """`MySqlDatabaseProps(encryption_key=None)`: storage encrypted with the AWS managed key."""
+    edited = copy.deepcopy(template)
+    for resource in edited["Resources"].values():
+        if resource["Type"] == "AWS::RDS::DBInstance":
+            del resource["Properties"]["KmsKeyId"]
+    return edited
+
+
+def rename_database(template: Template) -> Template:
+    """`MySqlDatabase(self, "Db", ...)` instead of "Database": every logical ID under the construct
+    changes, and so does every reference to them."""
+    renamed = {
+        logical_id: "Db" + logical_id.removeprefix("Database")
+        for logical_id, resource in template["Resources"].items()
+        if resource.get("Metadata", {}).get("aws:cdk:path", "").split("/")[1:2] == ["Database"]
+    }
+    text = json.dumps(template)
+    for old, new in renamed.items():
+        text = re.sub(rf"(?<![A-Za-z0-9]){old}(?![A-Za-z0-9])", new, text)
+    text = text.replace('"EcsPlayground/Database/', '"EcsPlayground/Db/')
+    edited: Template = json.loads(text)
+    return edited
+
+
+CHANGES: dict[str, Change] = {
+    "image_tag": Change(IMAGE_10, IMAGE_11),
+    "db_instance_class": Change(head={"db.instanceClass": "db.t3.small"}),
+    "db_encryption_key": Change(edit=without_db_key),
+    "db_construct_renamed": Change(edit=rename_database),
+    "cluster_name": Change(head={"cluster.clusterName": "app02"}),
+    "vpc_cidr": Change(head={"vpc.cidr": "10.1.0.0/16"}),
+    "listener_port": Change(head={"location.listenerPort": "80"}),
+    "health_check_path": Change(head={"location.healthCheckPath": "/ready"}),
+    "instance_type": Change(head={"cluster.instanceType": "t3.large"}),
+    "service_added": Change(head=ORDERS),
+    "service_removed": Change(base=ORDERS),
+    "db_multi_az": Change(head={"db.multiAz": "true"}),
+    "db_backup_retention": Change(head={"db.backupRetentionDays": "14"}),
+    "no_op": Change(head={"db.instanceClass": "db.t3.micro"}),
+}
+"""The agreement cases: the eleven the issue names, two conditional RDS updates where the CLI says
+"may be replaced", and a no-op (an override equal to the default)."""

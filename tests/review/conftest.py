@@ -1,0 +1,156 @@
+"""Review fixtures: every change of changes.py synthesized once per session (each distinct set of
+`-c` overrides once), and what the pinned CDK CLI's `cdk diff --template <BASE template>` says
+about them, offline."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .changes import CHANGES, Change
+from .synth_app import ROOT, synth_app
+
+CDK = ROOT / "node_modules" / ".bin" / "cdk"
+STACK = "EcsPlayground"
+SINGLE_DIFFS = ("service_added", "listener_port")
+"""Changes also diffed on their own (security tables, and a check that batching changes nothing)."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One change, synthesized: BASE's and head's assemblies."""
+
+    name: str
+    base: Path
+    head: Path
+
+
+def template(assembly: Path) -> dict[str, Any]:
+    """The stack's template of an assembly."""
+    loaded: dict[str, Any] = json.loads((assembly / f"{STACK}.template.json").read_text())
+    return loaded
+
+
+def cdk_diff(base_template: Path, head: Path) -> str:
+    """The pinned CDK CLI's diff of head's assembly against a BASE template, offline."""
+    env = {**os.environ, "CDK_DISABLE_CLI_TELEMETRY": "true",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    result = subprocess.run(
+        [str(CDK), "--no-notices", "diff", "--app", str(head), "--template", str(base_template),
+         STACK],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout + result.stderr
+
+
+def _edited(head: Path, change: Change, target: Path) -> Path:
+    assert change.edit is not None
+    shutil.copytree(head, target)
+    (target / f"{STACK}.template.json").write_text(json.dumps(change.edit(template(head))))
+    return target
+
+
+@pytest.fixture(scope="session")
+def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Scratch folder of the review tests."""
+    return tmp_path_factory.mktemp("review")
+
+
+@pytest.fixture(scope="session")
+def cases(session_dir: Path) -> dict[str, Case]:
+    """Every change of CHANGES, by name; the single diffs start as soon as their case exists."""
+    assert CDK.exists(), "run `make install`: the pinned CDK CLI is missing"
+    # One snapshot of the image sources for every synth: asset hashes then differ only when a
+    # change means them to, even while someone edits docker/.
+    images = session_dir / "docker"
+    shutil.copytree(ROOT / "docker", images, ignore=shutil.ignore_patterns("__pycache__"))
+    synthesized: dict[frozenset[tuple[str, str]], Path] = {}
+
+    def side(overrides: Mapping[str, str]) -> Path:
+        overrides = {**overrides, "imagesDirectory": str(images)}
+        key = frozenset(overrides.items())
+        if key not in synthesized:
+            synthesized[key] = synth_app(session_dir / f"synth{len(synthesized)}", overrides)
+        return synthesized[key]
+
+    out = {}
+    for name, change in CHANGES.items():
+        base, head = side(change.base), side(change.head)
+        if change.edit:
+            head = _edited(head, change, session_dir / f"{name}-head")
+        out[name] = Case(name, base, head)
+        if name in SINGLE_DIFFS:
+            _SINGLE[name] = _POOL.submit(cdk_diff, base / f"{STACK}.template.json", head)
+    return out
+
+
+_POOL = ThreadPoolExecutor(max_workers=2)
+_SINGLE: dict[str, Future[str]] = {}
+
+
+@pytest.fixture(scope="session")
+def single_diffs(cases: dict[str, Case]) -> dict[str, str]:
+    """`cdk diff` output of each SINGLE_DIFFS change on its own."""
+    return {name: _SINGLE[name].result(timeout=300) for name in SINGLE_DIFFS}
+
+
+def prefixed(resources_of: dict[str, Any], ids: set[str], prefix: str) -> dict[str, Any]:
+    """A template whose resource logical IDs (and every reference to them) carry a prefix."""
+    pattern = re.compile(r"(?<![A-Za-z0-9])(" + "|".join(sorted(ids, key=len, reverse=True))
+                         + r")(?![A-Za-z0-9])")
+    renamed: dict[str, Any] = json.loads(pattern.sub(lambda m: prefix + m.group(1),
+                                                     json.dumps(resources_of)))
+    return renamed
+
+
+@pytest.fixture(scope="session")
+def batched_diff(cases: dict[str, Case], session_dir: Path) -> dict[str, str]:
+    """`cdk diff --template <BASE template>` for every change at once, by change name.
+
+    The CLI costs ~3 s of CPU per call, so all changes go through one call: each change's BASE
+    and head resources are put side by side in one BASE and one head template, their logical IDs
+    (and every reference to them) prefixed with the change's number. The CLI diffs resource by
+    resource and follows references only within a change, so its verdicts are those of separate
+    calls; test_security checks that for two changes. Returns each change's part of the output,
+    prefixes removed."""
+    names = sorted(cases)
+    base_resources: dict[str, Any] = {}
+    head_resources: dict[str, Any] = {}
+    parameters: dict[str, Any] = {}
+    for index, name in enumerate(names):
+        base, head = template(cases[name].base), template(cases[name].head)
+        ids = set(base["Resources"]) | set(head["Resources"])
+        base_resources.update(prefixed(base["Resources"], ids, f"R{index:02d}"))
+        head_resources.update(prefixed(head["Resources"], ids, f"R{index:02d}"))
+        parameters.update(base.get("Parameters", {}), **head.get("Parameters", {}))
+    base_file = session_dir / "batched-base.template.json"
+    base_file.write_text(json.dumps({"Parameters": parameters, "Resources": base_resources}))
+    head_dir = session_dir / "batched-head"
+    shutil.copytree(cases[names[0]].head, head_dir)
+    (head_dir / f"{STACK}.template.json").write_text(
+        json.dumps({"Parameters": parameters, "Resources": head_resources}))
+    output = cdk_diff(base_file, head_dir)
+    parts: dict[str, list[str]] = {name: [] for name in names}
+    for line in output.splitlines():
+        match = re.search(r" R(\d\d)([A-Za-z0-9]+)( |$)", line)
+        if match and line.startswith("["):
+            name = names[int(match[1])]
+            parts[name].append(line.replace(f" R{match[1]}", " ", 1))
+    return {name: "\n".join(lines) for name, lines in parts.items()}
+
+
+@pytest.fixture(scope="session")
+def default_assembly(cases: dict[str, Case]) -> Path:
+    """The default app (cdk.json's context only), as `cdk synth` writes it."""
+    return cases["db_instance_class"].base

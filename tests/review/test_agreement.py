@@ -1,0 +1,140 @@
+"""The review agrees with the pinned CDK CLI's `cdk diff --template <BASE template>`, resource by
+resource, for every change in changes.py; where it legitimately says more, the resource and the
+reason are named below."""
+
+from __future__ import annotations
+
+import pytest
+
+from ecs_playground.platform.review.replacement import Impact
+from ecs_playground.platform.review.report import Review, review
+from ecs_playground.platform.review.template import load_assembly
+
+from . import cli_diff
+from .changes import CHANGES
+from .conftest import STACK, Case
+
+OURS = {"added": "added", "removed": "removed", "in-place": "in place", "REPLACE": "replaced",
+        "may-replace": "may-replace"}
+
+DB = "DatabaseInstanceAA8A5FDE"
+LOCATION_ELB = "ServicesLocationLoadBalancer2ECC3FDD"
+USER_ELB = "ServicesUserLoadBalancerF1E9343A"
+LOCATION_SERVICE = "ServicesLocationService4D45543D"
+USER_SERVICE = "ServicesUserService8C9A362B"
+LAUNCH_TEMPLATE = "ClusterLaunchTemplateD946544B"
+
+# Why the CLI is silent: it propagates a replacement to the resources that reference the replaced
+# one only when that makes them replaced too; CloudFormation still updates the others in place,
+# because the value they reference (an ARN, an ID, a name) changes.
+_FOLLOWS = "the CLI omits in-place updates caused by a replaced resource they reference: "
+_ROLLOUT = (_FOLLOWS + "its TaskDefinition references the replaced task definition, so "
+            "CloudFormation points the service at the new revision; this update is the rollout")
+_CONDITIONAL = ("the CLI says 'may be replaced' for every conditionally create-only property; "
+                "the RDS provider replaces an instance only for engine, AZ, snapshot/restore or "
+                "source changes, never for this one: ")
+
+# change -> logical ID -> (review's verdict, CLI's verdict, why the review is right)
+LEGITIMATE: dict[str, dict[str, tuple[str, str, str]]] = {
+    "image_tag": {LOCATION_SERVICE: ("in place", "unchanged", _ROLLOUT)},
+    "db_encryption_key": {
+        "DatabaseSecretAttachmentE5D1B020": ("in place", "unchanged", _FOLLOWS + "TargetId names "
+                                             "the replaced instance"),
+        LOCATION_SERVICE: ("in place", "unchanged", _ROLLOUT),
+        USER_SERVICE: ("in place", "unchanged", _ROLLOUT),
+    },
+    "db_construct_renamed": {
+        LOCATION_SERVICE: ("in place", "unchanged", _ROLLOUT),
+        USER_SERVICE: ("in place", "unchanged", _ROLLOUT),
+    },
+    "cluster_name": {
+        "ClusterInstanceRoleDefaultPolicyCCF783BA": (
+            "in place", "unchanged", _FOLLOWS + "its statements name the cluster's ARN"),
+        LAUNCH_TEMPLATE: ("in place", "unchanged", _FOLLOWS + "a new launch template version: "
+                          "its user data names the new cluster, its security group is new"),
+    },
+    "db_multi_az": {DB: ("in place", "may-replace", _CONDITIONAL + "MultiAZ is a ModifyDBInstance "
+                         "that adds or removes the standby")},
+    "db_backup_retention": {DB: ("in place", "may-replace", _CONDITIONAL + "BackupRetentionPeriod "
+                                 "7 -> 14 days is modified in place without an outage")},
+    "health_check_path": {LOCATION_ELB: (
+        "in place", "may-replace", "a classic ELB is replaced only when HealthCheck is added or "
+        "removed entirely (CloudFormation's documentation of the property); a changed target "
+        "is updated in place")},
+    "vpc_cidr": {
+        LOCATION_ELB: ("in place", "may-replace", "Subnets are replaced but still present: a "
+                       "classic ELB is replaced only when all subnets are added or removed"),
+        USER_ELB: ("in place", "may-replace", "as for the location service's load balancer"),
+        "ClusterAutoScalingGroupASG8FBA5099": (
+            "in place", "unchanged", _FOLLOWS + "VPCZoneIdentifier lists the new subnets; without "
+            "an AutoScalingReplacingUpdate policy the group is updated, not replaced"),
+        LAUNCH_TEMPLATE: ("in place", "unchanged", _FOLLOWS + "the instance security group is new"),
+        DB: ("in place", "unchanged", _FOLLOWS + "VPCSecurityGroups names the new security group"),
+        "DatabaseInstanceSubnetGroupDE121BB6": ("in place", "unchanged",
+                                                _FOLLOWS + "SubnetIds are the new subnets"),
+        "VpcRestrictDefaultSecurityGroupCustomResourceC73DA2BE": (
+            "in place", "unchanged", _FOLLOWS + "the custom resource receives an Update with the "
+            "new VPC's default security group"),
+        "CustomVpcRestrictDefaultSGCustomResourceProviderRole26592FE0": (
+            "in place", "unchanged", _FOLLOWS + "its policy names the new default security group"),
+    },
+}
+
+RENAMES = ("A renamed logical ID is one resource replaced for the review (the CLI lists the old ID "
+           "removed and the new one added): same effect, one line instead of two")
+
+
+def ours(result: Review) -> dict[str, str]:
+    """Logical ID -> verdict in the CLI's words; a rename becomes old removed + new added."""
+    verdicts = {}
+    for verdict in result.stacks[0].verdicts:
+        if verdict.renamed_from:
+            verdicts[verdict.renamed_from] = "removed"
+            verdicts[verdict.logical_id] = "added"
+        else:
+            verdicts[verdict.logical_id] = OURS[verdict.impact.label]
+    return verdicts
+
+
+def run(case: Case) -> Review:
+    return review(load_assembly(case.base), load_assembly(case.head))
+
+
+@pytest.mark.cli
+@pytest.mark.parametrize("name", sorted(CHANGES))
+def test_verdict_per_resource_agrees_with_cdk_diff(
+    name: str, cases: dict[str, Case], batched_diff: dict[str, str]
+) -> None:
+    result = run(cases[name])
+    assert [s.name for s in result.stacks] == [STACK]
+    review_says, cli_says = ours(result), cli_diff.verdicts(batched_diff[name])
+    expected = {i: v for i, v in cli_says.items()}
+    for logical_id, (mine, theirs, _why) in LEGITIMATE.get(name, {}).items():
+        assert cli_says.get(logical_id, "unchanged") == theirs, (
+            f"{name}: the CLI no longer says {theirs} for {logical_id}; update LEGITIMATE")
+        expected[logical_id] = mine
+    expected = {i: v for i, v in expected.items() if v != "unchanged"}
+    assert review_says == expected, _explain(review_says, expected)
+    _check_reasons(name, result)
+
+
+def _check_reasons(name: str, result: Review) -> None:
+    """Each named difference has the cause it claims: only references to replaced resources where
+    the CLI is silent, a decided conditional rule where the CLI says 'may be replaced'."""
+    verdicts = {v.logical_id: v for v in result.stacks[0].verdicts}
+    for logical_id, (_mine, theirs, why) in LEGITIMATE.get(name, {}).items():
+        causes = verdicts[logical_id].causes
+        if theirs == "unchanged":
+            assert all("which is replaced" in c.reason for c in causes), (logical_id, causes, why)
+        else:
+            assert all(c.impact is not Impact.MAY_REPLACE for c in causes), (logical_id, causes)
+
+
+def _explain(review_says: dict[str, str], expected: dict[str, str]) -> str:
+    lines = ["review vs CLI disagree:"]
+    for logical_id in sorted(set(review_says) | set(expected)):
+        mine, theirs = review_says.get(logical_id, "unchanged"), expected.get(logical_id,
+                                                                             "unchanged")
+        if mine != theirs:
+            lines.append(f"  {logical_id}: review {mine}, CLI {theirs}")
+    return "\n".join(lines)
