@@ -71,7 +71,10 @@ def test_pagination_follows_the_cursor(service: ServiceProcess) -> None:
     second = get(service, first["next"]).json()
     assert second["items"][0]["id"] == ids[2]
     default = get(service, API[service.service]).json()
-    assert default["limit"] == 20 and len(default["items"]) <= 20
+    default_ids = [item["id"] for item in default["items"]]
+    assert default["limit"] == 20 and 3 <= len(default_ids) <= 20, "records exist: a non-empty page"
+    assert default_ids == sorted(set(default_ids)), "strictly ascending ids"
+    assert (default["next_after"] is None) is (len(default_ids) < 20)
 
 
 @pytest.mark.parametrize(
@@ -127,7 +130,8 @@ def test_wrong_types_are_422(location_service: ServiceProcess) -> None:
             headers={"content-type": "application/json; charset=utf-8"},
             timeout=10,
         )
-        assert_error(response, 422, "validation_error")
+        problems = assert_error(response, 422, "validation_error")["problems"]
+        assert [p["field"] for p in problems] == list(bad), problems
 
 
 def test_unicode_round_trips(location_service: ServiceProcess) -> None:
@@ -172,9 +176,10 @@ def test_home_page_names_its_own_service(service: ServiceProcess) -> None:
 
 
 def test_legacy_php_list_pages(service: ServiceProcess) -> None:
-    post(service, sample(service.service))
-    own = get(service, f"/{service.service}.php")
-    assert own.status_code == 200 and own.json()["items"]
+    created = post(service, sample(service.service))
+    assert created.status_code == 201, created.text
+    own = get(service, f"/{service.service}.php", params={"after": created.json()["id"] - 1})
+    assert own.status_code == 200 and own.json()["items"] == [created.json()]
     other = "user" if service.service == "location" else "location"
     assert_error(get(service, f"/{other}.php"), 404, "not_found")
 

@@ -64,29 +64,43 @@ def test_titles_and_paths_come_from_the_definition() -> None:
 
 
 @pytest.mark.parametrize(
-    "change",
+    ("change", "problem"),
     [
-        {"table": "City`; DROP TABLE x; --"},
-        {"table": "schema_version"},
-        {"port": 0},
-        {"port": "80"},
-        {"name": "Bad Name"},
-        {"resource": "../etc"},
-        {"fields": []},
-        {"fields": [{"name": "id", "type": "integer"}]},
-        {"fields": [{"name": "a", "type": "float"}]},
-        {"fields": [{"name": "a", "type": "string"}]},
-        {"fields": [{"name": "a", "type": "string", "max_length": 5, "pattern": "("}]},
-        {"fields": [{"name": "a", "type": "integer", "minimum": 5, "maximum": 1}]},
-        {"fields": [{"name": "a", "type": "integer", "required": "yes"}]},
-        {"fields": [{"name": "a", "type": "integer", "colour": "red"}]},
-        {"migrations": [[]]},
-        {"extra": 1},
+        ({"table": "City`; DROP TABLE x; --"}, "bad table name"),
+        ({"table": "schema_version"}, "table name 'schema_version' is reserved"),
+        ({"port": 0}, "port must be 1..65535"),
+        ({"port": "80"}, "'port' must be of type int"),
+        ({"name": "Bad Name"}, "bad service name"),
+        ({"resource": "../etc"}, "bad resource"),
+        ({"fields": []}, "at least one field is needed"),
+        ({"fields": [{"name": "id", "type": "integer"}]}, "field name 'id' is reserved"),
+        ({"fields": [{"name": "a", "type": "float"}]}, "field 'a': type must be one of"),
+        ({"fields": [{"name": "a", "type": "string"}]}, "field 'a': max_length must be"),
+        (
+            {"fields": [{"name": "a", "type": "string", "max_length": 5, "pattern": "("}]},
+            "field 'a': bad pattern",
+        ),
+        (
+            {"fields": [{"name": "a", "type": "integer", "minimum": 5, "maximum": 1}]},
+            "field 'a': bad minimum/maximum",
+        ),
+        (
+            {"fields": [{"name": "a", "type": "integer", "required": "yes"}]},
+            "'required' must be of type bool",
+        ),
+        (
+            {"fields": [{"name": "a", "type": "integer", "colour": "red"}]},
+            "field 'a': unknown keys ['colour']",
+        ),
+        ({"migrations": [[]]}, "each migration must be a non-empty list"),
+        ({"extra": 1}, "unknown keys ['extra']"),
     ],
 )
-def test_bad_definitions_are_rejected(change: dict[str, Any]) -> None:
-    with pytest.raises(DefinitionError):
+def test_bad_definitions_are_rejected(change: dict[str, Any], problem: str) -> None:
+    """Each case is refused for its own reason (not by some other check that happens to fail)."""
+    with pytest.raises(DefinitionError) as caught:
         parse_definition({**MINIMAL, **change})
+    assert str(caught.value).startswith(problem)
 
 
 def test_ddl_and_migrations() -> None:
