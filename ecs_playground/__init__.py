@@ -9,6 +9,7 @@ from .capacity import CapacityError, CapacityPlan, Headroom, InstanceResources, 
 from .classic_service import ClassicLoadBalancedService, ClassicLoadBalancedServiceProps
 from .container_cluster import ContainerCluster, ContainerClusterProps
 from .database import MySqlDatabase, MySqlDatabaseProps
+from .database_users import DatabaseUsers, DatabaseUsersProps
 from .rules import EcsPlaygroundRules
 from .validation import Problem, PropsValidationError
 
@@ -19,6 +20,8 @@ __all__ = [
     "ClassicLoadBalancedServiceProps",
     "ContainerCluster",
     "ContainerClusterProps",
+    "DatabaseUsers",
+    "DatabaseUsersProps",
     "EcsPlaygroundRules",
     "Headroom",
     "InstanceResources",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -205,31 +206,50 @@ def test_mysql_runs_in_isolated_subnets(default_template: Template) -> None:
     assert len(subnets) == 2 and all("IsolatedSubnet" in ref for ref in subnets), subnets
 
 
+def _secret_of(template: Template, username: str) -> dict[str, Any]:
+    """The generated secret whose template names this user."""
+    found = [{"Id": i, **r} for i, r in template.find_resources(
+        "AWS::SecretsManager::Secret").items()
+        if re.search(rf'username\\?"\s*:\s*\\?"{username}\\?"',
+                     json.dumps(r["Properties"]["GenerateSecretString"]["SecretStringTemplate"]))]
+    assert len(found) == 1, f"expected one secret for user {username}, found {found}"
+    return found[0]
+
+
 def test_master_password_is_generated_into_secrets_manager(default_template: Template) -> None:
-    secret = only(default_template, "AWS::SecretsManager::Secret")
+    secret = _secret_of(default_template, "admin")
     generate = secret["Properties"]["GenerateSecretString"]
     assert generate["GenerateStringKey"] == "password"
     assert json.loads(generate["SecretStringTemplate"]) == {"username": "admin"}
+    default_template.resource_count_is("AWS::SecretsManager::Secret", 1 + len(SERVICES))
     assert secret["DeletionPolicy"] == "Retain"
     db = only(default_template, "AWS::RDS::DBInstance")["Properties"]
     password = json.dumps(db["MasterUserPassword"])
     assert "{{resolve:secretsmanager:" in password and secret["Id"] in password
 
 
-def test_only_the_container_instances_reach_mysql(default_template: Template) -> None:
+def test_only_the_container_instances_and_the_provisioner_reach_mysql(
+    default_template: Template,
+) -> None:
     db_sg = only(default_template, "AWS::EC2::SecurityGroup",
-                 {"GroupDescription": Match.string_like_regexp("MySQL")})
+                 {"GroupDescription": Match.string_like_regexp("^MySQL:")})
     assert "SecurityGroupIngress" not in db_sg["Properties"]
     ingress = default_template.find_resources(
         "AWS::EC2::SecurityGroupIngress",
         {"Properties": {"GroupId": {"Fn::GetAtt": [db_sg["Id"], "GroupId"]}}},
     )
-    (rule,) = (r["Properties"] for r in ingress.values())
+    rules = [r["Properties"] for r in ingress.values()]
     instance_sg = only(default_template, "AWS::EC2::SecurityGroup",
                        {"GroupDescription": Match.string_like_regexp("container instances")})
-    assert rule["SourceSecurityGroupId"] == {"Fn::GetAtt": [instance_sg["Id"], "GroupId"]}
+    provisioner_sg = only(default_template, "AWS::EC2::SecurityGroup",
+                          {"GroupDescription": Match.string_like_regexp("provisioner")})
+    assert sorted(json.dumps(r["SourceSecurityGroupId"]) for r in rules) == sorted(
+        json.dumps({"Fn::GetAtt": [sg["Id"], "GroupId"]}) for sg in (instance_sg, provisioner_sg)
+    )
     db_id = only(default_template, "AWS::RDS::DBInstance")["Id"]
-    assert rule["FromPort"] == rule["ToPort"] == {"Fn::GetAtt": [db_id, "Endpoint.Port"]}
+    for rule in rules:
+        assert rule["FromPort"] == rule["ToPort"]
+        assert rule["FromPort"] in ({"Fn::GetAtt": [db_id, "Endpoint.Port"]}, 3306)
     default_template.has_resource_properties("AWS::RDS::DBInstance", {"Port": "3306"})
 
 
@@ -262,12 +282,48 @@ def test_db_settings_come_as_environment_and_credentials_as_secrets(
     env = {e["Name"]: e["Value"] for e in container["Environment"]}
     assert env == {"DB_HOST": {"Fn::GetAtt": [db_id, "Endpoint.Address"]},
                    "DB_PORT": "3306", "DB_NAME": name}
-    attachment = only(default_template, "AWS::SecretsManager::SecretTargetAttachment")["Id"]
+    # the service's own user and secret, never the master's
+    own = _secret_of(default_template, name)["Id"]
     secrets = {s["Name"]: s["ValueFrom"] for s in container["Secrets"]}
     assert secrets == {
-        "DB_USER": {"Fn::Join": ["", [{"Ref": attachment}, ":username::"]]},
-        "DB_PWD": {"Fn::Join": ["", [{"Ref": attachment}, ":password::"]]},
+        "DB_USER": {"Fn::Join": ["", [{"Ref": own}, ":username::"]]},
+        "DB_PWD": {"Fn::Join": ["", [{"Ref": own}, ":password::"]]},
     }
+
+
+def _readers(template: Template, secret_id: str) -> set[str]:
+    """Roles whose policies let them read a secret."""
+    readers = set()
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [
+                statement["Action"]]
+            if "secretsmanager:GetSecretValue" in actions and secret_id in json.dumps(
+                    statement["Resource"]):
+                readers |= {r["Ref"] for r in policy["Properties"]["Roles"]}
+    return readers
+
+
+def test_no_task_can_read_the_master_secret_or_another_services(
+    default_template: Template,
+) -> None:
+    roles = default_template.find_resources("AWS::IAM::Role")
+    task_roles = {i for i in roles if "TaskDefinition" in i}
+    assert len(task_roles) == 4  # each task's execution role and task role
+    master = _secret_of(default_template, "admin")["Id"]
+    attachment = only(default_template, "AWS::SecretsManager::SecretTargetAttachment")["Id"]
+    assert not (_readers(default_template, master) | _readers(default_template, attachment)) \
+        & task_roles
+    for name, _ in SERVICES:
+        own = _secret_of(default_template, name)["Id"]
+        readers = _readers(default_template, own) & task_roles
+        assert readers and all(name.title() in role for role in readers), (name, readers)
+
+
+def test_tasks_start_only_after_their_database_users_exist(default_template: Template) -> None:
+    (users,) = default_template.find_resources("Custom::DatabaseUsers")
+    for service in default_template.find_resources("AWS::ECS::Service").values():
+        assert users in service["DependsOn"]
 
 
 def test_no_container_has_a_plaintext_credential(default_template: Template) -> None:
@@ -409,8 +465,9 @@ def test_logs_and_credentials_use_the_rotated_platform_key(default_template: Tem
     key_ref = {"Fn::GetAtt": [key["Id"], "Arn"]}
     for group in default_template.find_resources("AWS::Logs::LogGroup").values():
         assert group["Properties"]["KmsKeyId"] == key_ref
-    secret = only(default_template, "AWS::SecretsManager::Secret")["Properties"]
-    assert secret["KmsKeyId"] == key_ref
+    secrets = default_template.find_resources("AWS::SecretsManager::Secret").values()
+    assert len(secrets) == 3
+    assert all(s["Properties"]["KmsKeyId"] == key_ref for s in secrets)
 
 
 def test_database_has_enhanced_monitoring_and_iam_auth(default_template: Template) -> None:

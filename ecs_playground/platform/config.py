@@ -283,8 +283,8 @@ class PlatformConfig:
     """Problems found in the configuration that still let the platform be checked further (its
     constructs' props and capacity): the stack reports them together with its own."""
     unparsed: frozenset[str] = frozenset()
-    """Keys whose values did not parse (already in `problems`): checks that depend on them are
-    skipped, so one mistake is one problem, not a cascade."""
+    """Keys whose values did not parse or were refused (already in `problems`): checks that
+    depend on them are skipped, so one mistake is one problem, not a cascade."""
 
     def key_of(self, prefix: str, field: str) -> str | None:
         """The context key that sets a props field (None when the field is not configurable)."""
@@ -299,9 +299,12 @@ class _Reader:
     fatal: bool = False
     """A problem that stops the platform from being built at all (stack name, VPC)."""
 
+    reported: set[str] = dataclasses.field(default_factory=set)
+
     def problem(self, key: str, raw: Any, what: str) -> None:
         shown = raw if isinstance(raw, str) else json.dumps(raw)
         self.problems.append(f"{key} = {shown!r}: {what}")
+        self.reported.add(key)
         self.fatal = self.fatal or key in REQUIRED_KEYS
 
 
@@ -358,7 +361,7 @@ def load(context: Mapping[str, Any]) -> PlatformConfig:
         database=_props_values("db", values, specs),
         services=service_configs,
         problems=tuple(reader.problems),
-        unparsed=frozenset(unparsed),
+        unparsed=frozenset(unparsed | reader.reported),
     )
 
 

@@ -22,6 +22,7 @@ from ..capacity import CapacityError
 from ..classic_service import ClassicLoadBalancedService, ClassicLoadBalancedServiceProps
 from ..container_cluster import ContainerCluster, ContainerClusterProps
 from ..database import MySqlDatabase, MySqlDatabaseProps
+from ..database_users import DatabaseUsers, DatabaseUsersProps
 from ..validation import Problem
 from .config import PlatformConfig, ServiceConfig
 from .images import SERVICE_IMAGE_HEALTH_CHECK, ImageSourceError, service_image, source_port
@@ -82,6 +83,23 @@ class EcsPlaygroundStack(Stack):
         self.cluster = ContainerCluster(self, "Cluster", cluster_props)
         self.database = MySqlDatabase(self, "Database", database_props)
         self.database.allow_from(self.cluster.security_group, "MySQL from the ECS instances")
+        users_props = DatabaseUsersProps(
+            vpc=self.vpc,
+            master_secret=self.database.secret,
+            endpoint_address=self.database.hostname,
+            database=self.database.instance,
+            services={name: service.db_name for name, service in config.services.items()
+                      if f"{name}.dbName" not in config.unparsed},  # else reported already
+            encryption_key=self.encryption_key,
+        )
+        users_problems = self._in_config_terms("db", "DatabaseUsers", users_props.validate())
+        if not users_props.services:  # no valid service: the configuration said why already
+            users_problems = []
+        problems += users_problems
+        if users_problems or not users_props.services:
+            raise PlatformError(problems + self._service_problems(config))
+        self.database_users = DatabaseUsers(self, "DatabaseUsers", users_props)
+        """One MySQL user per service, limited to its own schema."""
         self._images_directory = Path(config.images_directory)
         service_props = {
             name: self._service_props(name, service, problems)
@@ -112,6 +130,9 @@ class EcsPlaygroundStack(Stack):
             )
             for name, props in service_props.items() if props is not None
         }
+        for service in self.services.values():
+            # a task starts only once its database user exists
+            service.service.node.add_dependency(self.database_users.custom_resource)
         self._outputs()
 
     def _vpc(self, config: PlatformConfig, problems: list[str]) -> ec2.Vpc:
@@ -146,7 +167,7 @@ class EcsPlaygroundStack(Stack):
         """The props of one service from its configuration (None when its image has a problem)."""
         settings = dict(service.props)
         image: ecs.ContainerImage
-        if f"{name}.containerPort" in self._config.unparsed:
+        if {f"{name}.containerPort", f"{name}.dbName"} & self._config.unparsed:
             return None  # reported by the configuration already
         if service.image:
             if "container_port" not in settings:
@@ -182,7 +203,7 @@ class EcsPlaygroundStack(Stack):
             cluster=self.cluster,
             image=image,
             environment=environment,
-            secrets=self.database.container_secrets(),
+            secrets=self.database_users.container_secrets(name),
             log_encryption_key=self.encryption_key,
             **settings,
         )
