@@ -11,16 +11,23 @@ CDK := node_modules/.bin/cdk --no-notices
 STAMP := $(VENV)/.installed-stamp
 CDK_ARGS ?=
 
-.PHONY: install synth test snapshot-update lint loadtest local local-stop diff deploy clean
+.PHONY: install synth test snapshot-update lint loadtest local local-stop diff deploy clean help
 
 CHECKOV_VENV := $(VENV)/tools/checkov
 
+# uv (PyPI's fast installer, itself installed by pip) installs the pinned requirements several times
+# faster than pip; without it (not installable here) plain pip does the same, only slower.
+UV_VERSION := 0.13.8
+PIP_INSTALL = if test -x $(VENV_BIN)/uv; then $(VENV_BIN)/uv pip install --quiet --python $(1)/bin/python -r $(2); \
+	else $(1)/bin/python -m pip install --quiet --upgrade pip && $(1)/bin/python -m pip install --quiet -r $(2); fi
+
 $(STAMP): requirements.txt requirements-dev.txt requirements-checkov.txt pyproject.toml package.json package-lock.json
+	@echo "==> install: the first run installs every dependency into $(VENV) and node_modules (about 1 min; 5 if pip has to do it without uv); later runs skip this"
 	test -x $(VENV_BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(VENV_BIN)/python -m pip install --quiet --upgrade pip
-	$(VENV_BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(VENV_BIN)/python -m pip install --quiet uv==$(UV_VERSION) || echo "==> install: uv unavailable, installing with pip (slower)"
+	$(call PIP_INSTALL,$(abspath $(VENV)),requirements-dev.txt)
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	$(call PIP_INSTALL,$(abspath $(CHECKOV_VENV)),requirements-checkov.txt)
 	$(VENV_BIN)/npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
@@ -36,6 +43,21 @@ synth: $(STAMP) ## synthesize into cdk.out/ and print a summary (e.g. make synth
 test: $(STAMP) ## every test: unit, validation, snapshots, the real CDK CLI
 	$(VENV_BIN)/python -m pytest
 
+# make review: BASE defaults to the merge base with main; ALLOW_REPLACE=LogicalId,... acknowledges
+# the replacement or deletion of those stateful resources. The tool exits 0 (safe), 2 (a stateful
+# resource would be replaced or deleted, unacknowledged) or 1 (usage error); make reports any
+# failing recipe as its own status 2, with the tool's status in its "Error N" line.
+BASE ?=
+ALLOW_REPLACE ?=
+.PHONY: review diagram
+
+review: $(STAMP) ## offline review of this change against BASE (report on stdout and in cdk.review/report.md), e.g. make review BASE=origin/main
+	$(VENV_BIN)/python -m ecs_playground.platform.review run --base "$(BASE)" --allow-replace "$(ALLOW_REPLACE)" -- $(CDK_ARGS)
+
+diagram: $(STAMP) ## regenerate docs/architecture.md (a Mermaid diagram checked by Mermaid's parser) from the default app
+	$(CDK) synth --quiet -o cdk.review/diagram
+	$(VENV_BIN)/python -m ecs_playground.platform.review diagram cdk.review/diagram --write docs/architecture.md
+
 snapshot-update: $(STAMP) ## rewrite the syrupy snapshots on purpose; review the diff like code
 	$(VENV_BIN)/python -m pytest tests/snapshot --snapshot-update
 
@@ -43,16 +65,20 @@ lint: $(STAMP) ## ruff and mypy --strict
 	$(VENV_BIN)/ruff check ecs_playground tests app.py docker emulator bench/compare_templates.py
 	$(VENV_BIN)/mypy
 	$(VENV_BIN)/mypy --strict docker/common/ecs_service
+	$(VENV_BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 loadtest: $(STAMP) ## bounded load test of the real services on loopback (MySQL at 127.0.0.1:3306)
 	$(VENV_BIN)/python tests/services/loadtest.py --service location
 	$(VENV_BIN)/python tests/services/loadtest.py --service user
 
-local: $(STAMP) ## deploy to a local AWS emulator (moto on 127.0.0.1) with the real CDK CLI
+local: $(STAMP) ## deploy to a local AWS emulator (moto on 127.0.0.1) with the real CDK CLI; again: an update
 	$(VENV_BIN)/python -m emulator up $(CDK_ARGS)
 
 local-stop: ## stop the local emulator that `make local` left running
 	$(VENV_BIN)/python -m emulator down
+
+help: ## list the verbs and what each does
+	@awk -F ':.*## ' '/^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 diff: $(STAMP) ## cdk diff against real AWS (needs credentials)
 	$(CDK) diff --all $(CDK_ARGS)
