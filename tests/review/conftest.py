@@ -23,7 +23,7 @@ from .synth_app import ROOT, synth_app
 
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
 STACK = "EcsPlayground"
-SINGLE_DIFFS = ("service_added", "listener_port")
+SINGLE_DIFFS = ("service_added",)
 """Changes also diffed on their own (security tables, and a check that batching changes nothing)."""
 
 
@@ -148,6 +148,38 @@ def batched_diff(cases: dict[str, Case], session_dir: Path) -> dict[str, str]:
             name = names[int(match[1])]
             parts[name].append(line.replace(f" R{match[1]}", " ", 1))
     return {name: "\n".join(lines) for name, lines in parts.items()}
+
+
+TWENTY = ["location", "user"] + [f"svc{n:02d}" for n in range(1, 19)]
+
+
+def twenty_services_context() -> dict[str, str]:
+    """`-c` overrides for an app of 20 services: location, user, 18 small registry-image ones."""
+    overrides = {"services": json.dumps(TWENTY), "location.desiredCount": "2",
+                 "user.desiredCount": "2", "cluster.instanceType": "m5.xlarge"}
+    for index, name in enumerate(TWENTY[2:]):
+        overrides.update({f"{name}.containerPort": str(7001 + index),
+                          f"{name}.image": f"example/{name}:1", f"{name}.desiredCount": "1",
+                          f"{name}.cpu": "128", f"{name}.memoryLimitMib": "256"})
+    return overrides
+
+
+@pytest.fixture(scope="session")
+def twenty_services(session_dir: Path, cases: dict[str, Case]) -> tuple[Path, Path]:
+    """BASE and head of a 20-service app where two services roll out a new image (head edits the
+    images in BASE's template: the image is a configuration value)."""
+    base = synth_app(session_dir / "twenty-base",
+                     {**twenty_services_context(), "imagesDirectory": str(session_dir / "docker")})
+
+    def new_images(template: dict[str, Any]) -> dict[str, Any]:
+        text = json.dumps(template)
+        for name in TWENTY[2:4]:
+            text = text.replace(f'"example/{name}:1"', f'"example/{name}:2"')
+        edited: dict[str, Any] = json.loads(text)
+        return edited
+
+    head = _edited(base, Change(edit=new_images), session_dir / "twenty-head")
+    return base, head
 
 
 @pytest.fixture(scope="session")

@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import aws_cdk as cdk
-
 ROOT = Path(__file__).resolve().parents[2]
 CLI_CONTEXT: dict[str, Any] = {
     "aws:cdk:enable-path-metadata": True,
@@ -27,6 +25,8 @@ CLI_CONTEXT: dict[str, Any] = {
 
 def synth_app(outdir: Path, overrides: Mapping[str, str]) -> Path:
     """Run app.py with `-c` overrides into outdir (a cloud assembly); returns outdir."""
+    import aws_cdk as cdk  # here, not above: fake_cdk.py imports CLI_CONTEXT before jsii starts
+
     context = json.loads((ROOT / "cdk.json").read_text())["context"]
     context = {**context, **CLI_CONTEXT, **overrides}
     context["imagesDirectory"] = str(ROOT / context["imagesDirectory"])

@@ -42,6 +42,13 @@ LEGITIMATE: dict[str, dict[str, tuple[str, str, str]]] = {
                                              "the replaced instance"),
         LOCATION_SERVICE: ("in place", "unchanged", _ROLLOUT),
         USER_SERVICE: ("in place", "unchanged", _ROLLOUT),
+        "DatabaseUsers547D14AA": ("in place", "unchanged", _FOLLOWS + "the provisioner receives "
+                                  "an Update with the new instance's endpoint"),
+        "DatabaseUsersSecretsLocation428BEC75": (
+            "in place", "unchanged", _FOLLOWS + "its SecretStringTemplate names the new "
+            "instance's host"),
+        "DatabaseUsersSecretsUserCAA60BEC": ("in place", "unchanged", _FOLLOWS + "as for the "
+                                             "location service's secret"),
     },
     "db_construct_renamed": {
         LOCATION_SERVICE: ("in place", "unchanged", _ROLLOUT),
@@ -77,6 +84,8 @@ LEGITIMATE: dict[str, dict[str, tuple[str, str, str]]] = {
             "new VPC's default security group"),
         "CustomVpcRestrictDefaultSGCustomResourceProviderRole26592FE0": (
             "in place", "unchanged", _FOLLOWS + "its policy names the new default security group"),
+        "DatabaseUsersFunction31CFDB3C": ("in place", "unchanged", _FOLLOWS + "its VpcConfig names "
+                                          "the new subnets and security group"),
     },
 }
 

@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .diagram import architecture_markdown
+from .diagram import MermaidUnavailable, architecture_markdown, parse_errors
 from .report import render, review
 from .synth import Side, UsageError, head_label, progress, resolve_base, synthesize, worktree
 from .template import AssemblyError, load_assembly
@@ -51,6 +51,7 @@ def _run(args: argparse.Namespace) -> int:
     elif not Path(cdk[0]).is_absolute() and "/" in cdk[0]:
         raise UsageError(f"the CDK CLI {cdk[0]} is missing in {repo}: run `make install`")
     cdk_args = [a for a in args.cdk_args if a != "--"]
+    (out / "report.md").unlink(missing_ok=True)  # no stale report if this run fails
     commit, base_label = resolve_base(repo, args.base)
     started = time.monotonic()
     with worktree(repo, commit) as base_dir:
@@ -81,11 +82,23 @@ def _diagram(args: argparse.Namespace) -> int:
         text = architecture_markdown(Path(args.assembly))
     except AssemblyError as error:
         raise UsageError(str(error)) from error
-    if args.write:
-        Path(args.write).write_text(text)
-        progress(f"wrote {args.write}")
-    else:
+    if not args.write:
         sys.stdout.write(text)
+        return 0
+    target = Path(args.write)
+    candidate = target.with_name(f".{target.name}.new")
+    candidate.write_text(text)
+    try:
+        errors = parse_errors([candidate])
+    except MermaidUnavailable as error:
+        candidate.unlink()
+        raise UsageError(str(error)) from error
+    if errors:
+        candidate.unlink()
+        raise UsageError("Mermaid's parser rejects the generated diagram (a bug in diagram.py): "
+                         + "; ".join(errors.values()))
+    candidate.replace(target)
+    progress(f"wrote {target} (checked by Mermaid's parser)")
     return 0
 
 

@@ -8,7 +8,12 @@ calls :func:`review_diagram`.
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +32,7 @@ from .template import (
     ref_target,
 )
 
+MERMAID_CHECK = Path(__file__).with_name("mermaid_check.mjs")
 COLLAPSE_ABOVE = 8
 """In a review, with more services than this, the unchanged ones become one node."""
 _OPEN = ("0.0.0.0/0", "::/0")
@@ -160,6 +166,7 @@ def build(stack: Stack) -> Graph:
     _services(graph, resources, clusters, load_balancers)
     databases = _databases(graph, resources, place)
     _database_access(graph, stack, clusters, databases)
+    _functions(graph, stack, place, databases)
     _secrets(graph, resources, databases)
     return graph
 
@@ -227,7 +234,7 @@ def _ingress_peers(stack: Stack, security_groups: Iterable[str]) -> list[tuple[s
 def _load_balancers(graph: Graph, stack: Stack, place: Any) -> dict[str, str]:
     """Load balancer logical ID -> node id; peers -> load balancer edges."""
     resources = stack.resources
-    users = {ref_target(lb.get("LoadBalancerName")): service_name(i, r)
+    users = {ref_target(lb.get("LoadBalancerName")): service_name(i, r, resources)
              for i, r in _resources_of(resources, "AWS::ECS::Service")
              for lb in properties(r).get("LoadBalancers", []) if isinstance(lb, dict)}
     out = {}
@@ -272,7 +279,7 @@ def _services(graph: Graph, resources: Mapping[str, Any], clusters: Mapping[str,
         containers = properties(task).get("ContainerDefinitions", [])
         images = "<br/>".join(_image(c.get("Image")) for c in containers
                               if isinstance(c, dict))
-        name = service_name(logical_id, service)
+        name = service_name(logical_id, service, resources)
         desired = props.get("DesiredCount", "?")
         node_id = f"svc_{logical_id}"
         members = {logical_id} | ({task_id} if task_id else set())
@@ -327,6 +334,31 @@ def _database_access(graph: Graph, stack: Stack, clusters: Mapping[str, str],
                                     f"{rule.protocol} :{port}"))
 
 
+def _functions(graph: Graph, stack: Stack, place: Any, databases: Mapping[str, str]) -> None:
+    """Lambda functions inside the VPC (custom-resource provisioners), and the databases their
+    security groups may reach."""
+    resources = stack.resources
+    for logical_id, function in _resources_of(resources, "AWS::Lambda::Function"):
+        vpc_config = properties(function).get("VpcConfig")
+        if not isinstance(vpc_config, dict):
+            continue
+        path = str(function.get("Metadata", {}).get("aws:cdk:path", ""))
+        name = "/".join(path.split("/")[1:-1]) or logical_id
+        node_id = f"fn_{logical_id}"
+        groups = {f"${{{g}}}" for g in _refs(vpc_config.get("SecurityGroupIds", []))}
+        graph.nodes[node_id] = Node(node_id, f"Lambda {name}", "rect",
+                                    place(vpc_config.get("SubnetIds")),
+                                    {logical_id, *_refs(vpc_config.get("SecurityGroupIds", []))})
+        for db_id, db_node in databases.items():
+            db_groups = {f"${{{g}}}" for g in
+                         _refs(properties(resources[db_id]).get("VPCSecurityGroups", []))}
+            for rule in rules(stack).values():
+                if rule.direction == "in" and rule.group in db_groups and rule.peer in groups:
+                    port = (properties(resources[db_id]).get("Port", rule.ports)
+                            if "Endpoint.Port" in rule.ports else rule.ports)
+                    graph.add_edge(Edge(node_id, db_node, f"{rule.protocol} :{port}"))
+
+
 def _secrets(graph: Graph, resources: Mapping[str, Any], databases: Mapping[str, str]) -> None:
     attachments = {
         i: ref_target(properties(r).get("SecretId"))
@@ -365,12 +397,14 @@ def _secrets(graph: Graph, resources: Mapping[str, Any], databases: Mapping[str,
 
 def _state(members: Iterable[str], verdicts: Mapping[str, Verdict],
            primary: str | None) -> str | None:
-    impacts = [verdicts[m].impact for m in members if m in verdicts]
-    if primary and primary in verdicts and verdicts[primary].impact is Impact.ADD:
+    """How a node changed: its own resource decides added/replaced; a change to any resource it
+    stands for (a new task definition, a replaced security group) marks it changed."""
+    own = verdicts[primary].impact if primary and primary in verdicts else None
+    if own is Impact.ADD:
         return "added"
-    if any(i in (Impact.REPLACE, Impact.MAY_REPLACE) for i in impacts):
+    if own in (Impact.REPLACE, Impact.MAY_REPLACE):
         return "replaced"
-    if any(i in (Impact.ADD, Impact.REMOVE, Impact.IN_PLACE) for i in impacts):
+    if own is not None or any(m in verdicts for m in members):
         return "changed"
     return None
 
@@ -409,33 +443,38 @@ def review_graph(base: Stack | None, head: Stack | None, verdicts: list[Verdict]
 
 
 def _collapse(graph: Graph) -> None:
-    """Many services: unchanged service nodes (and their unchanged load balancers) become one."""
+    """Many services: unchanged service nodes, with their unchanged load balancers and secrets,
+    become one node each."""
     services = [n for n in graph.nodes.values() if n.id.startswith("svc_")]
-    if len(services) <= COLLAPSE_ABOVE:
-        return
     quiet = [n for n in services if n.state is None]
-    feeding = {e.source for e in graph.edges if e.target in {n.id for n in quiet}}
-    quiet_lbs = [graph.nodes[i] for i in sorted(feeding)
-                 if i in graph.nodes and i.startswith("elb_") and graph.nodes[i].state is None]
-    if len(quiet) < 2:
+    if len(services) <= COLLAPSE_ABOVE or len(quiet) < 2:
         return
-    gone = {n.id for n in quiet} | {n.id for n in quiet_lbs}
+    quiet_ids = {n.id for n in quiet}
+    feeding = {e.source for e in graph.edges if e.target in quiet_ids}
+    only_quiet = {source for source in feeding
+                  if all(e.target in quiet_ids for e in graph.edges if e.source == source)}
+    quiet_lbs = {i for i in only_quiet if i.startswith("elb_") and graph.nodes[i].state is None}
+    quiet_secrets = {i for i in only_quiet
+                     if i.startswith("secret_") and graph.nodes[i].state is None}
     container = quiet[0].container
+    merged = {node_id: "svc_unchanged" for node_id in quiet_ids | quiet_lbs}
     graph.nodes["svc_unchanged"] = Node(
         "svc_unchanged", f"{len(quiet)} unchanged services<br/>behind {len(quiet_lbs)} "
         "unchanged load balancers", "rect", container, set())
-    edges = []
-    for edge in graph.edges:
-        source = "svc_unchanged" if edge.source in gone else edge.source
-        target = "svc_unchanged" if edge.target in gone else edge.target
-        if source != target:
-            label = "" if "svc_unchanged" in (source, target) else edge.label
-            edges.append(Edge(source, target, label, edge.dotted))
-    for node_id in gone:
-        del graph.nodes[node_id]
+    if quiet_secrets:
+        merged.update({node_id: "secret_unchanged" for node_id in quiet_secrets})
+        graph.nodes["secret_unchanged"] = Node(
+            "secret_unchanged", f"{len(quiet_secrets)} secrets of unchanged services",
+            "parallelogram", None, set())
+    edges = list(graph.edges)
     graph.edges = []
     for edge in edges:
-        graph.add_edge(edge)
+        source, target = merged.get(edge.source, edge.source), merged.get(edge.target, edge.target)
+        if source != target:
+            label = edge.label if source == edge.source and target == edge.target else ""
+            graph.add_edge(Edge(source, target, label, edge.dotted))
+    for node_id in merged:
+        del graph.nodes[node_id]
 
 
 # -- rendering -------------------------------------------------------------------------------------
@@ -509,3 +548,31 @@ def architecture_markdown(outdir: Path) -> str:
     for name, stack in sorted(load_assembly(outdir).items()):
         parts += ["", f"## Stack `{name}`", "", "```mermaid", mermaid(build(stack)).rstrip(), "```"]
     return "\n".join(parts) + "\n"
+
+
+class MermaidUnavailable(RuntimeError):
+    """Node or the pinned mermaid/jsdom packages are missing (run `make install`)."""
+
+
+def parse_errors(files: Iterable[Path]) -> dict[str, str]:
+    """Mermaid's own parser (the pinned npm package, under Node) on every ```mermaid block of the
+    files (or the whole file when it has none): '<file>#<n>' -> error, for each that fails."""
+    node = shutil.which("node", path=f"{Path(sys.executable).parent}{os.pathsep}"
+                                       f"{os.environ.get('PATH', '')}")
+    if node is None:
+        raise MermaidUnavailable("node is not on PATH: run `make install` (Node comes from .venv)")
+    result = subprocess.run([node, str(MERMAID_CHECK), *map(str, files)], capture_output=True,
+                            text=True, timeout=120, check=False)
+    if "ERR_MODULE_NOT_FOUND" in result.stderr or "Cannot find package" in result.stderr:
+        raise MermaidUnavailable(f"mermaid/jsdom are not installed: run `make install` "
+                                 f"({result.stderr.strip().splitlines()[-1]})")
+    errors = {}
+    seen = 0
+    for line in result.stdout.splitlines():
+        outcome = json.loads(line)
+        seen += 1
+        if not outcome["ok"]:
+            errors[f"{outcome['file']}#{outcome['index']}"] = outcome["error"]
+    if seen == 0:
+        raise MermaidUnavailable(f"the Mermaid check printed nothing: {result.stderr[-2000:]}")
+    return errors

@@ -229,7 +229,7 @@ def _service_prefixes(stack: StackReview) -> dict[str, str]:
                 paths.append(construct_path(resources[task_id]) or "")
             common = _common_prefix(paths)
             if common:
-                prefixes[common] = rollout.service_name(logical_id, resource)
+                prefixes[common] = rollout.service_name(logical_id, resource, resources)
     return prefixes
 
 
@@ -341,16 +341,24 @@ def _rollout(stack: StackReview) -> list[str]:
 def _cost(stack: StackReview) -> list[str]:
     base, head = stack.cost_base, stack.cost_head
     lines = [f"#### Cost (monthly, {cost.price_basis()})", ""]
-    rows: dict[tuple[str, str], list[float | None]] = {}
+    absent = object()
+    rows: dict[tuple[str, str], list[Any]] = {}
     for index, estimate in enumerate((base, head)):
         for line in estimate.lines if estimate else ():
-            rows.setdefault((line.kind, line.item), [0.0, 0.0])[index] = line.monthly
+            rows.setdefault((line.kind, line.item), [absent, absent])[index] = line.monthly
+
+    def amount(value: Any) -> str:
+        return "—" if value is absent else cost.money(value)
+
     table = []
     for (kind, item), (old, new) in sorted(rows.items()):
-        delta = "unpriced" if old is None or new is None else cost.signed(new - old)
-        if delta == "$0.00" and old == new:
-            delta = "-"
-        table.append([kind, item, cost.money(old), cost.money(new), delta])
+        if old is None or new is None:
+            delta = "unpriced"
+        else:
+            before = 0.0 if old is absent else old
+            after = 0.0 if new is absent else new
+            delta = "—" if old == new else cost.signed(after - before)
+        table.append([kind, item, amount(old), amount(new), delta])
     lines += _table(["Kind", "Item", "BASE", "head", "Delta"], table)
     old_total = base.total if base else 0.0
     new_total = head.total if head else 0.0

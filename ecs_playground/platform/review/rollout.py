@@ -49,10 +49,20 @@ class FleetChange:
     when: str
 
 
-def service_name(logical_id: str, resource: Mapping[str, Any] | None) -> str:
-    """An ECS service's name: ServiceName when set, else its logical ID."""
+def service_name(logical_id: str, resource: Mapping[str, Any] | None,
+                 resources: Mapping[str, Any] | None = None) -> str:
+    """An ECS service's name: ServiceName when set, else its task definition's first container
+    (CloudFormation generates the service name), else its logical ID."""
     name = properties(resource).get("ServiceName")
-    return name if isinstance(name, str) else logical_id
+    if isinstance(name, str):
+        return name
+    task = (resources or {}).get(ref_target(properties(resource).get("TaskDefinition")) or "")
+    containers = properties(task).get("ContainerDefinitions", [])
+    if containers and isinstance(containers[0], dict) and isinstance(containers[0].get("Name"),
+                                                                     str):
+        container: str = containers[0]["Name"]
+        return container
+    return logical_id
 
 
 def _services_by_task(stack: Stack | None) -> dict[str, list[str]]:
@@ -61,7 +71,8 @@ def _services_by_task(stack: Stack | None) -> dict[str, list[str]]:
         if resource.get("Type") == "AWS::ECS::Service":
             task = ref_target(properties(resource).get("TaskDefinition"))
             if task:
-                out.setdefault(task, []).append(service_name(logical_id, resource))
+                out.setdefault(task, []).append(service_name(logical_id, resource,
+                                                             stack.resources if stack else None))
     return out
 
 

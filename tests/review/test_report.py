@@ -1,0 +1,86 @@
+"""The markdown report a reviewer reads: verdict first, grouped by service, empty and green for a
+no-op, loud for a destructive change, readable for 20 services."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ecs_playground.platform.review.report import MARKER, Review, render, review
+from ecs_playground.platform.review.template import load_assembly
+
+from .conftest import Case
+
+
+def reviewed(case: Case) -> Review:
+    return review(load_assembly(case.base), load_assembly(case.head),
+                  base_label="`base`", head_label="`head`")
+
+
+def test_no_op_change_gives_an_empty_green_report(cases: dict[str, Case]) -> None:
+    result = reviewed(cases["no_op"])
+    text = render(result)
+    assert result.exit_code == 0
+    assert text.startswith(f"{MARKER}\n## 🟢 Review: no changes\n")
+    assert "nothing to deploy" in text
+    assert "### Stack" not in text and "```mermaid" not in text
+    assert len(text.splitlines()) == 6
+
+
+def test_in_place_change_is_green_with_verdict_tables_cost_and_diagram(
+    cases: dict[str, Case]
+) -> None:
+    text = render(reviewed(cases["db_instance_class"]))
+    assert "## 🟢 Review: safe to merge" in text
+    assert ("**Verdict:** 🟢 0 added · 1 changed in place · 0 replaced · 0 removed — no stateful "
+            "resource replaced or removed") in text
+    assert ("| in-place | `DatabaseInstanceAA8A5FDE` | RDS::DBInstance | Database/Instance | "
+            "`DBInstanceClass` `db.t3.micro` → `db.t3.small`: updatable property") in text
+    for section in ("#### Resources", "#### Security", "#### Rollout", "#### Cost", "#### Diagram"):
+        assert section in text
+
+
+def test_destructive_change_is_red_and_says_what_happens_to_the_data(
+    cases: dict[str, Case]
+) -> None:
+    result = reviewed(cases["db_construct_renamed"])
+    text = render(result)
+    assert result.exit_code == 2
+    assert text.splitlines()[1].startswith("## 🔴 Review:")
+    assert "#### 🔥 Destructive changes" in text
+    row = next(line for line in text.splitlines() if line.startswith("| `DbInstanceAA8A5FDE`"))
+    assert "(was `DatabaseInstanceAA8A5FDE`)" in row and "database: its data" in row
+    assert "deleted after a final snapshot (Snapshot)" in row and "❌ no" in row
+
+
+def test_conditional_rds_update_says_what_really_happens(cases: dict[str, Case]) -> None:
+    result = reviewed(cases["db_multi_az"])
+    text = render(result)
+    assert result.exit_code == 0
+    assert "Multi-AZ on/off is a ModifyDBInstance in place" in text
+    assert "may-replace" not in text
+
+
+def test_replacing_custom_named_services_is_called_a_failed_deploy(cases: dict[str, Case]) -> None:
+    text = render(reviewed(cases["cluster_name"]))
+    warnings = [line for line in text.splitlines() if "**Will fail to deploy:**" in line]
+    assert len(warnings) == 2
+    assert "keeps its custom name ServiceName=location" in " ".join(warnings)
+
+
+def test_image_rollout_names_service_and_images(cases: dict[str, Case]) -> None:
+    text = render(reviewed(cases["image_tag"]))
+    assert ("| `location` | new revision | location | srirajan/location:10 | srirajan/location:11 "
+            "| - |") in text
+    assert "**Service `location`**" in text
+    assert "_Services without changes: user._" in text
+
+
+def test_twenty_service_report_is_grouped_by_service(twenty_services: tuple[Path, Path]) -> None:
+    base, head = twenty_services
+    text = render(review(load_assembly(base), load_assembly(head)))
+    groups = [line for line in text.splitlines() if line.startswith("**Service `")]
+    assert [g.split("`")[1] for g in groups] == ["svc01", "svc02"]
+    unchanged = next(line for line in text.splitlines() if "Services without changes" in line)
+    assert unchanged.count(",") == 17
+    assert '"18 unchanged services<br/>behind 18 unchanged load balancers"' in text
+    assert len(text) < 12_000
