@@ -21,6 +21,7 @@ from .access_logs import elb_access_logs_bucket
 from .capacity import ServiceDemand
 from .container_cluster import ContainerCluster
 from .props import doc, documented, setting
+from .rules import secret_in
 from .validation import (
     Checker,
     Problem,
@@ -253,6 +254,15 @@ class ClassicLoadBalancedServiceProps:
                 f"environment/secrets[{key!r}]", key, ENV_NAME_PATTERN,
                 "letters, digits and '_', not starting with a digit", "rename the variable",
             )
+        for key, value in self.environment.items():
+            reason = secret_in(key, value)
+            if reason:
+                check.add(
+                    f"environment[{key!r}]", "<hidden>",
+                    "no credential in plain environment (it would be readable in the task "
+                    f"definition); found {reason}",
+                    f"pass {key} in secrets (ecs.Secret.from_secrets_manager(...)) instead",
+                )
         for key in sorted(set(self.environment) & set(self.secrets)):
             check.add(
                 f"environment[{key!r}]", self.environment[key], "a name not also in secrets",
