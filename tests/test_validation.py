@@ -336,8 +336,9 @@ def test_one_synth_reports_config_props_and_capacity_problems_together() -> None
     assert "unknown key 'locaton.image'" in message
     assert "location.healthCheckPath = 'health'" in message
     assert "db.backupRetentionDays = 0" in message
-    assert "user.cpu = 4096" not in message  # a valid prop value ...
-    assert "capacity" not in message  # ... the capacity check waits for valid props
+    assert "user.cpu = 4096" not in message  # a valid prop value, but too big to fit:
+    assert "capacity: service 'user': a task needs 4096 CPU units" in message
+    assert len(err.value.problems) == 4, err.value.problems
 
 
 def test_capacity_problems_come_in_the_same_error_as_config_problems() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,12 @@ from ..database_users import DatabaseUsers, DatabaseUsersProps
 from ..validation import Problem
 from .config import PlatformConfig, ServiceConfig
 from .images import SERVICE_IMAGE_HEALTH_CHECK, ImageSourceError, service_image, source_port
+
+# The props a service's capacity demand is made of (ClassicLoadBalancedServiceProps.demand()).
+DEMAND_FIELDS = frozenset({
+    "name", "container_port", "host_port", "cpu", "memory_limit_mib", "desired_count",
+    "min_healthy_percent", "max_healthy_percent",
+})
 
 
 class PlatformError(ValueError):
@@ -73,46 +80,62 @@ class EcsPlaygroundStack(Stack):
         database_props = MySqlDatabaseProps(
             vpc=self.vpc, encryption_key=self.encryption_key, **config.database
         )
-        base_problems = [
-            *self._in_config_terms("cluster", "ContainerCluster", cluster_props.validate()),
-            *self._in_config_terms("db", "MySqlDatabase", database_props.validate()),
-        ]
-        problems += base_problems
-        if base_problems:  # the services need a cluster and a database to be checked against
-            raise PlatformError(problems + self._service_problems(config))
-        self.cluster = ContainerCluster(self, "Cluster", cluster_props)
-        self.database = MySqlDatabase(self, "Database", database_props)
-        self.database.allow_from(self.cluster.security_group, "MySQL from the ECS instances")
-        users_props = DatabaseUsersProps(
-            vpc=self.vpc,
-            master_secret=self.database.secret,
-            endpoint_address=self.database.hostname,
-            database=self.database.instance,
-            services={name: service.db_name for name, service in config.services.items()
-                      if f"{name}.dbName" not in config.unparsed},  # else reported already
-            encryption_key=self.encryption_key,
+        # Every construct's props are checked before anything is built on them; a construct
+        # whose props are invalid is replaced by a stand-in, so the others are still checked and
+        # every problem is raised at once, before synthesis.
+        cluster_problems = cluster_props.validate()
+        database_problems = database_props.validate()
+        problems += self._in_config_terms("cluster", "ContainerCluster", cluster_problems)
+        problems += self._in_config_terms("db", "MySqlDatabase", database_problems)
+        cluster: ContainerCluster | ecs.ICluster = ecs.Cluster.from_cluster_attributes(
+            self, "UnbuiltCluster", cluster_name="unbuilt", vpc=self.vpc
         )
-        users_problems = self._in_config_terms("db", "DatabaseUsers", users_props.validate())
-        if not users_props.services:  # no valid service: the configuration said why already
-            users_problems = []
-        problems += users_problems
-        if users_problems or not users_props.services:
-            raise PlatformError(problems + self._service_problems(config))
-        self.database_users = DatabaseUsers(self, "DatabaseUsers", users_props)
-        """One MySQL user per service, limited to its own schema."""
+        if not cluster_problems:
+            cluster = self.cluster = ContainerCluster(self, "Cluster", cluster_props)
+        users_ok = False
+        if not database_problems:
+            self.database = MySqlDatabase(self, "Database", database_props)
+            if not cluster_problems:
+                self.database.allow_from(self.cluster.security_group,
+                                         "MySQL from the ECS instances")
+            users_props = DatabaseUsersProps(
+                vpc=self.vpc,
+                master_secret=self.database.secret,
+                endpoint_address=self.database.hostname,
+                database=self.database.instance,
+                services={name: service.db_name for name, service in config.services.items()
+                          if f"{name}.dbName" not in config.unparsed},  # else reported already
+                encryption_key=self.encryption_key,
+            )
+            if users_props.services:  # none valid: the configuration said why already
+                users_problems = users_props.validate()
+                problems += self._in_config_terms("db", "DatabaseUsers", users_problems)
+                if not users_problems:
+                    self.database_users = DatabaseUsers(self, "DatabaseUsers", users_props)
+                    """One MySQL user per service, limited to its own schema."""
+                    users_ok = True
         self._images_directory = Path(config.images_directory)
         service_props = {
-            name: self._service_props(name, service, problems)
+            name: self._service_props(
+                name, service, problems, cluster=cluster,
+                environment=(self.database.container_environment(service.db_name)
+                             if not database_problems else {}),
+                secrets=(self.database_users.container_secrets(name)
+                         if users_ok and f"{name}.dbName" not in config.unparsed else {}),
+            )
             for name, service in config.services.items()
         }
-        props_problems = []
+        demands_known = None not in service_props.values()
         for name, props in service_props.items():
             if props is not None:
-                props_problems += self._in_config_terms(
-                    name, "ClassicLoadBalancedService", props.validate()
+                service_problems = props.validate()
+                problems += self._in_config_terms(name, "ClassicLoadBalancedService",
+                                                  service_problems)
+                # the capacity check needs valid demands, not every prop valid
+                demands_known = demands_known and not any(
+                    p.prop in DEMAND_FIELDS for p in service_problems
                 )
-        problems += props_problems
-        if not props_problems and None not in service_props.values():
+        if demands_known and not cluster_problems:
             demands = [p.demand() for p in service_props.values() if p is not None]
             try:
                 self.cluster.capacity_plan(*demands).check()
@@ -162,7 +185,9 @@ class EcsPlaygroundStack(Stack):
             raise PlatformError(problems) from None
 
     def _service_props(
-        self, name: str, service: ServiceConfig, problems: list[str]
+        self, name: str, service: ServiceConfig, problems: list[str], *,
+        cluster: ContainerCluster | ecs.ICluster, environment: Mapping[str, str],
+        secrets: Mapping[str, ecs.Secret],
     ) -> ClassicLoadBalancedServiceProps | None:
         """The props of one service from its configuration (None when its image has a problem)."""
         settings = dict(service.props)
@@ -194,35 +219,15 @@ class EcsPlaygroundStack(Stack):
                 return None
             image = service_image(self._images_directory, name, port)
             settings["container_health_check"] = SERVICE_IMAGE_HEALTH_CHECK
-        environment = {
-            **self.database.container_environment(service.db_name),
-            **settings.pop("environment", {}),
-        }
         return ClassicLoadBalancedServiceProps(
             name=name,
-            cluster=self.cluster,
+            cluster=cluster,
             image=image,
-            environment=environment,
-            secrets=self.database_users.container_secrets(name),
+            environment={**environment, **settings.pop("environment", {})},
+            secrets=secrets,
             log_encryption_key=self.encryption_key,
             **settings,
         )
-
-    def _service_problems(self, config: PlatformConfig) -> list[str]:
-        """The services' own prop problems, when the cluster or database could not be built."""
-        placeholder = ecs.Cluster.from_cluster_attributes(
-            self, "UnbuiltCluster", cluster_name="unbuilt", vpc=self.vpc
-        )
-        problems: list[str] = []
-        for name, service in config.services.items():
-            settings = {k: v for k, v in service.props.items() if k != "container_port"}
-            props = ClassicLoadBalancedServiceProps(
-                name=name, cluster=placeholder,
-                image=ecs.ContainerImage.from_registry("placeholder:0"),
-                container_port=service.props.get("container_port", 80), **settings,
-            )
-            problems += self._in_config_terms(name, "ClassicLoadBalancedService", props.validate())
-        return problems
 
     def _in_config_terms(
         self, prefix: str, construct: str, problems: list[Problem]
