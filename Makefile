@@ -11,7 +11,7 @@ CDK := node_modules/.bin/cdk --no-notices
 STAMP := $(VENV)/.installed-stamp
 CDK_ARGS ?=
 
-.PHONY: install synth test snapshot-update lint loadtest local local-stop diff deploy clean help
+.PHONY: install synth test test-fast snapshot-update lint loadtest local local-stop diff deploy clean help
 
 CHECKOV_VENV := $(VENV)/tools/checkov
 
@@ -40,8 +40,11 @@ synth: $(STAMP) ## synthesize into cdk.out/ and print a summary (e.g. make synth
 		--framework cloudformation -d cdk.out
 	$(VENV_BIN)/python -m ecs_playground.platform.summary cdk.out
 
-test: $(STAMP) ## every test: unit, validation, snapshots, the real CDK CLI
+test: $(STAMP) ## every test: unit, validation, snapshots, gates, services, the real CDK CLI, the emulator
 	$(VENV_BIN)/python -m pytest
+
+test-fast: $(STAMP) ## the quick loop: every test except the emulator, the CLI and separate-process ones
+	$(VENV_BIN)/python -m pytest -m "not cli and not slow" --ignore=tests/integration
 
 # make review: BASE defaults to the merge base with main; ALLOW_REPLACE=LogicalId,... acknowledges
 # the replacement or deletion of those stateful resources. The tool exits 0 (safe), 2 (a stateful
