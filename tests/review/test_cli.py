@@ -19,6 +19,8 @@ from ecs_playground.platform.review.report import MARKER
 
 from .synth_app import ROOT
 
+pytestmark = pytest.mark.slow  # starts Python/CDK processes of its own
+
 FAKE_CDK = f"{sys.executable} {Path(__file__).with_name('fake_cdk.py')}"
 DB = "DatabaseInstanceAA8A5FDE"
 

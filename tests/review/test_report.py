@@ -34,7 +34,8 @@ def test_in_place_change_is_green_with_verdict_tables_cost_and_diagram(
     assert ("**Verdict:** 🟢 0 added · 1 changed in place · 0 replaced · 0 removed — no stateful "
             "resource replaced or removed") in text
     assert ("| in-place | `DatabaseInstanceAA8A5FDE` | RDS::DBInstance | Database/Instance | "
-            "`DBInstanceClass` `db.t3.micro` → `db.t3.small`: updatable property") in text
+            "`DBInstanceClass` `db.t3.micro` → `db.t3.small`: updated in place with some "
+            "interruption: RDS moves the instance to the new class and restarts it") in text
     for section in ("#### Resources", "#### Security", "#### Rollout", "#### Cost", "#### Diagram"):
         assert section in text
 

@@ -62,6 +62,14 @@ def test_updatable_property_is_in_place_with_its_path_and_values() -> None:
                                                        "db.t3.small")
 
 
+def test_listener_change_warns_that_clients_cannot_connect_meanwhile() -> None:
+    new = changed(ELB, Listeners=[{"LoadBalancerPort": "81", "InstancePort": "8080",
+                                   "Protocol": "HTTP"}])
+    found = verdicts({"Lb": ELB}, {"Lb": new})
+    assert found["Lb"].impact is Impact.IN_PLACE
+    assert "clients cannot connect to it during the update" in found["Lb"].causes[0].reason
+
+
 def test_create_only_property_replaces_and_names_the_leaf() -> None:
     task = res("AWS::ECS::TaskDefinition", Family="web",
                ContainerDefinitions=[{"Name": "web", "Image": "repo/web:1"}])

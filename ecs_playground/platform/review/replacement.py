@@ -275,6 +275,24 @@ CONDITIONAL_RULES: dict[tuple[str, str], ConditionalRule] = {
 }
 
 
+# Updatable properties whose update still interrupts the resource (CloudFormation's "Some
+# interruptions"), with what the reviewer should expect.
+INTERRUPTIONS: dict[tuple[str, str], str] = {
+    ("AWS::RDS::DBInstance", "DBInstanceClass"): (
+        "updated in place with some interruption: RDS moves the instance to the new class and "
+        "restarts it (minutes of downtime for a single-AZ instance, a failover for Multi-AZ)"),
+    ("AWS::RDS::DBInstance", "EngineVersion"): (
+        "updated in place with some interruption: the engine upgrade restarts the instance"),
+    ("AWS::RDS::DBInstance", "StorageType"): (
+        "updated in place; storage optimization runs for hours, with degraded performance"),
+    ("AWS::RDS::DBInstance", "MonitoringInterval"): (
+        "updated in place with some interruption (turning Enhanced Monitoring on or off)"),
+    ("AWS::ElasticLoadBalancing::LoadBalancer", "Listeners"): (
+        "updated in place, but CloudFormation deletes and re-creates the listener: clients cannot "
+        "connect to it during the update"),
+}
+
+
 def values_at(value: Any, pointer: Pointer) -> Any:
     """The value(s) a schema pointer selects; '*' maps over a list. MISSING where absent."""
     if not pointer:
@@ -427,8 +445,11 @@ def _in_place(change: Change, schema: TypeSchema) -> Cause:
                      "template attribute only: CloudFormation records it, the resource itself is "
                      "untouched", change.before, change.after)
     refs = replaced_references(change.after)
+    interruption = INTERRUPTIONS.get((schema.type_name, str(change.path[1])))
     if refs:
         reason = f"references {', '.join(refs)}, which is replaced: new value at deploy time"
+    elif interruption:
+        reason = interruption
     elif schema.known:
         reason = "updatable property: updated in place"
     else:
