@@ -33,11 +33,20 @@ def apply_all() -> None:
     if _applied:
         return
     check_version()
-    from emulator.compat import cfn_engine, cfn_models, custom_resources, ec2, ecs, services
+    from emulator.compat import (
+        cfn_engine,
+        cfn_models,
+        custom_resources,
+        ec2,
+        ecs,
+        local_mysql,
+        services,
+    )
 
     cfn_models.apply()
     cfn_engine.apply()
     custom_resources.apply()
+    custom_resources.register("Custom::DatabaseUsers", local_mysql.LocalDatabaseUsers())
     ecs.apply()
     ec2.apply()
     services.apply()

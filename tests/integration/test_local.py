@@ -21,10 +21,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pymysql
 import pytest
 
 from emulator import process
-from emulator.compat import custom_resources, notes
+from emulator.compat import custom_resources, local_mysql, notes
 from emulator.compat.util import camel_keys
 from tests.integration.conftest import REPO, STACK, Session, emulated_counts, requires_cli
 from tests.integration.inventory import exists
@@ -127,6 +128,11 @@ def test_up_recovers_with_a_fresh_emulator_and_creates_every_resource(session: S
     _state["physical"] = _physical(session)
 
 
+def _database_users_run() -> bool:
+    """Whether the emulator runs ``Custom::DatabaseUsers`` for real (a MySQL server listens)."""
+    return local_mysql.Server.from_environment().reachable()
+
+
 def test_create_summary_counts_every_simulation(session: Session) -> None:
     template = session.template()["Resources"]
     services = [b for b in template.values() if b["Type"] == "AWS::ECS::Service"]
@@ -140,14 +146,47 @@ def test_create_summary_counts_every_simulation(session: Session) -> None:
         for b in template.values()
         if isinstance(custom_resources.PROVIDERS.get(b["Type"]), custom_resources.StandIn)
     ]
-    assert (len(services), instances, len(stand_ins)) == (2, 4, 1)
+    users = [b for b in template.values() if b["Type"] == "Custom::DatabaseUsers"]
+    assert (len(services), instances, len(stand_ins), len(users)) == (2, 4, 1, 1)
+    ran = _database_users_run()
     assert emulated_counts(_state["create_output"]) == {
         notes.NOT_APPLIED: 0,
         notes.SIMULATED: len(services) + instances,
-        notes.STAND_IN: len(stand_ins),
-        notes.LAMBDA_CODE: 0,
+        notes.STAND_IN: len(stand_ins) + (0 if ran else len(users)),
+        notes.LAMBDA_CODE: len(users) if ran else 0,
     }
     assert "(ECS steady state 2, container instance joined 4)" in _state["create_output"]
+
+
+def test_database_users_handler_ran_against_the_local_mysql(session: Session) -> None:
+    output = _state["create_output"]
+    if not _database_users_run():
+        assert "Create not run: no MySQL server at" in output
+        return
+    server = local_mysql.Server.from_environment()
+    template = session.template()["Resources"]
+    physical = _physical(session)
+    secrets = session.clients("secretsmanager")
+    users = 0
+    for body in template.values():
+        if body["Type"] != "Custom::DatabaseUsers":
+            continue
+        for service in body["Properties"]["Services"]:
+            arn = physical[service["SecretArn"]["Ref"]]
+            secret = json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"])
+            connection = pymysql.connect(
+                host=server.host,
+                port=server.port,
+                user=secret["username"],
+                password=secret["password"],
+            )
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW GRANTS")
+                grants = " ".join(row[0] for row in cursor.fetchall())
+            connection.close()
+            assert f"ON `{service['Schema']}`.*" in grants, grants
+            users += 1
+    assert users == 2
 
 
 def test_create_holds_the_tutorial_facts(session: Session) -> None:
