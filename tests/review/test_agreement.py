@@ -4,10 +4,14 @@ reason are named below."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
+from ecs_playground.platform.review import diff, replacement, report
 from ecs_playground.platform.review.replacement import Impact
 from ecs_playground.platform.review.report import Review, review
+from ecs_playground.platform.review.schemas import TypeSchema
 from ecs_playground.platform.review.template import load_assembly
 
 from . import cli_diff
@@ -109,22 +113,81 @@ def run(case: Case) -> Review:
     return review(load_assembly(case.base), load_assembly(case.head))
 
 
-@pytest.mark.cli
-@pytest.mark.parametrize("name", sorted(CHANGES))
-def test_verdict_per_resource_agrees_with_cdk_diff(
-    name: str, cases: dict[str, Case], batched_diff: dict[str, str]
-) -> None:
-    result = run(cases[name])
+def disagreement(name: str, case: Case, cli_output: str) -> str:
+    """'' when the review and the CLI agree on every resource (named differences applied), else
+    what differs."""
+    result = run(case)
     assert [s.name for s in result.stacks] == [STACK]
-    review_says, cli_says = ours(result), cli_diff.verdicts(batched_diff[name])
-    expected = {i: v for i, v in cli_says.items()}
+    review_says, cli_says = ours(result), cli_diff.verdicts(cli_output)
+    expected = dict(cli_says)
     for logical_id, (mine, theirs, _why) in LEGITIMATE.get(name, {}).items():
         assert cli_says.get(logical_id, "unchanged") == theirs, (
             f"{name}: the CLI no longer says {theirs} for {logical_id}; update LEGITIMATE")
         expected[logical_id] = mine
     expected = {i: v for i, v in expected.items() if v != "unchanged"}
-    assert review_says == expected, _explain(review_says, expected)
+    if review_says != expected:
+        return _explain(review_says, expected)
     _check_reasons(name, result)
+    return ""
+
+
+@pytest.mark.cli
+@pytest.mark.parametrize("name", sorted(CHANGES))
+def test_verdict_per_resource_agrees_with_cdk_diff(
+    name: str, cases: dict[str, Case], batched_diff: dict[str, str]
+) -> None:
+    assert disagreement(name, cases[name], batched_diff[name]) == ""
+
+
+def _no_create_only_task_definitions(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = replacement.type_schema
+
+    def schema(type_name: str, region: str | None = None) -> TypeSchema:
+        found = real(type_name, region)
+        if type_name == "AWS::ECS::TaskDefinition":
+            return TypeSchema(type_name, True, (), found.conditional)
+        return found
+    monkeypatch.setattr(replacement, "type_schema", schema)
+
+
+def _no_elb_health_check_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    rules = dict(replacement.CONDITIONAL_RULES)
+    del rules[("AWS::ElasticLoadBalancing::LoadBalancer", "HealthCheck")]
+    monkeypatch.setattr(replacement, "CONDITIONAL_RULES", rules)
+
+
+def _properties_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = diff.resource_changes
+    monkeypatch.setattr(diff, "resource_changes",
+                        lambda before, after: tuple(c for c in real(before, after)
+                                                    if not c.in_properties))
+
+
+def _services_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(report, "IGNORED_TYPES", {**report.IGNORED_TYPES,
+                                                  "AWS::ECS::Service": "sabotage"})
+
+
+def _no_propagation(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(replacement, "_propagate", lambda stack, verdicts, region: None)
+
+
+@pytest.mark.cli
+@pytest.mark.parametrize(("name", "sabotage"), [
+    ("image_tag", _no_create_only_task_definitions),  # REPLACE from createOnlyProperties
+    ("health_check_path", _no_elb_health_check_rule),  # a decided conditional -> may-replace
+    ("db_instance_class", _properties_ignored),  # in place
+    ("service_added", _services_dropped),  # added
+    ("service_removed", _services_dropped),  # removed
+    ("image_tag", _no_propagation),  # the in-place update that follows a replacement
+    ("cluster_name", _no_propagation),  # a replacement that follows a replacement
+])
+def test_agreement_check_fails_when_a_rule_breaks(
+    name: str, sabotage: Callable[[pytest.MonkeyPatch], None], cases: dict[str, Case],
+    batched_diff: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sabotage(monkeypatch)
+    assert disagreement(name, cases[name], batched_diff[name]) != ""
 
 
 def _check_reasons(name: str, result: Review) -> None:
