@@ -90,19 +90,13 @@ def cases(session_dir: Path) -> dict[str, Case]:
         if change.edit:
             head = _edited(head, change, session_dir / f"{name}-head")
         out[name] = Case(name, base, head)
-        if name in SINGLE_DIFFS:
-            _SINGLE[name] = _POOL.submit(cdk_diff, base / f"{STACK}.template.json", head)
     return out
 
 
-_POOL = ThreadPoolExecutor(max_workers=2)
-_SINGLE: dict[str, Future[str]] = {}
-
-
 @pytest.fixture(scope="session")
-def single_diffs(cases: dict[str, Case]) -> dict[str, str]:
+def single_diffs(cli_runs: tuple[dict[str, str], dict[str, str]]) -> dict[str, str]:
     """`cdk diff` output of each SINGLE_DIFFS change on its own."""
-    return {name: _SINGLE[name].result(timeout=300) for name in SINGLE_DIFFS}
+    return cli_runs[1]
 
 
 def prefixed(resources_of: dict[str, Any], ids: set[str], prefix: str) -> dict[str, Any]:
@@ -115,15 +109,22 @@ def prefixed(resources_of: dict[str, Any], ids: set[str], prefix: str) -> dict[s
 
 
 @pytest.fixture(scope="session")
-def batched_diff(cases: dict[str, Case], session_dir: Path) -> dict[str, str]:
-    """`cdk diff --template <BASE template>` for every change at once, by change name.
+def batched_diff(cli_runs: tuple[dict[str, str], dict[str, str]]) -> dict[str, str]:
+    """`cdk diff --template <BASE template>` for every change, by change name (see cli_runs)."""
+    return cli_runs[0]
+
+
+@pytest.fixture(scope="session")
+def cli_runs(cases: dict[str, Case], session_dir: Path
+             ) -> tuple[dict[str, str], dict[str, str]]:
+    """The CLI's diffs: every change at once (batched), and SINGLE_DIFFS alone, in parallel.
 
     The CLI costs ~3 s of CPU per call, so all changes go through one call: each change's BASE
     and head resources are put side by side in one BASE and one head template, their logical IDs
     (and every reference to them) prefixed with the change's number. The CLI diffs resource by
     resource and follows references only within a change, so its verdicts are those of separate
-    calls; test_security checks that for two changes. Returns each change's part of the output,
-    prefixes removed."""
+    calls; test_security checks that against a single call. Returns (each change's part of the
+    batched output, prefixes removed; each SINGLE_DIFFS change's own output)."""
     names = sorted(cases)
     base_resources: dict[str, Any] = {}
     head_resources: dict[str, Any] = {}
@@ -140,14 +141,19 @@ def batched_diff(cases: dict[str, Case], session_dir: Path) -> dict[str, str]:
     shutil.copytree(cases[names[0]].head, head_dir)
     (head_dir / f"{STACK}.template.json").write_text(
         json.dumps({"Parameters": parameters, "Resources": head_resources}))
-    output = cdk_diff(base_file, head_dir)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        singles: dict[str, Future[str]] = {
+            name: pool.submit(cdk_diff, cases[name].base / f"{STACK}.template.json",
+                              cases[name].head) for name in SINGLE_DIFFS}
+        output = cdk_diff(base_file, head_dir)
+        single_outputs = {name: future.result(timeout=300) for name, future in singles.items()}
     parts: dict[str, list[str]] = {name: [] for name in names}
     for line in output.splitlines():
         match = re.search(r" R(\d\d)([A-Za-z0-9]+)( |$)", line)
         if match and line.startswith("["):
             name = names[int(match[1])]
             parts[name].append(line.replace(f" R{match[1]}", " ", 1))
-    return {name: "\n".join(lines) for name, lines in parts.items()}
+    return {name: "\n".join(lines) for name, lines in parts.items()}, single_outputs
 
 
 TWENTY = ["location", "user"] + [f"svc{n:02d}" for n in range(1, 19)]
