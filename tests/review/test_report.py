@@ -9,6 +9,7 @@ from ecs_playground.platform.review.report import MARKER, Review, render, review
 from ecs_playground.platform.review.template import load_assembly
 
 from .conftest import Case
+from .synth_app import ROOT
 
 
 def reviewed(case: Case) -> Review:
@@ -85,3 +86,25 @@ def test_twenty_service_report_is_grouped_by_service(twenty_services: tuple[Path
     assert unchanged.count(",") == 17
     assert '"18 unchanged services<br/>behind 18 unchanged load balancers"' in text
     assert len(text) < 12_000
+
+
+def test_stacks_added_and_removed_are_listed_and_a_removed_database_is_destructive() -> None:
+    from ecs_playground.platform.review.template import Stack
+
+    database = {"Db": {"Type": "AWS::RDS::DBInstance", "DeletionPolicy": "Snapshot",
+                       "Properties": {"DBInstanceClass": "db.t3.micro"}}}
+    topic = {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {}}}
+    result = review({"Old": Stack("Old", {"Resources": database}, None)},
+                    {"New": Stack("New", {"Resources": topic}, None)})
+    text = render(result)
+    assert "### Stack `New`" in text and "**Verdict:** 🆕 new stack: 1 added" in text
+    assert "### Stack `Old`" in text and "🗑️ stack removed: every resource is deleted" in text
+    assert result.exit_code == 2
+    assert "deleted after a final snapshot (Snapshot)" in text
+
+
+def test_ci_workflow_finds_its_comment_by_the_report_marker() -> None:
+    workflow = (ROOT / ".github" / "workflows" / "ci.yml").read_text()
+    assert f"const marker = '{MARKER}';" in workflow
+    assert 'make review BASE="origin/${BASE_REF}"' in workflow
+    assert "bash .ci/run" in workflow
