@@ -64,6 +64,8 @@ def test_conditional_rds_update_says_what_really_happens(cases: dict[str, Case])
 
 def test_replacing_custom_named_services_is_called_a_failed_deploy(cases: dict[str, Case]) -> None:
     text = render(reviewed(cases["cluster_name"]))
+    assert text.splitlines()[1] == ("## 🟠 Review: no data at risk, but the deployment would fail "
+                                    "(2 custom-named resources replaced under the same name)")
     warnings = [line for line in text.splitlines() if "**Will fail to deploy:**" in line]
     assert len(warnings) == 2
     assert "keeps its custom name ServiceName=location" in " ".join(warnings)

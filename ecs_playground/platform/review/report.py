@@ -105,12 +105,46 @@ def _cell(text: str) -> str:
 def _code(value: Any) -> str:
     if value is MISSING:
         return "_(absent)_"
-    text = render_value(value)
-    if len(text) > _VALUE_WIDTH:
-        # keep both ends: the tail carries what differs (an asset hash, an image tag, a suffix)
-        half = (_VALUE_WIDTH - 1) // 2
-        text = text[:half] + "…" + text[-half:]
-    return "`" + text.replace("`", "'") + "`"
+    return "`" + _clip(render_value(value)).replace("`", "'") + "`"
+
+
+def _clip(text: str) -> str:
+    if len(text) <= _VALUE_WIDTH:
+        return text
+    # keep both ends: the tail carries what differs (an asset hash, an image tag, a suffix)
+    half = (_VALUE_WIDTH - 1) // 2
+    return text[:half] + "…" + text[-half:]
+
+
+def _window(before: str, after: str) -> tuple[str, str]:
+    """Both values cut to the part where they differ, with a little context on each side."""
+    if len(before) <= _VALUE_WIDTH and len(after) <= _VALUE_WIDTH:
+        return before, after
+    start = 0
+    while start < min(len(before), len(after)) and before[start] == after[start]:
+        start += 1
+    end = 0
+    while (end < min(len(before), len(after)) - start
+           and before[-1 - end] == after[-1 - end]):
+        end += 1
+    context = 18
+    first = max(0, start - context)
+
+    def cut(text: str) -> str:
+        last = min(len(text), len(text) - end + context)
+        piece = text[first:last]
+        if len(piece) > _VALUE_WIDTH:
+            piece = piece[: _VALUE_WIDTH - 1] + "…"
+        return ("…" if first else "") + piece + ("…" if last < len(text) else "")
+
+    return cut(before), cut(after)
+
+
+def _change(before: Any, after: Any) -> str:
+    if before is MISSING or after is MISSING:
+        return f"{_code(before)} → {_code(after)}"
+    old, new = _window(render_value(before), render_value(after))
+    return "`" + old.replace("`", "'") + "` → `" + new.replace("`", "'") + "`"
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
@@ -197,7 +231,7 @@ def _main_cause(verdict: Verdict) -> str:
 def _cause_text(cause: Cause) -> str:
     text = f"`{cause.path}`"
     if cause.before is not MISSING or cause.after is not MISSING:
-        text += f" {_code(cause.before)} → {_code(cause.after)}"
+        text += f" {_change(cause.before, cause.after)}"
     if cause.impact in (Impact.REPLACE, Impact.MAY_REPLACE):
         text += f" **{cause.impact.label}**"
     return f"{text}: {cause.reason}"
@@ -387,11 +421,16 @@ def render(result: Review) -> str:
     """The whole markdown report."""
     changed = [s for s in result.stacks if s.changed]
     blocking = result.unacknowledged
+    failing = [v for s in result.stacks for v in s.verdicts if v.warnings]
     if not changed:
         title = "## 🟢 Review: no changes"
     elif blocking:
         title = (f"## 🔴 Review: {_plural(len(blocking), 'stateful resource')} would be replaced "
                  "or deleted, not acknowledged")
+    elif failing:
+        title = (f"## 🟠 Review: no data at risk, but the deployment would fail "
+                 f"({_plural(len(failing), 'custom-named resource')} replaced under the same "
+                 "name)")
     else:
         title = "## 🟢 Review: safe to merge"
     args = " ".join(result.cdk_args) or "none"
