@@ -10,6 +10,7 @@ from .classic_service import ClassicLoadBalancedService, ClassicLoadBalancedServ
 from .container_cluster import ContainerCluster, ContainerClusterProps
 from .database import MySqlDatabase, MySqlDatabaseProps
 from .database_users import DatabaseUsers, DatabaseUsersProps
+from .monitoring import PlatformMonitoring, PlatformMonitoringProps
 from .rules import EcsPlaygroundRules
 from .validation import Problem, PropsValidationError
 
@@ -27,6 +28,8 @@ __all__ = [
     "InstanceResources",
     "MySqlDatabase",
     "MySqlDatabaseProps",
+    "PlatformMonitoring",
+    "PlatformMonitoringProps",
     "Problem",
     "PropsValidationError",
     "ServiceDemand",

@@ -15,6 +15,7 @@ A failed plan lists the numbers; a good one reports the headroom that ``make syn
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -86,6 +87,17 @@ class ServiceDemand:
     desired_count: int
     min_healthy_percent: int
     max_healthy_percent: int
+    max_count: int | None = None
+    """Most tasks task autoscaling may run; None: the service keeps desired_count."""
+
+    @property
+    def most_tasks(self) -> int:
+        """The task count at the service's maximum scale."""
+        return self.desired_count if self.max_count is None else self.max_count
+
+    def at_most_scale(self) -> ServiceDemand:
+        """The same service scaled out to its maximum."""
+        return dataclasses.replace(self, desired_count=self.most_tasks)
 
     @property
     def deployment_peak(self) -> int:
@@ -159,6 +171,13 @@ class CapacityPlan:
     instances: int
     reserved_memory_mib: int
     services: tuple[ServiceDemand, ...]
+    max_instances: int | None = None
+    """Most instances managed scaling may launch; None: the group has a fixed size."""
+
+    @property
+    def most_instances(self) -> int:
+        """Instances at the cluster's maximum scale."""
+        return self.instances if self.max_instances is None else self.max_instances
 
     def check(self) -> Headroom:
         """Return the headroom, or raise CapacityError listing every reason it does not fit."""
@@ -200,7 +219,7 @@ class CapacityPlan:
                     f"per instance, so lower desired_count to <= {self.instances} or raise the "
                     "cluster's min capacity"
                 )
-            elif not self._can_progress(s):
+            elif not self._can_progress(s, self.instances):
                 reasons.append(
                     f"service '{s.name}': a rolling deployment can never progress: all "
                     f"{self.instances} instances already run one of its {s.desired_count} tasks "
@@ -208,12 +227,37 @@ class CapacityPlan:
                     "lets ECS stop none of them first; lower min_healthy_percent (e.g. 50) or "
                     "add instances"
                 )
+            reasons += self._maximum_reasons(s)
         return reasons
 
-    def _can_progress(self, s: ServiceDemand) -> bool:
+    def _maximum_reasons(self, s: ServiceDemand) -> list[str]:
+        """Task autoscaling at its maximum on a cluster at its maximum (static host ports)."""
+        most, instances = s.most_tasks, self.most_instances
+        if s.max_count is None or s.desired_count > self.instances:
+            return []  # no autoscaling, or already reported at the minimum
+        if most > instances:
+            return [
+                f"service '{s.name}': max task count {most} is larger than the cluster's max "
+                f"capacity of {instances} instances; with a static host port at most one task "
+                f"runs per instance, so lower max_task_count to <= {instances} or raise the "
+                "cluster's max capacity"
+            ]
+        if not self._can_progress(s.at_most_scale(), instances):
+            return [
+                f"service '{s.name}': at its max task count {most} on the cluster's max capacity "
+                f"of {instances} instances a rolling deployment can never progress: every "
+                f"instance runs one of its tasks (static host port {s.host_port}) and min "
+                f"healthy {s.min_healthy_percent} % lets ECS stop none of them first; lower "
+                f"min_healthy_percent (e.g. 50), lower max_task_count to <= {instances - 1} or "
+                f"raise the cluster's max capacity to >= {most + 1}"
+            ]
+        return []
+
+    @staticmethod
+    def _can_progress(s: ServiceDemand, instances: int) -> bool:
         if s.desired_count == 0:
             return True
-        free_slots = self.instances - s.desired_count
+        free_slots = instances - s.desired_count
         can_start = min(free_slots, s.deployment_peak - s.desired_count)
         return can_start > 0 or s.stoppable_during_deployment > 0
 

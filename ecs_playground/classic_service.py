@@ -7,17 +7,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from aws_cdk import Duration, IResolvable, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancing as elb
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct
 
 from . import acknowledge
 from ._lazy import lazy_any
 from .access_logs import elb_access_logs_bucket
+from .alarms import ABOVE, PERIOD, alarm, metric
 from .capacity import ServiceDemand
 from .container_cluster import ContainerCluster
 from .props import doc, documented, setting
@@ -32,6 +35,7 @@ from .validation import (
     type_problems,
 )
 
+INSIGHTS = "ECS/ContainerInsights"
 NAME_PATTERN = r"[a-z][a-z0-9-]{0,31}"
 SERVICE_NAME_PATTERN = r"[A-Za-z0-9_-]{1,255}"
 ENV_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -137,6 +141,76 @@ class ClassicLoadBalancedServiceProps:
         "IPv4 CIDRs that may reach the ELB listener (the instances are never reachable "
         "directly)."))
 
+    min_task_count: int | None = field(default=None, metadata=setting(
+        "Fewest tasks task autoscaling keeps (0-1000). Default: desired_count. Only with "
+        "max_task_count."))
+    max_task_count: int | None = field(default=None, metadata=setting(
+        "Most tasks task autoscaling may run (1-1000; with a static host port at most the "
+        "cluster's max capacity). Setting it turns autoscaling on: target tracking on CPU (and "
+        "memory) between min_task_count and this, and the service's DesiredCount is left out "
+        "of the template, so a deployment keeps the count autoscaling set (aws-cdk issue "
+        "3919); CloudFormation starts a new service at 1 task and autoscaling raises it to "
+        "min_task_count at once. Default: none, the service keeps desired_count."))
+    scale_cpu_percent: int = field(default=70, metadata=setting(
+        "Average CPU utilization (of the reserved CPU units, 10-100 %) that autoscaling keeps "
+        "the service at. Default 70."))
+    scale_memory_percent: int | None = field(default=80, metadata=setting(
+        "Average memory utilization (of memory_limit_mib, 10-100 %) that autoscaling keeps "
+        "the service at; None scales on CPU only. Default 80."))
+    scale_in_cooldown_seconds: int = field(default=300, metadata=setting(
+        "Seconds after a scale-in before the next one (0-3600). Default 300: remove tasks "
+        "slowly."))
+    scale_out_cooldown_seconds: int = field(default=60, metadata=setting(
+        "Seconds after a scale-out before the next one (0-3600). Default 60: add tasks fast."))
+    discovery_name: str | None = field(default=None, metadata=setting(
+        "Name the service registers under in the cluster's Cloud Map namespace (SRV record "
+        "'<discovery_name>.<namespace>' with the host port), when the cluster is a "
+        "ContainerCluster with `discovery_namespace`. Default: `name`."))
+    alarms: bool = field(default=True, metadata=setting(
+        "Create the service's alarms: unhealthy hosts, backend 5XX rate and p99 latency on the "
+        "ELB; CPU and memory utilization; running tasks below desired (Container Insights; "
+        "skipped on a ContainerCluster without it). They have no action until one is added "
+        "(`PlatformMonitoring.add_service`). False: none, and no deployment alarms."))
+    deployment_alarms: bool = field(default=True, metadata=setting(
+        "Use the service's own unhealthy-hosts and 5XX-rate alarms as ECS deployment alarms "
+        "with rollback: a deployment whose tasks run but fail the ELB check or answer with "
+        "errors is rolled back, also where the circuit breaker does not see it. Needs alarms."))
+    alarm_unhealthy_host_minutes: int = field(default=3, metadata=setting(
+        "Minutes the ELB must report an unhealthy instance (UnHealthyHostCount > 0) before it "
+        "alarms (1-60). Default 3."))
+    alarm_5xx_percent: int = field(default=5, metadata=setting(
+        "Share of requests answered with a backend 5XX (HTTPCode_Backend_5XX / RequestCount, "
+        "1-100 %) above which it alarms. Default 5."))
+    alarm_5xx_minutes: int = field(default=3, metadata=setting(
+        "Minutes the 5XX rate must stay above the threshold (1-60). Default 3."))
+    alarm_latency_p99_ms: int = field(default=2000, metadata=setting(
+        "p99 of the ELB's Latency (request sent to the instance until its response headers, in "
+        "ms, 1-60000) above which it alarms. Default 2000."))
+    alarm_latency_minutes: int = field(default=5, metadata=setting(
+        "Minutes the p99 latency must stay above the threshold (1-60). Default 5."))
+    alarm_cpu_percent: int = field(default=90, metadata=setting(
+        "Service CPU utilization (of the reserved CPU units, 1-1000 %: a task may use idle CPU "
+        "beyond its reservation) above which it alarms. Default 90."))
+    alarm_memory_percent: int = field(default=90, metadata=setting(
+        "Service memory utilization (of memory_limit_mib, 1-100 %) above which it alarms: "
+        "close to the limit, a task is killed. Default 90."))
+    alarm_utilization_minutes: int = field(default=10, metadata=setting(
+        "Minutes CPU or memory utilization must stay above its threshold (1-1440). "
+        "Default 10."))
+    alarm_running_below_desired_minutes: int = field(default=10, metadata=setting(
+        "Minutes running tasks must stay below desired before it alarms (1-1440). Default 10: "
+        "longer than a rolling deployment, which runs fewer tasks on purpose."))
+
+    @property
+    def autoscaling(self) -> bool:
+        """Whether task autoscaling is on."""
+        return self.max_task_count is not None
+
+    @property
+    def effective_min_task_count(self) -> int:
+        """Fewest tasks: min_task_count, else desired_count."""
+        return self.desired_count if self.min_task_count is None else self.min_task_count
+
     @property
     def effective_host_port(self) -> int:
         """Host port after defaults."""
@@ -192,7 +266,47 @@ class ClassicLoadBalancedServiceProps:
                 "keep essential=True; add sidecars as extra containers on the task definition",
             )
         self._check_container_settings(check)
+        self._check_scaling(check)
+        self._check_alarms(check)
         return check.problems
+
+    def _check_scaling(self, check: Checker) -> None:
+        if self.min_task_count is not None:
+            check.int_range("min_task_count", self.min_task_count, 0, 1000)
+            if self.max_task_count is None:
+                check.add(
+                    "min_task_count", self.min_task_count, "only together with max_task_count",
+                    "set max_task_count to turn task autoscaling on, or use desired_count",
+                )
+        if self.max_task_count is not None and check.int_range(
+            "max_task_count", self.max_task_count, 1, 1000
+        ):
+            low = self.effective_min_task_count
+            if known(low, self.max_task_count) and low > self.max_task_count:
+                check.add(
+                    "max_task_count", self.max_task_count,
+                    f">= min_task_count (or desired_count) ({low})",
+                    "raise max_task_count or lower min_task_count",
+                )
+        check.int_range("scale_cpu_percent", self.scale_cpu_percent, 10, 100)
+        if self.scale_memory_percent is not None:
+            check.int_range("scale_memory_percent", self.scale_memory_percent, 10, 100)
+        check.int_range("scale_in_cooldown_seconds", self.scale_in_cooldown_seconds, 0, 3600)
+        check.int_range("scale_out_cooldown_seconds", self.scale_out_cooldown_seconds, 0, 3600)
+        if self.discovery_name is not None:
+            check.pattern(
+                "discovery_name", self.discovery_name, NAME_PATTERN,
+                "1-32 of a-z, 0-9, '-', starting with a letter (one DNS label)",
+                "use a short lower-case name such as 'location'",
+            )
+
+    def _check_alarms(self, check: Checker) -> None:
+        for prop, high in (("alarm_unhealthy_host_minutes", 60), ("alarm_5xx_minutes", 60),
+                           ("alarm_latency_minutes", 60), ("alarm_utilization_minutes", 1440),
+                           ("alarm_running_below_desired_minutes", 1440),
+                           ("alarm_5xx_percent", 100), ("alarm_memory_percent", 100),
+                           ("alarm_cpu_percent", 1000), ("alarm_latency_p99_ms", 60000)):
+            check.int_range(prop, getattr(self, prop), 1, high)
 
     def _check_cluster(self, check: Checker) -> None:
         cluster = self.cluster
@@ -297,9 +411,10 @@ class ClassicLoadBalancedServiceProps:
             host_port=self.effective_host_port,
             cpu=self.cpu,
             memory_mib=self.memory_limit_mib,
-            desired_count=self.desired_count,
+            desired_count=self.effective_min_task_count,
             min_healthy_percent=self.min_healthy_percent,
             max_healthy_percent=self.max_healthy_percent,
+            max_count=self.max_task_count,
         )
 
 
@@ -330,7 +445,8 @@ class ClassicLoadBalancedService(Construct):
     private subnets; the tasks run wherever the cluster's instances are.
 
     Attributes: `load_balancer`, `service`, `task_definition`, `container`, `log_group`,
-    `access_logs_bucket`, and the effective `container_port`, `host_port`, `listener_port`.
+    `access_logs_bucket`, `alarms` (by name, without actions), `scalable_target`,
+    `discovery_name`, and the effective `container_port`, `host_port`, `listener_port`.
     """
 
     def __init__(self, scope: Construct, id: str, props: ClassicLoadBalancedServiceProps) -> None:
@@ -392,7 +508,8 @@ class ClassicLoadBalancedService(Construct):
             cluster=ecs_cluster,
             task_definition=self.task_definition,
             service_name=props.service_name,
-            desired_count=props.desired_count,
+            # With autoscaling, no DesiredCount: an update then keeps the running count.
+            desired_count=None if props.autoscaling else props.desired_count,
             min_healthy_percent=props.min_healthy_percent,
             max_healthy_percent=props.max_healthy_percent,
             circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True)
@@ -409,6 +526,7 @@ class ClassicLoadBalancedService(Construct):
             else None,
             enable_ecs_managed_tags=True,
             propagate_tags=ecs.PropagatedTagSource.SERVICE,
+            cloud_map_options=self._cloud_map_options(props, container_cluster),
         )
         self.access_logs_bucket = props.access_logs_bucket or elb_access_logs_bucket(
             self, "AccessLogs"
@@ -417,6 +535,140 @@ class ClassicLoadBalancedService(Construct):
         # Registers the service with the ELB and, in bridge mode, opens the host port on the
         # cluster's instances to this ELB's security group only (and the ELB's egress to it).
         self.load_balancer.add_target(self.service)
+        self.discovery_name = self._discovery_name(props, container_cluster)
+        """DNS name of the service's SRV record in the cluster's namespace (None without)."""
+        self.alarms: dict[str, cw.Alarm] = {}
+        """The service's alarms by name (empty when `alarms` is off), without actions."""
+        if props.alarms:
+            self.alarms = self._alarms(props, container_cluster, ecs_cluster)
+            if props.deployment_alarms:
+                # Named after the ELB, not the service: an alarm that referenced the service
+                # while the service lists the alarm would be a circular dependency.
+                self.service.enable_deployment_alarms(
+                    [self.alarms["UnhealthyHosts"].alarm_name,
+                     self.alarms["Backend5xxRate"].alarm_name],
+                    behavior=ecs.AlarmBehavior.ROLLBACK_ON_ALARM,
+                )
+        self.scalable_target: ecs.ScalableTaskCount | None = None
+        """Task autoscaling (None when max_task_count is unset)."""
+        if props.max_task_count is not None:
+            self.scalable_target = self._autoscaling(props, props.max_task_count)
+
+    @staticmethod
+    def _cloud_map_options(
+        props: ClassicLoadBalancedServiceProps, cluster: ContainerCluster | None
+    ) -> ecs.CloudMapOptions | None:
+        if cluster is None or cluster.namespace is None:
+            return None
+        # Bridge mode: SRV records only, with the task's host port.
+        return ecs.CloudMapOptions(
+            name=props.discovery_name or props.name,
+            dns_record_type=servicediscovery.DnsRecordType.SRV,
+            dns_ttl=Duration.seconds(10),
+            container_port=props.container_port,
+        )
+
+    @staticmethod
+    def _discovery_name(
+        props: ClassicLoadBalancedServiceProps, cluster: ContainerCluster | None
+    ) -> str | None:
+        if cluster is None or cluster.namespace is None:
+            return None
+        return f"{props.discovery_name or props.name}.{cluster.namespace.namespace_name}"
+
+    def _autoscaling(
+        self, props: ClassicLoadBalancedServiceProps, max_count: int
+    ) -> ecs.ScalableTaskCount:
+        scaling = self.service.auto_scale_task_count(
+            min_capacity=props.effective_min_task_count, max_capacity=max_count
+        )
+        scale_in = Duration.seconds(props.scale_in_cooldown_seconds)
+        scale_out = Duration.seconds(props.scale_out_cooldown_seconds)
+        scaling.scale_on_cpu_utilization(
+            "Cpu", target_utilization_percent=props.scale_cpu_percent,
+            scale_in_cooldown=scale_in, scale_out_cooldown=scale_out,
+        )
+        if props.scale_memory_percent is not None:
+            scaling.scale_on_memory_utilization(
+                "Memory", target_utilization_percent=props.scale_memory_percent,
+                scale_in_cooldown=scale_in, scale_out_cooldown=scale_out,
+            )
+        return scaling
+
+    def _alarms(
+        self, props: ClassicLoadBalancedServiceProps, container_cluster: ContainerCluster | None,
+        ecs_cluster: ecs.ICluster,
+    ) -> dict[str, cw.Alarm]:
+        scope = Construct(self, "Alarms")
+        elb_name = {"LoadBalancerName": self.load_balancer.load_balancer_name}
+        name = props.name
+        found = {
+            "UnhealthyHosts": alarm(
+                scope, "UnhealthyHosts",
+                metric=metric("AWS/ELB", "UnHealthyHostCount", elb_name, "Maximum"),
+                threshold=0, comparison=ABOVE, minutes=props.alarm_unhealthy_host_minutes,
+                description=f"service {name}: the ELB reports an unhealthy instance for "
+                f"{props.alarm_unhealthy_host_minutes} min (a task fails {props.health_check_path}"
+                "); a deployment rolls back on it",
+            ),
+            "Backend5xxRate": alarm(
+                scope, "Backend5xxRate",
+                metric=cw.MathExpression(
+                    expression="IF(requests > 0, 100 * FILL(errors, 0) / requests, 0)",
+                    using_metrics={
+                        "errors": metric("AWS/ELB", "HTTPCode_Backend_5XX", elb_name, "Sum"),
+                        "requests": metric("AWS/ELB", "RequestCount", elb_name, "Sum"),
+                    },
+                    label="backend 5XX in % of requests",
+                    period=PERIOD,
+                ),
+                threshold=props.alarm_5xx_percent, comparison=ABOVE,
+                minutes=props.alarm_5xx_minutes,
+                description=f"service {name}: more than {props.alarm_5xx_percent} % of requests "
+                f"answered with a 5XX for {props.alarm_5xx_minutes} min; a deployment rolls "
+                "back on it",
+            ),
+            "LatencyP99": alarm(
+                scope, "LatencyP99",
+                metric=metric("AWS/ELB", "Latency", elb_name, "p99"),
+                threshold=props.alarm_latency_p99_ms / 1000, comparison=ABOVE,
+                minutes=props.alarm_latency_minutes,
+                description=f"service {name}: p99 latency above {props.alarm_latency_p99_ms} ms "
+                f"for {props.alarm_latency_minutes} min",
+            ),
+        }
+        service_dims = {"ClusterName": ecs_cluster.cluster_name,
+                        "ServiceName": self.service.service_name}
+        for key, metric_name, threshold in (
+            ("CpuUtilization", "CPUUtilization", props.alarm_cpu_percent),
+            ("MemoryUtilization", "MemoryUtilization", props.alarm_memory_percent),
+        ):
+            found[key] = alarm(
+                scope, key,
+                metric=metric("AWS/ECS", metric_name, service_dims),
+                threshold=threshold, comparison=ABOVE, minutes=props.alarm_utilization_minutes,
+                description=f"service {name}: {metric_name} above {threshold} % for "
+                f"{props.alarm_utilization_minutes} min",
+            )
+        if container_cluster is None or container_cluster.container_insights:
+            found["RunningBelowDesired"] = alarm(
+                scope, "RunningBelowDesired",
+                metric=cw.MathExpression(
+                    expression="desired - running",
+                    using_metrics={
+                        "desired": metric(INSIGHTS, "DesiredTaskCount", service_dims),
+                        "running": metric(INSIGHTS, "RunningTaskCount", service_dims),
+                    },
+                    label="tasks missing (desired - running)",
+                    period=PERIOD,
+                ),
+                threshold=0, comparison=ABOVE,
+                minutes=props.alarm_running_below_desired_minutes,
+                description=f"service {name}: fewer tasks running than desired for "
+                f"{props.alarm_running_below_desired_minutes} min (tasks failing to start or "
+                "no room on the instances)",
+            )
+        return found
 
     def _load_balancer(
         self, props: ClassicLoadBalancedServiceProps, vpc: ec2.IVpc, host_port: int

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import math
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aws_cdk import Stack
+import jsii
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_autoscaling as autoscaling
+from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_servicediscovery as servicediscovery
 from aws_cdk import aws_sns as sns
 from constructs import Construct, IConstruct
 
 from . import acknowledge
 from ._lazy import lazy_any
+from .alarms import ABOVE, BELOW, alarm, metric
 from .capacity import INSTANCE_TYPES, CapacityPlan, Headroom, InstanceResources, ServiceDemand
 from .props import doc, documented, setting
 from .validation import (
@@ -39,6 +44,8 @@ ROOT_DEVICE = "/dev/xvda"
 # Containers in bridge mode sit one network hop behind the instance: a PUT response hop limit of 1
 # keeps them from fetching an IMDSv2 token, so they cannot read the instance role's credentials.
 IMDS_HOP_LIMIT = 1
+NAMESPACE_PATTERN = r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?"
+AMI_ID_PATTERN = r"ami-([0-9a-f]{8}|[0-9a-f]{17})"
 
 
 @documented
@@ -88,6 +95,51 @@ class ContainerClusterProps:
         "that are being terminated."))
     instance_subnets: ec2.SubnetSelection | None = field(default=None, metadata=doc(
         "Where the instances run. Default: the VPC's private subnets with egress (no public IPs)."))
+    target_capacity_percent: int = field(default=100, metadata=setting(
+        "ECS managed scaling's target for the cluster's capacity provider reservation (1-100 "
+        "%). Default 100: instances are added only when tasks cannot be placed (with static "
+        "host ports, a task that finds no free port makes the group grow, up to max_capacity); "
+        "lower keeps spare instances ready."))
+    machine_image_id: str | None = field(default=None, metadata=setting(
+        "AMI ID of the container instances (an ECS-optimized AL2023 x86_64 image, "
+        "'ami-0123456789abcdef0'). Pin it to make an AMI change one visible diff: changing it "
+        "rolls the instances (see the rolling_update_* props). Default: none, the "
+        "image comes from `machine_image_cached_in_context` or else AWS's recommended image."))
+    machine_image_cached_in_context: bool = field(default=False, metadata=setting(
+        "Resolve AWS's recommended ECS-optimized AL2023 image at synth and keep it in "
+        "cdk.context.json (needs a stack with an explicit account and region); a new image "
+        "arrives only when you run `cdk context --reset` for it and commit the change. Default "
+        "False: CloudFormation resolves the recommended image's SSM parameter on every deploy, "
+        "so any deploy after AWS publishes an image rolls the instances."))
+    rolling_update_min_healthy_percent: int = field(default=75, metadata=setting(
+        "How many instances stay in service while CloudFormation replaces them after a launch "
+        "template change (a new AMI, instance type, user data), in % of min_capacity, rounded "
+        "up and capped at max_capacity - 1 (CloudFormation requires it below the maximum). "
+        "Instances are replaced one at a time, and managed draining moves each one's tasks "
+        "first. Default 75."))
+    rolling_update_pause_seconds: int = field(default=300, metadata=setting(
+        "Seconds CloudFormation waits after replacing an instance before the next one (0-3600): "
+        "time for the new instance to join the cluster and for ECS to place the drained "
+        "tasks on it. Default 300."))
+    discovery_namespace: str | None = field(default=None, metadata=setting(
+        "Name of a Cloud Map private DNS namespace for the cluster, e.g. 'app01.internal' "
+        "(a private Route 53 zone in the VPC). Services on the cluster register in it (SRV "
+        "records with their host port), so they find each other without their load balancers. "
+        "Default: none, no service discovery."))
+    alarms: bool = field(default=True, metadata=setting(
+        "Create the cluster's alarms: CPU and memory reservation high, instances in service "
+        "below min_capacity (this enables the group's metrics collection). They have no "
+        "action until one is added (`PlatformMonitoring.add_cluster`). False: none."))
+    alarm_reservation_percent: int = field(default=90, metadata=setting(
+        "CPU or memory reservation of the cluster (1-100 %) above which it alarms: tasks "
+        "reserve nearly all capacity, and the next scale-out or deployment needs new "
+        "instances. Default 90."))
+    alarm_reservation_minutes: int = field(default=15, metadata=setting(
+        "Minutes the reservation must stay above the threshold before it alarms (1-1440). "
+        "Default 15: longer than a rolling deployment's peak."))
+    alarm_in_service_minutes: int = field(default=10, metadata=setting(
+        "Minutes the group's in-service instances must stay below min_capacity before it "
+        "alarms (1-1440). Default 10: longer than replacing one instance."))
 
     def validate(self) -> list[Problem]:
         """Every invalid prop, without creating anything (an empty list when all are valid)."""
@@ -143,6 +195,32 @@ class ContainerClusterProps:
                 "remove spaces, newlines, quotes other than \" and shell characters such as "
                 "; | & $ ` < > ( ) (the value is written into the instances' user data)",
             )
+        if self.machine_image_id is not None:
+            check.pattern(
+                "machine_image_id", self.machine_image_id, AMI_ID_PATTERN,
+                "an AMI ID: 'ami-' and 8 or 17 hex digits",
+                "copy the image ID of an ECS-optimized AL2023 AMI, or leave it unset",
+            )
+            if self.machine_image_cached_in_context:
+                check.add(
+                    "machine_image_cached_in_context", True,
+                    "False when machine_image_id is given",
+                    "pin the AMI one way: machine_image_id or the cached lookup",
+                )
+        if self.discovery_namespace is not None:
+            check.pattern(
+                "discovery_namespace", self.discovery_namespace, NAMESPACE_PATTERN,
+                "a DNS name of 2 or more labels (a-z, 0-9, '-'), e.g. 'app01.internal'",
+                "choose a private domain name such as 'app01.internal'",
+            )
+        check.int_range("target_capacity_percent", self.target_capacity_percent, 1, 100)
+        check.int_range(
+            "rolling_update_min_healthy_percent", self.rolling_update_min_healthy_percent, 0, 100
+        )
+        check.int_range("rolling_update_pause_seconds", self.rolling_update_pause_seconds, 0, 3600)
+        check.int_range("alarm_reservation_percent", self.alarm_reservation_percent, 1, 100)
+        check.int_range("alarm_reservation_minutes", self.alarm_reservation_minutes, 1, 1440)
+        check.int_range("alarm_in_service_minutes", self.alarm_in_service_minutes, 1, 1440)
         if self.instance_subnets is None:
             check.problems += subnet_problems(
                 "vpc", self.vpc, [ec2.SubnetType.PRIVATE_WITH_EGRESS],
@@ -187,7 +265,8 @@ class ContainerCluster(Construct):
     tasks of a rolling deployment.
 
     Attributes: `ecs_cluster` (the ECS cluster), `auto_scaling_group`, `launch_template`,
-    `capacity_provider`, `security_group` (the instances'), `instance_role`, `scaling_topic`.
+    `capacity_provider`, `security_group` (the instances'), `instance_role`, `scaling_topic`,
+    `alarms` (by name, without actions), `namespace` (Cloud Map, or None).
     """
 
     def __init__(self, scope: Construct, id: str, props: ContainerClusterProps) -> None:
@@ -237,7 +316,7 @@ class ContainerCluster(Construct):
         acknowledge.checkov(self.scaling_topic, "CKV_AWS_26", unencrypted_topic)
         self.launch_template = ec2.LaunchTemplate(
             self, "LaunchTemplate",
-            machine_image=ecs.EcsOptimizedImage.amazon_linux2023(),
+            machine_image=self._machine_image(props),
             instance_type=ec2.InstanceType(props.instance_type),
             role=self.instance_role,
             security_group=self.security_group,
@@ -266,6 +345,18 @@ class ContainerCluster(Construct):
             or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
             new_instances_protected_from_scale_in=props.managed_termination_protection,
             notifications=[autoscaling.NotificationConfiguration(topic=self.scaling_topic)],
+            group_metrics=[autoscaling.GroupMetrics(
+                autoscaling.GroupMetric.IN_SERVICE_INSTANCES,
+                autoscaling.GroupMetric.DESIRED_CAPACITY,
+            )] if props.alarms else None,
+            # A launch template change (new AMI) replaces the instances one at a time, keeping
+            # rolling_update_min_instances_in_service in service; managed draining hands each
+            # instance's tasks over before it terminates.
+            update_policy=autoscaling.UpdatePolicy.rolling_update(
+                max_batch_size=1,
+                min_instances_in_service=self.rolling_update_min_instances_in_service(props),
+                pause_time=Duration.seconds(props.rolling_update_pause_seconds),
+            ),
         )
         self.ecs_cluster = ecs.Cluster(
             self, "Cluster",
@@ -281,9 +372,18 @@ class ContainerCluster(Construct):
             enable_managed_scaling=True,
             enable_managed_termination_protection=props.managed_termination_protection,
             enable_managed_draining=True,
+            target_capacity_percent=props.target_capacity_percent,
             machine_image_type=ecs.MachineImageType.AMAZON_LINUX_2,
         )
         self.ecs_cluster.add_asg_capacity_provider(self.capacity_provider)
+        self.namespace: servicediscovery.INamespace | None = None
+        """The Cloud Map private DNS namespace (None without `discovery_namespace`)."""
+        if props.discovery_namespace is not None:
+            self.namespace = self.ecs_cluster.add_default_cloud_map_namespace(
+                name=props.discovery_namespace,
+                type=servicediscovery.NamespaceType.DNS_PRIVATE,
+                vpc=props.vpc,
+            )
         # add_asg_capacity_provider does not do this (add_auto_scaling_group does): without it
         # `cluster.connections` is empty and rules opened through it silently go nowhere.
         self.ecs_cluster.connections.add_security_group(self.security_group)
@@ -292,6 +392,10 @@ class ContainerCluster(Construct):
             reason = "Container Insights switched off on purpose by the caller (container_insights)"
             acknowledge.nag(self.ecs_cluster, "AwsSolutions-ECS4", reason)
             acknowledge.checkov(self.ecs_cluster, "CKV_AWS_65", reason)
+        self.container_insights = props.container_insights
+        """Whether Container Insights is on (its metrics exist)."""
+        self.alarms: dict[str, cw.Alarm] = self._alarms(props) if props.alarms else {}
+        """The cluster's alarms by name (empty when `alarms` is off), without actions."""
         cfn_cluster = self.ecs_cluster.node.default_child
         assert isinstance(cfn_cluster, ecs.CfnCluster)
         cfn_cluster.add_metadata(
@@ -329,6 +433,52 @@ class ContainerCluster(Construct):
         )
 
     @staticmethod
+    def rolling_update_min_instances_in_service(props: ContainerClusterProps) -> int:
+        """Instances CloudFormation keeps in service while it replaces the others."""
+        share = math.ceil(props.min_capacity * props.rolling_update_min_healthy_percent / 100)
+        return max(min(share, props.max_capacity - 1), 0)
+
+    @staticmethod
+    def _machine_image(props: ContainerClusterProps) -> ec2.IMachineImage:
+        if props.machine_image_id is not None:
+            return _PinnedImage(props.machine_image_id)
+        return ecs.EcsOptimizedImage.amazon_linux2023(
+            cached_in_context=props.machine_image_cached_in_context or None
+        )
+
+    def _alarms(self, props: ContainerClusterProps) -> dict[str, cw.Alarm]:
+        scope = Construct(self, "Alarms")
+        cluster_name = self.ecs_cluster.cluster_name
+        label = props.cluster_name or self.node.id
+        found = {}
+        for name, metric_name in (("CpuReservation", "CPUReservation"),
+                                  ("MemoryReservation", "MemoryReservation")):
+            found[name] = alarm(
+                scope, name,
+                metric=metric("AWS/ECS", metric_name, {"ClusterName": cluster_name}, "Maximum"),
+                threshold=props.alarm_reservation_percent, comparison=ABOVE,
+                minutes=props.alarm_reservation_minutes,
+                description=f"ECS cluster {label}: {metric_name} above "
+                f"{props.alarm_reservation_percent} % for {props.alarm_reservation_minutes} min; "
+                "tasks reserve nearly all instances, the next scale-out or deployment waits for "
+                "new instances (check max_capacity)",
+            )
+        found["InstancesInService"] = alarm(
+            scope, "InstancesInService",
+            metric=metric(
+                "AWS/AutoScaling", "GroupInServiceInstances",
+                {"AutoScalingGroupName": self.auto_scaling_group.auto_scaling_group_name},
+                "Minimum",
+            ),
+            threshold=props.min_capacity, comparison=BELOW,
+            minutes=props.alarm_in_service_minutes,
+            description=f"ECS cluster {label}: fewer than {props.min_capacity} instances in "
+            f"service for {props.alarm_in_service_minutes} min (launches failing? see the "
+            "Auto Scaling activity history)",
+        )
+        return found
+
+    @staticmethod
     def _user_data(props: ContainerClusterProps) -> ec2.UserData:
         """ecs.config settings; the cluster adds ECS_CLUSTER=<name> after these lines."""
         user_data = ec2.UserData.for_linux()
@@ -354,6 +504,7 @@ class ContainerCluster(Construct):
             instances=self.min_capacity,
             reserved_memory_mib=self.reserved_memory_mib,
             services=services,
+            max_instances=self.max_capacity,
         )
 
     def register_service(self, demand: ServiceDemand) -> None:
@@ -371,3 +522,17 @@ class ContainerCluster(Construct):
         """Demands of the services registered so far."""
         return tuple(self._services)
 
+
+
+@jsii.implements(ec2.IMachineImage)
+class _PinnedImage:
+    """One AMI by ID, in any region the stack is deployed to (the caller picked it)."""
+
+    def __init__(self, image_id: str) -> None:
+        self.image_id = image_id
+
+    def get_image(self, scope: Construct) -> ec2.MachineImageConfig:
+        return ec2.MachineImageConfig(
+            image_id=self.image_id, os_type=ec2.OperatingSystemType.LINUX,
+            user_data=ec2.UserData.for_linux(),
+        )

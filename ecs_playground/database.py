@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_kms as kms
@@ -13,6 +14,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from . import acknowledge
+from .alarms import ABOVE, BELOW, alarm, metric
 from .props import doc, documented, setting
 from .validation import (
     Checker,
@@ -70,6 +72,26 @@ class MySqlDatabaseProps:
         "Customer managed KMS key for the storage and the secret. Default: the AWS-managed "
         "keys (aws/rds, aws/secretsmanager); both are encrypted either way."))
 
+    alarms: bool = field(default=True, metadata=setting(
+        "Create the database's alarms: CPU high, free storage low, freeable memory low, "
+        "connections high. They have no action until one is added "
+        "(`PlatformMonitoring.add_database`). False: none."))
+    alarm_cpu_percent: int = field(default=80, metadata=setting(
+        "CPU utilization (1-100 %) above which it alarms. Default 80."))
+    alarm_free_storage_gib: int = field(default=2, metadata=setting(
+        "Free storage (GiB, 1-65536) below which it alarms; storage autoscaling grows the "
+        "volume only up to max_allocated_storage_gib. Default 2."))
+    alarm_freeable_memory_mib: int = field(default=64, metadata=setting(
+        "Freeable memory (MiB, 1-1048576) below which it alarms. Default 64 (a db.t3.micro "
+        "has 1 GiB)."))
+    alarm_connections: int = field(default=50, metadata=setting(
+        "Open connections (1-100000) above which it alarms. Default 50: MySQL's default "
+        "max_connections on a db.t3.micro is about 60 (memory / 12 MiB); raise it with the "
+        "instance class."))
+    alarm_minutes: int = field(default=10, metadata=setting(
+        "Minutes a database metric must breach its threshold before it alarms (1-1440). "
+        "Default 10."))
+
     def validate(self) -> list[Problem]:
         """Every invalid prop, without creating anything (an empty list when all are valid)."""
         wrong_types = type_problems(self)
@@ -107,6 +129,10 @@ class MySqlDatabaseProps:
                 "master_username", self.master_username,
                 f"not one of {sorted(RESERVED_USERNAMES)}", "choose another name, e.g. 'admin'",
             )
+        for prop, high in (("alarm_cpu_percent", 100), ("alarm_free_storage_gib", 65536),
+                           ("alarm_freeable_memory_mib", 1048576),
+                           ("alarm_connections", 100000), ("alarm_minutes", 1440)):
+            check.int_range(prop, getattr(self, prop), 1, high)
         if self.subnets is None:
             check.problems += subnet_problems(
                 "vpc", self.vpc, DATABASE_SUBNET_TYPES,
@@ -174,10 +200,35 @@ class MySqlDatabase(Construct):
             copy_tags_to_snapshot=True,
         )
         self._acknowledge(props)
+        self.alarms: dict[str, cw.Alarm] = self._alarms(props) if props.alarms else {}
+        """The database's alarms by name (empty when `alarms` is off), without actions."""
         assert self.instance.secret is not None
         self.attached_secret: secretsmanager.ISecret = self.instance.secret
         """The secret as attached to the instance (host, port, engine added by RDS): what
         containers read."""
+
+    def _alarms(self, props: MySqlDatabaseProps) -> dict[str, cw.Alarm]:
+        scope = Construct(self, "Alarms")
+        dims = {"DBInstanceIdentifier": self.instance.instance_identifier}
+        minutes = props.alarm_minutes
+        checks = (
+            ("Cpu", "CPUUtilization", props.alarm_cpu_percent, ABOVE,
+             f"CPU above {props.alarm_cpu_percent} %"),
+            ("FreeStorage", "FreeStorageSpace", props.alarm_free_storage_gib * 1024**3, BELOW,
+             f"free storage below {props.alarm_free_storage_gib} GiB"),
+            ("FreeableMemory", "FreeableMemory", props.alarm_freeable_memory_mib * 1024**2,
+             BELOW, f"freeable memory below {props.alarm_freeable_memory_mib} MiB"),
+            ("Connections", "DatabaseConnections", props.alarm_connections, ABOVE,
+             f"more than {props.alarm_connections} connections"),
+        )
+        return {
+            key: alarm(
+                scope, key, metric=metric("AWS/RDS", metric_name, dims), threshold=threshold,
+                comparison=comparison, minutes=minutes,
+                description=f"MySQL database: {what} for {minutes} min",
+            )
+            for key, metric_name, threshold, comparison, what in checks
+        }
 
     def _acknowledge(self, props: MySqlDatabaseProps) -> None:
         acknowledge.nag(

@@ -85,8 +85,31 @@ def synth_gated(name: str, stack: cdk.Stack) -> Gated:
     return Gated(name, stack, outdir, report, error)
 
 
+EVERYTHING_ON: dict[str, Any] = {
+    # instances and tasks scale between min and max; the AMI is pinned
+    "cluster.minCapacity": 2, "cluster.maxCapacity": 6, "cluster.targetCapacityPercent": 90,
+    "cluster.machineImageId": "ami-0123456789abcdef0",
+    "location.minTaskCount": 2, "location.maxTaskCount": 5,
+    "user.minTaskCount": 2, "user.maxTaskCount": 5, "user.scaleMemoryPercent": "null",
+    # a private registry image for location
+    "location.image": "registry.example.org/team/location:10",
+    "location.containerPort": 8081,
+    "location.repositoryCredentials": "ecs-playground/registry",
+    "user.discoveryName": "users",
+    "monitoring.emailSubscriptions": ["ops@example.org", "oncall@example.org"],
+    "monitoring.dashboardName": "ecs-playground",
+}
+"""Context of the 'everything on' scenario: every operations feature of issue 12."""
+
+
+def everything_on_stack() -> cdk.Stack:
+    """The default app with autoscaling, a pinned AMI, a private registry and subscribers."""
+    return build_stack(**EVERYTHING_ON)
+
+
 SCENARIOS: dict[str, Callable[[], cdk.Stack]] = {
     "default_app": build_stack,
+    "everything_on": everything_on_stack,
     "minimal_constructs": scenarios.minimal_stack,
     "all_props": scenarios.all_props_stack,
 }
@@ -102,6 +125,12 @@ def gated() -> dict[str, Gated]:
 def default_stack(gated: dict[str, Gated]) -> cdk.Stack:
     """The default app's stack (cdk.json context only)."""
     return gated["default_app"].stack
+
+
+@pytest.fixture(scope="session")
+def everything_template(gated: dict[str, Gated]) -> Template:
+    """The 'everything on' scenario's synthesized template."""
+    return template_of(gated["everything_on"].stack)
 
 
 @pytest.fixture(scope="session")

@@ -32,6 +32,11 @@ STATEFUL = {
     "ServicesUserLogGroup72115680": "AWS::Logs::LogGroup",
     "ServicesUserLoadBalancerF1E9343A": "AWS::ElasticLoadBalancing::LoadBalancer",
     "ServicesUserService8C9A362B": "AWS::ECS::Service",
+    # a replaced topic loses its confirmed subscriptions (every subscriber confirms again)
+    "MonitoringAlarmTopicAF62D4F1": "AWS::SNS::Topic",
+    "ClusterScalingNotifications671F474C": "AWS::SNS::Topic",
+    # a replaced namespace is a new private zone: every registration and name moves
+    "ClusterDefaultServiceDiscoveryNamespaceD29986FD": "AWS::ServiceDiscovery::PrivateDnsNamespace",
 }
 STATEFUL_TYPES = set(STATEFUL.values())
 

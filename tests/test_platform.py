@@ -280,8 +280,10 @@ def test_db_settings_come_as_environment_and_credentials_as_secrets(
     container = container_of(default_template, name)
     db_id = only(default_template, "AWS::RDS::DBInstance")["Id"]
     env = {e["Name"]: e["Value"] for e in container["Environment"]}
+    other = next(n for n, _ in SERVICES if n != name)  # its discovery name (Cloud Map)
     assert env == {"DB_HOST": {"Fn::GetAtt": [db_id, "Endpoint.Address"]},
-                   "DB_PORT": "3306", "DB_NAME": name}
+                   "DB_PORT": "3306", "DB_NAME": name,
+                   f"{other.upper()}_DISCOVERY_NAME": f"{other}.app01.internal"}
     # the service's own user and secret, never the master's
     own = _secret_of(default_template, name)["Id"]
     secrets = {s["Name"]: s["ValueFrom"] for s in container["Secrets"]}
@@ -351,7 +353,10 @@ def test_service_rolls_out_200_50_with_circuit_breaker_behind_its_elb(
 ) -> None:
     service = only(default_template, "AWS::ECS::Service", {"ServiceName": name})["Properties"]
     assert service["DesiredCount"] == 4
-    assert service["DeploymentConfiguration"] == {
+    config = dict(service["DeploymentConfiguration"])
+    alarms = config.pop("Alarms")  # deployment alarms: tests/test_operations.py
+    assert alarms["Enable"] is True and alarms["Rollback"] is True
+    assert config == {
         "MaximumPercent": 200, "MinimumHealthyPercent": 50,
         "DeploymentCircuitBreaker": {"Enable": True, "Rollback": True},
     }
@@ -452,7 +457,8 @@ def test_elb_access_logs_go_to_an_ssl_only_encrypted_bucket(
 
 
 def test_scaling_events_are_notified(default_template: Template) -> None:
-    topic = only(default_template, "AWS::SNS::Topic")["Id"]
+    topic = only(default_template, "AWS::SNS::Topic",
+                 {"DisplayName": Match.string_like_regexp("Auto Scaling")})["Id"]
     asg = only(default_template, "AWS::AutoScaling::AutoScalingGroup")["Properties"]
     (notification,) = asg["NotificationConfigurations"]
     assert notification["TopicARN"] == {"Ref": topic}

@@ -28,17 +28,22 @@ from typing import Any
 from ..classic_service import ClassicLoadBalancedServiceProps
 from ..container_cluster import ContainerClusterProps
 from ..database import MySqlDatabaseProps
+from ..monitoring import PlatformMonitoringProps
 from ..props import configurable_fields, field_doc
 
 Parser = Callable[[Any], Any]
 SERVICE_NAME_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,31}")
 STACK_NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
 IMAGE_PATTERN = re.compile(r"[a-z0-9][a-z0-9._/:-]*(:[A-Za-z0-9_.-]{1,128}|@sha256:[0-9a-f]{64})")
+SECRET_REF_PATTERN = re.compile(
+    r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+"
+    r"|[A-Za-z0-9/_+=.@-]{1,512}"
+)
 DB_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 RESERVED_DB_NAMES = frozenset(
     {"mysql", "sys", "information_schema", "performance_schema", "rdsadmin", "innodb", "tmp"}
 )
-RESERVED_PREFIXES = ("cluster", "db", "vpc", "nag")
+RESERVED_PREFIXES = ("cluster", "db", "vpc", "nag", "monitoring")
 
 
 class ConfigError(ValueError):
@@ -187,8 +192,16 @@ SERVICE_KEYS: dict[str, tuple[Parser, str]] = {
               "image."),
     "dbName": (optional(parse_str), "Database (schema) name the service uses, passed as "
                "DB_NAME. Default: the service name."),
+    "repositoryCredentials": (optional(parse_str), "Name or ARN of a Secrets Manager secret "
+                              "with the credentials of a private registry ({\"username\": ..., "
+                              "\"password\": ...}) for `image`; the task pulls with it and its "
+                              "execution role may read that secret only. Default: none (a "
+                              "public image, or the asset built from imagesDirectory)."),
 }
-PROPS_BY_PREFIX: dict[str, type] = {"cluster": ContainerClusterProps, "db": MySqlDatabaseProps}
+PROPS_BY_PREFIX: dict[str, type] = {
+    "cluster": ContainerClusterProps, "db": MySqlDatabaseProps,
+    "monitoring": PlatformMonitoringProps,
+}
 SERVICE_PROPS = ClassicLoadBalancedServiceProps
 
 
@@ -260,6 +273,8 @@ class ServiceConfig:
     """Registry image, or None to build the image from the images directory."""
     db_name: str
     props: Mapping[str, Any]
+    repository_credentials: str | None = None
+    """Name or ARN of the secret with private registry credentials for `image`."""
     """Keyword arguments for ClassicLoadBalancedServiceProps (without cluster, image)."""
 
 
@@ -277,6 +292,8 @@ class PlatformConfig:
     """Keyword arguments for ContainerClusterProps (without vpc)."""
     database: Mapping[str, Any]
     """Keyword arguments for MySqlDatabaseProps (without vpc)."""
+    monitoring: Mapping[str, Any]
+    """Keyword arguments for PlatformMonitoringProps (without encryption_key)."""
     services: Mapping[str, ServiceConfig]
     """Per service name, in deployment order."""
     problems: tuple[str, ...] = ()
@@ -359,6 +376,7 @@ def load(context: Mapping[str, Any]) -> PlatformConfig:
         vpc_cidr=values["vpc.cidr"],
         cluster=_props_values("cluster", values, specs),
         database=_props_values("db", values, specs),
+        monitoring=_props_values("monitoring", values, specs),
         services=service_configs,
         problems=tuple(reader.problems),
         unparsed=frozenset(unparsed | reader.reported),
@@ -472,8 +490,22 @@ def _service(reader: _Reader, name: str, values: Mapping[str, Any]) -> ServiceCo
             f"system schema ({', '.join(sorted(RESERVED_DB_NAMES))}); "
             f"e.g. {name.replace('-', '_')}",
         )
+    credentials = values.get(f"{name}.repositoryCredentials")
+    if credentials is not None and image is None:
+        reader.problem(
+            f"{name}.repositoryCredentials", credentials,
+            f"only with a registry image: set {name}.image to the private image, or remove "
+            "repositoryCredentials (the image built from source needs none)",
+        )
+    elif credentials is not None and not SECRET_REF_PATTERN.fullmatch(credentials):
+        reader.problem(
+            f"{name}.repositoryCredentials", credentials,
+            "allowed a Secrets Manager secret name (letters, digits, /_+=.@-) or ARN "
+            "(arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-abcdef)",
+        )
     return ServiceConfig(
         image=image,
         db_name=db_name,
+        repository_credentials=credentials,
         props=_props_values(name, values, key_specs([name])),
     )

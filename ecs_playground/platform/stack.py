@@ -15,6 +15,7 @@ from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from .. import acknowledge
@@ -24,6 +25,7 @@ from ..classic_service import ClassicLoadBalancedService, ClassicLoadBalancedSer
 from ..container_cluster import ContainerCluster, ContainerClusterProps
 from ..database import MySqlDatabase, MySqlDatabaseProps
 from ..database_users import DatabaseUsers, DatabaseUsersProps
+from ..monitoring import PlatformMonitoring, PlatformMonitoringProps
 from ..validation import Problem
 from .config import PlatformConfig, ServiceConfig
 from .images import SERVICE_IMAGE_HEALTH_CHECK, ImageSourceError, service_image, source_port
@@ -49,6 +51,11 @@ class PlatformError(ValueError):
 def construct_id(name: str) -> str:
     """'location' -> 'Location', 'order-api' -> 'OrderApi' (PascalCase construct IDs)."""
     return "".join(part.title() for part in name.split("-"))
+
+
+def _discovery_variable(name: str) -> str:
+    """'order-api' -> 'ORDER_API_DISCOVERY_NAME'."""
+    return f"{name.upper().replace('-', '_')}_DISCOVERY_NAME"
 
 
 class EcsPlaygroundStack(Stack):
@@ -80,6 +87,9 @@ class EcsPlaygroundStack(Stack):
         database_props = MySqlDatabaseProps(
             vpc=self.vpc, encryption_key=self.encryption_key, **config.database
         )
+        monitoring_props = PlatformMonitoringProps(
+            encryption_key=self.encryption_key, **config.monitoring
+        )
         # Every construct's props are checked before anything is built on them; a construct
         # whose props are invalid is replaced by a stand-in, so the others are still checked and
         # every problem is raised at once, before synthesis.
@@ -87,6 +97,9 @@ class EcsPlaygroundStack(Stack):
         database_problems = database_props.validate()
         problems += self._in_config_terms("cluster", "ContainerCluster", cluster_problems)
         problems += self._in_config_terms("db", "MySqlDatabase", database_problems)
+        problems += self._in_config_terms(
+            "monitoring", "PlatformMonitoring", monitoring_props.validate()
+        )
         cluster: ContainerCluster | ecs.ICluster = ecs.Cluster.from_cluster_attributes(
             self, "UnbuiltCluster", cluster_name="unbuilt", vpc=self.vpc
         )
@@ -146,17 +159,43 @@ class EcsPlaygroundStack(Stack):
 
         self.access_logs_bucket = elb_access_logs_bucket(self, "ElbAccessLogs")
         services = Construct(self, "Services")
+        discovery = self._discovery_environment(service_props)
         self.services = {
             name: ClassicLoadBalancedService(
                 services, construct_id(name),
-                dataclasses.replace(props, access_logs_bucket=self.access_logs_bucket),
+                dataclasses.replace(
+                    props, access_logs_bucket=self.access_logs_bucket,
+                    environment={**props.environment, **{
+                        key: value for key, value in discovery.items()
+                        if key != _discovery_variable(name)
+                    }},
+                ),
             )
             for name, props in service_props.items() if props is not None
         }
         for service in self.services.values():
             # a task starts only once its database user exists
             service.service.node.add_dependency(self.database_users.custom_resource)
+        self.monitoring = PlatformMonitoring(self, "Monitoring", monitoring_props)
+        """The alarm topic and the dashboard."""
+        for service in self.services.values():
+            self.monitoring.add_service(service)
+        self.monitoring.add_cluster(self.cluster)
+        self.monitoring.add_database(self.database)
         self._outputs()
+
+    def _discovery_environment(
+        self, service_props: dict[str, ClassicLoadBalancedServiceProps | None]
+    ) -> dict[str, str]:
+        """<SERVICE>_DISCOVERY_NAME for every service, when the cluster has a namespace: each
+        service gets the others' (a plain name, so no service depends on another)."""
+        namespace = self.cluster.namespace
+        if namespace is None:
+            return {}
+        return {
+            _discovery_variable(name): f"{props.discovery_name or name}.{namespace.namespace_name}"
+            for name, props in service_props.items() if props is not None
+        }
 
     def _vpc(self, config: PlatformConfig, problems: list[str]) -> ec2.Vpc:
         try:
@@ -202,7 +241,9 @@ class EcsPlaygroundStack(Stack):
                     f"{name}.containerPort=8080"
                 )
                 return None
-            image = ecs.ContainerImage.from_registry(service.image)
+            image = ecs.ContainerImage.from_registry(
+                service.image, credentials=self._registry_credentials(name, service)
+            )
         else:
             try:
                 port = source_port(self._images_directory, name)
@@ -228,6 +269,23 @@ class EcsPlaygroundStack(Stack):
             log_encryption_key=self.encryption_key,
             **settings,
         )
+
+    def _registry_credentials(
+        self, name: str, service: ServiceConfig
+    ) -> secretsmanager.ISecret | None:
+        """The secret named by `<service>.repositoryCredentials` (an ARN or a name)."""
+        reference = service.repository_credentials
+        if reference is None:
+            return None
+        existing = self.node.try_find_child("RegistryCredentials")
+        scope = existing if isinstance(existing, Construct) else Construct(
+            self, "RegistryCredentials"
+        )
+        if reference.startswith("arn:"):
+            return secretsmanager.Secret.from_secret_complete_arn(
+                scope, construct_id(name), reference
+            )
+        return secretsmanager.Secret.from_secret_name_v2(scope, construct_id(name), reference)
 
     def _in_config_terms(
         self, prefix: str, construct: str, problems: list[Problem]
@@ -297,6 +355,10 @@ class EcsPlaygroundStack(Stack):
                   description="RDS MySQL endpoint address")
         CfnOutput(self, "DatabaseSecretArn", value=self.database.secret.secret_arn,
                   description="Secrets Manager secret with the generated DB credentials")
+        CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn,
+                  description="SNS topic of every alarm (ALARM and OK); subscribe to it")
+        CfnOutput(self, "DashboardUrl", value=self.monitoring.dashboard_url,
+                  description="CloudWatch dashboard of the platform")
         for name, service in self.services.items():
             CfnOutput(
                 self, f"{construct_id(name)}LoadBalancerDnsName",

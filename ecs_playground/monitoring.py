@@ -1,0 +1,198 @@
+"""Where alarms go and what operators look at: one encrypted SNS topic and one dashboard per
+platform, fed by the alarms and metrics of the cluster, the services and the database."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from .alarms import PERIOD, metric
+from .classic_service import ClassicLoadBalancedService
+from .container_cluster import ContainerCluster
+from .database import MySqlDatabase
+from .props import doc, documented, setting
+from .validation import Checker, Problem, raise_if_invalid, type_problems
+
+EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[^@\s]+"
+DASHBOARD_NAME_PATTERN = r"[A-Za-z0-9_-]{1,255}"
+WIDTH = 24
+"""A dashboard row is 24 units wide."""
+
+
+@documented
+@dataclass(frozen=True, kw_only=True)
+class PlatformMonitoringProps:
+    """Where the platform's alarms go and its dashboard. Defaults are neutral: no subscriber,
+    generated names."""
+
+    email_subscriptions: Sequence[str] = field(default=(), metadata=setting(
+        "E-mail addresses subscribed to the alarm topic (each must confirm the subscription "
+        "mail). Default: none; subscribe a pager or chat integration to the topic yourself."))
+    dashboard_name: str | None = field(default=None, metadata=setting(
+        "Physical name of the CloudWatch dashboard (1-255 letters, digits, '-', '_'). Default: "
+        "CloudFormation generates one."))
+    encryption_key: kms.IKey | None = field(default=None, metadata=doc(
+        "Customer managed KMS key for the alarm topic; the construct lets CloudWatch use it "
+        "(a key policy statement, on a key of this app). Default: a new key with rotation. "
+        "The AWS-managed SNS key cannot be used: CloudWatch may not use it to publish."))
+
+    def validate(self) -> list[Problem]:
+        """Every invalid prop, without creating anything (an empty list when all are valid)."""
+        wrong_types = type_problems(self)
+        if wrong_types:
+            return wrong_types
+        check = Checker()
+        for address in self.email_subscriptions:
+            check.pattern(
+                "email_subscriptions", address, EMAIL_PATTERN, "e-mail addresses",
+                "write each as name@example.org",
+            )
+        if self.dashboard_name is not None:
+            check.pattern(
+                "dashboard_name", self.dashboard_name, DASHBOARD_NAME_PATTERN,
+                "1-255 letters, digits, '-' or '_'", "rename it, or leave it unset",
+            )
+        return check.problems
+
+
+class PlatformMonitoring(Construct):
+    """An encrypted SNS topic that every alarm added here notifies (ALARM and OK), and one
+    CloudWatch dashboard.
+
+    The dashboard has a fixed set of widgets, grouped by metric (requests, 5XX, latency,
+    unhealthy hosts; service CPU/memory and running vs desired tasks; cluster; database): a new
+    service adds one line per ELB widget, not new widgets, and the ECS widgets find every
+    service of the cluster with a metric search. Attributes: `topic`, `dashboard`,
+    `encryption_key`.
+    """
+
+    def __init__(self, scope: Construct, id: str, props: PlatformMonitoringProps) -> None:
+        raise_if_invalid("PlatformMonitoring", id, props.validate())
+        super().__init__(scope, id)
+        self.encryption_key = props.encryption_key or kms.Key(
+            self, "TopicKey", enable_key_rotation=True, removal_policy=RemovalPolicy.RETAIN,
+            description="ecs-playground alarm topic",
+        )
+        # CloudWatch publishes alarm notifications to the encrypted topic.
+        self.encryption_key.add_to_resource_policy(iam.PolicyStatement(
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            resources=["*"],
+            conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+        ))
+        self.topic = sns.Topic(
+            self, "AlarmTopic", master_key=self.encryption_key, enforce_ssl=True,
+            display_name="ecs-playground alarms",
+        )
+        for address in props.email_subscriptions:
+            self.topic.add_subscription(subscriptions.EmailSubscription(address))
+        self._action = cw_actions.SnsAction(self.topic)
+        self.dashboard = cw.Dashboard(
+            self, "Dashboard", dashboard_name=props.dashboard_name,
+            default_interval=Duration.hours(3),
+        )
+        self._elb_widgets = {
+            ("RequestCount", "Sum"): self._graph("Requests per minute (ELB)"),
+            ("HTTPCode_Backend_5XX", "Sum"): self._graph("Backend 5XX per minute (ELB)"),
+            ("Latency", "p99"): self._graph("Latency p99, seconds (ELB)"),
+            ("UnHealthyHostCount", "Maximum"): self._graph("Unhealthy instances (ELB)"),
+            ("HealthyHostCount", "Minimum"): self._graph("Healthy instances (ELB)"),
+        }
+        self.dashboard.add_widgets(
+            cw.TextWidget(markdown="## Services", width=WIDTH, height=1)
+        )
+        widgets = list(self._elb_widgets.values())
+        self.dashboard.add_widgets(*widgets[:3])
+        self.dashboard.add_widgets(*widgets[3:])
+
+    def _graph(self, title: str, width: int = 8) -> cw.GraphWidget:
+        return cw.GraphWidget(title=title, width=width, height=6, period=PERIOD)
+
+    def _notify(self, alarms: dict[str, cw.Alarm]) -> None:
+        for found in alarms.values():
+            found.add_alarm_action(self._action)
+            found.add_ok_action(self._action)
+
+    def add_service(self, service: ClassicLoadBalancedService) -> None:
+        """Send the service's alarms to the topic; add its ELB metrics to the dashboard."""
+        self._notify(service.alarms)
+        dims = {"LoadBalancerName": service.load_balancer.load_balancer_name}
+        for (name, statistic), widget in self._elb_widgets.items():
+            found = metric("AWS/ELB", name, dims, statistic).with_(label=service.name)
+            widget.add_left_metric(found)
+
+    def add_cluster(self, cluster: ContainerCluster) -> None:
+        """Send the cluster's alarms to the topic; add cluster and per-service ECS widgets."""
+        self._notify(cluster.alarms)
+        name = cluster.ecs_cluster.cluster_name
+
+        def search(namespace: str, metric_name: str, statistic: str) -> cw.MathExpression:
+            return cw.MathExpression(
+                expression=(f"SEARCH('{{{namespace},ClusterName,ServiceName}} "
+                            f"MetricName=\"{metric_name}\" ClusterName=\"{name}\"', "
+                            f"'{statistic}', 60)"),
+                using_metrics={}, period=PERIOD,
+            )
+
+        self.dashboard.add_widgets(
+            cw.GraphWidget(title="Service CPU utilization, %", width=8, height=6,
+                           left=[search("AWS/ECS", "CPUUtilization", "Average")]),
+            cw.GraphWidget(title="Service memory utilization, %", width=8, height=6,
+                           left=[search("AWS/ECS", "MemoryUtilization", "Average")]),
+            cw.GraphWidget(
+                title="Running (and desired) tasks", width=8, height=6,
+                left=[search("ECS/ContainerInsights", "RunningTaskCount", "Average")],
+                right=[search("ECS/ContainerInsights", "DesiredTaskCount", "Average")],
+            ),
+        )
+        cluster_dims = {"ClusterName": name}
+        group = {"AutoScalingGroupName": cluster.auto_scaling_group.auto_scaling_group_name}
+        self.dashboard.add_widgets(
+            cw.TextWidget(markdown="## Cluster", width=WIDTH, height=1)
+        )
+        self.dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Cluster reservation, %", width=12, height=6,
+                left=[metric("AWS/ECS", "CPUReservation", cluster_dims).with_(label="CPU"),
+                      metric("AWS/ECS", "MemoryReservation", cluster_dims)
+                      .with_(label="memory")],
+            ),
+            cw.GraphWidget(
+                title="Instances", width=12, height=6,
+                left=[metric("AWS/AutoScaling", "GroupInServiceInstances", group)
+                      .with_(label="in service"),
+                      metric("AWS/AutoScaling", "GroupDesiredCapacity", group)
+                      .with_(label="desired")],
+            ),
+        )
+
+    def add_database(self, database: MySqlDatabase) -> None:
+        """Send the database's alarms to the topic; add its widgets to the dashboard."""
+        self._notify(database.alarms)
+        dims = {"DBInstanceIdentifier": database.instance.instance_identifier}
+        self.dashboard.add_widgets(
+            cw.TextWidget(markdown="## Database", width=WIDTH, height=1)
+        )
+        self.dashboard.add_widgets(*(
+            cw.GraphWidget(title=title, width=6, height=6,
+                           left=[metric("AWS/RDS", name, dims).with_(label=name)])
+            for title, name in (("Database CPU, %", "CPUUtilization"),
+                                ("Connections", "DatabaseConnections"),
+                                ("Free storage, bytes", "FreeStorageSpace"),
+                                ("Freeable memory, bytes", "FreeableMemory"))
+        ))
+
+    @property
+    def dashboard_url(self) -> str:
+        """The dashboard's console URL (a deploy-time token)."""
+        return (f"https://{Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region="
+                f"{Aws.REGION}#dashboards:name={self.dashboard.dashboard_name}")
