@@ -726,9 +726,12 @@ class ClassicLoadBalancedService(Construct):
             )
         acknowledge.nag(
             self.task_definition, "AwsSolutions-ECS2",
-            "the environment holds only non-secret settings (DB host, port, name); credentials "
-            "come from Secrets Manager as ECS secrets, and the EcsPlayground-PlaintextSecret "
-            "rule fails any credential-looking literal",
+            "environment variables are checked when the props are validated and again by the "
+            "EcsPlayground-PlaintextSecret rule on the template: a literal in a variable named "
+            "like a credential, a URL with a password, a secret's dynamic reference, a private "
+            "key or a known token format is refused; credentials come as ECS secrets. Other "
+            "secret shapes (e.g. a random string in a neutrally named variable) are not "
+            "detectable",
         )
         execution_policy = self.task_definition.obtain_execution_role().node.try_find_child(
             "DefaultPolicy"
