@@ -104,14 +104,6 @@ class StackDiff:
         stack = self.head or self.base
         return stack.region if stack else None
 
-    def before(self, logical_id: str) -> Mapping[str, Any] | None:
-        """A BASE resource by logical ID."""
-        return self.base.resources.get(logical_id) if self.base else None
-
-    def after(self, logical_id: str) -> Mapping[str, Any] | None:
-        """A head resource by logical ID."""
-        return self.head.resources.get(logical_id) if self.head else None
-
 
 def leaf_changes(before: Any, after: Any, path: tuple[str | int, ...] = ()) -> Iterator[Change]:
     """Every leaf that differs; intrinsic functions ({'Ref': ...}) are leaves."""

@@ -80,15 +80,6 @@ def construct_path(resource: Mapping[str, Any]) -> str | None:
     return "/".join(parts) or None
 
 
-def references(value: Any) -> set[str]:
-    """Logical IDs (resources or parameters) that a template value references, at any depth:
-    ``Ref``, ``Fn::GetAtt``, and ``${X}`` / ``${X.Attr}`` inside ``Fn::Sub``."""
-    found: set[str] = set()
-    for target, _attribute in iter_references(value):
-        found.add(target)
-    return found
-
-
 def iter_references(value: Any) -> Iterator[tuple[str, str | None]]:
     """(logical ID, attribute or None) for every reference in a template value, at any depth."""
     if isinstance(value, list):
