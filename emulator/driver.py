@@ -189,7 +189,8 @@ def _print_next_steps(
         f"AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION={REGION}"
     )
     for stack in stacks:
-        out(f"    aws cloudformation describe-stack-resources --stack-name {stack}")
+        if stack != TOOLKIT_STACK:
+            out(f"    aws cloudformation describe-stack-resources --stack-name {stack}")
     for cluster, names in services.items():
         out(f"    aws ecs list-container-instances --cluster {cluster}")
         if names:

@@ -106,10 +106,13 @@ def take(endpoint: str) -> Snapshot:
 def compare(
     before: Snapshot, after: Snapshot, new_events: dict[str, list[dict[str, Any]]]
 ) -> list[StackChanges]:
-    """Per stack with new events: created, updated (in place or not applied), replaced, deleted."""
+    """Per stack: created, updated (in place or not applied), replaced, deleted; a stack without
+    new events is listed unchanged (two stacks side by side: both appear)."""
     result = []
     for name, events in new_events.items():
         if not events:
+            total = len(after.resources.get(name, {}))
+            result.append(StackChanges(name, after.statuses.get(name, "?"), False, [], total))
             continue
         old = before.resources.get(name, {})
         new = after.resources.get(name, {})
@@ -158,6 +161,8 @@ def _stack_lines(stack: StackChanges) -> list[str]:
     if stack.new_stack:
         created = sum(1 for c in stack.changes if c.action == "created")
         return [f"    {stack.name}: {stack.status}, new stack: {created} resources created"]
+    if not stack.changes:
+        return [f"    {stack.name}: {stack.status}, unchanged ({stack.total} resources)"]
     kept = sum(1 for c in stack.changes if c.action == "not applied")
     changed = len(stack.changes)
     head = f"    {stack.name}: {stack.status}, {changed} of {stack.total} resources changed"

@@ -20,6 +20,7 @@ from moto.cloudformation import utils as cfn_utils
 from moto.cloudformation.exceptions import CloudFormationError, ValidationError
 from moto.s3.models import s3_backends
 
+from emulator import MOTO_VERSION
 from emulator.compat import notes
 
 logger = logging.getLogger("emulator.compat")
@@ -433,10 +434,18 @@ def _create_one(self: Any, name: str) -> None:
     """Create one resource; a failure is a ``CREATE_FAILED`` event with the reason, then raised."""
     resource_type = self._resource_json_map[name]["Type"]
     try:
-        _ = self[name]
+        created = self[name]
     except Exception as error:
         self._add_event(name, resource_type, "CREATE_FAILED", reason(error))
         raise
+    if created is None:
+        # moto's engine answers an unknown type with None and goes on: say so, never
+        # "CREATE_COMPLETE" for a resource that does not exist.
+        detail = f"type {resource_type} is unknown to moto {MOTO_VERSION} and the shims"
+        subject = f"{name} ({resource_type})"
+        notes.record(notes.SKIPPED, resource_type, subject, f"not created: {detail}")
+        self._add_event(name, resource_type, "CREATE_SKIPPED", f"emulator: skipped ({detail})")
+        return
     self._add_event(name, resource_type, "CREATE_COMPLETE")
 
 

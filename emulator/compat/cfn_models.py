@@ -509,7 +509,9 @@ NEW_MODELS: tuple[type[_Simple], ...] = (
 
 def _model_list() -> list[type[CloudFormationModel]]:
     """moto's direct subclasses plus ours (which derive from ``_Simple``, not directly)."""
-    return [*CloudFormationModel.__subclasses__(), *NEW_MODELS]
+    from emulator.compat import operations
+
+    return [*CloudFormationModel.__subclasses__(), *NEW_MODELS, *operations.MODELS]
 
 
 def apply() -> None:

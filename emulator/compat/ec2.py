@@ -137,6 +137,31 @@ def auto_scaling_group_delete(self: Any, account_id: str, region_name: str) -> N
         backend.autoscaling_groups.pop(self.name)
 
 
+_original_group_create = as_models.FakeAutoScalingGroup.create_from_cloudformation_json
+
+
+def auto_scaling_group_create(
+    cls: Any,
+    resource_name: str,
+    cloudformation_json: Any,
+    account_id: str,
+    region_name: str,
+    **kwargs: Any,
+) -> Any:
+    """``AWS::AutoScaling::AutoScalingGroup`` with ``MetricsCollection`` on (moto ignored it)."""
+    group = _original_group_create.__func__(  # type: ignore[attr-defined]
+        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+    )
+    metrics = [
+        metric
+        for collection in (cloudformation_json.get("Properties") or {}).get("MetricsCollection", [])
+        for metric in collection.get("Metrics", [])
+    ]
+    if metrics:
+        group.enable_metrics_collection(metrics)
+    return group
+
+
 def apply() -> None:
     """Give the types their delete (and the association its real ID)."""
     route_tables.Route.delete = route_delete  # type: ignore[attr-defined]
@@ -153,3 +178,6 @@ def apply() -> None:
     gateway_models.VPCGatewayAttachment.delete = attachment_delete  # type: ignore[attr-defined]
     flow_logs.FlowLogs.delete = flow_log_delete  # type: ignore[attr-defined]
     as_models.FakeAutoScalingGroup.delete = auto_scaling_group_delete  # type: ignore[method-assign]
+    as_models.FakeAutoScalingGroup.create_from_cloudformation_json = classmethod(  # type: ignore[method-assign,assignment]
+        auto_scaling_group_create
+    )

@@ -182,8 +182,9 @@ def recount(backend: Any, cluster_name: str) -> None:
     cluster.pending_tasks_count = sum(s.pending_count for s in active)
 
 
-def _steady_state(service: Any) -> None:
-    """Emulate a finished rollout: one PRIMARY deployment, all desired tasks running."""
+def steady_state(service: Any, reason: str = "") -> None:
+    """Emulate a finished rollout: one PRIMARY deployment, all desired tasks running (``reason``:
+    why the count changed, for the note)."""
     now = utcnow()
     deployment_id = f"ecs-svc/{mock_random.randint(0, 32**12)}"
     service.running_count = service.desired_count
@@ -209,8 +210,9 @@ def _steady_state(service: Any) -> None:
         notes.SIMULATED,
         "ECS steady state",
         f"ECS service {service.cluster_name}/{service.name}",
-        f"{service.desired_count} of {service.desired_count} tasks shown RUNNING and the rollout "
-        "COMPLETED; no container was started",
+        (f"{reason}; " if reason else "")
+        + f"{service.desired_count} of {service.desired_count} tasks shown RUNNING and the "
+        "rollout COMPLETED; no container was started",
     )
     service.events.insert(
         0,
@@ -251,7 +253,7 @@ def service_create(
         role_arn=properties.get("Role"),
     )
     _set_extras(service, properties)
-    _steady_state(service)
+    steady_state(service)
     return service
 
 
@@ -284,7 +286,7 @@ def service_update(
     )
     service.load_balancers = camel_keys(properties.get("LoadBalancers", []))
     _set_extras(service, properties)
-    _steady_state(service)
+    steady_state(service)
     return service
 
 

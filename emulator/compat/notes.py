@@ -21,12 +21,15 @@ STAND_IN = "stand-in"
 """A custom resource answered by the emulator's stand-in for a known CDK provider."""
 LAMBDA_CODE = "lambda-code"
 """A custom resource answered by its own Lambda code, run in the emulator's process."""
+SKIPPED = "skipped"
+"""A resource of a type neither moto nor the shims know: not created, absent from the stack."""
 
 KINDS: dict[str, str] = {
     NOT_APPLIED: "updates not applied (old resource kept, stack says UPDATE_COMPLETE)",
     SIMULATED: "simulated states (nothing runs)",
     STAND_IN: "custom resources answered by a stand-in, not their Lambda",
     LAMBDA_CODE: "custom resources run from their Lambda code in-process",
+    SKIPPED: "resources skipped (type unknown to the emulator, not created)",
 }
 """Every kind, in the order the summary prints them, with the summary's label."""
 
