@@ -113,6 +113,29 @@ def _topic_policy(c: Clients, pid: str) -> bool:
     return all(_missing_is_false(lambda arn=arn: custom(arn)) for arn in pid.split(","))
 
 
+def _alarm(c: Clients, name: str) -> bool:
+    return bool(c("cloudwatch").describe_alarms(AlarmNames=[name])["MetricAlarms"])
+
+
+def _scalable_target(c: Clients, pid: str) -> bool:
+    """Physical ID as CloudFormation gives it: ``resourceId|dimension|namespace``."""
+    resource_id, dimension, namespace = pid.split("|")
+    return bool(
+        c("application-autoscaling").describe_scalable_targets(
+            ServiceNamespace=namespace, ResourceIds=[resource_id], ScalableDimension=dimension
+        )["ScalableTargets"]
+    )
+
+
+def _scaling_policy(c: Clients, arn: str) -> bool:
+    policies = c("application-autoscaling").describe_scaling_policies(ServiceNamespace="ecs")
+    return any(p["PolicyARN"] == arn for p in policies["ScalingPolicies"])
+
+
+def _subscription(c: Clients, arn: str) -> bool:
+    return _missing_is_false(lambda: c("sns").get_subscription_attributes(SubscriptionArn=arn))
+
+
 PROBES: dict[str, Probe] = {
     "AWS::EC2::VPC": lambda c, p: _missing_is_false(
         lambda: c("ec2").describe_vpcs(VpcIds=[p])["Vpcs"]
@@ -195,6 +218,19 @@ PROBES: dict[str, Probe] = {
         lambda: c("kms").describe_key(KeyId=p)["KeyMetadata"]["Enabled"]
     ),
     "AWS::SNS::TopicPolicy": _topic_policy,
+    "AWS::SNS::Subscription": _subscription,
+    "AWS::CloudWatch::Alarm": _alarm,
+    "AWS::CloudWatch::Dashboard": lambda c, p: _missing_is_false(
+        lambda: c("cloudwatch").get_dashboard(DashboardName=p)["DashboardBody"]
+    ),
+    "AWS::ServiceDiscovery::PrivateDnsNamespace": lambda c, p: _missing_is_false(
+        lambda: c("servicediscovery").get_namespace(Id=p)["Namespace"]["Type"] == "DNS_PRIVATE"
+    ),
+    "AWS::ServiceDiscovery::Service": lambda c, p: _missing_is_false(
+        lambda: c("servicediscovery").get_service(Id=p)["Service"]
+    ),
+    "AWS::ApplicationAutoScaling::ScalableTarget": _scalable_target,
+    "AWS::ApplicationAutoScaling::ScalingPolicy": _scaling_policy,
 }
 
 # Not probed: a custom resource's effect lives on in the resource it changed, and

@@ -24,9 +24,10 @@ from typing import Any
 import pymysql
 import pytest
 
-from emulator import process
+from emulator import cdk, process
 from emulator.compat import custom_resources, local_mysql, notes
 from emulator.compat.util import camel_keys
+from tests.conftest import EVERYTHING_ON
 from tests.integration.conftest import REPO, STACK, Session, emulated_counts, requires_cli
 from tests.integration.inventory import exists
 
@@ -154,6 +155,7 @@ def test_create_summary_counts_every_simulation(session: Session) -> None:
         notes.SIMULATED: len(services) + instances,
         notes.STAND_IN: len(stand_ins) + (0 if ran else len(users)),
         notes.LAMBDA_CODE: len(users) if ran else 0,
+        notes.SKIPPED: 0,
     }
     assert "(ECS steady state 2, container instance joined 4)" in _state["create_output"]
 
@@ -312,8 +314,187 @@ def test_up_on_a_running_emulator_deploys_an_update(session: Session) -> None:
         notes.SIMULATED: 1,
         notes.STAND_IN: 0,
         notes.LAMBDA_CODE: 0,
+        notes.SKIPPED: 0,
     }
     assert "ECS service app01/location: 4 of 4 tasks shown RUNNING" in result.stdout
+
+
+TWIN = "EcsPlaygroundTwo"
+TWIN_CONTEXT = {
+    # what cdk.json names physically and must differ per stack (ECS service names and task
+    # definition families only need to be unique per cluster / may share a family)
+    "stackName": TWIN,
+    "cluster.clusterName": "app02",
+    "cluster.discoveryNamespace": "app02.internal",
+    # the local MySQL stands in for both databases: keep the first stack's schemas apart
+    "location.dbName": "location02",
+    "user.dbName": "user02",
+    "db.deletionProtection": "false",
+}
+
+
+def _context_args(context: dict[str, Any]) -> list[str]:
+    def text(value: Any) -> str:
+        return json.dumps(value, separators=(",", ":")) if isinstance(value, list) else str(value)
+
+    return [arg for key, value in context.items() for arg in ("-c", f"{key}={text(value)}")]
+
+
+def _stack_physical(session: Session, stack: str) -> dict[str, str]:
+    return {k: v["PhysicalResourceId"] for k, v in _resources(session, stack).items()}
+
+
+def test_second_stack_with_everything_on_deploys_side_by_side(
+    session: Session, tmp_path: Path
+) -> None:
+    """Issue 8 (two stacks in one account) and issue 12 (everything on, 0 skipped) in one
+    deployment: the twin is the 'everything on' scenario under other physical names."""
+    first = _physical(session)
+    assembly = tmp_path / "twin.out"
+    started = time.monotonic()
+    result = session.up("-o", str(assembly), *_context_args({**EVERYTHING_ON, **TWIN_CONTEXT}))
+    _state["up_twin_seconds"] = time.monotonic() - started
+    assert result.returncode == 0, result.stdout + result.stderr
+    template = json.loads((assembly / f"{TWIN}.template.json").read_text())["Resources"]
+    _state["twin_assembly"] = assembly
+    # both stacks in the summary and the hints
+    assert f"{STACK}: UPDATE_COMPLETE, unchanged ({len(first)} resources)" in result.stdout
+    assert f"{TWIN}: CREATE_COMPLETE, new stack: {len(template)} resources created" in (
+        result.stdout
+    )
+    for stack in (STACK, TWIN):
+        assert f"aws cloudformation describe-stack-resources --stack-name {stack}" in result.stdout
+    assert _physical(session) == first, "deploying the twin changed the first stack"
+    # every template resource of the twin exists and resolves through its service API
+    listed = _resources(session, TWIN)
+    assert sorted(listed) == sorted(template), "resources skipped by the emulator"
+    missing = [
+        f"{name} ({body['Type']})"
+        for name, body in template.items()
+        if not exists(
+            session.clients,
+            body["Type"],
+            listed[name]["PhysicalResourceId"],
+            body.get("Properties"),
+        )
+    ]
+    assert not missing, f"physical IDs that do not resolve: {missing}"
+    # two instances (ASG min 2); services start at 1 task, raised to min 2 by autoscaling
+    ran = _database_users_run()
+    assert emulated_counts(result.stdout) == {
+        notes.NOT_APPLIED: 0,
+        notes.SIMULATED: 2 + 2 + 2,
+        notes.STAND_IN: 1 + (0 if ran else 1),
+        notes.LAMBDA_CODE: 1 if ran else 0,
+        notes.SKIPPED: 0,
+    }
+    assert "Application Auto Scaling set the desired count to 2 (min 2, max 5)" in result.stdout
+    ecs = session.clients("ecs")
+    for cluster, count in (("app01", 4), ("app02", 2)):
+        arns = ecs.list_services(cluster=cluster)["serviceArns"]
+        found = ecs.describe_services(cluster=cluster, services=arns)["services"]
+        assert sorted((s["serviceName"], s["desiredCount"]) for s in found) == [
+            ("location", count),
+            ("user", count),
+        ]
+    _state["twin_physical"] = _stack_physical(session, TWIN)
+
+
+def test_everything_on_properties_reach_the_service_apis(session: Session) -> None:
+    physical = _state["twin_physical"]
+    assembly: Path = _state["twin_assembly"]
+    template = json.loads((assembly / f"{TWIN}.template.json").read_text())["Resources"]
+    by_type: dict[str, list[str]] = {}
+    for name, body in template.items():
+        by_type.setdefault(body["Type"], []).append(name)
+    cloudwatch = session.clients("cloudwatch")
+    alarms = cloudwatch.describe_alarms(
+        AlarmNames=[physical[n] for n in by_type["AWS::CloudWatch::Alarm"]]
+    )["MetricAlarms"]
+    assert len(alarms) == len(by_type["AWS::CloudWatch::Alarm"])
+    for name in by_type["AWS::CloudWatch::Alarm"]:
+        wanted = template[name]["Properties"]
+        (alarm,) = [a for a in alarms if a["AlarmName"] == physical[name]]
+        assert alarm.get("DatapointsToAlarm") == wanted.get("DatapointsToAlarm"), name
+        assert len(alarm["AlarmActions"]) == len(wanted.get("AlarmActions", [])), name
+        assert len(alarm["OKActions"]) == len(wanted.get("OKActions", [])), name
+        expressions = [m["Expression"] for m in wanted.get("Metrics", []) if "Expression" in m]
+        assert [m["Expression"] for m in alarm.get("Metrics", []) if "Expression" in m] == (
+            expressions
+        ), name
+    assert any(
+        "Expression" in m for a in alarms for m in a.get("Metrics", [])
+    ), "no math-expression alarm"
+    (dashboard,) = by_type["AWS::CloudWatch::Dashboard"]
+    assert cloudwatch.get_dashboard(DashboardName=physical[dashboard])["DashboardBody"]
+    discovery = session.clients("servicediscovery")
+    (namespace,) = by_type["AWS::ServiceDiscovery::PrivateDnsNamespace"]
+    assert discovery.get_namespace(Id=physical[namespace])["Namespace"]["Name"] == "app02.internal"
+    ecs = session.clients("ecs")
+    arns = ecs.list_services(cluster="app02")["serviceArns"]
+    services = ecs.describe_services(cluster="app02", services=arns)["services"]
+    registries = {s["serviceName"]: s["serviceRegistries"] for s in services}
+    for service_name in ("location", "user"):
+        (registry,) = registries[service_name]
+        service_id = registry["registryArn"].rsplit("/", 1)[-1]
+        assert discovery.get_service(Id=service_id)["Service"]["NamespaceId"] == physical[namespace]
+    for service in services:
+        alarms_config = service["deploymentConfiguration"]["alarms"]
+        assert alarms_config["enable"] and alarms_config["rollback"]
+        assert len(alarms_config["alarmNames"]) == 2
+    scaling = session.clients("application-autoscaling")
+    targets = scaling.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"]
+    assert sorted((t["ResourceId"], t["MinCapacity"], t["MaxCapacity"]) for t in targets) == [
+        ("service/app02/location", 2, 5),
+        ("service/app02/user", 2, 5),
+    ]
+    policies = scaling.describe_scaling_policies(ServiceNamespace="ecs")["ScalingPolicies"]
+    assert len(policies) == len(by_type["AWS::ApplicationAutoScaling::ScalingPolicy"])
+    (provider,) = ecs.describe_capacity_providers(
+        capacityProviders=[physical[by_type["AWS::ECS::CapacityProvider"][0]]]
+    )["capacityProviders"]
+    assert provider["autoScalingGroupProvider"]["managedScaling"]["targetCapacity"] == 90
+    (group,) = session.clients("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[physical[by_type["AWS::AutoScaling::AutoScalingGroup"][0]]]
+    )["AutoScalingGroups"]
+    assert {m["Metric"] for m in group["EnabledMetrics"]} == {
+        "GroupInServiceInstances",
+        "GroupDesiredCapacity",
+    }
+    location = next(s for s in services if s["serviceName"] == "location")
+    definition = _task_definition(session, location["taskDefinition"])
+    assert "ecs-playground/registry" in (
+        definition["containerDefinitions"][0]["repositoryCredentials"]["credentialsParameter"]
+    )
+    topics = session.clients("sns").list_subscriptions()["Subscriptions"]
+    assert {"ops@example.org", "oncall@example.org"} <= {t["Endpoint"] for t in topics}
+
+
+def test_destroying_the_second_stack_leaves_the_first_intact(session: Session) -> None:
+    first = _physical(session)
+    assembly: Path = _state["twin_assembly"]
+    result = cdk.run(
+        ["destroy", TWIN, "--force", "--app", str(assembly)], session.emulator.endpoint, REPO
+    )
+    assert result.returncode == 0, result.output
+    stacks = {s["StackName"] for s in session.clients("cloudformation").describe_stacks()["Stacks"]}
+    assert TWIN not in stacks
+    assert _physical(session) == first
+    template = session.template()["Resources"]
+    gone = [
+        f"{name} ({body['Type']})"
+        for name, body in template.items()
+        if not exists(session.clients, body["Type"], first[name], body.get("Properties"))
+    ]
+    assert not gone, f"destroying the twin removed resources of the first stack: {gone}"
+    twin = _state["twin_physical"]
+    assert not session.clients("application-autoscaling").describe_scalable_targets(
+        ServiceNamespace="ecs"
+    )["ScalableTargets"]
+    assert not [
+        a for a in session.clients("cloudwatch").describe_alarms()["MetricAlarms"]
+        if a["AlarmName"] in twin.values()
+    ]
 
 
 def _needs(template: dict[str, Any], name: str) -> set[str]:

@@ -101,4 +101,5 @@ def test_update_the_emulator_cannot_apply_is_counted_in_the_summary(
         notes.SIMULATED: 0,
         notes.STAND_IN: 0,
         notes.LAMBDA_CODE: 0,
+        notes.SKIPPED: 0,
     }
