@@ -38,9 +38,24 @@ _CONDITIONAL = ("the CLI says 'may be replaced' for every conditionally create-o
                 "the RDS provider replaces an instance only for engine, AZ, snapshot/restore or "
                 "source changes, never for this one: ")
 
-# change -> logical ID -> (review's verdict, CLI's verdict, why the review is right)
+_ALARMS = (_FOLLOWS + "CloudWatch alarms whose dimensions name the replaced resource are "
+           "updated to watch the new one")
+_DASHBOARD = _FOLLOWS + "the dashboard's widgets name the replaced resource"
+
+# change -> logical ID, or a prefix ending in '*' -> (review's verdict, CLI's verdict, why the
+# review is right). Every entry must match a resource of its change.
 LEGITIMATE: dict[str, dict[str, tuple[str, str, str]]] = {
     "image_tag": {LOCATION_SERVICE: ("in place", "unchanged", _ROLLOUT)},
+    "service_added": {
+        LOCATION_SERVICE: ("in place", "unchanged", _ROLLOUT + " (each task learns the new "
+                           "service's discovery name)"),
+        USER_SERVICE: ("in place", "unchanged", _ROLLOUT),
+    },
+    "service_removed": {
+        LOCATION_SERVICE: ("in place", "unchanged", _ROLLOUT + " (the removed service's "
+                           "discovery name leaves every task)"),
+        USER_SERVICE: ("in place", "unchanged", _ROLLOUT),
+    },
     "db_encryption_key": {
         "DatabaseSecretAttachmentE5D1B020": ("in place", "unchanged", _FOLLOWS + "TargetId names "
                                              "the replaced instance"),
@@ -53,6 +68,8 @@ LEGITIMATE: dict[str, dict[str, tuple[str, str, str]]] = {
             "instance's host"),
         "DatabaseUsersSecretsUserCAA60BEC": ("in place", "unchanged", _FOLLOWS + "as for the "
                                              "location service's secret"),
+        "DatabaseAlarms*": ("in place", "unchanged", _ALARMS),
+        "MonitoringDashboard*": ("in place", "unchanged", _DASHBOARD),
     },
     "db_construct_renamed": {
         LOCATION_SERVICE: ("in place", "unchanged", _ROLLOUT),
@@ -63,6 +80,9 @@ LEGITIMATE: dict[str, dict[str, tuple[str, str, str]]] = {
             "in place", "unchanged", _FOLLOWS + "its statements name the cluster's ARN"),
         LAUNCH_TEMPLATE: ("in place", "unchanged", _FOLLOWS + "a new launch template version: "
                           "its user data names the new cluster, its security group is new"),
+        "ServicesLocationAlarms*": ("in place", "unchanged", _ALARMS),
+        "ServicesUserAlarms*": ("in place", "unchanged", _ALARMS),
+        "MonitoringDashboard*": ("in place", "unchanged", _DASHBOARD),
     },
     "db_multi_az": {DB: ("in place", "may-replace", _CONDITIONAL + "MultiAZ is a ModifyDBInstance "
                          "that adds or removes the standby")},
@@ -90,6 +110,9 @@ LEGITIMATE: dict[str, dict[str, tuple[str, str, str]]] = {
             "in place", "unchanged", _FOLLOWS + "its policy names the new default security group"),
         "DatabaseUsersFunction31CFDB3C": ("in place", "unchanged", _FOLLOWS + "its VpcConfig names "
                                           "the new subnets and security group"),
+        LOCATION_SERVICE: ("in place", "unchanged", _FOLLOWS + "its service registry (Cloud Map, "
+                           "in the VPC's private namespace) is replaced with the namespace"),
+        USER_SERVICE: ("in place", "unchanged", _FOLLOWS + "as for the location service"),
     },
 }
 
@@ -113,6 +136,15 @@ def run(case: Case) -> Review:
     return review(load_assembly(case.base), load_assembly(case.head))
 
 
+def named(name: str, logical_id: str) -> tuple[str, tuple[str, str, str]] | None:
+    """The LEGITIMATE entry (pattern, entry) that names a resource of a change, if any."""
+    for pattern, entry in LEGITIMATE.get(name, {}).items():
+        if pattern == logical_id or (pattern.endswith("*") and
+                                     logical_id.startswith(pattern[:-1])):
+            return pattern, entry
+    return None
+
+
 def disagreement(name: str, case: Case, cli_output: str) -> str:
     """'' when the review and the CLI agree on every resource (named differences applied), else
     what differs."""
@@ -120,10 +152,19 @@ def disagreement(name: str, case: Case, cli_output: str) -> str:
     assert [s.name for s in result.stacks] == [STACK]
     review_says, cli_says = ours(result), cli_diff.verdicts(cli_output)
     expected = dict(cli_says)
-    for logical_id, (mine, theirs, _why) in LEGITIMATE.get(name, {}).items():
+    used = set()
+    for logical_id in sorted(set(review_says) | set(cli_says)):
+        found = named(name, logical_id)
+        if found is None:
+            continue
+        pattern, (mine, theirs, _why) = found
+        used.add(pattern)
         assert cli_says.get(logical_id, "unchanged") == theirs, (
             f"{name}: the CLI no longer says {theirs} for {logical_id}; update LEGITIMATE")
         expected[logical_id] = mine
+    stale = set(LEGITIMATE.get(name, {})) - used
+    if stale:
+        return f"{name}: LEGITIMATE names resources that no longer differ: {sorted(stale)}"
     expected = {i: v for i, v in expected.items() if v != "unchanged"}
     if review_says != expected:
         return _explain(review_says, expected)
@@ -193,13 +234,17 @@ def test_agreement_check_fails_when_a_rule_breaks(
 def _check_reasons(name: str, result: Review) -> None:
     """Each named difference has the cause it claims: only references to replaced resources where
     the CLI is silent, a decided conditional rule where the CLI says 'may be replaced'."""
-    verdicts = {v.logical_id: v for v in result.stacks[0].verdicts}
-    for logical_id, (_mine, theirs, why) in LEGITIMATE.get(name, {}).items():
-        causes = verdicts[logical_id].causes
+    for verdict in result.stacks[0].verdicts:
+        found = named(name, verdict.logical_id)
+        if found is None:
+            continue
+        _pattern, (_mine, theirs, why) = found
         if theirs == "unchanged":
-            assert all("which is replaced" in c.reason for c in causes), (logical_id, causes, why)
+            assert all("which is replaced" in c.reason for c in verdict.causes), (
+                verdict.logical_id, verdict.causes, why)
         else:
-            assert all(c.impact is not Impact.MAY_REPLACE for c in causes), (logical_id, causes)
+            assert all(c.impact is not Impact.MAY_REPLACE for c in verdict.causes), (
+                verdict.logical_id, verdict.causes)
 
 
 def _explain(review_says: dict[str, str], expected: dict[str, str]) -> str:

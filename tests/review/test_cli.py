@@ -125,17 +125,20 @@ def test_unknown_base_is_a_usage_error_naming_it(
 def test_app_that_does_not_synth_on_one_side_is_a_usage_error_naming_the_side(
     clone: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # given a working tree whose app stops with an error before it synthesizes (BASE is fine)
     broken = tmp_path / "broken"
     subprocess.run(["git", "clone", "--quiet", "--shared", str(clone), str(broken)], check=True)
-    settings = json.loads((broken / "cdk.json").read_text())
-    settings["context"]["db.instanceClas"] = "db.t3.small"
-    (broken / "cdk.json").write_text(json.dumps(settings))
+    app = broken / "app.py"
+    app.write_text('import sys\nsys.exit("Invalid configuration: unknown key '
+                   "'db.instanceClas'; did you mean 'db.instanceClass'?\")\n" + app.read_text())
+    # when the review runs, then it stops BASE's synth and names the head side and the reason
     code = main(["run", "--repo", str(broken), "--base", "HEAD", "--dir", str(tmp_path / "out"),
                  "--cdk", FAKE_CDK])
     error = capsys.readouterr().err
     assert code == 1, error[-2000:]
     assert "the app does not synthesize on the head side" in error
     assert "unknown key 'db.instanceClas'; did you mean 'db.instanceClass'?" in error
+    assert not (tmp_path / "out" / "report.md").exists()
 
 
 def test_bad_option_is_a_usage_error_not_a_destructive_change(
