@@ -29,7 +29,6 @@ _FIXED_BUT_UNPRICED = {
     "AWS::ElastiCache::ReplicationGroup": "cache node hours",
     "AWS::RDS::DBCluster": "Aurora cluster (instances and storage)",
     "AWS::EKS::Cluster": "EKS control plane hours",
-    "AWS::Route53::HostedZone": "hosted zone",
     "AWS::EC2::TransitGateway": "transit gateway attachment hours",
     "AWS::EC2::ClientVpnEndpoint": "Client VPN hours",
     "AWS::OpenSearchService::Domain": "OpenSearch instance hours",
@@ -53,6 +52,7 @@ _USAGE: dict[str, str] = {
                             "Enhanced Monitoring logs",
     "AWS::ECR::Repository": "ECR image storage",
     "AWS::ECS::Cluster": "Container Insights metrics (when enabled)",
+    "AWS::ServiceDiscovery::PrivateDnsNamespace": "Route 53 and Cloud Map DNS queries",
 }
 _ALWAYS_EXCLUDED = "data transfer out of AWS and between AZs"
 
@@ -267,7 +267,12 @@ def _counted(resources: Mapping[str, Any], pricer: _Pricer) -> list[CostLine]:
                              ("AWS::CloudWatch::Alarm", "CloudWatch alarms",
                               "cloudwatch_alarm_month"),
                              ("AWS::CloudWatch::Dashboard", "CloudWatch dashboards",
-                              "cloudwatch_dashboard_month")):
+                              "cloudwatch_dashboard_month"),
+                             ("AWS::Route53::HostedZone", "Route 53 hosted zones",
+                              "route53_hosted_zone_month"),
+                             ("AWS::ServiceDiscovery::PrivateDnsNamespace",
+                              "Cloud Map namespaces (a Route 53 hosted zone each)",
+                              "route53_hosted_zone_month")):
         if counts.get(kind):
             lines.append(CostLine(label, f"{TIMES} {counts[kind]}",
                                   pricer.monthly(key, counts[kind])))
