@@ -11,7 +11,7 @@ CDK := node_modules/.bin/cdk --no-notices
 STAMP := $(VENV)/.installed-stamp
 CDK_ARGS ?=
 
-.PHONY: install synth test test-fast snapshot-update lint loadtest local local-stop diff deploy clean help
+.PHONY: bench-scale install synth test test-fast snapshot-update lint loadtest local local-stop diff deploy clean help
 
 CHECKOV_VENV := $(VENV)/tools/checkov
 
@@ -69,6 +69,9 @@ lint: $(STAMP) ## ruff and mypy --strict
 	$(VENV_BIN)/mypy
 	$(VENV_BIN)/mypy --strict docker/common/ecs_service
 	$(VENV_BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+
+bench-scale: $(STAMP) ## synth catalogs of 2, 20, 100, 200 services: time, memory, stack sizes (bench/README.md)
+	$(VENV_BIN)/python bench/scale_benchmark.py
 
 loadtest: $(STAMP) ## bounded load test of the real services on loopback (MySQL at 127.0.0.1:3306)
 	$(VENV_BIN)/python tests/services/loadtest.py --service location

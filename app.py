@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Composition root: read the configuration from CDK context, build the platform stack, and
+"""Composition root: read the configuration from CDK context, build the platform's stacks, and
 register the security gates so that `cdk synth` fails on any unacknowledged finding.
 
 A mistake in the configuration is printed as one message listing every problem, and the app
@@ -10,7 +10,7 @@ import sys
 import aws_cdk as cdk
 
 from ecs_playground.platform import gates
-from ecs_playground.platform.app import USER_ERRORS, build_platform
+from ecs_playground.platform.app import USER_ERRORS, build_platform, synthesize
 
 app = cdk.App()
 try:
@@ -19,4 +19,8 @@ except USER_ERRORS as error:
     print(error, file=sys.stderr)
     sys.exit(1)
 gates.register(app, compliance_packs=platform.compliance_packs)
-app.synth()
+try:
+    synthesize(app)  # then CloudFormation's per-stack quotas on the templates
+except USER_ERRORS as error:
+    print(error, file=sys.stderr)
+    sys.exit(1)

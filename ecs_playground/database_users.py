@@ -200,8 +200,11 @@ class DatabaseUsers(Construct):
             ec2.Peer.any_ipv4(), ec2.Port.tcp(443),
             "Secrets Manager API (through the NAT gateway or a VPC endpoint)",
         )
-        props.database.connections.allow_from(
-            self.security_group, ec2.Port.tcp(props.port),
+        # Opened from the provisioner's side: when the database lives in another stack, both
+        # rules are then created in this one (this stack depends on the database's, never the
+        # reverse); in one stack the rules are the same as `database.allow_from(...)`'s.
+        self.security_group.connections.allow_to(
+            props.database, ec2.Port.tcp(props.port),
             "MySQL from the database users provisioner",
         )
         self._secrets = self._service_secrets(props)

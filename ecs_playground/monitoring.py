@@ -3,7 +3,7 @@ platform, fed by the alarms and metrics of the cluster, the services and the dat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from aws_cdk import Aws, Duration, RemovalPolicy
@@ -101,11 +101,11 @@ class PlatformMonitoring(Construct):
             default_interval=Duration.hours(3),
         )
         self._elb_widgets = {
-            ("RequestCount", "Sum"): self._graph("Requests per minute (ELB)"),
-            ("HTTPCode_Backend_5XX", "Sum"): self._graph("Backend 5XX per minute (ELB)"),
-            ("Latency", "p99"): self._graph("Latency p99, seconds (ELB)"),
-            ("UnHealthyHostCount", "Maximum"): self._graph("Unhealthy instances (ELB)"),
-            ("HealthyHostCount", "Minimum"): self._graph("Healthy instances (ELB)"),
+            ("RequestCount", "Sum"): _graph("Requests per minute (ELB)"),
+            ("HTTPCode_Backend_5XX", "Sum"): _graph("Backend 5XX per minute (ELB)"),
+            ("Latency", "p99"): _graph("Latency p99, seconds (ELB)"),
+            ("UnHealthyHostCount", "Maximum"): _graph("Unhealthy instances (ELB)"),
+            ("HealthyHostCount", "Minimum"): _graph("Healthy instances (ELB)"),
         }
         self.dashboard.add_widgets(
             cw.TextWidget(markdown="## Services", width=WIDTH, height=1)
@@ -114,25 +114,21 @@ class PlatformMonitoring(Construct):
         self.dashboard.add_widgets(*widgets[:3])
         self.dashboard.add_widgets(*widgets[3:])
 
-    def _graph(self, title: str, width: int = 8) -> cw.GraphWidget:
-        return cw.GraphWidget(title=title, width=width, height=6, period=PERIOD)
-
-    def _notify(self, alarms: dict[str, cw.Alarm]) -> None:
+    def notify(self, alarms: Mapping[str, cw.Alarm]) -> None:
+        """Send these alarms to the topic (ALARM and OK). Alarms in another stack reference the
+        topic one way (its ARN), so the topic's stack never depends on theirs."""
         for found in alarms.values():
             found.add_alarm_action(self._action)
             found.add_ok_action(self._action)
 
     def add_service(self, service: ClassicLoadBalancedService) -> None:
         """Send the service's alarms to the topic; add its ELB metrics to the dashboard."""
-        self._notify(service.alarms)
-        dims = {"LoadBalancerName": service.load_balancer.load_balancer_name}
-        for (name, statistic), widget in self._elb_widgets.items():
-            found = metric("AWS/ELB", name, dims, statistic).with_(label=service.name)
-            widget.add_left_metric(found)
+        self.notify(service.alarms)
+        _add_elb_lines(self._elb_widgets, service)
 
     def add_cluster(self, cluster: ContainerCluster) -> None:
         """Send the cluster's alarms to the topic; add cluster and per-service ECS widgets."""
-        self._notify(cluster.alarms)
+        self.notify(cluster.alarms)
         name = cluster.ecs_cluster.cluster_name
 
         def search(namespace: str, metric_name: str, statistic: str) -> cw.MathExpression:
@@ -177,7 +173,7 @@ class PlatformMonitoring(Construct):
 
     def add_database(self, database: MySqlDatabase) -> None:
         """Send the database's alarms to the topic; add its widgets to the dashboard."""
-        self._notify(database.alarms)
+        self.notify(database.alarms)
         dims = {"DBInstanceIdentifier": database.instance.instance_identifier}
         self.dashboard.add_widgets(
             cw.TextWidget(markdown="## Database", width=WIDTH, height=1)
@@ -196,3 +192,42 @@ class PlatformMonitoring(Construct):
         """The dashboard's console URL (a deploy-time token)."""
         return (f"https://{Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region="
                 f"{Aws.REGION}#dashboards:name={self.dashboard.dashboard_name}")
+
+
+class ServicesDashboard(Construct):
+    """A dashboard of the services of one stack (ELB requests, 5XX, latency, healthy and unhealthy
+    instances: one line per service), for services that live outside the platform's stack: the
+    platform's dashboard listing them would make the platform stack depend on theirs. The
+    cluster-wide ECS widgets of `PlatformMonitoring` find every service with a metric search.
+    Attribute: `dashboard`."""
+
+    def __init__(self, scope: Construct, id: str, *, title: str) -> None:
+        super().__init__(scope, id)
+        self.dashboard = cw.Dashboard(self, "Dashboard", default_interval=Duration.hours(3))
+        self._widgets = {
+            ("RequestCount", "Sum"): _graph("Requests per minute (ELB)"),
+            ("HTTPCode_Backend_5XX", "Sum"): _graph("Backend 5XX per minute (ELB)"),
+            ("Latency", "p99"): _graph("Latency p99, seconds (ELB)"),
+            ("UnHealthyHostCount", "Maximum"): _graph("Unhealthy instances (ELB)"),
+            ("HealthyHostCount", "Minimum"): _graph("Healthy instances (ELB)"),
+        }
+        self.dashboard.add_widgets(cw.TextWidget(markdown=f"## {title}", width=WIDTH, height=1))
+        widgets = list(self._widgets.values())
+        self.dashboard.add_widgets(*widgets[:3])
+        self.dashboard.add_widgets(*widgets[3:])
+
+    def add_service(self, service: ClassicLoadBalancedService) -> None:
+        """Add the service's ELB metrics (one line per widget)."""
+        _add_elb_lines(self._widgets, service)
+
+
+def _graph(title: str, width: int = 8) -> cw.GraphWidget:
+    return cw.GraphWidget(title=title, width=width, height=6, period=PERIOD)
+
+
+def _add_elb_lines(
+    widgets: Mapping[tuple[str, str], cw.GraphWidget], service: ClassicLoadBalancedService
+) -> None:
+    dims = {"LoadBalancerName": service.load_balancer.load_balancer_name}
+    for (name, statistic), widget in widgets.items():
+        widget.add_left_metric(metric("AWS/ELB", name, dims, statistic).with_(label=service.name))

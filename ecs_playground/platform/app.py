@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import aws_cdk as cdk
 
 from ..capacity import CapacityError
+from ..quotas import QuotaError, check, template_usages
 from ..validation import PropsValidationError
 from . import config
 from .config import ConfigError, PlatformConfig
 from .images import ImageSourceError
 from .stack import EcsPlaygroundStack, PlatformError
 
-USER_ERRORS = (ConfigError, PlatformError, PropsValidationError, CapacityError, ImageSourceError)
+USER_ERRORS = (ConfigError, PlatformError, PropsValidationError, CapacityError, ImageSourceError,
+               QuotaError)
 """What a user's mistake raises: print the message, no traceback."""
 
 DESCRIPTION = "ecs-playground: ECS on EC2 behind classic ELBs with RDS MySQL"
@@ -22,3 +27,25 @@ def build_platform(app: cdk.App) -> PlatformConfig:
     platform = config.load(app.node.get_all_context())
     EcsPlaygroundStack(app, platform.stack_name, config=platform, description=DESCRIPTION)
     return platform
+
+
+def check_assembly(outdir: str | Path) -> None:
+    """CloudFormation's per-stack quotas on the synthesized templates (resources, outputs,
+    parameters, template size); raises QuotaError with the numbers. Reads the files only."""
+    root = Path(outdir)
+    manifest = json.loads((root / "manifest.json").read_text())
+    usages = []
+    for name, artifact in sorted(manifest.get("artifacts", {}).items()):
+        if artifact.get("type") != "aws:cloudformation:stack":
+            continue
+        file = root / artifact["properties"]["templateFile"]
+        text = file.read_text()
+        usages += template_usages(name, json.loads(text), len(text.encode()))
+    check(usages)
+
+
+def synthesize(app: cdk.App) -> cdk.cx_api.CloudAssembly:
+    """`app.synth()`, then the template quota check (raises QuotaError)."""
+    assembly = app.synth()
+    check_assembly(assembly.directory)
+    return assembly

@@ -30,6 +30,7 @@ from ..container_cluster import ContainerClusterProps
 from ..database import MySqlDatabaseProps
 from ..monitoring import PlatformMonitoringProps
 from ..props import configurable_fields, field_doc
+from .layout import DEFAULT_SERVICE_STACKS, PLATFORM
 
 Parser = Callable[[Any], Any]
 SERVICE_NAME_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,31}")
@@ -132,6 +133,13 @@ def parse_str_map(raw: Any) -> dict[str, str]:
     raise ParseError('expected a map of text: k=v,k2=v2 or {"k":"v"}')
 
 
+def parse_stack(raw: Any) -> str:
+    """'platform' or a stack number: 3 in cdk.json, "3" from -c (kept as text)."""
+    if isinstance(raw, str) and not raw.strip().isdigit():
+        return raw.strip()
+    return str(parse_int(raw))
+
+
 def optional(parse: Parser) -> Parser:
     """The same parser, with null (JSON null or the text "null") for 'unset'."""
 
@@ -183,10 +191,18 @@ PLATFORM_KEYS: dict[str, tuple[Parser, str]] = {
     "nag.compliancePacks": (parse_bool, "Also run cdk-nag's HIPAA Security and NIST 800-53 R5 "
                             "packs (an audit run: their findings fail the synth and fill "
                             "cdk.out/validation-report.json)."),
+    "serviceStacks": (parse_int, "Service stacks (fixed buckets) that services without "
+                      "<service>.stack are spread over by a stable hash of their name; changing "
+                      "it moves services (their ELBs are replaced), adding a service never does. "
+                      "Default: 24."),
     "imagesDirectory": (parse_str, "Docker build context of the service images (one "
                         "Dockerfile, one folder per service); relative to the app's directory."),
 }
 SERVICE_KEYS: dict[str, tuple[Parser, str]] = {
+    "stack": (optional(parse_stack), "Stack of the service: 'platform' (the platform stack, as the "
+              "default app's services) or a service stack number 1..serviceStacks. Default: "
+              "a stable hash of the service name picks the service stack, so adding or removing "
+              "another service never moves this one."),
     "image": (optional(parse_str), "Registry image REPO:TAG (or REPO@sha256:...) to run instead "
               "of the image built from imagesDirectory/<service>; set it to roll out a published "
               "image."),
@@ -275,6 +291,8 @@ class ServiceConfig:
     props: Mapping[str, Any]
     repository_credentials: str | None = None
     """Name or ARN of the secret with private registry credentials for `image`."""
+    stack: str | None = None
+    """`<service>.stack`: 'platform', a service stack number, or None (a stable hash decides)."""
     """Keyword arguments for ClassicLoadBalancedServiceProps (without cluster, image)."""
 
 
@@ -296,6 +314,8 @@ class PlatformConfig:
     """Keyword arguments for PlatformMonitoringProps (without encryption_key)."""
     services: Mapping[str, ServiceConfig]
     """Per service name, in deployment order."""
+    service_stacks: int = DEFAULT_SERVICE_STACKS
+    """Fixed number of service stacks (hash buckets)."""
     problems: tuple[str, ...] = ()
     """Problems found in the configuration that still let the platform be checked further (its
     constructs' props and capacity): the stack reports them together with its own."""
@@ -364,7 +384,12 @@ def load(context: Mapping[str, Any]) -> PlatformConfig:
             "stack name); e.g. EcsPlayground",
         )
     _check_vpc(reader, values)
-    service_configs = {s: _service(reader, s, values) for s in services}
+    buckets = values.get("serviceStacks", DEFAULT_SERVICE_STACKS)
+    if not 1 <= buckets <= 200:
+        reader.problem("serviceStacks", buckets, "allowed 1-200 (CloudFormation allows 2,000 "
+                       "stacks per account); e.g. 24")
+        buckets = DEFAULT_SERVICE_STACKS
+    service_configs = {s: _service(reader, s, values, buckets) for s in services}
     if reader.fatal:
         raise ConfigError(reader.problems)
     return PlatformConfig(
@@ -378,6 +403,7 @@ def load(context: Mapping[str, Any]) -> PlatformConfig:
         database=_props_values("db", values, specs),
         monitoring=_props_values("monitoring", values, specs),
         services=service_configs,
+        service_stacks=buckets,
         problems=tuple(reader.problems),
         unparsed=frozenset(unparsed | reader.reported),
     )
@@ -468,7 +494,9 @@ def _props_values(
     }
 
 
-def _service(reader: _Reader, name: str, values: Mapping[str, Any]) -> ServiceConfig:
+def _service(
+    reader: _Reader, name: str, values: Mapping[str, Any], buckets: int
+) -> ServiceConfig:
     image = values.get(f"{name}.image")
     if image is not None and not IMAGE_PATTERN.fullmatch(image):
         reader.problem(
@@ -503,7 +531,18 @@ def _service(reader: _Reader, name: str, values: Mapping[str, Any]) -> ServiceCo
             "allowed a Secrets Manager secret name (letters, digits, /_+=.@-) or ARN "
             "(arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-abcdef)",
         )
+    stack = values.get(f"{name}.stack")
+    if stack is not None and stack != PLATFORM and not (
+        stack.isdigit() and 1 <= int(stack) <= buckets
+    ):
+        reader.problem(
+            f"{name}.stack", stack,
+            f"allowed '{PLATFORM}' or a service stack number 1-{buckets} (serviceStacks); or "
+            "leave it unset: a stable hash of the name picks the service stack",
+        )
+        stack = None
     return ServiceConfig(
+        stack=stack,
         image=image,
         db_name=db_name,
         repository_credentials=credentials,

@@ -18,15 +18,16 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from .. import acknowledge
+from .. import acknowledge, quotas
 from ..access_logs import elb_access_logs_bucket
 from ..capacity import CapacityError
 from ..classic_service import ClassicLoadBalancedService, ClassicLoadBalancedServiceProps
 from ..container_cluster import ContainerCluster, ContainerClusterProps
 from ..database import MySqlDatabase, MySqlDatabaseProps
 from ..database_users import DatabaseUsers, DatabaseUsersProps
-from ..monitoring import PlatformMonitoring, PlatformMonitoringProps
+from ..monitoring import PlatformMonitoring, PlatformMonitoringProps, ServicesDashboard
 from ..validation import Problem
+from . import layout
 from .config import PlatformConfig, ServiceConfig
 from .images import SERVICE_IMAGE_HEALTH_CHECK, ImageSourceError, service_image, source_port
 
@@ -35,6 +36,74 @@ DEMAND_FIELDS = frozenset({
     "name", "container_port", "host_port", "cpu", "memory_limit_mib", "desired_count",
     "min_healthy_percent", "max_healthy_percent",
 })
+
+
+QUOTA_INCREASES_KEY = "EcsPlayground::QuotaIncreases"
+"""Template metadata of the platform stack: the adjustable quotas the plan exceeds."""
+
+
+class ServiceStack(Stack):
+    """A stack of services on the platform stack's cluster: their ELBs, task definitions, ECS
+    services, alarms, their database users (a provisioner of their own) and a dashboard.
+
+    References go one way only: a service stack uses the platform's VPC, cluster, capacity
+    provider, database, key, bucket and alarm topic; the platform stack never references a service
+    stack (aws-cdk issue 35210 asks to keep the cluster and its ASG capacity provider together:
+    both stay in the platform stack).
+    """
+
+    def __init__(self, scope: Construct, id: str, **kwargs: Any) -> None:
+        super().__init__(scope, id, **kwargs)
+        self.services_scope = Construct(self, "Services")
+        """Parent of the services (the same construct path as in the platform stack)."""
+        self.services: dict[str, ClassicLoadBalancedService] = {}
+        self.database_users: DatabaseUsers
+        self.dashboard: ServicesDashboard | None = None
+
+    @staticmethod
+    def database_users_props(platform: EcsPlaygroundStack, services: Mapping[str, str],
+                             scope: Construct | None = None) -> DatabaseUsersProps:
+        """A provisioner on the platform's database. With a `scope` (the service stack), the
+        master secret and the key are imported there: granting on the platform's own objects
+        would write this stack's roles into the platform's key policy (a cycle)."""
+        secret: secretsmanager.ISecret = platform.database.secret
+        key: kms.IKey = platform.encryption_key
+        if scope is not None:
+            key = kms.Key.from_key_arn(scope, "PlatformKey", platform.encryption_key.key_arn)
+            secret = secretsmanager.Secret.from_secret_attributes(
+                scope, "MasterSecret", secret_complete_arn=platform.database.secret.secret_arn,
+                encryption_key=key,
+            )
+        return DatabaseUsersProps(
+            vpc=platform.vpc,
+            master_secret=secret,
+            endpoint_address=platform.database.hostname,
+            database=platform.database.instance,
+            services=services,
+            encryption_key=key,
+        )
+
+    def add_database_users(self, platform: EcsPlaygroundStack, services: Mapping[str, str]
+                           ) -> None:
+        """One MySQL user per service of this stack."""
+        self.database_users = DatabaseUsers(
+            self, "DatabaseUsers", self.database_users_props(platform, services, self)
+        )
+
+    def add_service(self, name: str, service: ClassicLoadBalancedService,
+                    monitoring: PlatformMonitoring) -> None:
+        """Alarms to the platform's topic, ELB lines on this stack's dashboard, an output."""
+        self.services[name] = service
+        monitoring.notify(service.alarms)
+        if self.dashboard is None:
+            self.dashboard = ServicesDashboard(self, "Monitoring", title=self.stack_name)
+        self.dashboard.add_service(service)
+        CfnOutput(
+            self, f"{construct_id(name)}LoadBalancerDnsName",
+            value=service.load_balancer.load_balancer_dns_name,
+            description=f"DNS name of the {name} service's classic ELB (port "
+            f"{service.listener_port})",
+        )
 
 
 class PlatformError(ValueError):
@@ -71,6 +140,17 @@ class EcsPlaygroundStack(Stack):
         super().__init__(scope, id, **kwargs)
         self._config = config
         problems: list[str] = list(config.problems)
+        self.layout = layout.assign(
+            {name: service.stack for name, service in config.services.items()},
+            config.service_stacks,
+        )
+        """Service name -> 'platform' or its service stack's key (e.g. 'Services07')."""
+        self.service_stacks: dict[str, ServiceStack] = {
+            key: ServiceStack(scope, f"{id}-{key}", env=kwargs.get("env"),
+                              description=kwargs.get("description"))
+            for key in layout.by_stack(self.layout) if key != layout.PLATFORM
+        }
+        """The stacks of the services that do not live in this one, by key."""
         self.vpc = self._vpc(config, problems)
         self._acknowledge_default_sg_restriction()
         self.encryption_key = self._encryption_key()
@@ -117,7 +197,8 @@ class EcsPlaygroundStack(Stack):
                 endpoint_address=self.database.hostname,
                 database=self.database.instance,
                 services={name: service.db_name for name, service in config.services.items()
-                          if f"{name}.dbName" not in config.unparsed},  # else reported already
+                          if f"{name}.dbName" not in config.unparsed  # else reported already
+                          and self.layout[name] == layout.PLATFORM},
                 encryption_key=self.encryption_key,
             )
             if users_props.services:  # none valid: the configuration said why already
@@ -134,7 +215,9 @@ class EcsPlaygroundStack(Stack):
                 environment=(self.database.container_environment(service.db_name)
                              if not database_problems else {}),
                 secrets=(self.database_users.container_secrets(name)
-                         if users_ok and f"{name}.dbName" not in config.unparsed else {}),
+                         if users_ok and f"{name}.dbName" not in config.unparsed
+                         and self.layout[name] == layout.PLATFORM else {}),
+                home=self._home(name),
             )
             for name, service in config.services.items()
         }
@@ -154,17 +237,39 @@ class EcsPlaygroundStack(Stack):
                 self.cluster.capacity_plan(*demands).check()
             except CapacityError as err:
                 problems += [f"capacity: {reason}" for reason in err.reasons]
+        self.quota_increases: list[quotas.Usage] = []
+        """Adjustable AWS quotas this plan exceeds (listed by `make synth`)."""
+        if not cluster_problems and None not in service_props.values():
+            try:
+                self.quota_increases = quotas.check(quotas.plan_usages(self._plan_counts(
+                    [p for p in service_props.values() if p is not None])))
+            except quotas.QuotaError as err:
+                problems += [f"quota: {b.render()}" for b in err.breaches]
+        if not database_problems:
+            problems += self._check_service_stack_users(config)
         if problems:
             raise PlatformError(problems)
+        if self.quota_increases:
+            self.template_options.metadata = {
+                QUOTA_INCREASES_KEY: [u.render() for u in self.quota_increases]
+            }
 
         self.access_logs_bucket = elb_access_logs_bucket(self, "ElbAccessLogs")
         services = Construct(self, "Services")
         discovery = self._discovery_environment(service_props)
+        for key, stack in self.service_stacks.items():
+            stack.add_database_users(self, {
+                name: config.services[name].db_name
+                for name, where in self.layout.items() if where == key
+            })
         self.services = {
             name: ClassicLoadBalancedService(
-                services, construct_id(name),
+                services if self.layout[name] == layout.PLATFORM
+                else self.service_stacks[self.layout[name]].services_scope,
+                construct_id(name),
                 dataclasses.replace(
                     props, access_logs_bucket=self.access_logs_bucket,
+                    secrets=props.secrets or self._service_stack_secrets(name),
                     environment={**props.environment, **{
                         key: value for key, value in discovery.items()
                         if key != _discovery_variable(name)
@@ -173,13 +278,18 @@ class EcsPlaygroundStack(Stack):
             )
             for name, props in service_props.items() if props is not None
         }
-        for service in self.services.values():
+        for name, service in self.services.items():
             # a task starts only once its database user exists
-            service.service.node.add_dependency(self.database_users.custom_resource)
+            users = (self.database_users if self.layout[name] == layout.PLATFORM
+                     else self.service_stacks[self.layout[name]].database_users)
+            service.service.node.add_dependency(users.custom_resource)
         self.monitoring = PlatformMonitoring(self, "Monitoring", monitoring_props)
         """The alarm topic and the dashboard."""
-        for service in self.services.values():
-            self.monitoring.add_service(service)
+        for name, service in self.services.items():
+            if self.layout[name] == layout.PLATFORM:
+                self.monitoring.add_service(service)
+            else:
+                self.service_stacks[self.layout[name]].add_service(name, service, self.monitoring)
         self.monitoring.add_cluster(self.cluster)
         self.monitoring.add_database(self.database)
         self._outputs()
@@ -223,10 +333,41 @@ class EcsPlaygroundStack(Stack):
             )
             raise PlatformError(problems) from None
 
+    def _home(self, name: str) -> Stack:
+        """The stack a service lives in."""
+        key = self.layout[name]
+        return self if key == layout.PLATFORM else self.service_stacks[key]
+
+    def _service_stack_secrets(self, name: str) -> dict[str, ecs.Secret]:
+        stack = self.service_stacks.get(self.layout[name])
+        return stack.database_users.container_secrets(name) if stack is not None else {}
+
+    def _check_service_stack_users(self, config: PlatformConfig) -> list[str]:
+        """The DatabaseUsers props of each service stack, checked before anything is built."""
+        problems = []
+        for key in self.service_stacks:
+            names = {name: config.services[name].db_name for name, where in self.layout.items()
+                     if where == key and f"{name}.dbName" not in config.unparsed}
+            props = ServiceStack.database_users_props(self, names)
+            problems += self._in_config_terms("db", "DatabaseUsers", props.validate())
+        return problems
+
+    def _plan_counts(self, props: list[ClassicLoadBalancedServiceProps]) -> quotas.PlanCounts:
+        """What the plan creates, for the quota check (one inbound rule per service on the
+        instance security group: from its ELB's security group on its host port)."""
+        return quotas.PlanCounts(
+            cluster=str(self._config.cluster.get("cluster_name") or "Cluster"),
+            load_balancers=len(props),
+            listeners_per_load_balancer=1,
+            services=len(props),
+            most_tasks={p.name: p.max_task_count or p.desired_count for p in props},
+            instance_sg_inbound_rules=len(props),
+        )
+
     def _service_props(
         self, name: str, service: ServiceConfig, problems: list[str], *,
         cluster: ContainerCluster | ecs.ICluster, environment: Mapping[str, str],
-        secrets: Mapping[str, ecs.Secret],
+        secrets: Mapping[str, ecs.Secret], home: Stack,
     ) -> ClassicLoadBalancedServiceProps | None:
         """The props of one service from its configuration (None when its image has a problem)."""
         settings = dict(service.props)
@@ -242,7 +383,7 @@ class EcsPlaygroundStack(Stack):
                 )
                 return None
             image = ecs.ContainerImage.from_registry(
-                service.image, credentials=self._registry_credentials(name, service)
+                service.image, credentials=self._registry_credentials(name, service, home)
             )
         else:
             try:
@@ -270,16 +411,18 @@ class EcsPlaygroundStack(Stack):
             **settings,
         )
 
+    @staticmethod
     def _registry_credentials(
-        self, name: str, service: ServiceConfig
+        name: str, service: ServiceConfig, home: Stack
     ) -> secretsmanager.ISecret | None:
-        """The secret named by `<service>.repositoryCredentials` (an ARN or a name)."""
+        """The secret named by `<service>.repositoryCredentials` (an ARN or a name), imported
+        into the service's own stack."""
         reference = service.repository_credentials
         if reference is None:
             return None
-        existing = self.node.try_find_child("RegistryCredentials")
+        existing = home.node.try_find_child("RegistryCredentials")
         scope = existing if isinstance(existing, Construct) else Construct(
-            self, "RegistryCredentials"
+            home, "RegistryCredentials"
         )
         if reference.startswith("arn:"):
             return secretsmanager.Secret.from_secret_complete_arn(
@@ -360,6 +503,8 @@ class EcsPlaygroundStack(Stack):
         CfnOutput(self, "DashboardUrl", value=self.monitoring.dashboard_url,
                   description="CloudWatch dashboard of the platform")
         for name, service in self.services.items():
+            if self.layout[name] != layout.PLATFORM:
+                continue  # in the service's own stack
             CfnOutput(
                 self, f"{construct_id(name)}LoadBalancerDnsName",
                 value=service.load_balancer.load_balancer_dns_name,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 HEADROOM_KEY = "EcsPlayground::CapacityHeadroom"
+QUOTA_INCREASES_KEY = "EcsPlayground::QuotaIncreases"
 
 
 def _templates(outdir: Path) -> dict[str, dict[str, Any]]:
@@ -85,6 +86,8 @@ def summarize(outdir: Path) -> str:
         lines.append(f"stack {name}: {len(resources)} resources ({top}, ...)")
         lines += _services(resources)
         lines += _headroom(resources)
+        lines += [f"  needs a quota increase: {line}"
+                  for line in template.get("Metadata", {}).get(QUOTA_INCREASES_KEY, [])]
     return "\n".join(lines)
 
 

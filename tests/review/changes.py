@@ -24,6 +24,8 @@ ORDERS = {
     "orders.desiredCount": "2",
     "orders.cpu": "256",
     "orders.memoryLimitMib": "512",
+    # the review tool reads one stack: keep the new service in the platform stack (issue 13)
+    "orders.stack": "platform",
 }
 
 

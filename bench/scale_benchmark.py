@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""`make bench-scale`: synthesize generated catalogs of 2, 20, 100 and 200 services with the real
+app (`app.py`, gates included, as `cdk synth` runs it) and print per size: wall time, peak
+memory, stacks, and the resources and bytes of the largest stack, with each time's ratio to the
+2-service time of the same run and the per-service slope (least squares).
+
+The catalog comes from `ecs_playground.platform.catalog` (data only). Each size runs in a fresh
+process (the CDK CLI passes context the same way: CDK_CONTEXT_JSON and CDK_OUTDIR).
+
+Usage: bench/scale_benchmark.py [SIZES...]     (default 2 20 100 200)
+       bench/scale_benchmark.py --profile N    (cProfile of one in-process synth, top 25)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ecs_playground.platform.catalog import catalog_context  # noqa: E402
+
+MEASURE = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+           "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
+           "sys.exit(r.returncode)")
+
+
+def context(services: int) -> dict[str, object]:
+    base = json.loads((ROOT / "cdk.json").read_text())["context"]
+    return catalog_context(base, services)
+
+
+def run(services: int) -> dict[str, float]:
+    env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    with tempfile.TemporaryDirectory(prefix=f"bench-scale-{services}-") as out:
+        env.update(CDK_CONTEXT_JSON=json.dumps(context(services)), CDK_OUTDIR=out)
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-c", MEASURE, sys.executable, "app.py"],
+                              cwd=ROOT, env=env, capture_output=True, text=True)
+        wall = time.perf_counter() - start
+        if done.returncode != 0:
+            sys.exit(f"{services} services: synth failed:\n{done.stderr[-3000:]}")
+        peak_kib = int(done.stderr.strip().splitlines()[-1])
+        sizes = {f.name: (len(json.loads(f.read_text())["Resources"]), f.stat().st_size)
+                 for f in Path(out).glob("*.template.json")}
+    largest = max(sizes.values())
+    return {"services": services, "wall": wall, "peak_mib": peak_kib / 1024,
+            "stacks": len(sizes), "resources": largest[0],
+            "bytes": max(size for _, size in sizes.values())}
+
+
+def slope(rows: list[dict[str, float]]) -> tuple[float, float]:
+    xs, ys = [r["services"] for r in rows], [r["wall"] for r in rows]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum(
+        (x - mx) ** 2 for x in xs)
+    return b, my - b * mx
+
+
+def profile(services: int) -> None:
+    import cProfile
+    import pstats
+
+    os.environ["PATH"] = f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"
+    import aws_cdk as cdk
+
+    from ecs_playground.platform import gates
+    from ecs_playground.platform.app import build_platform, synthesize
+
+    with tempfile.TemporaryDirectory() as out:
+        app = cdk.App(context=context(services), outdir=out)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        build_platform(app)
+        gates.register(app)
+        synthesize(app)
+        profiler.disable()
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--profile"]:
+        profile(int(argv[1]))
+        return 0
+    sizes = [int(a) for a in argv] or [2, 20, 100, 200]
+    rows = []
+    for n in sizes:
+        rows.append(run(n))
+        print(f"  {n} services: {rows[-1]['wall']:.1f} s", file=sys.stderr, flush=True)
+    base = rows[0]["wall"]
+    print("| services | synth wall s | x 2-service | peak RSS MiB | stacks "
+          "| largest stack: resources | largest template KiB |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['services']} | {r['wall']:.1f} | {r['wall'] / base:.2f} | "
+              f"{r['peak_mib']:.0f} | {r['stacks']} | {r['resources']} | "
+              f"{r['bytes'] / 1024:.0f} |")
+    if len(rows) > 1:
+        b, a = slope(rows)
+        print(f"\nlinear fit: {a:.1f} s + {b * 1000:.0f} ms per service")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
