@@ -52,6 +52,9 @@ def test_cdk_synth_with_overrides_from_the_command_line(tmp_path: Path) -> None:
     summary = summarize(tmp_path)
     assert "service location" in summary and "image srirajan/location:11" in summary
     assert "capacity app01: 4 instances" in summary and "headroom" in summary
+    # the same monthly estimate `make review` reports (4 x t2.medium alone is over $100)
+    (cost,) = [line for line in summary.splitlines() if line.startswith("  cost EcsPlayground:")]
+    assert float(cost.split("~$", 1)[1].split("/", 1)[0].replace(",", "")) > 100, cost
 
 
 @pytest.mark.cli

@@ -12,6 +12,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from .review.cost import monthly_cost_lines
+
 HEADROOM_KEY = "EcsPlayground::CapacityHeadroom"
 QUOTA_INCREASES_KEY = "EcsPlayground::QuotaIncreases"
 
@@ -88,6 +90,7 @@ def summarize(outdir: Path) -> str:
         lines += _headroom(resources)
         lines += [f"  needs a quota increase: {line}"
                   for line in template.get("Metadata", {}).get(QUOTA_INCREASES_KEY, [])]
+    lines += monthly_cost_lines(outdir)  # the same estimate `make review` reports
     return "\n".join(lines)
 
 
