@@ -64,11 +64,11 @@ diagram: $(STAMP) ## regenerate docs/architecture.md (a Mermaid diagram checked 
 snapshot-update: $(STAMP) ## rewrite the syrupy snapshots on purpose; review the diff like code
 	$(VENV_BIN)/python -m pytest tests/snapshot --snapshot-update
 
-lint: $(STAMP) ## ruff and mypy --strict
+lint: $(STAMP) ## ruff, mypy --strict and actionlint on the CI workflow
 	$(VENV_BIN)/ruff check ecs_playground tests app.py docker emulator bench/compare_templates.py
 	$(VENV_BIN)/mypy
 	$(VENV_BIN)/mypy --strict docker/common/ecs_service
-	$(VENV_BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(VENV_BIN)/actionlint .github/workflows/*.yml
 
 bench-scale: $(STAMP) ## synth catalogs of 2, 20, 100, 200 services: time, memory, stack sizes (bench/README.md)
 	$(VENV_BIN)/python bench/scale_benchmark.py
