@@ -95,6 +95,9 @@ def test_requirements_are_exact_hashed_and_what_the_tests_run() -> None:
     assert text.count("--hash=sha256:") == len(pins)
     installed = {name: metadata.version(name) for name in pins}
     assert installed == pins, "the test environment must run the versions the image ships"
+    dev = (DOCKER_DIR.parent / "requirements-dev.txt").read_text()
+    dev_pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", dev, flags=re.MULTILINE))
+    assert {name: dev_pins.get(name) for name in pins} == pins, "requirements-dev.txt must pin them"
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -18,6 +18,7 @@ import pymysql
 import pymysql.cursors
 from pymysql.connections import Connection
 
+from ecs_service.credentials import Credentials
 from ecs_service.settings import DatabaseSettings
 
 T = TypeVar("T")
@@ -40,6 +41,9 @@ SCHEMA_MISSING_CODES = frozenset({ER_NO_DB_ERROR, ER_BAD_DB_ERROR, ER_NO_SUCH_TA
 UNAVAILABLE_CODES = frozenset({1040, 1044, 1045, 1053, 1152, 1205, 1213, 1290, 1836, 1927, 4031})
 
 _IDLE_PING_AFTER_S = 5.0
+
+
+_ACCESS_DENIED = 1045
 
 
 class DatabaseUnavailable(Exception):
@@ -102,18 +106,31 @@ class ConnectionPool:
 
     def __init__(self, settings: DatabaseSettings) -> None:
         self._settings = settings
+        self.credentials = Credentials(
+            settings.user, settings.password, settings.secret_arn, settings.secret_refetch_seconds
+        )
         self._slots = threading.BoundedSemaphore(settings.pool_size)
         self._idle: list[tuple[DictConnection, float]] = []
         self._lock = threading.Lock()
         self._closed = False
 
     def _open(self, database: str | None) -> DictConnection:
+        """A new connection; after an access-denied, re-read the secret and retry once."""
+        used = self.credentials.current
+        try:
+            return self._connect(database, *used)
+        except pymysql.err.OperationalError as exc:
+            if error_code(exc) != _ACCESS_DENIED or not self.credentials.refresh(used):
+                raise
+        return self._connect(database, *self.credentials.current)
+
+    def _connect(self, database: str | None, user: str, password: str) -> DictConnection:
         s = self._settings
         return pymysql.connect(
             host=s.host,
             port=s.port,
-            user=s.user,
-            password=s.password,
+            user=user,
+            password=password,
             database=database,
             connect_timeout=s.connect_timeout,
             read_timeout=s.read_timeout,
@@ -131,7 +148,11 @@ class ConnectionPool:
             return self._open(self._settings.name)
         conn, since = entry
         if time.monotonic() - since > _IDLE_PING_AFTER_S:
-            conn.ping(reconnect=True)  # a long-idle connection may have been closed by the server
+            try:
+                conn.ping(reconnect=False)  # a long-idle connection may have been closed
+            except (pymysql.err.Error, OSError):
+                _close_quietly(conn)  # reopen with the current credentials (rotated meanwhile?)
+                return self._open(self._settings.name)
         return conn
 
     def _give_back(self, conn: DictConnection) -> None:

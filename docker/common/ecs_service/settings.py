@@ -8,6 +8,8 @@
 | DB_PWD          | database password                         | empty                   |
 | DB_NAME         | database (schema) name; created if missing | required               |
 | DB_POOL_SIZE    | most connections one process opens        | 10                      |
+| DB_SECRET_ARN   | secret re-read when MySQL refuses DB_PWD  | none: never re-read     |
+| DB_SECRET_REFETCH_SECONDS | least seconds between re-reads  | 30                      |
 | PORT            | HTTP listen port                          | the definition's port   |
 | LISTEN_HOST     | HTTP listen address                       | 0.0.0.0                 |
 | LOG_LEVEL       | DEBUG, INFO, WARNING, ERROR               | INFO                    |
@@ -44,6 +46,9 @@ class DatabaseSettings:
     write_timeout: float = 10.0
     pool_size: int = 10
     pool_timeout: float = 5.0
+    secret_arn: str | None = None
+    """Secret holding ``username``/``password``, re-read after an access-denied (None: never)."""
+    secret_refetch_seconds: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,14 @@ def _pool_size(env: Mapping[str, str]) -> int:
     return size
 
 
+def _refetch_seconds(env: Mapping[str, str]) -> float:
+    raw = env.get("DB_SECRET_REFETCH_SECONDS", "") or "30"
+    seconds = parse_decimal(raw, 1, 3600)
+    if seconds is None:
+        raise SettingsError(f"DB_SECRET_REFETCH_SECONDS must be 1..3600, got {_shown(raw)}")
+    return float(seconds)
+
+
 def load_settings(definition: ServiceDefinition, env: Mapping[str, str] | None = None) -> Settings:
     """Build :class:`Settings` from *env* (default ``os.environ``)."""
     env = os.environ if env is None else env
@@ -128,6 +141,8 @@ def load_settings(definition: ServiceDefinition, env: Mapping[str, str] | None =
         password=env.get("DB_PWD", ""),
         name=database_name(env),
         pool_size=_pool_size(env),
+        secret_arn=env.get("DB_SECRET_ARN") or None,
+        secret_refetch_seconds=_refetch_seconds(env),
     )
     return Settings(
         database=database,
