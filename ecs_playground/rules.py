@@ -35,6 +35,7 @@ from aws_cdk import (
     PolicyValidationPluginReport,
     PolicyViolatingResource,
     PolicyViolation,
+    Token,
 )
 
 PLUGIN_NAME = "EcsPlayground"
@@ -53,6 +54,11 @@ SECRET_VALUES = {
     "a JSON Web Token": re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\."),
 }
 """Values that are credentials whatever the variable is called."""
+SECRET_ARN_NAME = re.compile(r"_ARN$", re.IGNORECASE)
+SECRET_ARN_VALUE = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[^\s]+$")
+"""`*_ARN` naming a Secrets Manager secret by ARN (e.g. `DB_SECRET_ARN`): where to read a
+credential, not one; the task still needs IAM permission to read it. Before synthesis the ARN of a
+secret in the app is a token (resolved to a `Ref` in the template), which passes as well."""
 KEEPS_DATA = {"Retain", "Snapshot", "RetainExceptOnCreate"}
 STATEFUL_TYPES = {
     "AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::SecretsManager::Secret",
@@ -104,7 +110,9 @@ def secret_in(name: Any, value: Any) -> str | None:
     for kind, pattern in SECRET_VALUES.items():
         if any(pattern.search(text) for text in _strings(value)):
             return kind
-    if isinstance(name, str) and SECRET_NAME.search(name) and isinstance(value, str):
+    if (isinstance(name, str) and SECRET_NAME.search(name) and isinstance(value, str)
+            and not (SECRET_ARN_NAME.search(name)
+                     and (SECRET_ARN_VALUE.match(value) or Token.is_unresolved(value)))):
         return "a literal value in a variable named like a credential"
     return None
 

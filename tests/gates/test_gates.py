@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from aws_cdk import Fn
 
-from ecs_playground.rules import check_template
+from ecs_playground.rules import check_template, secret_in
 
 from ..conftest import SCENARIOS
 from .conftest import Scans
@@ -115,7 +116,19 @@ PLAINTEXT_CASES: list[tuple[str, object, bool]] = [
     ("HOMEPAGE_URL", "https://example.org/path", False),
     ("SETTING", "{{resolve:ssm:/app/log-level}}", False),  # plain SSM parameters are settings
     ("AUTHOR", "alice", False),
+    ("DB_SECRET_ARN", {"Ref": "ServiceSecret"}, False),  # where to re-read the password from
+    ("DB_SECRET_ARN",                                # ... also as a literal ARN: not a credential
+     "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecs/location-AbCdEf", False),
+    ("DB_SECRET_ARN", "hunter2", True),              # an ARN name does not excuse a password
+    ("DB_SECRET", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x-AbCdEf", True),
 ]
+
+
+def test_a_secret_arn_token_is_not_a_credential_but_a_password_token_is() -> None:
+    # before synthesis a secret's ARN is a token; the props check sees that, not a Ref
+    token = Fn.ref("ServiceSecret")
+    assert secret_in("DB_SECRET_ARN", token) is None
+    assert secret_in("DB_PWD", token) == "a literal value in a variable named like a credential"
 
 
 @pytest.mark.parametrize(("name", "value", "caught"), PLAINTEXT_CASES,
