@@ -27,6 +27,7 @@ from aws_cdk import (
 )
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -282,6 +283,17 @@ class DatabaseUsers(Construct):
             "DB_USER": ecs.Secret.from_secrets_manager(secret, "username"),
             "DB_PWD": ecs.Secret.from_secrets_manager(secret, "password"),
         }
+
+    def container_environment(self, service: str) -> dict[str, str]:
+        """`DB_SECRET_ARN`: the service's own secret, which a task re-reads when MySQL refuses the
+        password ECS injected at start (after a rotation). An ARN, not a credential; the task role
+        must be allowed to read it (`grant_rotation_pickup`)."""
+        return {"DB_SECRET_ARN": self.secret_for(service).secret_arn}
+
+    def grant_rotation_pickup(self, service: str, task_role: iam.IGrantable) -> None:
+        """Let a service's task role read its own secret (`GetSecretValue`, and `kms:Decrypt`
+        through the platform key), so running tasks pick up a rotated password themselves."""
+        self.secret_for(service).grant_read(task_role)
 
     # ---------------------------------------------------------------- parts
 

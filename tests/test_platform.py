@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from ecs_playground.rules import secret_in
+
 SERVICES = [("location", 8081), ("user", 9091)]
 
 
@@ -281,11 +283,13 @@ def test_db_settings_come_as_environment_and_credentials_as_secrets(
     db_id = only(default_template, "AWS::RDS::DBInstance")["Id"]
     env = {e["Name"]: e["Value"] for e in container["Environment"]}
     other = next(n for n, _ in SERVICES if n != name)  # its discovery name (Cloud Map)
+    own = _secret_of(default_template, name)["Id"]
     assert env == {"DB_HOST": {"Fn::GetAtt": [db_id, "Endpoint.Address"]},
                    "DB_PORT": "3306", "DB_NAME": name,
+                   # re-read by the task when MySQL refuses DB_PWD (after a rotation)
+                   "DB_SECRET_ARN": {"Ref": own},
                    f"{other.upper()}_DISCOVERY_NAME": f"{other}.app01.internal"}
     # the service's own user and secret, never the master's
-    own = _secret_of(default_template, name)["Id"]
     secrets = {s["Name"]: s["ValueFrom"] for s in container["Secrets"]}
     assert secrets == {
         "DB_USER": {"Fn::Join": ["", [{"Ref": own}, ":username::"]]},
@@ -316,10 +320,18 @@ def test_no_task_can_read_the_master_secret_or_another_services(
     attachment = only(default_template, "AWS::SecretsManager::SecretTargetAttachment")["Id"]
     assert not (_readers(default_template, master) | _readers(default_template, attachment)) \
         & task_roles
+    secrets = [i for i in default_template.find_resources("AWS::SecretsManager::Secret")]
     for name, _ in SERVICES:
         own = _secret_of(default_template, name)["Id"]
         readers = _readers(default_template, own) & task_roles
-        assert readers and all(name.title() in role for role in readers), (name, readers)
+        # ECS (execution role) injects DB_USER/DB_PWD; the task itself (task role) re-reads the
+        # secret after a rotation: both of this service's roles, no other service's
+        assert {r.split("TaskDefinition")[1][:8] for r in readers} == {"TaskRole", "Executio"}
+        assert all(r.startswith(f"Services{name.title()}TaskDefinition") for r in readers), readers
+    for role in task_roles:  # and each role reads exactly one secret: its own service's
+        readable = {s for s in secrets if role in _readers(default_template, s)}
+        (service,) = [n for n, _ in SERVICES if role.startswith(f"Services{n.title()}")]
+        assert readable == {_secret_of(default_template, service)["Id"]}, (role, readable)
 
 
 def test_tasks_start_only_after_their_database_users_exist(default_template: Template) -> None:
@@ -331,8 +343,13 @@ def test_tasks_start_only_after_their_database_users_exist(default_template: Tem
 def test_no_container_has_a_plaintext_credential(default_template: Template) -> None:
     for task in default_template.find_resources("AWS::ECS::TaskDefinition").values():
         for container in task["Properties"]["ContainerDefinitions"]:
-            names = [e["Name"] for e in container.get("Environment", [])]
-            assert not [n for n in names if any(w in n for w in ("PWD", "PASS", "SECRET"))]
+            env = {e["Name"]: e["Value"] for e in container.get("Environment", [])}
+            assert not [n for n in env if any(w in n for w in ("PWD", "PASS", "SECRET"))
+                        and n != "DB_SECRET_ARN"]
+            # DB_SECRET_ARN names where the password is (a Ref to a secret), it is not one
+            assert default_template.to_json()["Resources"][env["DB_SECRET_ARN"]["Ref"]][
+                "Type"] == "AWS::SecretsManager::Secret"
+            assert secret_in("DB_SECRET_ARN", env["DB_SECRET_ARN"]) is None
 
 
 @pytest.mark.parametrize(("name", "port"), SERVICES)
@@ -545,16 +562,17 @@ def test_access_log_writes_are_held_to_this_accounts_prefix(default_template: Te
     assert delivery["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
 
 
-def test_execution_roles_may_decrypt_the_secrets_key_through_secrets_manager(
+def test_execution_and_task_roles_may_decrypt_the_secrets_key_through_secrets_manager(
     default_template: Template,
 ) -> None:
-    # without kms:Decrypt on the platform key, ECS cannot read the DB secret: tasks never start
+    # without kms:Decrypt on the platform key, ECS cannot read the DB secret: tasks never start;
+    # and a task could not re-read its rotated password
     key = only(default_template, "AWS::KMS::Key")
     roles = {i for i, r in default_template.find_resources("AWS::IAM::Role").items()
-             if "ExecutionRole" in i}
+             if "ExecutionRole" in i or "TaskRole" in i}
     decrypt = [s for s in key["Properties"]["KeyPolicy"]["Statement"]
                if s["Action"] == "kms:Decrypt" and "AWS" in s["Principal"]]
     granted = {p["Fn::GetAtt"][0] for s in decrypt for p in s["Principal"]["AWS"]
                if isinstance(p, dict) and "Fn::GetAtt" in p}
-    assert len(roles) == 2 and roles <= granted, (roles, granted)
+    assert len(roles) == 4 and roles <= granted, (roles, granted)
     assert all(s["Condition"]["StringEquals"]["kms:ViaService"] for s in decrypt)

@@ -270,19 +270,23 @@ class EcsPlaygroundStack(Stack):
                 dataclasses.replace(
                     props, access_logs_bucket=self.access_logs_bucket,
                     secrets=props.secrets or self._service_stack_secrets(name),
-                    environment={**props.environment, **{
-                        key: value for key, value in discovery.items()
-                        if key != _discovery_variable(name)
-                    }},
+                    environment={
+                        **self._users_of(name).container_environment(name),
+                        **props.environment, **{
+                            key: value for key, value in discovery.items()
+                            if key != _discovery_variable(name)
+                        },
+                    },
                 ),
             )
             for name, props in service_props.items() if props is not None
         }
         for name, service in self.services.items():
+            users = self._users_of(name)
             # a task starts only once its database user exists
-            users = (self.database_users if self.layout[name] == layout.PLATFORM
-                     else self.service_stacks[self.layout[name]].database_users)
             service.service.node.add_dependency(users.custom_resource)
+            # and re-reads its own secret (only) after a rotation, with the task role
+            users.grant_rotation_pickup(name, service.task_definition.task_role)
         self.monitoring = PlatformMonitoring(self, "Monitoring", monitoring_props)
         """The alarm topic and the dashboard."""
         for name, service in self.services.items():
@@ -337,6 +341,12 @@ class EcsPlaygroundStack(Stack):
         """The stack a service lives in."""
         key = self.layout[name]
         return self if key == layout.PLATFORM else self.service_stacks[key]
+
+    def _users_of(self, name: str) -> DatabaseUsers:
+        """The DatabaseUsers that hold a service's user and secret."""
+        key = self.layout[name]
+        return (self.database_users if key == layout.PLATFORM
+                else self.service_stacks[key].database_users)
 
     def _service_stack_secrets(self, name: str) -> dict[str, ecs.Secret]:
         stack = self.service_stacks.get(self.layout[name])
