@@ -238,9 +238,9 @@ class MySqlDatabase(Construct):
         )
         acknowledge.nag(
             self.secret, "AwsSolutions-SMG4",
-            "the services read the credentials once, at task start (ECS secrets); a rotation "
-            "would break running tasks until they are replaced, so rotation is an operator "
-            "decision paired with a service redeploy",
+            "the master credentials are read only by whoever administers the database (the "
+            "database-users provisioner, during deployments; no task gets them); rotating them "
+            "is left to the operator",
         )
         monitoring_role = self.instance.node.find_child("MonitoringRole")
         acknowledge.nag(

@@ -353,9 +353,10 @@ class DatabaseUsers(Construct):
             for secret in self._secrets.values():
                 acknowledge.nag(
                     secret, "AwsSolutions-SMG4",
-                    "services read their credentials once, at task start (ECS secrets); a "
-                    "rotation breaks running tasks until they are replaced, so it is opt-in "
-                    "(DatabaseUsersProps.rotation), paired with replacing the tasks",
+                    "rotation is opt-in (DatabaseUsersProps.rotation): services that read "
+                    "DB_SECRET_ARN re-read a rotated password when MySQL refuses the old one, so "
+                    "turning it on needs no redeploy; images that ignore DB_SECRET_ARN need "
+                    "their tasks replaced after each rotation",
                 )
         role = self.function.role
         assert role is not None
