@@ -46,6 +46,11 @@ ROOT_DEVICE = "/dev/xvda"
 IMDS_HOP_LIMIT = 1
 NAMESPACE_PATTERN = r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?"
 AMI_ID_PATTERN = r"ami-([0-9a-f]{8}|[0-9a-f]{17})"
+# A published ECS-optimized AL2023 x86_64 release by its "AMI name" (amazon-ecs-ami release), e.g.
+# al2023-ami-ecs-hvm-2023.0.20260922-kernel-6.1-x86_64, and its own SSM parameter: the same name in
+# every region, and it never moves to another image, unlike .../recommended/image_id.
+AMI_RELEASE_PATTERN = r"al2023-ami-ecs-hvm-2023\.0\.\d{8}-kernel-\d+\.\d+-x86_64"
+AMI_RELEASE_PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2023/{release}/image_id"
 
 
 @documented
@@ -105,6 +110,13 @@ class ContainerClusterProps:
         "'ami-0123456789abcdef0'). Pin it to make an AMI change one visible diff: changing it "
         "rolls the instances (see the rolling_update_* props). Default: none, the "
         "image comes from `machine_image_cached_in_context` or else AWS's recommended image."))
+    machine_image_release: str | None = field(default=None, metadata=setting(
+        "ECS-optimized AL2023 release the instances run, by its AMI name, e.g. "
+        "'al2023-ami-ecs-hvm-2023.0.20260922-kernel-6.1-x86_64' (see the amazon-ecs-ami "
+        "releases). Read from that release's own SSM parameter, which exists in every region "
+        "and never points to another image: a new AMI arrives only when you change this value "
+        "(a visible diff that rolls the instances), never because AWS published one. Default: "
+        "none (machine_image_id, the cached lookup, or else AWS's recommended image)."))
     machine_image_cached_in_context: bool = field(default=False, metadata=setting(
         "Resolve AWS's recommended ECS-optimized AL2023 image at synth and keep it in "
         "cdk.context.json (needs a stack with an explicit account and region); a new image "
@@ -195,18 +207,30 @@ class ContainerClusterProps:
                 "remove spaces, newlines, quotes other than \" and shell characters such as "
                 "; | & $ ` < > ( ) (the value is written into the instances' user data)",
             )
+        pins = [name for name, value in (
+            ("machine_image_id", self.machine_image_id),
+            ("machine_image_release", self.machine_image_release),
+            ("machine_image_cached_in_context", self.machine_image_cached_in_context or None),
+        ) if value is not None]
+        if len(pins) > 1:
+            check.add(
+                pins[1], getattr(self, pins[1]), f"unset when {pins[0]} is given",
+                "pin the AMI one way: machine_image_id, machine_image_release or the cached "
+                "lookup",
+            )
+        if self.machine_image_release is not None:
+            check.pattern(
+                "machine_image_release", self.machine_image_release, AMI_RELEASE_PATTERN,
+                "the AMI name of an ECS-optimized AL2023 x86_64 release, e.g. "
+                "'al2023-ami-ecs-hvm-2023.0.20260922-kernel-6.1-x86_64'",
+                "copy the AMD64 'AMI name' of a release of aws/amazon-ecs-ami",
+            )
         if self.machine_image_id is not None:
             check.pattern(
                 "machine_image_id", self.machine_image_id, AMI_ID_PATTERN,
                 "an AMI ID: 'ami-' and 8 or 17 hex digits",
                 "copy the image ID of an ECS-optimized AL2023 AMI, or leave it unset",
             )
-            if self.machine_image_cached_in_context:
-                check.add(
-                    "machine_image_cached_in_context", True,
-                    "False when machine_image_id is given",
-                    "pin the AMI one way: machine_image_id or the cached lookup",
-                )
         if self.discovery_namespace is not None:
             check.pattern(
                 "discovery_namespace", self.discovery_namespace, NAMESPACE_PATTERN,
@@ -442,6 +466,11 @@ class ContainerCluster(Construct):
     def _machine_image(props: ContainerClusterProps) -> ec2.IMachineImage:
         if props.machine_image_id is not None:
             return _PinnedImage(props.machine_image_id)
+        if props.machine_image_release is not None:
+            return ec2.MachineImage.from_ssm_parameter(
+                AMI_RELEASE_PARAMETER.format(release=props.machine_image_release),
+                os=ec2.OperatingSystemType.LINUX,
+            )
         return ecs.EcsOptimizedImage.amazon_linux2023(
             cached_in_context=props.machine_image_cached_in_context or None
         )

@@ -89,6 +89,7 @@ EVERYTHING_ON: dict[str, Any] = {
     # instances and tasks scale between min and max; the AMI is pinned
     "cluster.minCapacity": 2, "cluster.maxCapacity": 6, "cluster.targetCapacityPercent": 90,
     "cluster.machineImageId": "ami-0123456789abcdef0",
+    "cluster.machineImageRelease": "null",  # pinned by ID instead of cdk.json's release
     "location.minTaskCount": 2, "location.maxTaskCount": 5,
     "user.minTaskCount": 2, "user.maxTaskCount": 5, "user.scaleMemoryPercent": "null",
     # a private registry image for location

@@ -19,6 +19,7 @@ from aws_cdk.assertions import Match, Template
 from ecs_playground import (
     CapacityError,
     ClassicLoadBalancedService,
+    ContainerClusterProps,
     PlatformMonitoring,
     PlatformMonitoringProps,
     PropsValidationError,
@@ -27,7 +28,7 @@ from ecs_playground.capacity import INSTANCE_TYPES, CapacityPlan, ServiceDemand
 from ecs_playground.platform.stack import PlatformError
 
 from .conftest import build_stack
-from .factories import ENV, new_cluster, service_props
+from .factories import ENV, existing_vpc, new_cluster, new_stack, service_props
 
 ELB = {"location": "ServicesLocationLoadBalancer2ECC3FDD",
        "user": "ServicesUserLoadBalancerF1E9343A"}
@@ -373,6 +374,32 @@ def test_changing_the_pinned_ami_changes_only_the_launch_template() -> None:
     before, after = template("ami-0123456789abcdef0"), template("ami-0fedcba9876543210")
     changed = {i for i in before if before[i] != after.get(i)}
     assert {before[i]["Type"] for i in changed} == {"AWS::EC2::LaunchTemplate"}
+
+
+def test_changing_the_pinned_release_changes_only_the_image_parameter() -> None:
+    def template(release: str) -> dict[str, Any]:
+        cluster = new_cluster(machine_image_release=release)
+        return Template.from_stack(Stack.of(cluster)).to_json()  # type: ignore[no-any-return]
+
+    before = template("al2023-ami-ecs-hvm-2023.0.20260916-kernel-6.1-x86_64")
+    after = template("al2023-ami-ecs-hvm-2023.0.20260922-kernel-6.1-x86_64")
+    changed = {i for i in before["Resources"] if before["Resources"][i] != after["Resources"][i]}
+    assert {before["Resources"][i]["Type"] for i in changed} == {"AWS::EC2::LaunchTemplate"}
+    (image,) = [p["Default"] for p in after["Parameters"].values()
+                if str(p.get("Default", "")).startswith("/aws/service/ecs/")]
+    assert image.endswith("/al2023-ami-ecs-hvm-2023.0.20260922-kernel-6.1-x86_64/image_id")
+
+
+@pytest.mark.parametrize(("pins", "prop"), [
+    ({"machine_image_release": "al2023-ami-ecs-hvm-latest"}, "machine_image_release"),
+    ({"machine_image_release": "al2023-ami-ecs-hvm-2023.0.20260922-kernel-6.1-x86_64",
+      "machine_image_id": "ami-0123456789abcdef0"}, "machine_image_release"),
+    ({"machine_image_id": "ami-0123456789abcdef0", "machine_image_cached_in_context": True},
+     "machine_image_cached_in_context"),
+])
+def test_the_ami_is_pinned_one_valid_way(pins: dict[str, Any], prop: str) -> None:
+    problems = ContainerClusterProps(vpc=existing_vpc(new_stack()), **pins).validate()
+    assert [p.prop for p in problems] == [prop], problems
 
 
 def test_the_ami_is_resolved_at_synth_into_the_context_when_asked() -> None:

@@ -55,8 +55,11 @@ def test_instances_are_t2_medium_from_the_ecs_optimized_al2023_ami(
     data = only(default_template, "AWS::EC2::LaunchTemplate")["Properties"]["LaunchTemplateData"]
     assert data["InstanceType"] == "t2.medium"
     param = data["ImageId"]["Ref"]
+    # a fixed release's own parameter: AWS publishing a new image changes nothing until
+    # cluster.machineImageRelease changes (never .../recommended/image_id, which moves)
     assert default_template.to_json()["Parameters"][param]["Default"] == (
-        "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
+        "/aws/service/ecs/optimized-ami/amazon-linux-2023/"
+        "al2023-ami-ecs-hvm-2023.0.20260922-kernel-6.1-x86_64/image_id"
     )
 
 
