@@ -116,3 +116,13 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
     finally:
         process.stop(state_dir)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """One emulator per session, tests in file order: under pytest-xdist (make test), every
+    emulator test runs on the same worker."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.path).parents:
+            item.add_marker(pytest.mark.xdist_group("emulator"))
