@@ -292,8 +292,45 @@ def resolve_dynamic_references(value: str, account_id: str, region: str) -> str:
 _original_clean_json = parsing.clean_json
 
 
+_ROLE_ACCOUNT = re.compile(r"^arn:[^:]+:iam::(\d{12}):role/")
+
+
+def get_stack_output(spec: Any, resources_map: Any) -> Any:
+    """``Fn::GetStackOutput`` (CDK's weak cross-stack references, ``defaultCrossStackReferences:
+    weak``): the current value of another stack's output, read at create/update time, as
+    CloudFormation reads it. ``Region`` defaults to the stack's own; ``RoleArn`` names the
+    account (IAM is not enforced here, as nowhere in moto). moto 5.2.5 does not know the function:
+    the unresolved object reached the resource (a service's cluster was a dict).
+    """
+    if not isinstance(spec, dict) or not {"StackName", "OutputName"} <= set(spec):
+        raise ValidationError(
+            message=f"Template error: Fn::GetStackOutput needs StackName and OutputName: {spec}"
+        )
+    resolved = {key: parsing.clean_json(value, resources_map) for key, value in spec.items()}
+    region = resolved.get("Region") or resources_map._region_name
+    role = _ROLE_ACCOUNT.match(str(resolved.get("RoleArn") or ""))
+    account = role.group(1) if role else resources_map._account_id
+    backend = cfn_models.cloudformation_backends[account][region]
+    stack_name, output_name = str(resolved["StackName"]), str(resolved["OutputName"])
+    stack = _find_stack(backend, stack_name)
+    if stack is None:
+        raise ValidationError(
+            message=f"Fn::GetStackOutput: stack {stack_name} does not exist in {account}/{region}"
+        )
+    outputs = stack.output_map
+    output = outputs[output_name] if output_name in outputs.outputs else None
+    if output is None:
+        raise ValidationError(
+            message=f"Fn::GetStackOutput: stack {stack_name} has no output {output_name}"
+        )
+    return output.value
+
+
 def clean_json(resource_json: Any, resources_map: Any) -> Any:
-    """moto's intrinsic-function resolution, plus dynamic references in the resulting strings."""
+    """moto's intrinsic-function resolution, plus ``Fn::GetStackOutput`` and dynamic references in
+    the resulting strings."""
+    if isinstance(resource_json, dict) and "Fn::GetStackOutput" in resource_json:
+        return get_stack_output(resource_json["Fn::GetStackOutput"], resources_map)
     result = _original_clean_json(resource_json, resources_map)
     if isinstance(result, str) and "{{resolve:" in result:
         return resolve_dynamic_references(

@@ -252,6 +252,58 @@ def test_exports_reach_the_next_stack(session: Session) -> None:
     ]
 
 
+def test_get_stack_output_reads_the_other_stacks_output(session: Session) -> None:
+    """CDK's weak cross-stack references (``defaultCrossStackReferences: weak``) are
+    ``Fn::GetStackOutput``: no export needed, resolved at create/update time."""
+    producer = _deploy(
+        session,
+        {
+            "Resources": {"T": {"Type": "AWS::SNS::Topic"}},
+            "Outputs": {"TopicArn": {"Value": {"Ref": "T"}}},
+        },
+    )
+
+    def subscription(output: str) -> dict[str, Any]:
+        reference = {
+            "Fn::GetStackOutput": {
+                "StackName": producer,
+                "Region": {"Ref": "AWS::Region"},
+                "OutputName": output,
+            }
+        }
+        return {
+            "S": {
+                "Type": "AWS::SNS::Subscription",
+                "Properties": {
+                    "TopicArn": reference,
+                    "Protocol": "sqs",
+                    "Endpoint": "arn:aws:sqs:us-east-1:123456789012:q",
+                },
+            }
+        }
+
+    consumer = _deploy(session, {"Resources": subscription("TopicArn")})
+    topic = _physical(session, producer)["T"]
+    (found,) = [
+        s
+        for s in session.clients("sns").list_subscriptions()["Subscriptions"]
+        if s["SubscriptionArn"] == _physical(session, consumer)["S"]
+    ]
+    assert found["TopicArn"] == topic
+    cfn = session.clients("cloudformation")
+    name = f"compat-{uuid.uuid4().hex[:8]}"
+    cfn.create_change_set(
+        StackName=name,
+        ChangeSetName="cs",
+        ChangeSetType="CREATE",
+        TemplateBody=json.dumps({"Resources": subscription("Missing")}),
+    )
+    cfn.execute_change_set(StackName=name, ChangeSetName="cs")
+    (stack,) = cfn.describe_stacks(StackName=name)["Stacks"]
+    assert stack["StackStatus"] == "CREATE_FAILED"
+    assert f"stack {producer} has no output Missing" in stack["StackStatusReason"]
+
+
 def test_ssm_parameter_keeps_its_name_for_use_previous_value(session: Session) -> None:
     cfn = session.clients("cloudformation")
     template = {
