@@ -8,7 +8,8 @@ The catalog comes from `ecs_playground.platform.catalog` (data only). Each size 
 process (the CDK CLI passes context the same way: CDK_CONTEXT_JSON and CDK_OUTDIR).
 
 Usage: bench/scale_benchmark.py [SIZES...]     (default 2 20 100 200)
-       bench/scale_benchmark.py --profile N    (cProfile of one in-process synth, top 25)
+       bench/scale_benchmark.py --profile N [FILE]    (cProfile of one in-process synth: top 25
+                                                     by cumulative, 15 by own time; FILE: pstats)
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# Before anything imports aws_cdk (ecs_playground does): the jsii kernel starts the first `node` on
+# PATH, and it must be the checkout's Node 24 (as `make synth` runs it), not the system's.
+os.environ["PATH"] = f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"
 
 from ecs_playground.platform.catalog import catalog_context  # noqa: E402
 
@@ -37,7 +41,7 @@ def context(services: int) -> dict[str, object]:
 
 
 def run(services: int) -> dict[str, float]:
-    env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    env = dict(os.environ)
     with tempfile.TemporaryDirectory(prefix=f"bench-scale-{services}-") as out:
         env.update(CDK_CONTEXT_JSON=json.dumps(context(services)), CDK_OUTDIR=out)
         start = time.perf_counter()
@@ -63,11 +67,10 @@ def slope(rows: list[dict[str, float]]) -> tuple[float, float]:
     return b, my - b * mx
 
 
-def profile(services: int) -> None:
+def profile(services: int, dump: str | None = None) -> None:
     import cProfile
     import pstats
 
-    os.environ["PATH"] = f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"
     import aws_cdk as cdk
 
     from ecs_playground.platform import gates
@@ -81,12 +84,16 @@ def profile(services: int) -> None:
         gates.register(app)
         synthesize(app)
         profiler.disable()
-    pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+    if dump:
+        profiler.dump_stats(dump)
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("cumulative").print_stats(25)
+    stats.sort_stats("tottime").print_stats(15)
 
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--profile"]:
-        profile(int(argv[1]))
+        profile(int(argv[1]), argv[2] if len(argv) > 2 else None)
         return 0
     sizes = [int(a) for a in argv] or [2, 20, 100, 200]
     rows = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
+import struct
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
@@ -50,9 +51,28 @@ class PropsValidationError(ValueError):
         super().__init__("\n".join(lines))
 
 
+# aws-cdk-lib's own pre-tests in `Token.isUnresolved` (core/lib/private/encoding.ts): a string token
+# always contains ANY_TOKEN_MARKER; a number token is a double whose top 16 bits are 0xFBFF
+# (DOUBLE_TOKEN_MARKER_BITS). Values that fail them are never tokens, so they need no jsii call.
+_TOKEN_MARKER = "Token["
+_DOUBLE_TOKEN_TOP_BITS = 0xFBFF
+
+
 def is_token(value: Any) -> bool:
-    """True when the value is only known at deploy time, so synth-time checks must skip it."""
-    return isinstance(value, (str, int, float)) and Token.is_unresolved(value)
+    """True when the value is only known at deploy time, so synth-time checks must skip it.
+
+    Same answer as `Token.is_unresolved`, which it asks only for values that can be tokens:
+    validating a catalog of services checks tens of thousands of plain values, and each jsii
+    call is a round trip to Node."""
+    if isinstance(value, str):
+        return _TOKEN_MARKER in value and Token.is_unresolved(value)
+    if isinstance(value, (int, float)):
+        try:
+            bits = struct.unpack("<Q", struct.pack("<d", float(value)))[0]
+        except OverflowError:  # an int beyond any double: JavaScript would see Infinity
+            return False
+        return bits >> 48 == _DOUBLE_TOKEN_TOP_BITS and Token.is_unresolved(value)
+    return False
 
 
 def known(*values: Any) -> bool:

@@ -21,6 +21,7 @@ from ecs_playground import (
 )
 from ecs_playground.platform.config import ConfigError
 from ecs_playground.platform.stack import PlatformError
+from ecs_playground.validation import is_token
 
 from .conftest import build_stack
 from .factories import (
@@ -361,3 +362,23 @@ def test_invalid_context_values_are_named_by_their_keys() -> None:
     message = str(err.value)
     assert "location.healthCheckPath = 'health': allowed a URL path" in message
     assert "location.cpu = 64: allowed an integer 128-10240; set location.cpu to" in message
+
+
+
+def test_is_token_answers_as_token_is_unresolved() -> None:
+    # given tokens of each encoding (string, number, list element, stringified number), and plain
+    # values close to them
+    stack = new_stack()
+    number_token = cdk.Token.as_number(stack.stack_name)
+    values: list[Any] = [
+        stack.stack_name, f"prefix-{stack.account}-suffix", cdk.Token.as_list(stack.region)[0],
+        number_token, cdk.Tokenization.stringify_number(number_token), str(number_token),
+        "plain", "Token[", "${Token[TOKEN.1]}", "#{Token[TOKEN.2]}", "", 0, 1, -1, 8081, 2**53,
+        -(2**60), 0.5, True,
+    ]
+    # when is_token answers (it asks jsii only for values that can be tokens),
+    # then it agrees with aws-cdk-lib for each; and values jsii cannot even send are no tokens
+    for value in values:
+        assert is_token(value) == cdk.Token.is_unresolved(value), value
+    for value in (10**400, float("nan"), float("inf"), None):
+        assert not is_token(value), value
