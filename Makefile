@@ -40,11 +40,16 @@ synth: $(STAMP) ## synthesize into cdk.out/ and print a summary (e.g. make synth
 		--framework cloudformation -d cdk.out
 	$(VENV_BIN)/python -m ecs_playground.platform.summary cdk.out
 
+# Both test verbs run on every core (pytest-xdist; the emulator tests stay on one worker, in
+# order). PYTEST_ARGS adds options, e.g. PYTEST_ARGS="-n 0 -k rotation" for one serial test.
+PYTEST_ARGS ?=
+PYTEST_PARALLEL := --numprocesses auto --dist loadgroup
+
 test: $(STAMP) ## every test: unit, validation, snapshots, gates, services, the real CDK CLI, the emulator
-	$(VENV_BIN)/python -m pytest
+	$(VENV_BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 test-fast: $(STAMP) ## the quick loop: every test except the emulator, the CLI and separate-process ones
-	$(VENV_BIN)/python -m pytest -m "not cli and not slow" --ignore=tests/integration
+	$(VENV_BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not cli and not slow" --ignore=tests/integration $(PYTEST_ARGS)
 
 # make review: BASE defaults to the merge base with main; ALLOW_REPLACE=LogicalId,... acknowledges
 # the replacement or deletion of those stateful resources. The tool exits 0 (safe), 2 (a stateful

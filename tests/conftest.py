@@ -148,3 +148,19 @@ def resources_of() -> Callable[[Template, str], dict[str, Any]]:
         return dict(template.find_resources(type_))
 
     return find
+
+
+SHARED_FIXTURE_GROUPS = {"gates": "scanners", "review": "review"}
+"""Folders whose tests share one expensive session fixture (the scanners' run over every
+scenario; the review changes' synths and CLI diffs): under pytest-xdist each folder runs on one
+worker, so the fixture is built once, not once per worker."""
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group the tests of SHARED_FIXTURE_GROUPS' folders (tests/integration groups its own)."""
+    here = Path(__file__).parent
+    for item in items:
+        folder = Path(item.path).relative_to(here).parts[0]
+        if folder in SHARED_FIXTURE_GROUPS:
+            item.add_marker(pytest.mark.xdist_group(SHARED_FIXTURE_GROUPS[folder]))
