@@ -37,6 +37,14 @@ def _parser() -> argparse.ArgumentParser:
         "-o", "--output", type=Path, default=None, help="cloud assembly directory (cdk -o)"
     )
     up.add_argument(
+        "--app",
+        type=Path,
+        default=None,
+        metavar="ASSEMBLY_DIR",
+        help="deploy this cloud assembly (from 'cdk synth -o DIR') as it is, without a synth; "
+        "-c and -o do not apply to it",
+    )
+    up.add_argument(
         "--lambda-custom-resource",
         action="append",
         default=[],
@@ -58,12 +66,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "status":
         return driver.status(args.state_dir)
+    if args.app and (args.context or args.output):
+        print("error: -c and -o do not apply to --app (a cloud assembly is already synthesized)",
+              file=sys.stderr)
+        return 2
     options = driver.UpOptions(
         args.app_dir.resolve(),
         args.state_dir,
         args.context,
         args.output,
         args.lambda_custom_resource,
+        args.app.resolve() if args.app else None,
     )
     try:
         timings = driver.up(options)

@@ -32,13 +32,17 @@ class UpOptions:
     output_dir: Path | None = None
     lambda_custom_resources: list[str] = field(default_factory=list)
     """Custom resource types answered by their own Lambda code (server option)."""
+    assembly: Path | None = None
+    """A cloud assembly synthesized before (``cdk synth -o DIR``): deployed as it is
+    (``cdk deploy --app DIR``), without synthesizing the app again."""
 
 
 class DriverError(RuntimeError):
     """A step failed; the message says which and what to do."""
 
 
-def _context_args(context: Sequence[str]) -> list[str]:
+def context_args(context: Sequence[str]) -> list[str]:
+    """``-c KEY=VALUE`` arguments: the default images unless given, then ``context``."""
     given = {c.split("=", 1)[0] for c in context}
     merged = [c for c in DEFAULT_IMAGES if c.split("=", 1)[0] not in given] + list(context)
     return [arg for item in merged for arg in ("-c", item)]
@@ -119,7 +123,7 @@ def up(options: UpOptions, out: Callable[[str], None] = print) -> dict[str, floa
     started = time.monotonic()
     emulator, reused = _emulator(options, out)
     timings = {"start": time.monotonic() - started}
-    context = _context_args(options.context)
+    context = context_args(options.context)
     before: summary.Snapshot | None = None
     try:
         if reused and _bootstrapped(emulator.endpoint):
@@ -130,14 +134,12 @@ def up(options: UpOptions, out: Callable[[str], None] = print) -> dict[str, floa
             bootstrap = ["bootstrap", f"aws://{ACCOUNT_ID}/{REGION}"]
             timings["bootstrap"] = _step("bootstrap", bootstrap, emulator, options.state_dir, out)
         before = summary.take(emulator.endpoint)
-        deploy = [
-            "deploy",
-            "--all",
-            "--require-approval",
-            "never",
-            *context,
-            *_output_args(options),
-        ]
+        source = (
+            ["--app", str(options.assembly)]
+            if options.assembly
+            else [*context, *_output_args(options)]
+        )
+        deploy = ["deploy", "--all", "--require-approval", "never", *source]
         timings["deploy"] = _step("deploy", deploy, emulator, options.app_dir, out)
     except DriverError:
         _after_failure(options, emulator, reused, before, out)

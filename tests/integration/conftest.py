@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -21,15 +22,83 @@ from typing import Any
 
 import pytest
 
-from emulator import ACCOUNT_ID, REGION, cdk, process
+from emulator import ACCOUNT_ID, REGION, cdk, driver, process
 from emulator.compat.notes import KINDS
+from tests.conftest import EVERYTHING_ON
 from tests.integration.inventory import Clients, clients_for
 
 REPO = Path(__file__).resolve().parents[2]
 STACK = "EcsPlayground"
 IMAGES = ["-c", "user.image=srirajan/user:10", "-c", "location.image=srirajan/location:10"]
+MANIFEST_VERSION = "55.0.0"
 ECHO_TYPE = "Custom::EmulatorEcho"
 """A custom resource type the session's emulator answers with its own Lambda code."""
+
+
+
+def readme_catalog_context() -> dict[str, str]:
+    """The context of the README's second platform with its 6-service catalog, as written."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    match = re.search(r'make local CDK_ARGS="(-c stackName=EcsPlaygroundTwo [^"]*)"', text)
+    assert match, "README: the 'make local' command of the 6-service catalog is gone"
+    args = shlex.split(match.group(1).replace("\\\n", " "))
+    assert args[::2] == ["-c"] * (len(args) // 2), args
+    return dict(arg.split("=", 1) for arg in args[1::2])
+
+
+README_CONTEXT = readme_catalog_context()
+TWIN = README_CONTEXT["stackName"]
+TWIN_EXTRA = {
+    # the 'everything on' scenario of tests/conftest.py, and a database cdk destroy may delete
+    # (with its final snapshot, as -c db.deletionProtection=false promises)
+    **EVERYTHING_ON,
+    "db.deletionProtection": "false",
+}
+TWIN_TEST = "test_second_platform_with_a_six_service_catalog_deploys_side_by_side"
+"""The test that deploys the twin's cloud assembly, synthesized in the background meanwhile."""
+
+
+def context_items(context: dict[str, Any]) -> list[str]:
+    """KEY=VALUE items (lists as JSON) for ``-c``."""
+
+    def text(value: Any) -> str:
+        return json.dumps(value, separators=(",", ":")) if isinstance(value, list) else str(value)
+
+    return [f"{key}={text(value)}" for key, value in context.items()]
+
+
+class BackgroundSynth:
+    """``cdk synth`` of the app into a directory, started now, waited for when needed: the
+    synth overlaps the tests before the one that deploys its assembly."""
+
+    def __init__(self, context: list[str], output: Path) -> None:
+        self.output = output
+        self.log = output.with_suffix(".log")
+        with self.log.open("w") as log:
+            self._process = subprocess.Popen(
+                [str(cdk.cdk_binary()), "synth", "--quiet", "--no-notices", "-o", str(output),
+                 *driver.context_args(context)],
+                cwd=REPO,
+                env=cdk.environment("http://127.0.0.1:9"),  # synth calls no AWS API
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+
+    def assembly(self) -> Path:
+        """The synthesized cloud assembly (waits for the synth; fails with its output)."""
+        returncode = self._process.wait(timeout=600)
+        assert returncode == 0, self.log.read_text()
+        return self.output
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+
+
+_selected: set[str] = set()
+"""Names of the collected tests (the session starts only the synths they need)."""
 
 requires_cli = pytest.mark.skipif(
     not cdk.cdk_binary().exists(), reason="pinned CDK CLI not installed (npm ci)"
@@ -42,6 +111,8 @@ class Session:
 
     state_dir: Path
     assembly: Path
+    twin_synth: BackgroundSynth | None = None
+    """The twin's synth, started with the session when its test is selected."""
     _clients: dict[str, Clients] = field(default_factory=dict)
 
     @property
@@ -91,6 +162,27 @@ class Session:
         return json.loads((self.assembly / f"{stack}.template.json").read_text())
 
 
+def small_app(folder: Path, stack: str, resources: dict[str, Any]) -> Path:
+    """A CDK app directory whose ``app`` is a ready cloud assembly with one hand-written stack:
+    ``up --app-dir`` deploys it without a synth."""
+    assembly = folder / "assembly"
+    assembly.mkdir(parents=True, exist_ok=True)
+    manifest = {
+        "version": MANIFEST_VERSION,
+        "artifacts": {
+            stack: {
+                "type": "aws:cloudformation:stack",
+                "environment": f"aws://{ACCOUNT_ID}/{REGION}",
+                "properties": {"templateFile": f"{stack}.template.json"},
+            }
+        },
+    }
+    (assembly / "manifest.json").write_text(json.dumps(manifest))
+    (assembly / f"{stack}.template.json").write_text(json.dumps({"Resources": resources}))
+    (folder / "cdk.json").write_text(json.dumps({"app": "assembly"}))
+    return folder
+
+
 def emulated_counts(output: str) -> dict[str, int]:
     """The counts ``up`` prints under "emulated, not as on AWS", by note kind."""
     counts = {}
@@ -106,14 +198,21 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
     """Start the emulator, bootstrap it; stop it and remove the temp dirs afterwards."""
     root = tmp_path_factory.mktemp("emulator")
     state_dir = root / "state"
-    emulator = process.start(state_dir, lambda_custom_resources=[ECHO_TYPE])
+    twin = (
+        BackgroundSynth(context_items({**README_CONTEXT, **TWIN_EXTRA}), root / "twin.out")
+        if TWIN_TEST in _selected and cdk.cdk_binary().exists()
+        else None
+    )
     try:
+        emulator = process.start(state_dir, lambda_custom_resources=[ECHO_TYPE])
         result = cdk.run(
             ["bootstrap", f"aws://{ACCOUNT_ID}/{REGION}"], emulator.endpoint, state_dir
         )
         assert result.returncode == 0, result.output
-        yield Session(state_dir, root / "cdk.out")
+        yield Session(state_dir, root / "cdk.out", twin)
     finally:
+        if twin is not None:
+            twin.stop()
         process.stop(state_dir)
         shutil.rmtree(root, ignore_errors=True)
 
@@ -123,6 +222,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """One emulator per session, tests in file order: under pytest-xdist (make test), every
     emulator test runs on the same worker."""
     here = Path(__file__).parent
+    _selected.update(item.name for item in items)
     for item in items:
         if here in Path(item.path).parents:
             item.add_marker(pytest.mark.xdist_group("emulator"))

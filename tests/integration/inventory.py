@@ -6,7 +6,7 @@ user of ``aws ... describe-*`` would.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import boto3
@@ -242,12 +242,36 @@ UNPROBED_PREFIXES = ("Custom::",)
 PROBE_BY_PROPERTY = {"AWS::IAM::Policy": "PolicyName"}
 
 
-def exists(
-    clients: Clients, resource_type: str, physical_id: str, properties: dict[str, Any] | None = None
+def _policy_on_its_roles(
+    clients: Clients, properties: dict[str, Any], physical: Mapping[str, str]
 ) -> bool:
-    """True when the service API shows the resource; KeyError for a type with no probe."""
+    """An inline policy on the roles its template names (two stacks of one app name their inline
+    policies alike: probing every role would find the other stack's)."""
+    iam = clients("iam")
+    roles = [physical[r["Ref"]] for r in properties.get("Roles", []) if "Ref" in r]
+    return any(
+        _missing_is_false(
+            lambda role=role: properties["PolicyName"]
+            in iam.list_role_policies(RoleName=role)["PolicyNames"]
+        )
+        for role in roles
+    )
+
+
+def exists(
+    clients: Clients,
+    resource_type: str,
+    physical_id: str,
+    properties: dict[str, Any] | None = None,
+    physical: Mapping[str, str] | None = None,
+) -> bool:
+    """True when the service API shows the resource; KeyError for a type with no probe.
+    ``physical`` (logical -> physical ID of the stack) narrows probes by property to the
+    resources the template points at."""
     if resource_type.startswith(UNPROBED_PREFIXES) or resource_type == "AWS::CDK::Metadata":
         return True
+    if resource_type == "AWS::IAM::Policy" and physical is not None and properties:
+        return _policy_on_its_roles(clients, properties, physical)
     key = PROBE_BY_PROPERTY.get(resource_type)
     return PROBES[resource_type](
         clients, str((properties or {}).get(key, physical_id)) if key else physical_id

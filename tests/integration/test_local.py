@@ -24,11 +24,21 @@ from typing import Any
 import pymysql
 import pytest
 
+from ecs_playground.platform import layout
 from emulator import cdk, process
 from emulator.compat import custom_resources, local_mysql, notes
 from emulator.compat.util import camel_keys
-from tests.conftest import EVERYTHING_ON
-from tests.integration.conftest import REPO, STACK, Session, emulated_counts, requires_cli
+from tests.integration.conftest import (
+    README_CONTEXT,
+    REPO,
+    STACK,
+    TWIN,
+    TWIN_EXTRA,
+    Session,
+    emulated_counts,
+    requires_cli,
+    small_app,
+)
 from tests.integration.inventory import exists
 
 pytestmark = [pytest.mark.cli, requires_cli]
@@ -71,10 +81,14 @@ def _logical_id(template: dict[str, Any], resource_type: str, key: str, value: s
     return found
 
 
-def test_emulator_dying_mid_deploy_fails_clearly(session: Session) -> None:
+def test_emulator_dying_mid_deploy_fails_clearly(session: Session, tmp_path: Path) -> None:
+    # The driver's watchdog, not the app, is under test: a ready cloud assembly (no synth)
+    # reaches CreateChangeSet as the real app does.
     killed = session.emulator
+    app = small_app(tmp_path, "KillProbe", {"Topic": {"Type": "AWS::SNS::Topic"}})
+    emulator = [sys.executable, "-m", "emulator", "--state-dir", str(session.state_dir)]
     driver = subprocess.Popen(
-        session.up_command(),
+        [*emulator, "up", "--app-dir", str(app)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -84,8 +98,8 @@ def test_emulator_dying_mid_deploy_fails_clearly(session: Session) -> None:
     assert driver.stdout is not None
     killed_at = None
     for line in driver.stdout:
-        # The CLI has synthesized and published the assets to the emulator, and is now
-        # creating the change set: the deploy is under way when its emulator dies.
+        # The CLI has read the assembly and is now creating the change set: the deploy is
+        # under way when its emulator dies.
         if "creating CloudFormation changeset" in line:
             os.kill(killed.pid, signal.SIGKILL)
             killed_at = time.monotonic()
@@ -160,16 +174,14 @@ def test_create_summary_counts_every_simulation(session: Session) -> None:
     assert "(ECS steady state 2, container instance joined 4)" in _state["create_output"]
 
 
-def test_database_users_handler_ran_against_the_local_mysql(session: Session) -> None:
-    output = _state["create_output"]
-    if not _database_users_run():
-        assert "Create not run: no MySQL server at" in output
-        return
+def _database_logins(
+    session: Session, template: dict[str, Any], physical: dict[str, str]
+) -> list[str]:
+    """Log in to the local MySQL as every service user a ``Custom::DatabaseUsers`` of the
+    template provisioned, with its secret's password; return the schemas each may use."""
     server = local_mysql.Server.from_environment()
-    template = session.template()["Resources"]
-    physical = _physical(session)
     secrets = session.clients("secretsmanager")
-    users = 0
+    schemas = []
     for body in template.values():
         if body["Type"] != "Custom::DatabaseUsers":
             continue
@@ -187,8 +199,17 @@ def test_database_users_handler_ran_against_the_local_mysql(session: Session) ->
                 grants = " ".join(row[0] for row in cursor.fetchall())
             connection.close()
             assert f"ON `{service['Schema']}`.*" in grants, grants
-            users += 1
-    assert users == 2
+            schemas.append(service["Schema"])
+    return schemas
+
+
+def test_database_users_handler_ran_against_the_local_mysql(session: Session) -> None:
+    output = _state["create_output"]
+    if not _database_users_run():
+        assert "Create not run: no MySQL server at" in output
+        return
+    schemas = _database_logins(session, session.template()["Resources"], _physical(session))
+    assert len(schemas) == 2
 
 
 def test_create_holds_the_tutorial_facts(session: Session) -> None:
@@ -319,91 +340,226 @@ def test_up_on_a_running_emulator_deploys_an_update(session: Session) -> None:
     assert "ECS service app01/location: 4 of 4 tasks shown RUNNING" in result.stdout
 
 
-TWIN = "EcsPlaygroundTwo"
-TWIN_CONTEXT = {
-    # what cdk.json names physically and must differ per stack (ECS service names and task
-    # definition families only need to be unique per cluster / may share a family)
-    "stackName": TWIN,
-    "cluster.clusterName": "app02",
-    "cluster.discoveryNamespace": "app02.internal",
-    # the local MySQL stands in for both databases: keep the first stack's schemas apart
-    "location.dbName": "location02",
-    "user.dbName": "user02",
-    "db.deletionProtection": "false",
-}
-
-
-def _context_args(context: dict[str, Any]) -> list[str]:
-    def text(value: Any) -> str:
-        return json.dumps(value, separators=(",", ":")) if isinstance(value, list) else str(value)
-
-    return [arg for key, value in context.items() for arg in ("-c", f"{key}={text(value)}")]
-
-
 def _stack_physical(session: Session, stack: str) -> dict[str, str]:
     return {k: v["PhysicalResourceId"] for k, v in _resources(session, stack).items()}
 
 
-def test_second_stack_with_everything_on_deploys_side_by_side(
-    session: Session, tmp_path: Path
+def _expected_twin_stacks() -> list[str]:
+    """The platform stack, then one stack per service stack the layout assigns the catalog to
+    (pins from the README command or cdk.json, else the hash of the name)."""
+    defaults = json.loads((REPO / "cdk.json").read_text(encoding="utf-8"))["context"]
+    context = {**defaults, **README_CONTEXT}
+    services = README_CONTEXT["services"].split(",")
+    pins = {s: (str(context[f"{s}.stack"]) if f"{s}.stack" in context else None) for s in services}
+    keys = layout.by_stack(layout.assign(pins, int(context["serviceStacks"])))
+    return [TWIN if key == layout.PLATFORM else f"{TWIN}-{key}" for key in keys]
+
+
+def _twin_templates(assembly: Path) -> dict[str, dict[str, Any]]:
+    manifest = json.loads((assembly / "manifest.json").read_text())
+    stacks = [
+        name
+        for name, artifact in manifest["artifacts"].items()
+        if artifact["type"] == "aws:cloudformation:stack"
+    ]
+    return {
+        stack: json.loads((assembly / f"{stack}.template.json").read_text())["Resources"]
+        for stack in stacks
+    }
+
+
+def _cross_stack_references(node: Any) -> list[dict[str, Any]]:
+    """Every Fn::GetStackOutput / Fn::ImportValue in a template fragment."""
+    if isinstance(node, list):
+        return [ref for item in node for ref in _cross_stack_references(item)]
+    if not isinstance(node, dict):
+        return []
+    if "Fn::GetStackOutput" in node or "Fn::ImportValue" in node:
+        return [node]
+    return [ref for value in node.values() for ref in _cross_stack_references(value)]
+
+
+def test_second_platform_with_a_six_service_catalog_deploys_side_by_side(
+    session: Session,
 ) -> None:
-    """Issue 8 (two stacks in one account) and issue 12 (everything on, 0 skipped) in one
-    deployment: the twin is the 'everything on' scenario under other physical names."""
+    """Issue 8 (two platforms in one account), issue 12 (everything on, 0 skipped) and issue 13
+    (a 6-service catalog over service stacks) in one deployment: the README's command for a
+    second platform with the catalog, plus every operations feature."""
+    assert not set(README_CONTEXT) & set(TWIN_EXTRA), "the README's values must deploy as written"
     first = _physical(session)
-    assembly = tmp_path / "twin.out"
+    # synthesized with exactly these values while the tests before this one ran
+    assert session.twin_synth is not None, "the session did not start the twin's synth"
     started = time.monotonic()
-    result = session.up("-o", str(assembly), *_context_args({**EVERYTHING_ON, **TWIN_CONTEXT}))
+    assembly = session.twin_synth.assembly()
+    _state["twin_synth_wait_seconds"] = time.monotonic() - started
+    emulator = [sys.executable, "-m", "emulator", "--state-dir", str(session.state_dir)]
+    result = subprocess.run(
+        [*emulator, "up", "--app", str(assembly)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     _state["up_twin_seconds"] = time.monotonic() - started
     assert result.returncode == 0, result.stdout + result.stderr
-    template = json.loads((assembly / f"{TWIN}.template.json").read_text())["Resources"]
+    templates = _twin_templates(assembly)
+    _state["twin_output"] = result.stdout
     _state["twin_assembly"] = assembly
-    # both stacks in the summary and the hints
+    _state["twin_templates"] = templates
+    # the platform stack and at least two service stacks, as the layout assigns the catalog
+    stacks = _expected_twin_stacks()
+    assert sorted(templates) == sorted(stacks)
+    assert len(stacks) >= 3, f"the catalog is not split over two service stacks: {stacks}"
+    # cdk deploy --all deploys the platform stack before the stacks that read it
+    order = [result.stdout.index(f"    {stack}: deploying...") for stack in stacks]
+    assert order[0] == min(order), f"a service stack deployed before {TWIN}"
+    # every stack in the summary (created, with its count) and in the hints; the first unchanged
     assert f"{STACK}: UPDATE_COMPLETE, unchanged ({len(first)} resources)" in result.stdout
-    assert f"{TWIN}: CREATE_COMPLETE, new stack: {len(template)} resources created" in (
-        result.stdout
-    )
-    for stack in (STACK, TWIN):
+    cfn = session.clients("cloudformation")
+    for stack, template in templates.items():
+        assert f"    {stack}: CREATE_COMPLETE, new stack: {len(template)} resources created" in (
+            result.stdout
+        )
+        assert cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == (
+            "CREATE_COMPLETE"
+        )
+    for stack in (STACK, *stacks):
         assert f"aws cloudformation describe-stack-resources --stack-name {stack}" in result.stdout
     assert _physical(session) == first, "deploying the twin changed the first stack"
-    # every template resource of the twin exists and resolves through its service API
-    listed = _resources(session, TWIN)
-    assert sorted(listed) == sorted(template), "resources skipped by the emulator"
-    missing = [
-        f"{name} ({body['Type']})"
-        for name, body in template.items()
-        if not exists(
-            session.clients,
-            body["Type"],
-            listed[name]["PhysicalResourceId"],
-            body.get("Properties"),
-        )
-    ]
-    assert not missing, f"physical IDs that do not resolve: {missing}"
-    # two instances (ASG min 2); services start at 1 task, raised to min 2 by autoscaling
+    # every template resource of every twin stack exists and resolves through its service API
+    physical = {}
+    for stack, template in templates.items():
+        physical[stack] = _stack_physical(session, stack)
+        assert sorted(physical[stack]) == sorted(template), f"{stack}: resources skipped"
+        missing = [
+            f"{stack}/{name} ({body['Type']})"
+            for name, body in template.items()
+            if not exists(
+                session.clients,
+                body["Type"],
+                physical[stack][name],
+                body.get("Properties"),
+                physical[stack],
+            )
+        ]
+        assert not missing, f"physical IDs that do not resolve: {missing}"
+    _state["twin_physical"] = physical
+    # 2 instances (ASG min 2); 6 services at steady state; location and user start at 1 task,
+    # raised to min 2 by autoscaling; one database users provisioner per stack
     ran = _database_users_run()
+    provisioners = len(stacks)
     assert emulated_counts(result.stdout) == {
         notes.NOT_APPLIED: 0,
-        notes.SIMULATED: 2 + 2 + 2,
-        notes.STAND_IN: 1 + (0 if ran else 1),
-        notes.LAMBDA_CODE: 1 if ran else 0,
+        notes.SIMULATED: 2 + 6 + 2,
+        notes.STAND_IN: 1 + (0 if ran else provisioners),
+        notes.LAMBDA_CODE: provisioners if ran else 0,
         notes.SKIPPED: 0,
     }
     assert "Application Auto Scaling set the desired count to 2 (min 2, max 5)" in result.stdout
     ecs = session.clients("ecs")
-    for cluster, count in (("app01", 4), ("app02", 2)):
-        arns = ecs.list_services(cluster=cluster)["serviceArns"]
-        found = ecs.describe_services(cluster=cluster, services=arns)["services"]
-        assert sorted((s["serviceName"], s["desiredCount"]) for s in found) == [
-            ("location", count),
-            ("user", count),
-        ]
-    _state["twin_physical"] = _stack_physical(session, TWIN)
+    arns = ecs.list_services(cluster="app01")["serviceArns"]
+    found = ecs.describe_services(cluster="app01", services=arns)["services"]
+    assert sorted((s["serviceName"], s["desiredCount"]) for s in found) == [
+        ("location", 4),
+        ("user", 4),
+    ]
+    (database,) = [
+        physical[TWIN][n] for n, b in templates[TWIN].items() if b["Type"] == "AWS::RDS::DBInstance"
+    ]
+    (created,) = session.clients("rds").describe_db_instances(DBInstanceIdentifier=database)[
+        "DBInstances"
+    ]
+    assert created["DeletionProtection"] is False
+
+
+def _of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {n: b for n, b in template.items() if b["Type"] == resource_type}
+
+
+def test_every_catalog_service_runs_its_task_definition_behind_its_elb(session: Session) -> None:
+    templates: dict[str, dict[str, Any]] = _state["twin_templates"]
+    physical: dict[str, dict[str, str]] = _state["twin_physical"]
+    platform = templates[TWIN]
+    (provider,) = _of_type(platform, "AWS::ECS::CapacityProvider")
+    subnets = {physical[TWIN][n] for n in _of_type(platform, "AWS::EC2::Subnet")}
+    ecs, elb = session.clients("ecs"), session.clients("elb")
+    running = []
+    for stack, template in templates.items():
+        for name, body in _of_type(template, "AWS::ECS::Service").items():
+            (service,) = ecs.describe_services(
+                cluster="app02", services=[physical[stack][name]]
+            )["services"]
+            where = f"{stack}/{name}"
+            assert service["status"] == "ACTIVE", where
+            assert service["clusterArn"].endswith(":cluster/app02"), where
+            assert service["runningCount"] == service["desiredCount"] >= 1, where
+            task = body["Properties"]["TaskDefinition"]["Ref"]
+            assert service["taskDefinition"] == physical[stack][task], where
+            definition = _task_definition(session, service["taskDefinition"])
+            assert definition["status"] == "ACTIVE", where
+            strategy = service["capacityProviderStrategy"]
+            assert [s["capacityProvider"] for s in strategy] == [physical[TWIN][provider]], where
+            (balancer,) = service["loadBalancers"]
+            (wanted,) = body["Properties"]["LoadBalancers"]
+            elb_name = physical[stack][wanted["LoadBalancerName"]["Ref"]]
+            assert balancer["loadBalancerName"] == elb_name, where
+            (described,) = elb.describe_load_balancers(
+                LoadBalancerNames=[balancer["loadBalancerName"]]
+            )["LoadBalancerDescriptions"]
+            ports = [d["Listener"]["InstancePort"] for d in described["ListenerDescriptions"]]
+            host_ports = [
+                m.get("hostPort", m["containerPort"])
+                for c in definition["containerDefinitions"]
+                for m in c.get("portMappings", [])
+            ]
+            assert set(ports) <= set(host_ports), where
+            assert set(described["Subnets"]) <= subnets, f"{where}: ELB outside the platform VPC"
+            running.append(service["serviceName"])
+    assert len(running) == len(README_CONTEXT["services"].split(",")) == 6, running
+    arns = ecs.list_services(cluster="app02")["serviceArns"]
+    assert len(arns) == 6, "the cluster runs services the templates do not declare"
+
+
+def test_service_stacks_read_the_platform_stacks_outputs(session: Session) -> None:
+    templates: dict[str, dict[str, Any]] = _state["twin_templates"]
+    cfn = session.clients("cloudformation")
+    (platform,) = cfn.describe_stacks(StackName=TWIN)["Stacks"]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in platform.get("Outputs", [])}
+    exports = {e["Name"]: e["Value"] for e in cfn.list_exports()["Exports"]}
+    for stack, template in templates.items():
+        if stack == TWIN:
+            continue
+        references = _cross_stack_references(template)
+        assert references, f"{stack} does not read the platform stack"
+        for reference in references:
+            if "Fn::ImportValue" in reference:
+                assert reference["Fn::ImportValue"] in exports, (stack, reference)
+                continue
+            spec = reference["Fn::GetStackOutput"]
+            assert spec["StackName"] == TWIN, (stack, spec)
+            assert outputs.get(spec["OutputName"]), (stack, spec)
+
+
+def test_every_catalog_service_has_its_mysql_user(session: Session) -> None:
+    output = _state["twin_output"]
+    if not _database_users_run():
+        assert "Create not run: no MySQL server at" in output
+        return
+    templates: dict[str, dict[str, Any]] = _state["twin_templates"]
+    physical: dict[str, dict[str, str]] = _state["twin_physical"]
+    logins = [
+        schema
+        for stack, template in templates.items()
+        for schema in _database_logins(session, template, physical[stack])
+    ]
+    assert len(logins) == 6, logins
+    assert {"location02", "user02"} <= set(logins)
 
 
 def test_everything_on_properties_reach_the_service_apis(session: Session) -> None:
-    physical = _state["twin_physical"]
-    assembly: Path = _state["twin_assembly"]
-    template = json.loads((assembly / f"{TWIN}.template.json").read_text())["Resources"]
+    physical = _state["twin_physical"][TWIN]
+    template = _state["twin_templates"][TWIN]
     by_type: dict[str, list[str]] = {}
     for name, body in template.items():
         by_type.setdefault(body["Type"], []).append(name)
@@ -470,15 +626,21 @@ def test_everything_on_properties_reach_the_service_apis(session: Session) -> No
     assert {"ops@example.org", "oncall@example.org"} <= {t["Endpoint"] for t in topics}
 
 
-def test_destroying_the_second_stack_leaves_the_first_intact(session: Session) -> None:
+def test_destroying_the_second_platform_leaves_the_first_intact(session: Session) -> None:
     first = _physical(session)
     assembly: Path = _state["twin_assembly"]
+    templates: dict[str, dict[str, Any]] = _state["twin_templates"]
+    twin: dict[str, dict[str, str]] = _state["twin_physical"]
     result = cdk.run(
-        ["destroy", TWIN, "--force", "--app", str(assembly)], session.emulator.endpoint, REPO
+        ["destroy", "--all", "--force", "--app", str(assembly)], session.emulator.endpoint, REPO
     )
+    _state["destroy_twin_seconds"] = result.seconds
     assert result.returncode == 0, result.output
-    stacks = {s["StackName"] for s in session.clients("cloudformation").describe_stacks()["Stacks"]}
-    assert TWIN not in stacks
+    # cdk destroy --all removes the service stacks before the platform stack they read
+    order = {stack: result.output.index(f"{stack}: destroyed") for stack in templates}
+    assert max(order.values()) == order[TWIN], order
+    for stack, template in templates.items():
+        _assert_destroyed(session, stack, template, twin[stack])
     assert _physical(session) == first
     template = session.template()["Resources"]
     gone = [
@@ -487,14 +649,17 @@ def test_destroying_the_second_stack_leaves_the_first_intact(session: Session) -
         if not exists(session.clients, body["Type"], first[name], body.get("Properties"))
     ]
     assert not gone, f"destroying the twin removed resources of the first stack: {gone}"
-    twin = _state["twin_physical"]
+    names = {p for physical in twin.values() for p in physical.values()}
     assert not session.clients("application-autoscaling").describe_scalable_targets(
         ServiceNamespace="ecs"
     )["ScalableTargets"]
     assert not [
         a for a in session.clients("cloudwatch").describe_alarms()["MetricAlarms"]
-        if a["AlarmName"] in twin.values()
+        if a["AlarmName"] in names
     ]
+    services = [twin[s][n] for s, t in templates.items() for n in _of_type(t, "AWS::ECS::Service")]
+    described = session.clients("ecs").describe_services(cluster="app02", services=services)
+    assert [s["status"] for s in described["services"]] == ["INACTIVE"] * 6, described
 
 
 def _needs(template: dict[str, Any], name: str) -> set[str]:
@@ -548,18 +713,22 @@ def _must_remain(template: dict[str, Any], body: dict[str, Any]) -> bool:
     return body.get("DeletionPolicy") in retain
 
 
-def _assert_destroyed(session: Session, template: dict[str, Any], physical: dict[str, str]) -> None:
+def _assert_destroyed(
+    session: Session, stack: str, template: dict[str, Any], physical: dict[str, str]
+) -> None:
     """The stack is gone; what a Retain policy keeps exists in its service; the rest does not; a
     Snapshot-policy database left its final snapshot."""
     stacks = session.clients("cloudformation").describe_stacks()["Stacks"]
-    assert STACK not in [s["StackName"] for s in stacks]
+    assert stack not in [s["StackName"] for s in stacks]
     kept = {n for n, b in template.items() if _must_remain(template, b)}
     assert kept, "the app retains nothing: this check would pass on an empty list"
     wrong = []
     for name, body in template.items():
         if body["Type"].startswith("Custom::") or body["Type"] == "AWS::CDK::Metadata":
             continue
-        still = exists(session.clients, body["Type"], physical[name], body.get("Properties"))
+        still = exists(
+            session.clients, body["Type"], physical[name], body.get("Properties"), physical
+        )
         if still != (name in kept):
             wrong.append(f"{name} ({body['Type']}): {'left' if still else 'deleted'}")
     assert not wrong, f"destroy got these wrong: {wrong}"
@@ -585,27 +754,7 @@ def test_destroy_after_disabling_protection_keeps_only_retained_resources(
     result = session.destroy()
     _state["destroy_seconds"] = result.seconds
     assert result.returncode == 0, result.output
-    _assert_destroyed(session, template, physical)
-
-
-def test_unprotected_database_by_context_is_deleted_with_a_final_snapshot(
-    session: Session,
-) -> None:
-    result = session.up("-c", "db.deletionProtection=false")
-    assert result.returncode == 0, result.stdout + result.stderr
-    template = session.template()["Resources"]
-    assert f"{STACK}: CREATE_COMPLETE, new stack: {len(template)} resources created" in (
-        result.stdout
-    )
-    physical = _physical(session)
-    database = _logical_id(template, "AWS::RDS::DBInstance", "Engine", "mysql")
-    (created,) = session.clients("rds").describe_db_instances(
-        DBInstanceIdentifier=physical[database]
-    )["DBInstances"]
-    assert created["DeletionProtection"] is False
-    destroyed = session.destroy()
-    assert destroyed.returncode == 0, destroyed.output
-    _assert_destroyed(session, template, physical)
+    _assert_destroyed(session, STACK, template, physical)
 
 
 def test_report_timings() -> None:

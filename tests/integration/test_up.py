@@ -6,7 +6,6 @@ They deploy into the session's running emulator, as ``make local`` deploys into 
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -16,32 +15,9 @@ import pytest
 
 from emulator import process
 from emulator.compat import notes
-from tests.integration.conftest import REPO, Session, emulated_counts, requires_cli
+from tests.integration.conftest import REPO, Session, emulated_counts, requires_cli, small_app
 
 pytestmark = [pytest.mark.cli, requires_cli]
-
-MANIFEST_VERSION = "55.0.0"
-
-
-def _app(folder: Path, stack: str, resources: dict[str, Any]) -> Path:
-    """A CDK app directory whose ``app`` is a ready cloud assembly with one stack."""
-    assembly = folder / "assembly"
-    assembly.mkdir(parents=True, exist_ok=True)
-    manifest = {
-        "version": MANIFEST_VERSION,
-        "artifacts": {
-            stack: {
-                "type": "aws:cloudformation:stack",
-                "environment": "aws://123456789012/us-east-1",
-                "properties": {"templateFile": f"{stack}.template.json"},
-            }
-        },
-    }
-    (assembly / "manifest.json").write_text(json.dumps(manifest))
-    (assembly / f"{stack}.template.json").write_text(json.dumps({"Resources": resources}))
-    (folder / "cdk.json").write_text(json.dumps({"app": "assembly"}))
-    return folder
-
 
 def _up(session: Session, app: Path) -> subprocess.CompletedProcess[str]:
     emulator = [sys.executable, "-m", "emulator", "--state-dir", str(session.state_dir)]
@@ -58,7 +34,7 @@ def _up(session: Session, app: Path) -> subprocess.CompletedProcess[str]:
 def test_unknown_custom_resource_fails_the_local_deploy_naming_it(
     session: Session, tmp_path: Path
 ) -> None:
-    app = _app(
+    app = small_app(
         tmp_path,
         "UnknownProbe",
         {
@@ -86,10 +62,10 @@ def test_update_the_emulator_cannot_apply_is_counted_in_the_summary(
     def log(days: int) -> dict[str, Any]:
         return {"Log": {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": days}}}
 
-    created = _up(session, _app(tmp_path, "UpdateProbe", log(7)))
+    created = _up(session, small_app(tmp_path, "UpdateProbe", log(7)))
     assert created.returncode == 0, created.stdout + created.stderr
     assert "UpdateProbe: CREATE_COMPLETE, new stack: 1 resources created" in created.stdout
-    updated = _up(session, _app(tmp_path, "UpdateProbe", log(14)))
+    updated = _up(session, small_app(tmp_path, "UpdateProbe", log(14)))
     assert updated.returncode == 0, updated.stdout + updated.stderr
     assert (
         "UpdateProbe: UPDATE_COMPLETE, 1 of 1 resources changed "
