@@ -167,6 +167,21 @@ def _port_open(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
+BYTECODE_CACHE = Path(sys.prefix) / "emulator-pycache"
+"""Where the server keeps compiled bytecode when the environment forbids writing it next to the
+sources (``PYTHONDONTWRITEBYTECODE``): inside the virtualenv, never in a source tree."""
+
+
+def server_environment() -> dict[str, str]:
+    """The server's environment: this one, but with moto's bytecode cached. moto is ~1,500
+    modules; compiled from source at every start (``PYTHONDONTWRITEBYTECODE`` set and installers
+    like uv that do not precompile) the server took 7-8 s to listen instead of 3 s."""
+    env = dict(os.environ)
+    if env.pop("PYTHONDONTWRITEBYTECODE", None):
+        env.setdefault("PYTHONPYCACHEPREFIX", str(BYTECODE_CACHE))
+    return env
+
+
 def start(
     state_dir: Path, timeout: float = 60.0, lambda_custom_resources: Sequence[str] = ()
 ) -> Emulator:
@@ -182,6 +197,7 @@ def start(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             cwd=Path(__file__).resolve().parent.parent,
+            env=server_environment(),
             start_new_session=True,
         )
     deadline = time.monotonic() + timeout
