@@ -16,9 +16,12 @@ CDK_ARGS ?=
 CHECKOV_VENV := $(VENV)/tools/checkov
 
 # uv (PyPI's fast installer, itself installed by pip) installs the pinned requirements several times
-# faster than pip; without it (not installable here) plain pip does the same, only slower.
+# faster than pip; without it (not installable here) plain pip does the same, only slower. Both
+# write the bytecode at install (pip does by default; uv with --compile-bytecode): every later
+# Python process (each synth, test worker, emulator) then starts without compiling aws_cdk's and
+# moto's sources again, which it cannot cache itself where PYTHONDONTWRITEBYTECODE is set.
 UV_VERSION := 0.13.8
-PIP_INSTALL = if test -x $(VENV_BIN)/uv; then $(VENV_BIN)/uv pip install --quiet --python $(1)/bin/python -r $(2); \
+PIP_INSTALL = if test -x $(VENV_BIN)/uv; then $(VENV_BIN)/uv pip install --quiet --compile-bytecode --python $(1)/bin/python -r $(2); \
 	else $(1)/bin/python -m pip install --quiet --upgrade pip && $(1)/bin/python -m pip install --quiet -r $(2); fi
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-checkov.txt pyproject.toml package.json package-lock.json
@@ -43,7 +46,7 @@ synth: $(STAMP) ## synthesize into cdk.out/ and print a summary (e.g. make synth
 # Both test verbs run on every core (pytest-xdist; the emulator tests stay on one worker, in
 # order). PYTEST_ARGS adds options, e.g. PYTEST_ARGS="-n 0 -k rotation" for one serial test.
 PYTEST_ARGS ?=
-PYTEST_PARALLEL := --numprocesses auto --dist loadgroup
+PYTEST_PARALLEL := --numprocesses auto --dist loadgroup --no-loadscope-reorder
 
 test: $(STAMP) ## every test: unit, validation, snapshots, gates, services, the real CDK CLI, the emulator
 	$(VENV_BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)

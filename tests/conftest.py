@@ -150,17 +150,28 @@ def resources_of() -> Callable[[Template, str], dict[str, Any]]:
     return find
 
 
-SHARED_FIXTURE_GROUPS = {"gates": "scanners", "review": "review"}
-"""Folders whose tests share one expensive session fixture (the scanners' run over every
-scenario; the review changes' synths and CLI diffs): under pytest-xdist each folder runs on one
-worker, so the fixture is built once, not once per worker."""
+FOLDER_GROUPS = {"integration": "emulator", "gates": "scanners", "review": "review"}
+"""Folders whose tests share one expensive session fixture (one emulator; the scanners' run over
+every scenario; the review changes' synths and CLI diffs): under pytest-xdist each group runs on
+one worker, so the fixture is built once, not once per worker. Every other test that uses the
+`gated` scenarios joins "scanners" too."""
+GROUP_ORDER = ("emulator", "review", "scanners")
+"""The longest groups first: `make test` passes --no-loadscope-reorder, so each starts on a
+worker of its own at once and the single tests fill in around them."""
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Group the tests of SHARED_FIXTURE_GROUPS' folders (tests/integration groups its own)."""
+    """Group the tests of FOLDER_GROUPS and of the `gated` fixture; under xdist, order them."""
     here = Path(__file__).parent
+    rank = {}
     for item in items:
         folder = Path(item.path).relative_to(here).parts[0]
-        if folder in SHARED_FIXTURE_GROUPS:
-            item.add_marker(pytest.mark.xdist_group(SHARED_FIXTURE_GROUPS[folder]))
+        group = FOLDER_GROUPS.get(folder)
+        if group is None and "gated" in getattr(item, "fixturenames", ()):
+            group = "scanners"
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+        rank[item.nodeid] = GROUP_ORDER.index(group) if group else len(GROUP_ORDER)
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: rank[item.nodeid])  # stable: file order within a group
