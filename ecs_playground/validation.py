@@ -12,6 +12,7 @@ import re
 import struct
 import types
 import typing
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -195,7 +196,11 @@ def _is_a(value: Any, kind: Any) -> bool:
         members = _INTERFACES().get(kind)
         if members is None:
             raise TypeError(f"no member list for jsii interface {kind!r}")
-        return value is not None and all(hasattr(value, m) for m in members)
+        # On the class first: a jsii class declares its members there, and hasattr on the
+        # instance would read each property from Node (a round trip per member and props).
+        return value is not None and all(
+            hasattr(type(value), m) or hasattr(value, m) for m in members
+        )
     return isinstance(value, kind)
 
 
@@ -228,13 +233,27 @@ def type_problems(props: Any) -> list[Problem]:
     return problems
 
 
+_HAS_SUBNETS: weakref.WeakKeyDictionary[Any, dict[Any, bool]] = weakref.WeakKeyDictionary()
+"""Per VPC, whether it has subnets of a type: a VPC's subnets are fixed once it is constructed
+(ec2.Vpc and the imported VPCs have no API to add any), and every service of a catalog asks."""
+
+
+def _has_subnets(vpc: Any, subnet_type: Any) -> bool:
+    try:
+        known_types = _HAS_SUBNETS.setdefault(vpc, {})
+    except TypeError:  # not weakly referenceable: ask every time
+        known_types = {}
+    if subnet_type not in known_types:
+        try:
+            known_types[subnet_type] = bool(vpc.select_subnets(subnet_type=subnet_type).subnet_ids)
+        except Exception:  # jsii: "There are no '...' subnet groups in this VPC"
+            known_types[subnet_type] = False
+    return known_types[subnet_type]
+
+
 def subnet_problems(prop: str, vpc: Any, subnet_types: Sequence[Any], fix: str) -> list[Problem]:
     """A problem when the VPC has no subnets of any of the given types (`ec2.SubnetType`)."""
-    for subnet_type in subnet_types:
-        try:
-            if vpc.select_subnets(subnet_type=subnet_type).subnet_ids:
-                return []
-        except Exception:  # jsii: "There are no '...' subnet groups in this VPC"
-            continue
+    if any(_has_subnets(vpc, subnet_type) for subnet_type in subnet_types):
+        return []
     wanted = " or ".join(t.name.lower().replace("_", " ") for t in subnet_types)
     return [Problem(prop, f"a VPC without {wanted} subnets", f"a VPC with {wanted} subnets", fix)]
