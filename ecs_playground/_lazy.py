@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jsii
-from aws_cdk import IResolvable, IStableAnyProducer, Lazy
+from aws_cdk import IResolvable, IStableAnyProducer, IStableNumberProducer, Lazy
 
 
 @jsii.implements(IStableAnyProducer)
@@ -21,3 +21,17 @@ class _Producer:
 def lazy_any(produce: Callable[[], Any]) -> IResolvable:
     """A token whose value `produce()` computes once, when the template is synthesized."""
     return Lazy.any(_Producer(produce))
+
+
+@jsii.implements(IStableNumberProducer)
+class _NumberProducer:
+    def __init__(self, produce: Callable[[], int | float]) -> None:
+        self._produce = produce
+
+    def produce(self) -> int | float:
+        return self._produce()
+
+
+def lazy_number(produce: Callable[[], int | float]) -> float:
+    """A number token whose value `produce()` computes once, when the template is synthesized."""
+    return Lazy.number(_NumberProducer(produce))

@@ -438,8 +438,12 @@ class ClassicLoadBalancedService(Construct):
     """EC2 task definition (bridge mode, static host port) + EC2 service + classic ELB.
 
     The ELB accepts its listener port from `allowed_cidrs` only and health-checks the host port
-    over HTTP; the instances accept the host port from the ELB's security group only. With a
-    static host port at most one task of the service runs per instance (placement constraint).
+    over HTTP; it may send to the instances on the host port only. On a ContainerCluster the ELB
+    also joins the cluster's load balancer security group, from which the instances accept the
+    host ports of all its services (one rule, however many services); on any other cluster the
+    instances accept the host port from this ELB's security group. A listener added later through
+    `load_balancer.add_listener()` must forward to the host port. With a static host port at
+    most one task of the service runs per instance (placement constraint).
 
     Subnets: an internet-facing ELB goes into the VPC's public subnets, an internal one into its
     private subnets; the tasks run wherever the cluster's instances are.
@@ -532,9 +536,12 @@ class ClassicLoadBalancedService(Construct):
             self, "AccessLogs"
         )
         self.load_balancer = self._load_balancer(props, ecs_cluster.vpc, host_port)
-        # Registers the service with the ELB and, in bridge mode, opens the host port on the
-        # cluster's instances to this ELB's security group only (and the ELB's egress to it).
-        self.load_balancer.add_target(self.service)
+        if container_cluster is not None:
+            self._join_cluster_load_balancers(container_cluster, host_port)
+        else:
+            # Registers the service with the ELB and, in bridge mode, opens the host port on
+            # the cluster's instances to this ELB's security group only (and the ELB's egress).
+            self.load_balancer.add_target(self.service)
         self.discovery_name = self._discovery_name(props, container_cluster)
         """DNS name of the service's SRV record in the cluster's namespace (None without)."""
         self.alarms: dict[str, cw.Alarm] = {}
@@ -553,6 +560,22 @@ class ClassicLoadBalancedService(Construct):
         """Task autoscaling (None when max_task_count is unset)."""
         if props.max_task_count is not None:
             self.scalable_target = self._autoscaling(props, props.max_task_count)
+
+    def _join_cluster_load_balancers(self, cluster: ContainerCluster, host_port: int) -> None:
+        """Register the service with its ELB, as `add_target` does, but open the host port
+        through the cluster's load balancer security group, which the ELB joins: the instances
+        then hold one rule for all services instead of one per service. The ELB's own group
+        keeps its listener ingress and gets the one egress rule to the instances, on this
+        host port: it cannot reach another service's port."""
+        self.service.attach_to_classic_lb(self.load_balancer)
+        shared = cluster.admit_load_balancer(host_port)
+        own = self.load_balancer.connections.security_groups[0]
+        own.add_egress_rule(
+            cluster.security_group, ec2.Port.tcp(host_port), f"Port {host_port} LB to fleet"
+        )
+        cfn = self.load_balancer.node.default_child
+        assert isinstance(cfn, elb.CfnLoadBalancer)
+        cfn.security_groups = [own.security_group_id, shared.security_group_id]
 
     @staticmethod
     def _cloud_map_options(

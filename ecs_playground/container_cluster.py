@@ -20,7 +20,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct, IConstruct
 
 from . import acknowledge
-from ._lazy import lazy_any
+from ._lazy import lazy_any, lazy_number
 from .alarms import ABOVE, BELOW, alarm, metric
 from .capacity import INSTANCE_TYPES, CapacityPlan, Headroom, InstanceResources, ServiceDemand
 from .props import doc, documented, setting
@@ -286,11 +286,13 @@ class ContainerCluster(Construct):
 
     Pass the ContainerCluster itself as a service's `cluster`: the service then registers its
     demand here, and the cluster checks at synth time that all services fit, including the extra
-    tasks of a rolling deployment.
+    tasks of a rolling deployment. Its load balancer joins the cluster's load balancer security
+    group, from which the instances accept the services' host ports (`admit_load_balancer`).
 
     Attributes: `ecs_cluster` (the ECS cluster), `auto_scaling_group`, `launch_template`,
-    `capacity_provider`, `security_group` (the instances'), `instance_role`, `scaling_topic`,
-    `alarms` (by name, without actions), `namespace` (Cloud Map, or None).
+    `capacity_provider`, `security_group` (the instances'), `load_balancer_security_group`,
+    `instance_role`, `scaling_topic`, `alarms` (by name, without actions), `namespace` (Cloud
+    Map, or None).
     """
 
     def __init__(self, scope: Construct, id: str, props: ContainerClusterProps) -> None:
@@ -311,6 +313,8 @@ class ContainerCluster(Construct):
         self._label = props.cluster_name or id
         self._services: list[ServiceDemand] = []
         self._headroom: Headroom | None = None
+        self._load_balancer_group: ec2.SecurityGroup | None = None
+        self._load_balancer_ports: set[int] = set()
         of_cluster = f" of cluster {props.cluster_name}" if props.cluster_name else ""
 
         self.security_group = ec2.SecurityGroup(
@@ -550,6 +554,50 @@ class ContainerCluster(Construct):
     def services(self) -> tuple[ServiceDemand, ...]:
         """Demands of the services registered so far."""
         return tuple(self._services)
+
+    @property
+    def load_balancer_security_group(self) -> ec2.SecurityGroup | None:
+        """The security group of the load balancers in front of this cluster's services (None
+        until a service's load balancer is admitted: `admit_load_balancer`)."""
+        return self._load_balancer_group
+
+    @property
+    def load_balancer_host_ports(self) -> tuple[int, ...]:
+        """The host ports opened to the load balancers so far, sorted."""
+        return tuple(sorted(self._load_balancer_ports))
+
+    def admit_load_balancer(self, host_port: int) -> ec2.SecurityGroup:
+        """Open `host_port` on the instances to the cluster's load balancers, and return their
+        security group: the caller's load balancer joins it.
+
+        One ingress rule on the instance security group covers every admitted host port: from
+        this group, over the range from the lowest to the highest port, resolved at synth (so
+        services in other stacks count, and this cluster's stack references none of them). The
+        instance security group keeps that one rule however many services there are (EC2 allows
+        60 inbound rules per security group by default). The range may span ports that no
+        service uses: what keeps a load balancer to its own host port is the egress rule of its
+        own security group, so give this group only to load balancers whose egress is one host
+        port of this cluster (as ClassicLoadBalancedService does).
+        """
+        if self._load_balancer_group is None:
+            self._load_balancer_group = ec2.SecurityGroup(
+                self, "LoadBalancerSecurityGroup", vpc=self.vpc, allow_all_outbound=False,
+                description=f"Load balancers of the ECS services on cluster {self._label}; "
+                "each sends to its own host port only (its own security group)",
+            )
+            ports = self._load_balancer_ports
+            ec2.CfnSecurityGroupIngress(
+                self, "HostPortsFromLoadBalancers",
+                group_id=self.security_group.security_group_id,
+                source_security_group_id=self._load_balancer_group.security_group_id,
+                ip_protocol="tcp",
+                from_port=lazy_number(lambda: min(ports)),
+                to_port=lazy_number(lambda: max(ports)),
+                description="Host ports of the services, from their load balancers (lowest to "
+                "highest; each load balancer may send to its own port only)",
+            )
+        self._load_balancer_ports.add(host_port)
+        return self._load_balancer_group
 
 
 

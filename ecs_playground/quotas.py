@@ -7,9 +7,10 @@ Two kinds of limit:
 * **adjustable**: a default that Service Quotas raises on request; a plan over one synthesizes,
   and `make synth` lists it as "needs a quota increase" with the quota name to request.
 
-Every number below names where it comes from (AWS documentation, read 2026-11-25). Quotas are
-per account and Region unless the name says otherwise; the checks count only what this app
-creates (other stacks in the account use the same regional quotas).
+Every number below names the AWS page it comes from (AWS's own documentation, checked again
+2026-11-29; the page and the table row are named next to each quota). Quotas are per account
+and Region unless the name says otherwise; the checks count only what this app creates (other
+stacks in the account use the same regional quotas).
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ class Quota:
     """What to do about a hard limit (adjustable ones: request an increase)."""
 
 
-# --- CloudFormation (cloudformation-limits.html: "Resources 500", "Outputs 200", "Parameters
-# 200", "Template body size in an Amazon S3 object 1 MB"; none adjustable) ----------------------
+# --- CloudFormation (cloudformation-limits.html, "CloudFormation quotas" table: Resources "500
+# resources", Outputs "200 outputs", Parameters "200 parameters", Template body size in an Amazon
+# S3 object "1 MB"; the page offers no increase for any of them, only for the number of stacks) --
 STACK_RESOURCES = Quota(
     "CloudFormation", "resources per stack (design budget; CloudFormation allows 500)", 400,
     False, CFN_QUOTAS,
@@ -59,25 +61,33 @@ STACK_OUTPUTS = Quota("CloudFormation", "outputs per stack", 200, False, CFN_QUO
                       "move services (their outputs and exports) to another stack")
 STACK_PARAMETERS = Quota("CloudFormation", "parameters per stack", 200, False, CFN_QUOTAS,
                          "move services (their image asset parameters) to another stack")
-# --- Elastic Load Balancing (elb-limits.html) -------------------------------------------------
+# --- Elastic Load Balancing (elb-limits.html, "Quotas for your Classic Load Balancer": Classic
+# Load Balancers per Region 20, Listeners per Classic Load Balancer 100, both adjustable) -------
 CLASSIC_LBS_PER_REGION = Quota(
     "Elastic Load Balancing", "Classic Load Balancers per Region", 20, True, ELB_QUOTAS)
 LISTENERS_PER_CLASSIC_LB = Quota(
     "Elastic Load Balancing", "Listeners per Classic Load Balancer", 100, True, ELB_QUOTAS)
-# --- Amazon VPC (amazon-vpc-limits.html, "Security groups": 60 inbound rules per security
-# group, 5 security groups per network interface, adjustable; their product may not exceed
-# 1,000, so 1,000 rules is the hard end) --------------------------------------------------------
+# --- Amazon VPC (amazon-vpc-limits.html, "Security groups" table: "Inbound or outbound rules per
+# security group" 60, adjustable, counted separately for IPv4 and IPv6 and for inbound and
+# outbound; "Security groups per network interface" 5, adjustable up to 16; "This quota
+# multiplied by the quota for rules per security group cannot exceed 1,000", so 1,000 is the
+# hard end of the two quotas together) ----------------------------------------------------------
 INBOUND_RULES_PER_SG = Quota(
     "Amazon Virtual Private Cloud (Amazon VPC)", "Inbound or outbound rules per security group",
     60, True, VPC_QUOTAS)
 INBOUND_RULES_HARD = Quota(
     "Amazon Virtual Private Cloud (Amazon VPC)",
     "inbound rules per security group x security groups per network interface", 1000, False,
-    VPC_QUOTAS, "open the host ports to a shared load balancer security group instead")
+    VPC_QUOTAS,
+    "use fewer rules per security group (e.g. fewer allowed CIDRs, or fewer service stacks "
+    "with a database users provisioner each)",
+)
 SGS_PER_INTERFACE = Quota(
     "Amazon Virtual Private Cloud (Amazon VPC)", "Security groups per network interface", 5,
     True, VPC_QUOTAS)
-# --- Amazon ECS (service-quotas.html) ---------------------------------------------------------
+# --- Amazon ECS (service-quotas.html, "Amazon ECS service quotas": Services per cluster 5,000,
+# Tasks per service 5,000, both adjustable; a service with service discovery is held to 1,000 tasks
+# by AWS Cloud Map's instances per service, which the props' 1,000-task bound already keeps) -----
 SERVICES_PER_CLUSTER = Quota(
     "Amazon Elastic Container Service (Amazon ECS)", "Services per cluster", 5000, True,
     ECS_QUOTAS)
@@ -157,21 +167,37 @@ class PlanCounts:
     most_tasks: Mapping[str, int]
     """Per service, its task count at maximum scale."""
     instance_sg_inbound_rules: int
+    """Inbound rules of the instance security group: one (from the cluster's load balancer
+    group, over the services' host-port range) whatever the number of services."""
     sgs_per_instance_interface: int = 1
+    database_sg_inbound_rules: int = 0
+    """Inbound rules of the database's security group: the instances, and each database users
+    provisioner (the platform stack's and one per service stack)."""
+    load_balancer_sg_inbound_rules: int = 0
+    """The most inbound rules of any load balancer's own security group (one per allowed
+    CIDR)."""
+    sgs_per_load_balancer_interface: int = 2
+    """A load balancer's own security group and the cluster's load balancer group."""
 
 
 def plan_usages(plan: PlanCounts) -> list[Usage]:
     """The Region, cluster, security group and service quotas of one plan."""
+    groups = {
+        f"instance security group of cluster {plan.cluster}": plan.instance_sg_inbound_rules,
+        "database security group": plan.database_sg_inbound_rules,
+        "each load balancer's own security group": plan.load_balancer_sg_inbound_rules,
+    }
+    interfaces = max(plan.sgs_per_instance_interface, plan.sgs_per_load_balancer_interface)
+    most_rules = max(groups.values())
     usages = [
         Usage(CLASSIC_LBS_PER_REGION, "this app", plan.load_balancers),
         Usage(LISTENERS_PER_CLASSIC_LB, "each load balancer", plan.listeners_per_load_balancer),
         Usage(SERVICES_PER_CLUSTER, f"cluster {plan.cluster}", plan.services),
-        Usage(INBOUND_RULES_PER_SG, f"instance security group of cluster {plan.cluster}",
-              plan.instance_sg_inbound_rules),
-        Usage(INBOUND_RULES_HARD, f"instance security group of cluster {plan.cluster}",
-              plan.instance_sg_inbound_rules * plan.sgs_per_instance_interface),
-        Usage(SGS_PER_INTERFACE, f"instances of cluster {plan.cluster}",
-              plan.sgs_per_instance_interface),
+        *(Usage(INBOUND_RULES_PER_SG, where, rules) for where, rules in groups.items()),
+        # the two quotas must allow the fullest group and the most groups on one interface
+        Usage(INBOUND_RULES_HARD, f"{most_rules} rules x {interfaces} security groups",
+              most_rules * interfaces),
+        Usage(SGS_PER_INTERFACE, "instances and load balancers", interfaces),
     ]
     usages += [Usage(TASKS_PER_SERVICE, f"service {name}", count)
                for name, count in plan.most_tasks.items()]

@@ -159,27 +159,53 @@ def test_elb_accepts_only_its_listener_port(
     )
 
 
-def test_instances_accept_container_ports_only_from_their_elb(
+def test_instances_accept_the_host_ports_from_the_load_balancer_group_in_one_rule(
     default_template: Template,
 ) -> None:
+    # given the default app's two services on one cluster
     instance_sg = only(default_template, "AWS::EC2::SecurityGroup",
                        {"GroupDescription": Match.string_like_regexp("container instances")})
     assert "SecurityGroupIngress" not in instance_sg["Properties"]
+    # when the instance security group's inbound rules are read,
     ingress = default_template.find_resources(
         "AWS::EC2::SecurityGroupIngress",
         {"Properties": {"GroupId": {"Fn::GetAtt": [instance_sg["Id"], "GroupId"]}}},
     )
-    rules = sorted(
-        (r["Properties"]["FromPort"], r["Properties"]["ToPort"],
-         r["Properties"]["SourceSecurityGroupId"]["Fn::GetAtt"][0])
-        for r in ingress.values()
-    )
-    assert [(f, t) for f, t, _ in rules] == [(8081, 8081), (9091, 9091)]
-    assert [src for *_, src in rules] == [
-        only(default_template, "AWS::EC2::SecurityGroup",
-             {"SecurityGroupIngress": [Match.object_like({"FromPort": p})]})["Id"]
-        for p in (8081, 9091)
-    ]
+    # then there is one, from the cluster's load balancer group, over the host-port range
+    (rule,) = [r["Properties"] for r in ingress.values()]
+    group = only(default_template, "AWS::EC2::SecurityGroup",
+                 {"GroupDescription": Match.string_like_regexp("^Load balancers of")})
+    assert rule["SourceSecurityGroupId"] == {"Fn::GetAtt": [group["Id"], "GroupId"]}
+    assert (rule["IpProtocol"], rule["FromPort"], rule["ToPort"]) == ("tcp", 8081, 9091)
+    assert "SecurityGroupIngress" not in group["Properties"]  # nothing may reach the group
+
+
+@pytest.mark.parametrize(("name", "port"), SERVICES)
+def test_each_elb_joins_the_group_and_may_send_to_its_own_host_port_only(
+    default_template: Template, name: str, port: int
+) -> None:
+    # given the ELB of one service: its own group (listener ingress) and the cluster's group
+    own = only(default_template, "AWS::EC2::SecurityGroup",
+               {"SecurityGroupIngress": [Match.object_like({"FromPort": port})]})
+    group = only(default_template, "AWS::EC2::SecurityGroup",
+                 {"GroupDescription": Match.string_like_regexp("^Load balancers of")})
+    elb = only(default_template, "AWS::ElasticLoadBalancing::LoadBalancer",
+               {"Listeners": [Match.object_like({"InstancePort": str(port)})]})
+    assert elb["Properties"]["SecurityGroups"] == [
+        {"Fn::GetAtt": [own["Id"], "GroupId"]}, {"Fn::GetAtt": [group["Id"], "GroupId"]}]
+    # when the egress rules of both groups are read,
+    egress = [r["Properties"] for r in default_template.find_resources(
+        "AWS::EC2::SecurityGroupEgress").values()
+        if r["Properties"]["GroupId"]["Fn::GetAtt"][0] in (own["Id"], group["Id"])]
+    # then the ELB may open connections to its own host port on the instances, nothing else
+    instance_sg = only(default_template, "AWS::EC2::SecurityGroup",
+                       {"GroupDescription": Match.string_like_regexp("container instances")})
+    assert [(e["GroupId"]["Fn::GetAtt"][0], e["DestinationSecurityGroupId"]["Fn::GetAtt"][0],
+             e["FromPort"], e["ToPort"]) for e in egress] == [
+        (own["Id"], instance_sg["Id"], port, port)]
+    # (the group's only egress entry is aws-cdk-lib's "disallow all" placeholder)
+    assert [e["CidrIp"] for e in group["Properties"]["SecurityGroupEgress"]] == [
+        "255.255.255.255/32"]
 
 
 # --- database ----------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -73,8 +74,39 @@ def test_adjustable_quotas_over_their_default_are_listed_not_fatal(
     increases = metadata["EcsPlayground::QuotaIncreases"]
     assert any("Classic Load Balancers per Region" in line and "60 > 20" in line
                for line in increases), increases
-    # one inbound rule per service on the instance security group: 60 is exactly the default
+    # one inbound rule on the instance security group whatever the catalog; the database's has
+    # one per provisioner (1 + platform + service stacks), well under 60
     assert not any("Inbound or outbound rules per security group" in line for line in increases)
+
+
+def test_sixty_services_share_one_instance_rule_over_their_host_ports(
+    sixty: tuple[EcsPlaygroundStack, Path],
+) -> None:
+    # given the 60-service catalog (host ports 8081, 9091 and 10000-10057 in several stacks)
+    stack, outdir = sixty
+    templates = _templates(outdir)
+    platform = templates[stack.stack_name][0]["Resources"]
+    instance_sg = stack.get_logical_id(
+        stack.cluster.security_group.node.default_child)  # type: ignore[arg-type]
+    # when the rules on the instance security group are collected from every stack,
+    rules = [r["Properties"] for template, _ in templates.values()
+             for r in template["Resources"].values()
+             if r["Type"] == "AWS::EC2::SecurityGroupIngress"
+             and "InstanceSecurityGroup" in json.dumps(r["Properties"]["GroupId"])]
+    # then there is one, in the platform stack, over the lowest to the highest host port
+    assert [(r["FromPort"], r["ToPort"]) for r in rules] == [(8081, 10000 + SIXTY - 3)]
+    assert rules[0]["GroupId"] == {"Fn::GetAtt": [instance_sg, "GroupId"]}
+    assert len(stack.cluster.load_balancer_host_ports) == SIXTY
+    # and every ELB, in whichever stack, joins the cluster's load balancer group
+    group = stack.cluster.load_balancer_security_group
+    assert group is not None
+    group_id = stack.get_logical_id(group.node.default_child)  # type: ignore[arg-type]
+    assert group_id in platform
+    elbs = [r for template, _ in templates.values() for r in template["Resources"].values()
+            if r["Type"] == "AWS::ElasticLoadBalancing::LoadBalancer"]
+    assert len(elbs) == SIXTY
+    assert all(len(e["Properties"]["SecurityGroups"]) == 2 for e in elbs)
+    assert all(group_id in json.dumps(e["Properties"]["SecurityGroups"][1]) for e in elbs)
 
 
 def test_the_default_app_keeps_everything_in_one_stack() -> None:
@@ -118,11 +150,31 @@ def test_a_stack_over_the_resource_budget_fails_with_the_numbers_and_the_fix() -
 
 
 def test_too_many_security_group_rules_is_a_hard_failure() -> None:
-    counts = quotas.PlanCounts(cluster="app01", load_balancers=1001,
-                               listeners_per_load_balancer=1, services=1001,
-                               most_tasks={}, instance_sg_inbound_rules=1001)
-    with pytest.raises(quotas.QuotaError, match=r"1001 > 1000"):
+    # 501 allowed CIDRs on each ELB: its own group, with the cluster's load balancer group on
+    # the same interface, needs quotas whose product (501 x 2) AWS does not allow
+    counts = quotas.PlanCounts(cluster="app01", load_balancers=2,
+                               listeners_per_load_balancer=1, services=2,
+                               most_tasks={}, instance_sg_inbound_rules=1,
+                               load_balancer_sg_inbound_rules=501)
+    with pytest.raises(quotas.QuotaError, match=r"501 rules x 2 security groups\): 1002 > 1000"):
         quotas.check(quotas.plan_usages(counts))
+
+
+def test_the_instance_rules_do_not_grow_with_the_catalog_the_database_rules_do() -> None:
+    # given 200 services in 24 service stacks, plus the platform's two services
+    counts = quotas.PlanCounts(cluster="app01", load_balancers=202,
+                               listeners_per_load_balancer=1, services=202, most_tasks={},
+                               instance_sg_inbound_rules=1, database_sg_inbound_rules=26,
+                               load_balancer_sg_inbound_rules=1)
+    # when the security group quotas are checked, then none needs an increase
+    over = [u for u in quotas.plan_usages(counts) if u.over]
+    assert [u.quota for u in over] == [quotas.CLASSIC_LBS_PER_REGION]
+    # but 60 service stacks would put 62 rules on the database's group: an increase, named
+    counts = dataclasses.replace(counts, database_sg_inbound_rules=62)
+    (rules,) = [u for u in quotas.check(quotas.plan_usages(counts))
+                if u.quota is quotas.INBOUND_RULES_PER_SG]
+    assert rules.where == "database security group"
+    assert "request 'Inbound or outbound rules per security group' >= 62" in rules.render()
 
 
 def test_a_host_port_clash_fails_the_synth_naming_both_services() -> None:

@@ -363,15 +363,20 @@ class EcsPlaygroundStack(Stack):
         return problems
 
     def _plan_counts(self, props: list[ClassicLoadBalancedServiceProps]) -> quotas.PlanCounts:
-        """What the plan creates, for the quota check (one inbound rule per service on the
-        instance security group: from its ELB's security group on its host port)."""
+        """What the plan creates, for the quota check. The instance security group holds one
+        inbound rule whatever the number of services (from the cluster's load balancer group,
+        over the host-port range); the database's grows by one per database users provisioner
+        (the platform stack's, if it has services, and one per service stack)."""
+        provisioners = len(self.service_stacks) + (layout.PLATFORM in self.layout.values())
         return quotas.PlanCounts(
             cluster=str(self._config.cluster.get("cluster_name") or "Cluster"),
             load_balancers=len(props),
             listeners_per_load_balancer=1,
             services=len(props),
             most_tasks={p.name: p.max_task_count or p.desired_count for p in props},
-            instance_sg_inbound_rules=len(props),
+            instance_sg_inbound_rules=1 if props else 0,
+            database_sg_inbound_rules=1 + provisioners,
+            load_balancer_sg_inbound_rules=max((len(p.allowed_cidrs) for p in props), default=0),
         )
 
     def _service_props(
