@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """`make bench-scale`: synthesize generated catalogs of 2, 20, 100 and 200 services with the real
-app (`app.py`, gates included, as `cdk synth` runs it) and print per size: wall time, peak
-memory, stacks, and the resources and bytes of the largest stack, with each time's ratio to the
+app (`app.py`, gates included, as `cdk synth` runs it) and print per size: wall time, CPU time
+(user + system of the process tree: steadier than wall time on a shared machine), peak memory,
+stacks, and the resources and bytes of the largest stack, with each time's ratio to the
 2-service time of the same run and the per-service slope (least squares).
 
 The catalog comes from `ecs_playground.platform.catalog` (data only). Each size runs in a fresh
@@ -31,7 +32,8 @@ os.environ["PATH"] = f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"
 from ecs_playground.platform.catalog import catalog_context  # noqa: E402
 
 MEASURE = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
-           "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
+           "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+           "print(u.ru_maxrss, u.ru_utime + u.ru_stime, file=sys.stderr); "
            "sys.exit(r.returncode)")
 
 
@@ -50,17 +52,18 @@ def run(services: int) -> dict[str, float]:
         wall = time.perf_counter() - start
         if done.returncode != 0:
             sys.exit(f"{services} services: synth failed:\n{done.stderr[-3000:]}")
-        peak_kib = int(done.stderr.strip().splitlines()[-1])
+        peak, cpu = done.stderr.strip().splitlines()[-1].split()
+        peak_kib = int(peak)
         sizes = {f.name: (len(json.loads(f.read_text())["Resources"]), f.stat().st_size)
                  for f in Path(out).glob("*.template.json")}
     largest = max(sizes.values())
-    return {"services": services, "wall": wall, "peak_mib": peak_kib / 1024,
+    return {"services": services, "wall": wall, "cpu": float(cpu), "peak_mib": peak_kib / 1024,
             "stacks": len(sizes), "resources": largest[0],
             "bytes": max(size for _, size in sizes.values())}
 
 
-def slope(rows: list[dict[str, float]]) -> tuple[float, float]:
-    xs, ys = [r["services"] for r in rows], [r["wall"] for r in rows]
+def slope(rows: list[dict[str, float]], key: str) -> tuple[float, float]:
+    xs, ys = [r["services"] for r in rows], [r[key] for r in rows]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
     b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum(
         (x - mx) ** 2 for x in xs)
@@ -100,17 +103,21 @@ def main(argv: list[str]) -> int:
     for n in sizes:
         rows.append(run(n))
         print(f"  {n} services: {rows[-1]['wall']:.1f} s", file=sys.stderr, flush=True)
-    base = rows[0]["wall"]
-    print("| services | synth wall s | x 2-service | peak RSS MiB | stacks "
+    base, base_cpu = rows[0]["wall"], rows[0]["cpu"]
+    print("| services | synth wall s | x 2-service | CPU s | x 2-service | peak RSS MiB | stacks "
           "| largest stack: resources | largest template KiB |")
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['services']} | {r['wall']:.1f} | {r['wall'] / base:.2f} | "
+              f"{r['cpu']:.1f} | {r['cpu'] / base_cpu:.2f} | "
               f"{r['peak_mib']:.0f} | {r['stacks']} | {r['resources']} | "
               f"{r['bytes'] / 1024:.0f} |")
     if len(rows) > 1:
-        b, a = slope(rows)
-        print(f"\nlinear fit: {a:.1f} s + {b * 1000:.0f} ms per service")
+        b, a = slope(rows, "wall")
+        cb, ca = slope(rows, "cpu")
+        print(f"\nlinear fit: wall {a:.1f} s + {b * 1000:.0f} ms per service; "
+              f"CPU {ca:.1f} s + {cb * 1000:.0f} ms per service")
+    print(f"load average (1 min) at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     return 0
 
 
