@@ -54,6 +54,10 @@ SECRET_VALUES = {
     "a JSON Web Token": re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\."),
 }
 """Values that are credentials whatever the variable is called."""
+_ANY_SECRET_VALUE = re.compile("|".join(f"(?:{p.pattern})" for p in SECRET_VALUES.values()))
+"""One search for all of them (none has flags): most values match none, and a catalog's task
+definitions hold tens of thousands of values, checked when the props are validated and again on
+the template."""
 SECRET_ARN_NAME = re.compile(r"_ARN$", re.IGNORECASE)
 SECRET_ARN_VALUE = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[^\s]+$")
 """`*_ARN` naming a Secrets Manager secret by ARN (e.g. `DB_SECRET_ARN`): where to read a
@@ -107,9 +111,11 @@ def _strings(value: Any) -> Iterator[str]:
 
 def secret_in(name: Any, value: Any) -> str | None:
     """Why an environment variable holds a credential in clear, or None when it does not."""
-    for kind, pattern in SECRET_VALUES.items():
-        if any(pattern.search(text) for text in _strings(value)):
-            return kind
+    texts = list(_strings(value))
+    if any(_ANY_SECRET_VALUE.search(text) for text in texts):
+        for kind, pattern in SECRET_VALUES.items():
+            if any(pattern.search(text) for text in texts):
+                return kind
     if (isinstance(name, str) and SECRET_NAME.search(name) and isinstance(value, str)
             and not (SECRET_ARN_NAME.search(name)
                      and (SECRET_ARN_VALUE.match(value) or Token.is_unresolved(value)))):
