@@ -8,7 +8,7 @@ stacks, and the resources and bytes of the largest stack, with each time's ratio
 The catalog comes from `ecs_playground.platform.catalog` (data only). Each size runs in a fresh
 process (the CDK CLI passes context the same way: CDK_CONTEXT_JSON and CDK_OUTDIR).
 
-Usage: bench/scale_benchmark.py [SIZES...]     (default 2 20 100 200)
+Usage: bench/scale_benchmark.py [-c KEY=JSON ...] [SIZES...]     (default 2 20 100 200)
        bench/scale_benchmark.py --profile N [FILE]    (cProfile of one in-process synth: top 25
                                                      by cumulative, 15 by own time; FILE: pstats)
 """
@@ -37,9 +37,14 @@ MEASURE = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); 
            "sys.exit(r.returncode)")
 
 
+OVERRIDES: dict[str, object] = {}
+"""`-c KEY=JSON` context values applied on top of every catalog (e.g. -c
+cluster.discoveryNamespace=null: no Cloud Map namespace, so no discovery variables)."""
+
+
 def context(services: int) -> dict[str, object]:
     base = json.loads((ROOT / "cdk.json").read_text())["context"]
-    return catalog_context(base, services)
+    return {**catalog_context(base, services), **OVERRIDES}
 
 
 def run(services: int) -> dict[str, float]:
@@ -95,6 +100,10 @@ def profile(services: int, dump: str | None = None) -> None:
 
 
 def main(argv: list[str]) -> int:
+    while argv[:1] == ["-c"]:
+        key, _, value = argv[1].partition("=")
+        OVERRIDES[key] = json.loads(value)
+        argv = argv[2:]
     if argv[:1] == ["--profile"]:
         profile(int(argv[1]), argv[2] if len(argv) > 2 else None)
         return 0
