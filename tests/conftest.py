@@ -150,29 +150,42 @@ def resources_of() -> Callable[[Template, str], dict[str, Any]]:
     return find
 
 
-FOLDER_GROUPS = {"integration": "emulator", "gates": "scanners", "review": "review"}
-"""Folders whose tests share one expensive session fixture (one emulator; the scanners' run over
-every scenario; the review changes' synths and CLI diffs): under pytest-xdist each group runs on
-one worker, so the fixture is built once, not once per worker. Every other test that uses the
-`gated` scenarios joins "scanners" too."""
+SHARED_FIXTURE_GROUPS = {
+    "integration/test_local.py": "emulator",
+    "integration/": "emulator-small",
+    "review/": "review",
+    "gates/": "scanners",
+    "test_scale.py": "scale",
+    "provisioner/test_construct.py": "provisioner-synth",
+}
+"""Tests (by path under tests/, first match) that share one expensive session or module fixture:
+the emulator and its deploys in file order (test_local.py: the real app; the other emulator
+files: small hand-written apps), the review changes' synths and CLI diffs, the scanners' run over
+every scenario, a 60-service catalog, the provisioner's gated synths. Under pytest-xdist each
+group runs on one worker, so its fixture is built once, not once per worker. Every other test
+that uses the `gated` scenarios joins "scanners" too."""
 GROUP_ORDER = ("emulator", "review", "scanners")
 """The longest groups first: `make test` passes --no-loadscope-reorder, so each starts on a
-worker of its own at once and the single tests fill in around them."""
+worker of its own at once and the other tests fill in around them."""
+
+
+def _group_of(item: pytest.Item, relative: str) -> str | None:
+    for prefix, group in SHARED_FIXTURE_GROUPS.items():
+        if relative.startswith(prefix):
+            return group
+    return "scanners" if "gated" in getattr(item, "fixturenames", ()) else None
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Group the tests of FOLDER_GROUPS and of the `gated` fixture; under xdist, order them."""
+    """Mark each test's group; under xdist, put the longest groups first."""
     here = Path(__file__).parent
     rank = {}
     for item in items:
-        folder = Path(item.path).relative_to(here).parts[0]
-        group = FOLDER_GROUPS.get(folder)
-        if group is None and "gated" in getattr(item, "fixturenames", ()):
-            group = "scanners"
+        group = _group_of(item, Path(item.path).relative_to(here).as_posix())
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
-        rank[item.nodeid] = GROUP_ORDER.index(group) if group else len(GROUP_ORDER)
+        rank[item.nodeid] = GROUP_ORDER.index(group) if group in GROUP_ORDER else len(GROUP_ORDER)
     if os.environ.get("PYTEST_XDIST_WORKER"):
         items.sort(key=lambda item: rank[item.nodeid])  # stable: file order within a group
 

@@ -97,9 +97,6 @@ class BackgroundSynth:
             self._process.wait()
 
 
-_selected: set[str] = set()
-"""Names of the collected tests (the session starts only the synths they need)."""
-
 requires_cli = pytest.mark.skipif(
     not cdk.cdk_binary().exists(), reason="pinned CDK CLI not installed (npm ci)"
 )
@@ -112,7 +109,7 @@ class Session:
     state_dir: Path
     assembly: Path
     twin_synth: BackgroundSynth | None = None
-    """The twin's synth, started with the session when its test is selected."""
+    """The twin's synth, once test_local.py has started it (start_twin_synth)."""
     _clients: dict[str, Clients] = field(default_factory=dict)
 
     @property
@@ -128,6 +125,13 @@ class Session:
         if endpoint not in self._clients:
             self._clients[endpoint] = clients_for(endpoint)
         return self._clients[endpoint](service)
+
+    def start_twin_synth(self) -> None:
+        """Start synthesizing the twin's cloud assembly in the background (once)."""
+        if self.twin_synth is None and cdk.cdk_binary().exists():
+            self.twin_synth = BackgroundSynth(
+                context_items({**README_CONTEXT, **TWIN_EXTRA}), self.assembly.parent / "twin.out"
+            )
 
     def cdk(self, *args: str) -> cdk.Result:
         """Run the pinned CLI against this emulator, in the app directory."""
@@ -198,31 +202,17 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
     """Start the emulator, bootstrap it; stop it and remove the temp dirs afterwards."""
     root = tmp_path_factory.mktemp("emulator")
     state_dir = root / "state"
-    twin = (
-        BackgroundSynth(context_items({**README_CONTEXT, **TWIN_EXTRA}), root / "twin.out")
-        if TWIN_TEST in _selected and cdk.cdk_binary().exists()
-        else None
-    )
+    session = None
     try:
         emulator = process.start(state_dir, lambda_custom_resources=[ECHO_TYPE])
         result = cdk.run(
             ["bootstrap", f"aws://{ACCOUNT_ID}/{REGION}"], emulator.endpoint, state_dir
         )
         assert result.returncode == 0, result.output
-        yield Session(state_dir, root / "cdk.out", twin)
+        session = Session(state_dir, root / "cdk.out")
+        yield session
     finally:
-        if twin is not None:
-            twin.stop()
+        if session is not None and session.twin_synth is not None:
+            session.twin_synth.stop()
         process.stop(state_dir)
         shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """One emulator per session, tests in file order: under pytest-xdist (make test), every
-    emulator test runs on the same worker."""
-    here = Path(__file__).parent
-    _selected.update(item.name for item in items)
-    for item in items:
-        if here in Path(item.path).parents:
-            item.add_marker(pytest.mark.xdist_group("emulator"))

@@ -34,6 +34,7 @@ from tests.integration.conftest import (
     STACK,
     TWIN,
     TWIN_EXTRA,
+    TWIN_TEST,
     Session,
     emulated_counts,
     requires_cli,
@@ -50,6 +51,14 @@ WATCHDOG_BOUND_SECONDS = 30
 """The CLI alone retries a dead endpoint for longer (7 attempts, back-off up to 15 s each)."""
 
 _state: dict[str, Any] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _twin_synth_in_background(request: pytest.FixtureRequest, session: Session) -> None:
+    """The second platform's synth runs in the background from the first test of this file on,
+    when its test runs at all (under pytest-xdist, only the worker running this file starts it)."""
+    if TWIN_TEST in {item.name for item in request.session.items}:
+        session.start_twin_synth()
 
 
 def _resources(session: Session, stack: str = STACK) -> dict[str, dict[str, str]]:
