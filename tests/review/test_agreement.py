@@ -83,6 +83,10 @@ LEGITIMATE: dict[str, dict[str, tuple[str, str, str]]] = {
         "ServicesLocationAlarms*": ("in place", "unchanged", _ALARMS),
         "ServicesUserAlarms*": ("in place", "unchanged", _ALARMS),
         "MonitoringDashboard*": ("in place", "unchanged", _DASHBOARD),
+        LOCATION_ELB: ("in place", "unchanged", _FOLLOWS + "SecurityGroups names the cluster's "
+                       "load balancer security group, replaced: its description names the cluster"),
+        USER_ELB: ("in place", "unchanged", _FOLLOWS + "as for the location service's load "
+                   "balancer"),
     },
     "db_multi_az": {DB: ("in place", "may-replace", _CONDITIONAL + "MultiAZ is a ModifyDBInstance "
                          "that adds or removes the standby")},
