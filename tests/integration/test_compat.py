@@ -151,9 +151,11 @@ def _deploy(session: Session, template: dict[str, Any], stack: str | None = None
     )
     cfn.execute_change_set(StackName=name, ChangeSetName="cs")
     status = cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
-    assert status == f"{kind}_COMPLETE", cfn.describe_stack_events(StackName=name)["StackEvents"][
-        -1
-    ]
+    if status != f"{kind}_COMPLETE":
+        events = cfn.describe_stack_events(StackName=name)["StackEvents"]
+        reasons = [f"{e['LogicalResourceId']} {e['ResourceStatus']}: {e['ResourceStatusReason']}"
+                   for e in events if e.get("ResourceStatusReason")]
+        raise AssertionError(f"{name}: {status}; " + " | ".join(reasons))
     cfn.delete_change_set(StackName=name, ChangeSetName="cs")
     return name
 
