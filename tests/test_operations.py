@@ -27,7 +27,7 @@ from ecs_playground import (
 from ecs_playground.capacity import INSTANCE_TYPES, CapacityPlan, ServiceDemand
 from ecs_playground.platform.stack import PlatformError
 
-from .conftest import build_stack
+from .conftest import EVERYTHING_ON, build_stack, template_of
 from .factories import ENV, existing_vpc, new_cluster, new_stack, service_props
 
 ELB = {"location": "ServicesLocationLoadBalancer2ECC3FDD",
@@ -444,11 +444,32 @@ def environment(template: Template, family: str) -> dict[str, Any]:
     return {e["Name"]: e["Value"] for e in container["Environment"]}
 
 
-def test_each_service_gets_the_others_discovery_name(everything_template: Template) -> None:
-    location, user = (environment(everything_template, f) for f in ("location", "user"))
-    assert location["USER_DISCOVERY_NAME"] == "users.app01.internal"
-    assert user["LOCATION_DISCOVERY_NAME"] == "location.app01.internal"
-    assert "LOCATION_DISCOVERY_NAME" not in location and "USER_DISCOVERY_NAME" not in user
+def test_each_service_gets_the_namespace_and_no_other_services_name(
+    everything_template: Template,
+) -> None:
+    # a service reaches another at <discoveryName>.$DISCOVERY_NAMESPACE (user registers as
+    # 'users' here); no variable names another service, so adding one rolls out no other
+    for family in ("location", "user"):
+        env = environment(everything_template, family)
+        assert env["DISCOVERY_NAMESPACE"] == "app01.internal"
+        assert [k for k in env if "DISCOVERY" in k] == ["DISCOVERY_NAMESPACE"], env
+    registries = resources(everything_template, "AWS::ServiceDiscovery::Service")
+    assert sorted(r["Properties"]["Name"] for r in registries.values()) == ["location", "users"]
+
+
+def test_adding_a_service_leaves_the_others_task_definitions_unchanged() -> None:
+    def task_definitions(**overrides: Any) -> dict[str, Any]:
+        template = template_of(build_stack(**EVERYTHING_ON, **overrides))
+        return {t["Properties"]["Family"]: t["Properties"]
+                for t in resources(template, "AWS::ECS::TaskDefinition").values()}
+
+    before = task_definitions()
+    after = task_definitions(**{
+        "services": "location,user,orders", "orders.image": "example/orders:1",
+        "orders.containerPort": 7001, "orders.stack": "platform", "orders.desiredCount": 1,
+        "orders.cpu": 128, "orders.memoryLimitMib": 256,
+    })
+    assert {k: after[k] for k in before} == before
 
 
 # --- private registries -----------------------------------------------------------------------

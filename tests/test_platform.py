@@ -311,13 +311,13 @@ def test_db_settings_come_as_environment_and_credentials_as_secrets(
     container = container_of(default_template, name)
     db_id = only(default_template, "AWS::RDS::DBInstance")["Id"]
     env = {e["Name"]: e["Value"] for e in container["Environment"]}
-    other = next(n for n, _ in SERVICES if n != name)  # its discovery name (Cloud Map)
     own = _secret_of(default_template, name)["Id"]
     assert env == {"DB_HOST": {"Fn::GetAtt": [db_id, "Endpoint.Address"]},
                    "DB_PORT": "3306", "DB_NAME": name,
                    # re-read by the task when MySQL refuses DB_PWD (after a rotation)
                    "DB_SECRET_ARN": {"Ref": own},
-                   f"{other.upper()}_DISCOVERY_NAME": f"{other}.app01.internal"}
+                   # Cloud Map: another service is <its discoveryName>.<namespace>
+                   "DISCOVERY_NAMESPACE": "app01.internal"}
     # the service's own user and secret, never the master's
     secrets = {s["Name"]: s["ValueFrom"] for s in container["Secrets"]}
     assert secrets == {

@@ -122,11 +122,6 @@ def construct_id(name: str) -> str:
     return "".join(part.title() for part in name.split("-"))
 
 
-def _discovery_variable(name: str) -> str:
-    """'order-api' -> 'ORDER_API_DISCOVERY_NAME'."""
-    return f"{name.upper().replace('-', '_')}_DISCOVERY_NAME"
-
-
 class EcsPlaygroundStack(Stack):
     """The tutorial's platform as code: one VPC (public, private-with-egress and isolated subnets
     in 2 AZs), an ECS cluster on EC2, RDS MySQL, and one classic-ELB service per configured name.
@@ -256,7 +251,7 @@ class EcsPlaygroundStack(Stack):
 
         self.access_logs_bucket = elb_access_logs_bucket(self, "ElbAccessLogs")
         services = Construct(self, "Services")
-        discovery = self._discovery_environment(service_props)
+        discovery = self._discovery_environment()
         for key, stack in self.service_stacks.items():
             stack.add_database_users(self, {
                 name: config.services[name].db_name
@@ -272,10 +267,7 @@ class EcsPlaygroundStack(Stack):
                     secrets=props.secrets or self._service_stack_secrets(name),
                     environment={
                         **self._users_of(name).container_environment(name),
-                        **props.environment, **{
-                            key: value for key, value in discovery.items()
-                            if key != _discovery_variable(name)
-                        },
+                        **props.environment, **discovery,
                     },
                 ),
             )
@@ -298,18 +290,15 @@ class EcsPlaygroundStack(Stack):
         self.monitoring.add_database(self.database)
         self._outputs()
 
-    def _discovery_environment(
-        self, service_props: dict[str, ClassicLoadBalancedServiceProps | None]
-    ) -> dict[str, str]:
-        """<SERVICE>_DISCOVERY_NAME for every service, when the cluster has a namespace: each
-        service gets the others' (a plain name, so no service depends on another)."""
+    def _discovery_environment(self) -> dict[str, str]:
+        """DISCOVERY_NAMESPACE, when the cluster has a namespace: a service reaches another at
+        '<its discoveryName>.<namespace>'. The same value for every service, so adding or
+        removing one changes no other service's task definition (no rollout of the others),
+        and a catalog's environment grows linearly, not with n x (n - 1) names."""
         namespace = self.cluster.namespace
         if namespace is None:
             return {}
-        return {
-            _discovery_variable(name): f"{props.discovery_name or name}.{namespace.namespace_name}"
-            for name, props in service_props.items() if props is not None
-        }
+        return {"DISCOVERY_NAMESPACE": namespace.namespace_name}
 
     def _vpc(self, config: PlatformConfig, problems: list[str]) -> ec2.Vpc:
         try:

@@ -46,16 +46,6 @@ _DASHBOARD = _FOLLOWS + "the dashboard's widgets name the replaced resource"
 # review is right). Every entry must match a resource of its change.
 LEGITIMATE: dict[str, dict[str, tuple[str, str, str]]] = {
     "image_tag": {LOCATION_SERVICE: ("in place", "unchanged", _ROLLOUT)},
-    "service_added": {
-        LOCATION_SERVICE: ("in place", "unchanged", _ROLLOUT + " (each task learns the new "
-                           "service's discovery name)"),
-        USER_SERVICE: ("in place", "unchanged", _ROLLOUT),
-    },
-    "service_removed": {
-        LOCATION_SERVICE: ("in place", "unchanged", _ROLLOUT + " (the removed service's "
-                           "discovery name leaves every task)"),
-        USER_SERVICE: ("in place", "unchanged", _ROLLOUT),
-    },
     "db_encryption_key": {
         "DatabaseSecretAttachmentE5D1B020": ("in place", "unchanged", _FOLLOWS + "TargetId names "
                                              "the replaced instance"),
