@@ -28,12 +28,14 @@ def test_our_rules_have_no_finding(scans: Scans, scenario: str) -> None:
     assert scans.gated[scenario].findings("EcsPlayground") == set()
 
 
+@pytest.mark.slow  # cfn-lint is a process of its own
 @pytest.mark.parametrize("scenario", GOOD)
 def test_cfn_lint_has_no_error_or_warning(scans: Scans, scenario: str) -> None:
     for template in scans.templates[scenario]:
         assert scans.cfn_lint_findings(template) == [], template.name
 
 
+@pytest.mark.slow  # checkov is a process of its own
 @pytest.mark.parametrize("scenario", GOOD)
 def test_checkov_has_no_failed_check(scans: Scans, scenario: str) -> None:
     for template in scans.templates[scenario]:
@@ -69,12 +71,14 @@ def test_our_rules_reject_the_bad_fixture(scans: Scans) -> None:
     }
 
 
+@pytest.mark.slow
 def test_cfn_lint_rejects_the_bad_fixture(scans: Scans) -> None:
     (template,) = scans.templates["bad_tutorial"]
     rules = {finding.split()[0] for finding in scans.cfn_lint_findings(template)}
     assert "W2501" in rules  # a hard-coded password property
 
 
+@pytest.mark.slow
 def test_checkov_rejects_the_bad_fixture(scans: Scans) -> None:
     (template,) = scans.templates["bad_tutorial"]
     checks = {finding.split()[0] for finding in scans.checkov_failed(template)}
