@@ -20,6 +20,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+INCREASES_METADATA_KEY = "EcsPlayground::QuotaIncreases"
+"""Template metadata key under which a platform stack records the adjustable quotas its plan
+exceeds (rendered lines), for `make synth`'s summary and `make review`'s report."""
+
 CFN_QUOTAS = "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html"
 ELB_QUOTAS = "https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/elb-limits.html"
 VPC_QUOTAS = "https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html"

@@ -38,7 +38,7 @@ DEMAND_FIELDS = frozenset({
 })
 
 
-QUOTA_INCREASES_KEY = "EcsPlayground::QuotaIncreases"
+QUOTA_INCREASES_KEY = quotas.INCREASES_METADATA_KEY
 """Template metadata of the platform stack: the adjustable quotas the plan exceeds."""
 
 

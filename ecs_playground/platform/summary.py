@@ -12,10 +12,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from ..quotas import INCREASES_METADATA_KEY
 from .review.cost import monthly_cost_lines
 
 HEADROOM_KEY = "EcsPlayground::CapacityHeadroom"
-QUOTA_INCREASES_KEY = "EcsPlayground::QuotaIncreases"
+QUOTA_INCREASES_KEY = INCREASES_METADATA_KEY
 
 
 def _templates(outdir: Path) -> dict[str, dict[str, Any]]:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ecs_playground.platform.review.report import MARKER, Review, render, review
-from ecs_playground.platform.review.template import load_assembly
+from ecs_playground.platform.review.template import Stack, load_assembly
+from ecs_playground.quotas import INCREASES_METADATA_KEY
 
 from .conftest import Case
 from .synth_app import ROOT
@@ -110,3 +111,29 @@ def test_ci_workflow_finds_its_comment_by_the_report_marker() -> None:
     assert f"const marker = '{MARKER}';" in workflow
     assert 'make review BASE="origin/${BASE_REF}"' in workflow
     assert "bash .ci/run" in workflow
+
+
+def test_quota_increases_are_listed_with_new_ones_marked() -> None:
+    # given two plans whose stacks recorded the adjustable quotas they exceed (as the platform
+    # stack does at synth): one quota still needed, one grown, one no longer needed
+    lbs = ("Elastic Load Balancing: Classic Load Balancers per Region (this app): {} > 20; needs "
+           "a quota increase: request 'Classic Load Balancers per Region' >= {} in Service Quotas")
+    kept = "Amazon ECS: Tasks per service (service web): 6000 > 5000; needs a quota increase"
+    gone = "Amazon VPC: Inbound or outbound rules per security group (x): 61 > 60"
+
+    def side(lines: list[str], *topics: str) -> dict[str, Stack]:
+        resources = {t: {"Type": "AWS::SNS::Topic", "Properties": {}} for t in topics}
+        template = {"Metadata": {INCREASES_METADATA_KEY: lines}, "Resources": resources}
+        return {"Platform": Stack("Platform", template, None)}
+
+    base = side([lbs.format(21, 21), kept, gone], "Alarms")
+    head = side([lbs.format(22, 22), kept], "Alarms", "OrdersAlarms")
+    # when the change is reviewed
+    text = render(review(base, head))
+    # then the report lists what head needs, marks what is new, and what is no longer needed
+    assert "### AWS quotas" in text
+    assert f"- {lbs.format(22, 22)} — 🆕 with this change" in text
+    assert f"- {kept}\n" in text
+    assert f"- ~~{gone}~~" in text and f"~~{lbs.format(21, 21)}~~" in text
+    # and a plan within every quota gets no such section
+    assert "### AWS quotas" not in render(review(side([], "Alarms"), side([], "Alarms", "B")))

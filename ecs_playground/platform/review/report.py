@@ -1,7 +1,8 @@
 """The review of two assemblies, and its markdown report (meant to be pasted as a PR comment as is).
 
-Per stack: the verdict line, destructive changes, resources grouped by service, security changes,
-the rollout, the monthly cost of BASE and head, and a Mermaid diagram with the changes marked.
+The adjustable AWS quotas head's plan exceeds (new ones marked); then per stack: the verdict line,
+destructive changes, resources grouped by service, security changes, the rollout, the monthly cost
+of BASE and head, and a Mermaid diagram with the changes marked.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...quotas import INCREASES_METADATA_KEY
 from . import cost, rollout, security
 from .diagram import LEGEND, review_diagram
 from .diff import MISSING, StackDiff, diff_stacks
@@ -410,6 +412,32 @@ def _cost(stack: StackReview) -> list[str]:
     return [*lines, "", " ".join(notes), ""]
 
 
+def _quota_increases(result: Review, side: str) -> set[str]:
+    """The adjustable quotas a side's plan exceeds, as its stacks recorded them at synth."""
+    return {line for s in result.stacks for stack in [getattr(s.diff, side)] if stack
+            for line in stack.template.get("Metadata", {}).get(INCREASES_METADATA_KEY, [])}
+
+
+def _quotas(result: Review) -> list[str]:
+    """Adjustable AWS quotas head's plan exceeds (new ones marked), and those it no longer does.
+    Hard limits never get here: they fail the synth."""
+    head, base = _quota_increases(result, "head"), _quota_increases(result, "base")
+    if not head and not base:
+        return []
+    lines = ["### AWS quotas", ""]
+    if head:
+        lines += ["Needs a quota increase before this deploys (Service Quotas; `make synth` "
+                  "prints the same):", ""]
+        lines += [f"- {line}" + (" — 🆕 with this change" if line not in base else "")
+                  for line in sorted(head)]
+        lines.append("")
+    if base - head:
+        lines += ["No longer needed with this change:", ""]
+        lines += [f"- ~~{line}~~" for line in sorted(base - head)]
+        lines.append("")
+    return lines
+
+
 def _diagram(stack: StackReview) -> list[str]:
     return ["#### Diagram", "", "```mermaid", stack.diagram.rstrip(), "```", "", LEGEND, ""]
 
@@ -445,6 +473,7 @@ def render(result: Review) -> str:
                   + (f" (⚠️ matched no destructive change: "
                      f"{', '.join(f'`{a}`' for a in result.unused_acknowledgements)})"
                      if result.unused_acknowledgements else ""), ""]
+    lines += _quotas(result)
     unchanged = [s.name for s in result.stacks if not s.changed]
     for stack in changed:
         lines += [f"### Stack `{stack.name}`", "", _verdict_line(stack), ""]
