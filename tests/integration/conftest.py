@@ -145,19 +145,21 @@ class Session:
             REPO,
         )
 
-    def up_command(self, *options: str) -> list[str]:
-        """``python -m emulator up`` on the session's state directory and cloud assembly."""
+    def up_command(self, *options: str, output: bool = True) -> list[str]:
+        """``python -m emulator up`` on the session's state directory (and, with `output`,
+        synthesizing into the session's cloud assembly)."""
         emulator = [sys.executable, "-m", "emulator", "--state-dir", str(self.state_dir)]
-        return [*emulator, "up", "-o", str(self.assembly), *options]
+        return [*emulator, "up", *(["-o", str(self.assembly)] if output else []), *options]
 
-    def up(self, *options: str) -> subprocess.CompletedProcess[str]:
+    def up(self, *options: str, output: bool = True, timeout: int = 600
+           ) -> subprocess.CompletedProcess[str]:
         """Run ``python -m emulator up`` (what ``make local`` runs) to the end."""
         return subprocess.run(
-            self.up_command(*options),
+            self.up_command(*options, output=output),
             cwd=REPO,
             capture_output=True,
             text=True,
-            timeout=600,
+            timeout=timeout,
             check=False,
         )
 

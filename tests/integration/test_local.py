@@ -77,6 +77,17 @@ def _service(session: Session, name: str) -> dict[str, Any]:
     return ecs.describe_services(cluster="app01", services=arns)["services"][0]
 
 
+def _unresolved(session: Session, template: dict[str, Any], physical: dict[str, str],
+                label: str = "") -> list[str]:
+    """Template resources whose physical ID does not resolve through their service's API."""
+    return [
+        f"{label}{name} ({body['Type']})"
+        for name, body in template.items()
+        if not exists(session.clients, body["Type"], physical[name], body.get("Properties"),
+                      physical)
+    ]
+
+
 def _task_definition(session: Session, arn: str) -> dict[str, Any]:
     return session.clients("ecs").describe_task_definition(taskDefinition=arn)["taskDefinition"]
 
@@ -133,23 +144,14 @@ def test_up_recovers_with_a_fresh_emulator_and_creates_every_resource(session: S
     assert "==> start: moto" in result.stdout, "up did not start a fresh emulator"
     _state["create_output"] = result.stdout
     template = session.template()["Resources"]
-    listed = _resources(session)
-    assert sorted(listed) == sorted(template), "resources skipped by the emulator"
-    missing = [
-        f"{name} ({body['Type']})"
-        for name, body in template.items()
-        if not exists(
-            session.clients,
-            body["Type"],
-            listed[name]["PhysicalResourceId"],
-            body.get("Properties"),
-        )
-    ]
+    physical = _physical(session)
+    assert sorted(physical) == sorted(template), "resources skipped by the emulator"
+    missing = _unresolved(session, template, physical)
     assert not missing, f"physical IDs that do not resolve: {missing}"
     assert f"{STACK}: CREATE_COMPLETE, new stack: {len(template)} resources created" in (
         result.stdout
     )
-    _state["physical"] = _physical(session)
+    _state["physical"] = physical
 
 
 def _database_users_run() -> bool:
@@ -401,15 +403,7 @@ def test_second_platform_with_a_six_service_catalog_deploys_side_by_side(
     started = time.monotonic()
     assembly = session.twin_synth.assembly()
     _state["twin_synth_wait_seconds"] = time.monotonic() - started
-    emulator = [sys.executable, "-m", "emulator", "--state-dir", str(session.state_dir)]
-    result = subprocess.run(
-        [*emulator, "up", "--app", str(assembly)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    result = session.up("--app", str(assembly), output=False)
     _state["up_twin_seconds"] = time.monotonic() - started
     assert result.returncode == 0, result.stdout + result.stderr
     templates = _twin_templates(assembly)
@@ -441,17 +435,7 @@ def test_second_platform_with_a_six_service_catalog_deploys_side_by_side(
     for stack, template in templates.items():
         physical[stack] = _stack_physical(session, stack)
         assert sorted(physical[stack]) == sorted(template), f"{stack}: resources skipped"
-        missing = [
-            f"{stack}/{name} ({body['Type']})"
-            for name, body in template.items()
-            if not exists(
-                session.clients,
-                body["Type"],
-                physical[stack][name],
-                body.get("Properties"),
-                physical[stack],
-            )
-        ]
+        missing = _unresolved(session, template, physical[stack], f"{stack}/")
         assert not missing, f"physical IDs that do not resolve: {missing}"
     _state["twin_physical"] = physical
     # 2 instances (ASG min 2); 6 services at steady state; location and user start at 1 task,

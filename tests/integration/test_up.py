@@ -7,7 +7,6 @@ They deploy into the session's running emulator, as ``make local`` deploys into 
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,20 +14,12 @@ import pytest
 
 from emulator import process
 from emulator.compat import notes
-from tests.integration.conftest import REPO, Session, emulated_counts, requires_cli, small_app
+from tests.integration.conftest import Session, emulated_counts, requires_cli, small_app
 
 pytestmark = [pytest.mark.cli, requires_cli]
 
 def _up(session: Session, app: Path) -> subprocess.CompletedProcess[str]:
-    emulator = [sys.executable, "-m", "emulator", "--state-dir", str(session.state_dir)]
-    return subprocess.run(
-        [*emulator, "up", "--app-dir", str(app)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return session.up("--app-dir", str(app), output=False, timeout=300)
 
 
 def test_unknown_custom_resource_fails_the_local_deploy_naming_it(
