@@ -1,5 +1,5 @@
-"""One emulator per session (free 127.0.0.1 port, temp state), bootstrapped once; the real app
-deploys into it.
+"""One emulator per session (free 127.0.0.1 port, temp state), bootstrapped once, for the small
+hand-written apps; test_local.py, where the real app deploys, starts one of its own.
 
 The session's state directory is the one ``python -m emulator up`` uses in the tests, so
 ``up`` deploys into the session's emulator, as ``make local`` does into a running one. A test
@@ -15,7 +15,8 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -199,14 +200,13 @@ def emulated_counts(output: str) -> dict[str, int]:
     return counts
 
 
-@pytest.fixture(scope="session")
-def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
-    """Start the emulator, bootstrap it; stop it and remove the temp dirs afterwards."""
-    root = tmp_path_factory.mktemp("emulator")
+@contextmanager
+def emulator_session(root: Path, lambda_custom_resources: Sequence[str]) -> Iterator[Session]:
+    """An emulator of its own (state in root), bootstrapped; stopped and removed afterwards."""
     state_dir = root / "state"
     session = None
     try:
-        emulator = process.start(state_dir, lambda_custom_resources=[ECHO_TYPE])
+        emulator = process.start(state_dir, lambda_custom_resources=lambda_custom_resources)
         result = cdk.run(
             ["bootstrap", f"aws://{ACCOUNT_ID}/{REGION}"], emulator.endpoint, state_dir
         )
@@ -218,3 +218,11 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
             session.twin_synth.stop()
         process.stop(state_dir)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+    """The small apps' emulator, which also runs ECHO_TYPE's Lambda code (test_local.py has
+    its own)."""
+    with emulator_session(tmp_path_factory.mktemp("emulator"), [ECHO_TYPE]) as session:
+        yield session

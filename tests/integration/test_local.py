@@ -2,8 +2,9 @@
 failure recovery, create, the hints, an update, and destroy with a protected and an unprotected
 database.
 
-The tests run in file order and share the session's state directory: each step starts from
-the state the previous one left. The first kills the session's emulator mid-deploy; the
+The tests run in file order and share this file's emulator state directory (the `session`
+fixture below): each step starts from the state the previous one left. The first kills that
+emulator mid-deploy; the
 second is the ``up`` that recovers from it with a fresh emulator, and every later ``up``
 deploys into that running emulator, as ``make local`` does.
 """
@@ -18,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,7 @@ from tests.integration.conftest import (
     TWIN_TEST,
     Session,
     emulated_counts,
+    emulator_session,
     requires_cli,
     small_app,
 )
@@ -51,6 +54,16 @@ WATCHDOG_BOUND_SECONDS = 30
 """The CLI alone retries a dead endpoint for longer (7 attempts, back-off up to 15 s each)."""
 
 _state: dict[str, Any] = {}
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+    """This file's own emulator, started as ``make local`` starts one. Its first test kills it
+    and the next ``up`` starts another, without the test-only custom resource provider of the
+    other files' session emulator: sharing one would break them whenever they run after this
+    file on the same worker (serially, or as xdist happens to schedule them)."""
+    with emulator_session(tmp_path_factory.mktemp("local"), ()) as session:
+        yield session
 
 
 @pytest.fixture(scope="module", autouse=True)
