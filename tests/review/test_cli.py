@@ -219,38 +219,50 @@ def make_review(repo: Path, *assignments: str) -> subprocess.CompletedProcess[st
 def test_make_review_passes_values_verbatim_never_through_a_shell(plain_repo: Path) -> None:
     # given values that a shell would run: a command substitution in BASE, ALLOW_REPLACE, CDK_ARGS
     pwned = plain_repo.parent / "pwned"
-    for assignment in (f"BASE=$$(touch {pwned}-base)HEAD",
-                       f"ALLOW_REPLACE=$$(touch {pwned}-allow)",
-                       f"CDK_ARGS=-c x=$$(touch {pwned}-cdk-args)"):
-        # when make review runs with it (BASE valid where it is not the one under test)
-        extra = [] if assignment.startswith("BASE") else ["BASE=main"]
-        result = make_review(plain_repo, assignment, *extra)
-        # then nothing ran, and the review stopped with its usage status, naming the value
-        assert not list(plain_repo.parent.glob("pwned*")), (assignment, result.stderr)
-        assert result.returncode != 0
+    runs = {
+        "BASE": make_review(plain_repo, f"BASE=$$(touch {pwned}-base)HEAD"),
+        "ALLOW_REPLACE": make_review(plain_repo, "BASE=main",
+                                     f"ALLOW_REPLACE=$$(touch {pwned}-allow)"),
+        "CDK_ARGS": make_review(plain_repo, "BASE=main",
+                                f"CDK_ARGS=-c x=$$(touch {pwned}-cdk-args)"),
+    }
+    # then nothing ran, and each review stopped with its usage status (nothing to synthesize)
+    assert not list(plain_repo.parent.glob("pwned*")), {k: r.stderr for k, r in runs.items()}
+    for name, result in runs.items():
+        assert result.returncode != 0, name
         assert f"review: exit {ExitStatus.ERROR.value}:" in result.stderr, result.stderr
-    base = make_review(plain_repo, f"BASE=$$(touch {pwned}-base)HEAD")
-    assert "BASE '$$(touch" in base.stderr and "is not a git ref" in base.stderr
-    allow = make_review(plain_repo, "BASE=main", "ALLOW_REPLACE=$$(id)")
-    assert "ALLOW_REPLACE names '$$(id)'" in allow.stderr
+    # and the values that cannot be a ref or a logical ID are named as the user typed them
+    assert "BASE '$$(touch" in runs["BASE"].stderr and "is not a git ref" in runs["BASE"].stderr
+    assert "ALLOW_REPLACE names '$$(touch'" in runs["ALLOW_REPLACE"].stderr
 
 
 @pytest.mark.parametrize(("assignment", "message"), [
     ("BASE=$(id)", "BASE '$(id)' is not a commit"),
     ("BASE=", "BASE is empty"),
-    ("BASE= ", "BASE is empty"),
-    ("BASE=-h", "BASE '-h' is not a git ref: it starts with '-'"),
 ])
-def test_make_review_empty_or_malformed_base_is_an_error_never_the_default(
+def test_make_review_empty_or_unexpanded_base_is_an_error_never_the_default(
     plain_repo: Path, assignment: str, message: str
 ) -> None:
     # given a repository where the default BASE (merge base with main) exists
-    # when make review gets a BASE that make would expand to nothing, or an empty/malformed one
+    # when make review gets a BASE that make would expand to nothing, or an empty one
     result = make_review(plain_repo, assignment)
     # then the review stops and names it, instead of silently reviewing against main
     assert message in result.stderr, result.stderr
     assert f"review: exit {ExitStatus.ERROR.value}:" in result.stderr
     assert "synthesizing" not in result.stderr
+
+
+@pytest.mark.parametrize(("base", "message"), [
+    (" ", "BASE is empty"),
+    ("-h", "BASE '-h' is not a git ref: it starts with '-'"),
+    ("main\nHEAD", "BASE 'main\\nHEAD' is not a git ref: it contains '\\n'"),
+])
+def test_malformed_base_is_a_usage_error(plain_repo: Path, base: str, message: str,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "--repo", str(plain_repo), f"--base={base}", "--dir",
+                 str(plain_repo / "out")])
+    error = capsys.readouterr().err
+    assert code == ExitStatus.ERROR and message in error, error
 
 
 def test_help_documents_every_exit_status(capsys: pytest.CaptureFixture[str]) -> None:
