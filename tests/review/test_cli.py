@@ -272,3 +272,13 @@ def test_help_documents_every_exit_status(capsys: pytest.CaptureFixture[str]) ->
     assert list(ExitStatus)
     for status in ExitStatus:
         assert f"{status.value} {status.meaning}" in text
+
+
+def test_cdk_args_are_split_like_words_but_unbalanced_quotes_are_an_error(
+    plain_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["run", "--repo", str(plain_repo), "--base=main", "--cdk-args=-c 'x=1",
+                 "--dir", str(plain_repo / "out")])
+    error = capsys.readouterr().err
+    assert code == ExitStatus.ERROR
+    assert "CDK_ARGS \"-c 'x=1\" cannot be split into arguments" in error, error
