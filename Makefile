@@ -54,16 +54,20 @@ test: $(STAMP) ## every test: unit, validation, snapshots, gates, services, the 
 test-fast: $(STAMP) ## the quick loop: every test except the emulator, the CLI and separate-process ones
 	$(VENV_BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not cli and not slow" --ignore=tests/integration $(PYTEST_ARGS)
 
-# make review: BASE defaults to the merge base with main; ALLOW_REPLACE=LogicalId,... acknowledges
-# the replacement or deletion of those stateful resources. The tool exits 0 (safe), 2 (a stateful
-# resource would be replaced or deleted, unacknowledged) or 1 (usage error); make reports any
-# failing recipe as its own status 2, with the tool's status in its "Error N" line.
-BASE ?=
-ALLOW_REPLACE ?=
+# make review: BASE defaults to the merge base with main (given, it must be a git ref: an empty or
+# malformed BASE is an error); ALLOW_REPLACE=LogicalId,... acknowledges the replacement or deletion
+# of those stateful resources. BASE, ALLOW_REPLACE and CDK_ARGS reach the tool verbatim through the
+# environment ($(value ...): neither make nor a shell expands them), so BASE='$(id)' is a ref named
+# "$(id)", never a command. The tool's exit status follows the verdict (0 safe to merge, 1 error,
+# 2 data loss, 3 the deployment would fail; `... review --help`); make turns any failure into its
+# own status 2, so the recipe prints the tool's status and CI calls the tool directly.
 .PHONY: review diagram
 
+review: export REVIEW_BASE = $(value BASE)
+review: export REVIEW_ALLOW_REPLACE = $(value ALLOW_REPLACE)
+review: export REVIEW_CDK_ARGS = $(value CDK_ARGS)
 review: $(STAMP) ## offline review of this change against BASE (report on stdout and in cdk.review/report.md), e.g. make review BASE=origin/main
-	$(VENV_BIN)/python -m ecs_playground.platform.review run --base "$(BASE)" --allow-replace "$(ALLOW_REPLACE)" -- $(CDK_ARGS)
+	$(VENV_BIN)/python -m ecs_playground.platform.review run $(if $(filter undefined,$(origin BASE)),,--base="$$REVIEW_BASE") --allow-replace="$$REVIEW_ALLOW_REPLACE" --cdk-args="$$REVIEW_CDK_ARGS"
 
 diagram: $(STAMP) ## regenerate docs/architecture.md (a Mermaid diagram checked by Mermaid's parser) from the default app
 	$(CDK) synth --quiet -o cdk.review/diagram

@@ -1,9 +1,10 @@
 """Synthesize the app in this process exactly as `cdk synth -o DIR -c KEY=VALUE` does.
 
-`app.py` (the composition root) runs unchanged: its `cdk.App()` receives cdk.json's context, the
-overrides (strings, as `-c` passes them) and the context keys the CLI adds (construct paths in the
-template metadata, the CDKMetadata resource). A first synth costs ~7 s (jsii, cdk-nag); each next
-one ~1 s, against ~30 s for the CLI.
+`app.py` (the composition root) runs unchanged: its `cdk.App()` receives the scenario's context
+(the tutorial's fixed scenario of tests/tutorial_cdk.json unless told otherwise), the overrides
+(strings, as `-c` passes them) and the context keys the CLI adds (construct paths in the template
+metadata, the CDKMetadata resource). A first synth costs ~7 s (jsii, cdk-nag); each next one ~1 s,
+against ~30 s for the CLI.
 """
 
 from __future__ import annotations
@@ -23,18 +24,29 @@ CLI_CONTEXT: dict[str, Any] = {
 }
 
 
-def synth_app(outdir: Path, overrides: Mapping[str, str]) -> Path:
-    """Run app.py with `-c` overrides into outdir (a cloud assembly); returns outdir."""
+def user_context() -> dict[str, Any]:
+    """The user's own cdk.json context (imagesDirectory absolute): only for what is meant to follow
+    it (docs/architecture.md), never for tests of the tutorial's platform."""
+    context: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+    context["imagesDirectory"] = str(ROOT / context["imagesDirectory"])
+    return context
+
+
+def synth_app(outdir: Path, overrides: Mapping[str, str],
+              context: Mapping[str, Any] | None = None) -> Path:
+    """Run app.py with `-c` overrides on top of a context (default: the tutorial's fixed
+    scenario) into outdir (a cloud assembly); returns outdir."""
     import aws_cdk as cdk  # here, not above: fake_cdk.py imports CLI_CONTEXT before jsii starts
 
-    context = json.loads((ROOT / "cdk.json").read_text())["context"]
-    context = {**context, **CLI_CONTEXT, **overrides}
-    context["imagesDirectory"] = str(ROOT / context["imagesDirectory"])
+    from tests.tutorial import TUTORIAL_CONTEXT
+
+    scenario = dict(TUTORIAL_CONTEXT if context is None else context)
+    merged = {**scenario, **CLI_CONTEXT, **overrides}
     real_app = cdk.App
 
     class App(real_app):  # type: ignore[misc, valid-type]
         def __init__(self, **kwargs: Any) -> None:
-            super().__init__(**{**kwargs, "context": context, "outdir": str(outdir)})
+            super().__init__(**{**kwargs, "context": merged, "outdir": str(outdir)})
 
     cdk.App = App
     try:

@@ -31,8 +31,8 @@ def node_line(diagram: str, text: str) -> str:
     return next(line for line in diagram.splitlines() if text in line)
 
 
-def test_docs_architecture_is_current(default_assembly: Path) -> None:
-    assert ARCHITECTURE.read_text() == architecture_markdown(default_assembly), (
+def test_docs_architecture_is_current(user_assembly: Path) -> None:
+    assert ARCHITECTURE.read_text() == architecture_markdown(user_assembly), (
         "docs/architecture.md is stale: regenerate it with `make diagram`")
 
 

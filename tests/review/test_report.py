@@ -4,13 +4,16 @@ no-op, loud for a destructive change, readable for 20 services."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from ecs_playground.platform.review.inputs import InputChange
+from ecs_playground.platform.review.replacement import SUBNET_GROUP_MOVED
 from ecs_playground.platform.review.report import MARKER, Review, render, review
+from ecs_playground.platform.review.status import ExitStatus
 from ecs_playground.platform.review.template import Stack, load_assembly
 from ecs_playground.quotas import INCREASES_METADATA_KEY
 
 from .conftest import Case
-from .synth_app import ROOT
 
 
 def reviewed(case: Case) -> Review:
@@ -64,9 +67,12 @@ def test_conditional_rds_update_says_what_really_happens(cases: dict[str, Case])
 
 
 def test_replacing_custom_named_services_is_called_a_failed_deploy(cases: dict[str, Case]) -> None:
-    text = render(reviewed(cases["cluster_name"]))
+    result = reviewed(cases["cluster_name"])
+    text = render(result)
     assert text.splitlines()[1] == ("## 🟠 Review: no data at risk, but the deployment would fail "
-                                    "(2 custom-named resources replaced under the same name)")
+                                    "(2 resources CloudFormation would refuse)")
+    # the exit status follows the verdict: a change that cannot deploy is not "safe to merge"
+    assert result.exit_code == ExitStatus.DEPLOY_FAILS == 3
     warnings = [line for line in text.splitlines() if "**Will fail to deploy:**" in line]
     assert len(warnings) == 2
     assert "keeps its custom name ServiceName=location" in " ".join(warnings)
@@ -106,13 +112,6 @@ def test_stacks_added_and_removed_are_listed_and_a_removed_database_is_destructi
     assert "deleted after a final snapshot (Snapshot)" in text
 
 
-def test_ci_workflow_finds_its_comment_by_the_report_marker() -> None:
-    workflow = (ROOT / ".github" / "workflows" / "ci.yml").read_text()
-    assert f"const marker = '{MARKER}';" in workflow
-    assert 'make review BASE="origin/${BASE_REF}"' in workflow
-    assert "bash .ci/run" in workflow
-
-
 def test_quota_increases_are_listed_with_new_ones_marked() -> None:
     # given two plans whose stacks recorded the adjustable quotas they exceed (as the platform
     # stack does at synth): one quota still needed, one grown, one no longer needed
@@ -137,3 +136,131 @@ def test_quota_increases_are_listed_with_new_ones_marked() -> None:
     assert f"- ~~{gone}~~" in text and f"~~{lbs.format(21, 21)}~~" in text
     # and a plan within every quota gets no such section
     assert "### AWS quotas" not in render(review(side([], "Alarms"), side([], "Alarms", "B")))
+
+
+def test_vpc_cidr_change_cannot_deploy_the_db_subnet_group_and_exits_3(
+    cases: dict[str, Case]
+) -> None:
+    # given a VPC CIDR change: the VPC and its subnets are replaced, the DB subnet group is updated
+    # in place with the new subnets
+    result = reviewed(cases["vpc_cidr"])
+    text = render(result)
+    # then RDS's refusal to move a subnet group to another VPC is named, and the review exits 3
+    assert result.exit_code == ExitStatus.DEPLOY_FAILS
+    warning = next(line for line in text.splitlines()
+                   if line.startswith("> ⚠️ **Will fail to deploy:** `DatabaseInstanceSubnetGroup"))
+    assert "subnets of another VPC" in warning and "(replaced)" in warning
+    assert "The new Subnets are not in the same Vpc as the existing subnet group" in warning
+    assert text.splitlines()[1].startswith("## 🟠 Review:")
+
+
+def _resource(kind: str, **props: Any) -> dict[str, Any]:
+    return {"Type": kind, "Properties": props}
+
+
+def _side(**stacks: dict[str, Any]) -> dict[str, Stack]:
+    return {name: Stack(name, {"Resources": resources}, None) for name, resources in stacks.items()}
+
+
+def first_screen(text: str) -> str:
+    """What a reviewer sees before the first stack's section."""
+    return text.split("\n### ", 1)[0]
+
+
+def test_first_screen_says_stacks_restarts_total_cost_and_widenings(
+    cases: dict[str, Case]
+) -> None:
+    # given the tutorial's platform with a bigger DB class, plus a new stack with an instance and
+    # a security group open to the internet on SSH
+    case = cases["db_instance_class"]
+    base, head = load_assembly(case.base), dict(load_assembly(case.head))
+    orders = {
+        "Sg": _resource("AWS::EC2::SecurityGroup", GroupDescription="orders", SecurityGroupIngress=[
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIp": "0.0.0.0/0"}]),
+        "Host": _resource("AWS::EC2::Instance", InstanceType="t3.micro"),
+    }
+    head["Orders"] = Stack("Orders", {"Resources": orders}, None)
+    # when it is reviewed
+    result = review(base, head)
+    text = render(result)
+    screen = first_screen(text)
+    # then the first screen has everything that matters, whatever follows
+    assert len(screen.splitlines()) < 25
+    assert "- **Stacks:** 🆕 1 added: `Orders` · 🗑️ 0 removed · 1 changed · 0 unchanged" in screen
+    assert ("`DatabaseInstanceAA8A5FDE` (RDS::DBInstance, stack `EcsPlayground`): updated in place "
+            "with some interruption: RDS moves the instance to the new class and restarts it "
+            "(minutes of downtime") in screen
+    base_total = sum(s.cost_base.total for s in result.stacks if s.cost_base)
+    head_total = sum(s.cost_head.total for s in result.stacks if s.cost_head)
+    assert head_total > base_total + 12  # the class change and the new instance
+    assert f"- **Monthly cost:** ${base_total:,.2f} → ${head_total:,.2f}" in screen
+    assert "over every stack" in screen
+    assert "security group ${Sg} in tcp 22 from 0.0.0.0/0 ⚠️ open to the internet" in screen
+    assert "- **Data at risk:** none" in screen
+
+
+def test_attribute_only_change_is_not_counted_as_changed_in_place() -> None:
+    topic = _resource("AWS::SNS::Topic")
+    tagged = {**topic, "Metadata": {"cfn_nag": {"rules_to_suppress": []}}}
+    text = render(review(_side(App={"Topic": topic}), _side(App={"Topic": tagged})))
+    assert ("**Verdict:** 🟢 0 added · 0 changed in place · 1 attributes only (resource untouched) "
+            "· 0 replaced · 0 removed") in text
+    assert "| attributes only | `Topic` |" in text
+
+
+def test_unused_acknowledgement_is_flagged_even_without_changes() -> None:
+    side = _side(App={"Topic": _resource("AWS::SNS::Topic")})
+    result = review(side, side, allowed=["DatabaseInstanceTypo"])
+    text = render(result)
+    assert "## 🟢 Review: no changes" in text
+    assert "⚠️ matched no destructive change: `DatabaseInstanceTypo`" in text
+    assert result.exit_code == ExitStatus.SAFE
+
+
+def test_data_loss_outranks_a_failing_deployment() -> None:
+    # given one stack that deletes a database and one that moves a DB subnet group to a new VPC
+    base = _side(Data={"Db": {"Type": "AWS::RDS::DBInstance", "DeletionPolicy": "Snapshot",
+                              "Properties": {"DBInstanceClass": "db.t3.micro"}}},
+                 Net=_net("10.0.0.0/16", "Vpc"))
+    head = _side(Data={}, Net=_net("10.1.0.0/16", "Vpc"))
+    result = review(base, head)
+    assert result.failing and result.unacknowledged
+    assert result.exit_code == ExitStatus.DATA_LOSS
+    assert render(result).splitlines()[1].startswith("## 🔴 Review:")
+
+
+def _net(cidr: str, vpc: str) -> dict[str, Any]:
+    return {
+        vpc: _resource("AWS::EC2::VPC", CidrBlock=cidr),
+        "SubnetA": _resource("AWS::EC2::Subnet", VpcId={"Ref": vpc},
+                             CidrBlock=cidr.replace("0.0/16", "1.0/24")),
+        "Group": _resource("AWS::RDS::DBSubnetGroup", DBSubnetGroupDescription="db",
+                           SubnetIds=[{"Ref": "SubnetA"}]),
+    }
+
+
+def test_subnet_group_moved_to_another_vpc_in_place_fails_and_one_kept_does_not() -> None:
+    moved = review(_side(Net=_net("10.0.0.0/16", "Vpc")), _side(Net=_net("10.1.0.0/16", "Vpc")))
+    group = next(v for s in moved.stacks for v in s.verdicts if v.logical_id == "Group")
+    assert group.warnings == [SUBNET_GROUP_MOVED.format(vpcs="Vpc (replaced)")]
+    assert moved.exit_code == ExitStatus.DEPLOY_FAILS
+    # a subnet replaced within the same VPC is a plain in-place update of the group
+    base = _net("10.0.0.0/16", "Vpc")
+    head = {**base, "SubnetA": _resource("AWS::EC2::Subnet", VpcId={"Ref": "Vpc"},
+                                         CidrBlock="10.0.2.0/24")}
+    kept = review(_side(Net=base), _side(Net=head))
+    assert kept.exit_code == ExitStatus.SAFE
+    assert not [v for s in kept.stacks for v in s.verdicts if v.warnings]
+
+
+def test_change_to_what_the_synth_runs_is_on_the_first_screen() -> None:
+    side = _side(App={"Topic": _resource("AWS::SNS::Topic")})
+    inputs = [InputChange("cdk.json", "app", "python3 app.py", "cat base.json"),
+              InputChange("Makefile")]
+    text = render(review(side, side, inputs=inputs))
+    lines = text.splitlines()
+    assert lines[1] == "## 🟢 Review: no changes"
+    assert lines[5] == ("> ⚠️ **This change edits what the review itself runs**: `cdk.json` "
+                        "`app`: `python3 app.py` → `cat base.json`; `Makefile`. Everything below "
+                        "comes from synthesizing with that code: read its diff before trusting "
+                        "this report.")

@@ -34,7 +34,7 @@ from .diff import (
     resource_changes,
 )
 from .schemas import Pointer, TypeSchema, type_schema
-from .template import construct_path, properties, short_type
+from .template import construct_path, properties, ref_target, short_type
 
 REPLACED_MARK = " (replaced)"
 _MARK_PATTERN = re.compile(r"([A-Za-z0-9]+) \(replaced\)")
@@ -67,6 +67,10 @@ class Cause:
     reason: str
     before: Any = MISSING
     after: Any = MISSING
+    interruption: str = ""
+    """What the update interrupts (an RDS restart, a listener re-created); '' for nothing."""
+    attribute_only: bool = False
+    """A template attribute (Metadata, DependsOn, a policy): the resource itself is untouched."""
 
 
 # Types whose replacement or deletion loses data or an identity that others depend on.
@@ -112,6 +116,18 @@ class Verdict:
         """A stateful resource replaced (or maybe replaced) or removed."""
         return self.stateful is not None and self.impact in (
             Impact.REPLACE, Impact.MAY_REPLACE, Impact.REMOVE)
+
+    @property
+    def attributes_only(self) -> bool:
+        """An in-place change of template attributes only (Metadata, DependsOn, policies):
+        CloudFormation records it, the resource itself is not updated."""
+        return (self.impact is Impact.IN_PLACE and bool(self.causes)
+                and all(c.attribute_only for c in self.causes))
+
+    @property
+    def interruptions(self) -> list[str]:
+        """What this change interrupts (restarts, downtime), one line per cause."""
+        return [c.interruption for c in self.causes if c.interruption]
 
     @property
     def deletion_policy(self) -> str:
@@ -293,6 +309,19 @@ INTERRUPTIONS: dict[tuple[str, str], str] = {
 }
 
 
+def interruption(resource_type: str, name: str, before: Mapping[str, Any],
+                 after: Mapping[str, Any]) -> str:
+    """What updating one top-level property in place interrupts ('' for nothing)."""
+    if (resource_type, name) == ("AWS::RDS::DBInstance", "BackupRetentionPeriod"):
+        old = str(before.get("BackupRetentionPeriod", 1))
+        new = str(after.get("BackupRetentionPeriod", 1))
+        if (old == "0") != (new == "0"):
+            return "a brief outage while RDS turns automated backups " + (
+                "on" if old == "0" else "off")
+        return ""
+    return INTERRUPTIONS.get((resource_type, name), "")
+
+
 def values_at(value: Any, pointer: Pointer) -> Any:
     """The value(s) a schema pointer selects; '*' maps over a list. MISSING where absent."""
     if not pointer:
@@ -418,7 +447,10 @@ def evaluate(resource_type: str, before: Mapping[str, Any], after: Mapping[str, 
                 "in the template")
         else:
             impact, reason = rule(old, new, after)
-        causes.append(Cause(impact, path_text(pointer), _with_refs(reason, a), b, a))
+        stops = (interruption(resource_type, pointer[0], old, new)
+                 if impact is Impact.IN_PLACE else "")
+        causes.append(Cause(impact, path_text(pointer), _with_refs(reason, a), b, a,
+                            interruption=stops))
     for change in resource_changes(before, after):
         if change.in_properties and _covered(change.path[1:], decided):
             continue
@@ -443,19 +475,20 @@ def _in_place(change: Change, schema: TypeSchema) -> Cause:
     if not change.in_properties:
         return Cause(Impact.IN_PLACE, change.text(),
                      "template attribute only: CloudFormation records it, the resource itself is "
-                     "untouched", change.before, change.after)
+                     "untouched", change.before, change.after, attribute_only=True)
     refs = replaced_references(change.after)
-    interruption = INTERRUPTIONS.get((schema.type_name, str(change.path[1])))
+    stops = INTERRUPTIONS.get((schema.type_name, str(change.path[1])))
     if refs:
         reason = f"references {', '.join(refs)}, which is replaced: new value at deploy time"
-    elif interruption:
-        reason = interruption
+    elif stops:
+        reason = stops
     elif schema.known:
         reason = "updatable property: updated in place"
     else:
         reason = (f"no provider schema for {schema.type_name}: assumed updatable in place "
                   "(a custom resource receives an Update event)")
-    return Cause(Impact.IN_PLACE, change.text(), reason, change.before, change.after)
+    return Cause(Impact.IN_PLACE, change.text(), reason, change.before, change.after,
+                 interruption=stops if stops and not refs else "")
 
 
 def _stateful(resource_type: str, resource: Mapping[str, Any] | None) -> str | None:
@@ -479,6 +512,8 @@ def assess(stack: StackDiff) -> list[Verdict]:
     for verdict in verdicts.values():
         verdict.stateful = _stateful(verdict.type, verdict.before or verdict.after)
         _warn(verdict, region)
+    if stack.base and stack.head:
+        _warn_subnet_groups(verdicts, stack.base.resources, stack.head.resources)
     return sorted((v for v in verdicts.values() if v.impact is not Impact.NONE),
                   key=lambda v: v.logical_id)
 
@@ -546,6 +581,45 @@ def _warn(verdict: Verdict, region: str | None) -> None:
                             renamed=verdict.renamed_from is not None)
     if warning:
         verdict.warnings.append(warning)
+
+
+SUBNET_GROUP_MOVED = (
+    "is updated in place with subnets of another VPC ({vpcs}): RDS refuses that "
+    "(ModifyDBSubnetGroup: 'The new Subnets are not in the same Vpc as the existing subnet "
+    "group'), so the update fails and the stack rolls back. A database moves to another VPC only "
+    "through a new DB subnet group (a new construct ID, hence a new logical ID and name) that "
+    "ModifyDBInstance switches it to, with an outage (single-AZ instances only; a Multi-AZ one "
+    "must be made single-AZ first), and the old group deleted afterwards")
+"""What RDS does with a subnet group whose subnets move to another VPC (aws/aws-cdk#26135,
+hashicorp/terraform-provider-aws#27459; ModifyDBInstance's DBSubnetGroupName documentation)."""
+
+
+def _vpcs_of(group: Mapping[str, Any], resources: Mapping[str, Any]) -> set[str]:
+    subnets = properties(group).get("SubnetIds", [])
+    found = set()
+    for subnet in subnets if isinstance(subnets, list) else []:
+        target = ref_target(subnet)
+        vpc = ref_target(properties(resources.get(target or "")).get("VpcId"))
+        if vpc:
+            found.add(vpc)
+    return found
+
+
+def _warn_subnet_groups(verdicts: Mapping[str, Verdict], base: Mapping[str, Any],
+                        head: Mapping[str, Any]) -> None:
+    """A DB subnet group updated in place whose subnets now lie in a replaced or different VPC."""
+    for verdict in verdicts.values():
+        if verdict.type != "AWS::RDS::DBSubnetGroup" or verdict.impact is not Impact.IN_PLACE:
+            continue
+        if verdict.logical_id not in base or verdict.logical_id not in head:
+            continue
+        before = _vpcs_of(base[verdict.logical_id], base)
+        after = _vpcs_of(head[verdict.logical_id], head)
+        moved = sorted(v for v in after if v not in before or (
+            v in verdicts and verdicts[v].impact is Impact.REPLACE))
+        if moved:
+            verdict.warnings.append(SUBNET_GROUP_MOVED.format(
+                vpcs=", ".join(f"{v} (replaced)" if v in before else v for v in moved)))
 
 
 def acknowledge(verdicts: Iterable[Verdict], allowed: Iterable[str]) -> list[str]:

@@ -51,9 +51,23 @@ def _git(repo: Path, *args: str) -> str:
     return result.stdout.strip()
 
 
+def check_base(base: str) -> None:
+    """Raise UsageError for an empty or malformed BASE (a value given, not the default)."""
+    if not base.strip():
+        raise UsageError("BASE is empty: give a git ref (e.g. BASE=origin/main), or leave BASE "
+                         "out for the merge base of HEAD with main")
+    bad = sorted({c for c in base if c.isspace() or not c.isprintable()})
+    if bad or base.startswith("-"):
+        why = ("starts with '-'" if base.startswith("-") else
+               "contains " + ", ".join(repr(c) for c in bad))
+        raise UsageError(f"BASE {base!r} is not a git ref: it {why}; give a branch, tag or commit "
+                         "(e.g. origin/main, v1.4, HEAD~3)")
+
+
 def resolve_base(repo: Path, base: str | None) -> tuple[str, str]:
-    """(commit, label) of BASE; the default is the merge base of HEAD with main."""
-    if not base:
+    """(commit, label) of BASE; None means the merge base of HEAD with main. A BASE that is
+    given is used verbatim (never parsed by a shell): empty, malformed or unknown is an error."""
+    if base is None:
         for branch in DEFAULT_BRANCHES:
             probe = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet",
                                     f"{branch}^{{commit}}"], capture_output=True, text=True,
@@ -63,13 +77,16 @@ def resolve_base(repo: Path, base: str | None) -> tuple[str, str]:
                 return commit, f"`{commit[:10]}` (merge base of HEAD and {branch})"
         raise UsageError("no BASE given and no main branch to take the merge base with: pass "
                          "BASE=<git ref>, e.g. make review BASE=origin/main")
+    check_base(base)
     probe = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet",
-                            f"{base}^{{commit}}"], capture_output=True, text=True, check=False)
+                            "--end-of-options", f"{base}^{{commit}}"], capture_output=True,
+                           text=True, check=False)
     if probe.returncode != 0:
-        raise UsageError(f"BASE '{base}' is not a commit in {repo}: give a branch, tag or commit "
+        raise UsageError(f"BASE {base!r} is not a commit in {repo}: give a branch, tag or commit "
                          "that `git rev-parse` knows (fetch it first if it is remote)")
     commit = probe.stdout.strip()
-    return commit, f"`{commit[:10]}` ({base})"
+    shown = base.replace("`", "'")
+    return commit, f"`{commit[:10]}` ({shown})"
 
 
 def head_label(repo: Path) -> str:
