@@ -6,6 +6,7 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import jsii
 from aws_cdk import Duration, IResolvable, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_ec2 as ec2
@@ -15,7 +16,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_servicediscovery as servicediscovery
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from . import acknowledge
 from ._lazy import lazy_any
@@ -28,6 +29,7 @@ from .rules import secret_in
 from .validation import (
     Checker,
     Problem,
+    image_problems,
     is_token,
     known,
     raise_if_invalid,
@@ -243,6 +245,9 @@ class ClassicLoadBalancedServiceProps:
                 "rename the family, or leave family unset for a generated one",
             )
         self._check_cluster(check)
+        name = registry_image_name(self.image, self.cluster)
+        if name is not None:
+            check.problems += image_problems("image", name)
         self._check_ports(check)
         check.int_range("cpu", self.cpu, 128, 10240)
         check.int_range("memory_limit_mib", self.memory_limit_mib, 128, 122880)
@@ -418,6 +423,23 @@ class ClassicLoadBalancedServiceProps:
         )
 
 
+def registry_image_name(image: ecs.ContainerImage, scope: IConstruct) -> str | None:
+    """The reference a registry or ECR image pulls, e.g. 'nginx:1.27', for the image rule
+    (`validation.image_problems`). None for an image that CDK builds (its tag is the content
+    hash) and for a registry image with repository credentials, which aws-cdk-lib shows only
+    once it is bound to a container."""
+    if isinstance(image, ecs.EcrImage):
+        return image.image_name
+    if isinstance(image, ecs.RepositoryImage):
+        try:  # the name is private in jsii; resolving the image reads it without binding it
+            resolved = Stack.of(scope).resolve(image)
+        except (jsii.errors.JSIIError, RuntimeError):  # credentials: a construct, circular
+            return None
+        name = resolved.get("imageName") if isinstance(resolved, dict) else None
+        return name if isinstance(name, str) else None
+    return None
+
+
 def _is_ip(value: str) -> bool:
     try:
         ipaddress.ip_address(value)
@@ -507,6 +529,11 @@ class ClassicLoadBalancedService(Construct):
             ],
             logging=ecs.LogDrivers.aws_logs(stream_prefix=props.name, log_group=self.log_group),
         )
+        if (isinstance(props.image, ecs.RepositoryImage)
+                and registry_image_name(props.image, self) is None):
+            # Repository credentials hide the reference until the image is bound: check it now.
+            raise_if_invalid("ClassicLoadBalancedService", id,
+                             image_problems("image", self.container.image_name))
         self.service = ecs.Ec2Service(
             self, "Service",
             cluster=ecs_cluster,

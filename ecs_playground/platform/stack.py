@@ -376,7 +376,7 @@ class EcsPlaygroundStack(Stack):
         """The props of one service from its configuration (None when its image has a problem)."""
         settings = dict(service.props)
         image: ecs.ContainerImage
-        if {f"{name}.containerPort", f"{name}.dbName"} & self._config.unparsed:
+        if {f"{name}.containerPort", f"{name}.dbName", f"{name}.image"} & self._config.unparsed:
             return None  # reported by the configuration already
         if service.image:
             if "container_port" not in settings:
