@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import overload
 
 import jsii
 from aws_cdk import Duration, IResolvable, RemovalPolicy, Stack
@@ -24,6 +25,7 @@ from .access_logs import elb_access_logs_bucket
 from .alarms import ABOVE, PERIOD, alarm, metric
 from .capacity import ServiceDemand
 from .container_cluster import ContainerCluster
+from .keywords import keywords_of, props_or_keywords
 from .props import doc, documented, setting
 from .rules import secret_in
 from .validation import (
@@ -475,6 +477,14 @@ class ClassicLoadBalancedService(Construct):
     `discovery_name`, and the effective `container_port`, `host_port`, `listener_port`.
     """
 
+    @overload
+    def __init__(
+        self, scope: Construct, id: str, props: ClassicLoadBalancedServiceProps
+    ) -> None: ...
+    @overload
+    @keywords_of(ClassicLoadBalancedServiceProps)
+    def __init__(self, scope: Construct, id: str, /) -> None: ...
+    @props_or_keywords(ClassicLoadBalancedServiceProps)
     def __init__(self, scope: Construct, id: str, props: ClassicLoadBalancedServiceProps) -> None:
         raise_if_invalid("ClassicLoadBalancedService", id, props.validate())
         container_cluster = props.cluster if isinstance(props.cluster, ContainerCluster) else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import overload
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cw
@@ -15,6 +16,7 @@ from constructs import Construct
 
 from . import acknowledge
 from .alarms import ABOVE, BELOW, alarm, metric
+from .keywords import keywords_of, props_or_keywords
 from .props import doc, documented, setting
 from .validation import (
     Checker,
@@ -157,6 +159,12 @@ class MySqlDatabase(Construct):
     Nothing can reach port 3306 until `allow_from` is called.
     """
 
+    @overload
+    def __init__(self, scope: Construct, id: str, props: MySqlDatabaseProps) -> None: ...
+    @overload
+    @keywords_of(MySqlDatabaseProps)
+    def __init__(self, scope: Construct, id: str, /) -> None: ...
+    @props_or_keywords(MySqlDatabaseProps)
     def __init__(self, scope: Construct, id: str, props: MySqlDatabaseProps) -> None:
         raise_if_invalid("MySqlDatabase", id, props.validate())
         super().__init__(scope, id)
