@@ -117,8 +117,14 @@ class ClassicLoadBalancedServiceProps:
         "False to opt out."))
     health_check_grace_period_seconds: int = field(default=60, metadata=setting(
         "Seconds ECS ignores ELB health after a task starts (0-2147483647)."))
-    health_check_path: str = field(default="/health", metadata=setting(
-        "HTTP path the ELB checks on the host port. Must start with '/'."))
+    health_check_path: str | None = field(default=None, metadata=setting(
+        "HTTP path the ELB checks on the host port (target e.g. HTTP:8080/health for host port "
+        "8080; only a 200 OK within the timeout counts as healthy). Must start with '/'. "
+        "Default: none, the ELB opens a TCP connection to the host port (target e.g. TCP:8080), "
+        "so a task is healthy once its container accepts connections, whatever paths its image "
+        "serves (an nginx image has no '/health'). Set it, e.g. '/health', when the image has a "
+        "health endpoint: an HTTP check also catches a process that accepts connections but "
+        "cannot serve."))
     health_check_interval_seconds: int = field(default=30, metadata=setting(
         "Seconds between ELB health checks (5-300)."))
     health_check_timeout_seconds: int = field(default=5, metadata=setting(
@@ -352,10 +358,11 @@ class ClassicLoadBalancedServiceProps:
             )
 
     def _check_health_check(self, check: Checker) -> None:
-        check.pattern(
-            "health_check_path", self.health_check_path, HEALTH_PATH_PATTERN,
-            "a URL path starting with '/'", "write it as an absolute path, e.g. '/health'",
-        )
+        if self.health_check_path is not None:
+            check.pattern(
+                "health_check_path", self.health_check_path, HEALTH_PATH_PATTERN,
+                "a URL path starting with '/'", "write it as an absolute path, e.g. '/health'",
+            )
         interval = self.health_check_interval_seconds
         check.int_range("health_check_interval_seconds", interval, 5, 300)
         timeout = self.health_check_timeout_seconds
@@ -462,7 +469,7 @@ class ClassicLoadBalancedService(Construct):
     """EC2 task definition (bridge mode, static host port) + EC2 service + classic ELB.
 
     The ELB accepts its listener port from `allowed_cidrs` only and health-checks the host port
-    over HTTP; it may send to the instances on the host port only. On a ContainerCluster the ELB
+    (TCP/HTTP); it may send to the instances on the host port only. On a ContainerCluster the ELB
     also joins the cluster's load balancer security group, from which the instances accept the
     host ports of all its services (one rule, however many services); on any other cluster the
     instances accept the host port from this ELB's security group. A listener added later through
@@ -668,7 +675,8 @@ class ClassicLoadBalancedService(Construct):
                 metric=metric("AWS/ELB", "UnHealthyHostCount", elb_name, "Maximum"),
                 threshold=0, comparison=ABOVE, minutes=props.alarm_unhealthy_host_minutes,
                 description=f"service {name}: the ELB reports an unhealthy instance for "
-                f"{props.alarm_unhealthy_host_minutes} min (a task fails {props.health_check_path}"
+                f"{props.alarm_unhealthy_host_minutes} min (a task fails "
+                f"{props.health_check_path or f'the TCP check of port {self.host_port}'}"
                 "); a deployment rolls back on it",
             ),
             "Backend5xxRate": alarm(
@@ -740,7 +748,9 @@ class ClassicLoadBalancedService(Construct):
             cross_zone=True,
             health_check=elb.HealthCheck(
                 port=host_port,
-                protocol=elb.LoadBalancingProtocol.HTTP,
+                # Without a path, a TCP connect to the host port (derived from the port given).
+                protocol=elb.LoadBalancingProtocol.TCP if props.health_check_path is None
+                else elb.LoadBalancingProtocol.HTTP,
                 path=props.health_check_path,
                 interval=Duration.seconds(props.health_check_interval_seconds),
                 timeout=Duration.seconds(props.health_check_timeout_seconds),

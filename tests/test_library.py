@@ -21,7 +21,7 @@ import pytest
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_secretsmanager as secretsmanager
-from aws_cdk.assertions import Template
+from aws_cdk.assertions import Match, Template
 from constructs import Construct
 
 import ecs_playground
@@ -39,11 +39,14 @@ from ecs_playground import (
     PropsKeywordError,
     PropsValidationError,
 )
+from ecs_playground.platform import config
 from ecs_playground.platform.config import PARSERS
+from ecs_playground.platform.stack import EcsPlaygroundStack
 from ecs_playground.props import CONFIGURABLE, DOC
 
 from .conftest import ROOT
 from .factories import existing_vpc, new_stack
+from .tutorial import TUTORIAL_CONTEXT
 
 LIBRARY = ROOT / "ecs_playground"
 PROPS = (ContainerClusterProps, MySqlDatabaseProps, ClassicLoadBalancedServiceProps)
@@ -246,6 +249,36 @@ def test_a_database_in_a_vpc_with_public_subnets_only_is_refused_clearly() -> No
     problems = MySqlDatabaseProps(vpc=vpc).validate()
     assert [p.prop for p in problems] == ["vpc"]
     assert "never placed in public subnets" in problems[0].fix
+
+
+# --- the ELB health check follows what the caller gave (issue 18, point 9) --------------------
+
+
+@pytest.mark.parametrize(("extra", "target"), [
+    ({}, "TCP:8080"),  # a registry image (nginx has no /health): a TCP check of the port given
+    ({"host_port": 8081}, "TCP:8081"),  # the ELB checks the instance's host port
+    ({"host_port": 8081, "health_check_path": "/ready"}, "HTTP:8081/ready"),
+])
+def test_the_elb_health_check_follows_the_host_port(extra: dict[str, Any], target: str) -> None:
+    stack = new_stack()
+    ClassicLoadBalancedService(stack, "Web", **_service_keywords(stack), **extra)
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::ElasticLoadBalancing::LoadBalancer",
+        {"HealthCheck": Match.object_like({"Target": target})},
+    )
+
+
+def test_services_built_from_source_keep_the_health_path_their_images_serve() -> None:
+    # given the tutorial's platform without any healthCheckPath (images built from docker/)
+    context = {k: v for k, v in TUTORIAL_CONTEXT.items() if not k.endswith(".healthCheckPath")}
+    assert len(context) < len(TUTORIAL_CONTEXT)
+    app = cdk.App(context=context)
+    platform = config.load(app.node.get_all_context())
+    stack = EcsPlaygroundStack(app, platform.stack_name, config=platform)
+    # then each ELB checks the /health path the images serve, on the service's host port
+    elbs = Template.from_stack(stack).find_resources("AWS::ElasticLoadBalancing::LoadBalancer")
+    targets = sorted(r["Properties"]["HealthCheck"]["Target"] for r in elbs.values())
+    assert targets == ["HTTP:8081/health", "HTTP:9091/health"]
 
 
 def _readme_python_blocks() -> list[str]:

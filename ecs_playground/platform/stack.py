@@ -29,7 +29,13 @@ from ..monitoring import PlatformMonitoring, PlatformMonitoringProps, ServicesDa
 from ..validation import Problem
 from . import layout
 from .config import PlatformConfig, ServiceConfig
-from .images import SERVICE_IMAGE_HEALTH_CHECK, ImageSourceError, service_image, source_port
+from .images import (
+    SERVICE_IMAGE_HEALTH_CHECK,
+    SERVICE_IMAGE_HEALTH_PATH,
+    ImageSourceError,
+    service_image,
+    source_port,
+)
 
 # The props a service's capacity demand is made of (ClassicLoadBalancedServiceProps.demand()).
 DEMAND_FIELDS = frozenset({
@@ -405,6 +411,7 @@ class EcsPlaygroundStack(Stack):
                 return None
             image = service_image(self._images_directory, name, port)
             settings["container_health_check"] = SERVICE_IMAGE_HEALTH_CHECK
+            settings.setdefault("health_check_path", SERVICE_IMAGE_HEALTH_PATH)
         return ClassicLoadBalancedServiceProps(
             name=name,
             cluster=cluster,
