@@ -104,12 +104,16 @@ def _platform(scope: Construct, vpc: ec2.IVpc) -> None:
     cluster = ContainerCluster(scope, "Cluster", ContainerClusterProps(vpc=vpc))
     database = MySqlDatabase(scope, "Database", MySqlDatabaseProps(vpc=vpc))
     database.allow_from(cluster.security_group, "MySQL from the ECS instances")
+    users = DatabaseUsers(scope, "DatabaseUsers", DatabaseUsersProps(
+        vpc=vpc, master_secret=database.secret, endpoint_address=database.hostname,
+        database=database.instance, services={"web": "web", "api": "api"},
+    ))
     for name, port in (("web", 8080), ("api", 8081)):
         ClassicLoadBalancedService(scope, name.title(), ClassicLoadBalancedServiceProps(
             name=name, cluster=cluster, container_port=port,
             image=ecs.ContainerImage.from_registry(f"example/{name}:1.0"),
             environment=database.container_environment(name),
-            secrets=database.container_secrets(),
+            secrets=users.container_secrets(name),
         ))
 
 
@@ -139,6 +143,36 @@ def test_two_complete_platforms_live_side_by_side_in_one_stack() -> None:
              for r in resources.values()
              if PHYSICAL_NAMES.get(r["Type"], "-") in r.get("Properties", {})]
     assert len(fixed) == len(set(fixed)), f"physical names set twice: {fixed}"
+    # ... and no task reads a database's master secret: each service has a user of its own
+    master = [i for i, r in resources.items() if r["Type"] in (
+        "AWS::SecretsManager::SecretTargetAttachment", "AWS::SecretsManager::Secret")
+        and i.startswith(("BlueDatabaseSecret", "GreenDatabaseSecret"))]
+    task_secrets = [json.dumps(c.get("Secrets")) for r in resources.values()
+                    if r["Type"] == "AWS::ECS::TaskDefinition"
+                    for c in r["Properties"]["ContainerDefinitions"]]
+    assert master and len(task_secrets) == 4
+    assert not [s for s in task_secrets if any(f'"{i}"' in s for i in master)], task_secrets
+
+
+# --- the master credentials are never a service's (issue 18, point 8) --------------------------
+
+
+def test_the_database_offers_services_no_master_credentials() -> None:
+    # given every public method of MySqlDatabase, then none hands out ECS secrets: a service's
+    # credentials come from DatabaseUsers, its own user limited to its own schema
+    methods = {name: inspect.signature(member).return_annotation
+               for name, member in inspect.getmembers(MySqlDatabase, inspect.isfunction)
+               if not name.startswith("_")}
+    assert "allow_from" in methods
+    assert not [n for n, returns in methods.items() if "Secret" in str(returns)], methods
+
+
+def test_the_readme_examples_give_each_service_its_own_database_user() -> None:
+    blocks = [b for b in _readme_python_blocks() if "ClassicLoadBalancedService(" in b]
+    assert blocks
+    for block in blocks:
+        assert "DatabaseUsers(" in block and "container_secrets()" not in block, block
+        assert re.search(r"secrets=users\.container_secrets\(\"\w+\"\)", block), block
 
 
 # --- keyword arguments, as aws-cdk-lib's constructs take them (issue 18, point 7) --------------
