@@ -10,6 +10,7 @@ from .classic_service import ClassicLoadBalancedService, ClassicLoadBalancedServ
 from .container_cluster import ContainerCluster, ContainerClusterProps
 from .database import MySqlDatabase, MySqlDatabaseProps
 from .database_users import DatabaseUsers, DatabaseUsersProps
+from .keywords import PropsKeywordError
 from .monitoring import PlatformMonitoring, PlatformMonitoringProps
 from .rules import EcsPlaygroundRules
 from .validation import Problem, PropsValidationError
@@ -31,6 +32,7 @@ __all__ = [
     "PlatformMonitoring",
     "PlatformMonitoringProps",
     "Problem",
+    "PropsKeywordError",
     "PropsValidationError",
     "ServiceDemand",
 ]

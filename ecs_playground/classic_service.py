@@ -5,7 +5,9 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import overload
 
+import jsii
 from aws_cdk import Duration, IResolvable, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_ec2 as ec2
@@ -15,7 +17,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_servicediscovery as servicediscovery
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from . import acknowledge
 from ._lazy import lazy_any
@@ -23,11 +25,13 @@ from .access_logs import elb_access_logs_bucket
 from .alarms import ABOVE, PERIOD, alarm, metric
 from .capacity import ServiceDemand
 from .container_cluster import ContainerCluster
+from .keywords import keywords_of, props_or_keywords
 from .props import doc, documented, setting
 from .rules import secret_in
 from .validation import (
     Checker,
     Problem,
+    image_problems,
     is_token,
     known,
     raise_if_invalid,
@@ -113,8 +117,14 @@ class ClassicLoadBalancedServiceProps:
         "False to opt out."))
     health_check_grace_period_seconds: int = field(default=60, metadata=setting(
         "Seconds ECS ignores ELB health after a task starts (0-2147483647)."))
-    health_check_path: str = field(default="/health", metadata=setting(
-        "HTTP path the ELB checks on the host port. Must start with '/'."))
+    health_check_path: str | None = field(default=None, metadata=setting(
+        "HTTP path the ELB checks on the host port (target e.g. HTTP:8080/health for host port "
+        "8080; only a 200 OK within the timeout counts as healthy). Must start with '/'. "
+        "Default: none, the ELB opens a TCP connection to the host port (target e.g. TCP:8080), "
+        "so a task is healthy once its container accepts connections, whatever paths its image "
+        "serves (an nginx image has no '/health'). Set it, e.g. '/health', when the image has a "
+        "health endpoint: an HTTP check also catches a process that accepts connections but "
+        "cannot serve."))
     health_check_interval_seconds: int = field(default=30, metadata=setting(
         "Seconds between ELB health checks (5-300)."))
     health_check_timeout_seconds: int = field(default=5, metadata=setting(
@@ -243,6 +253,9 @@ class ClassicLoadBalancedServiceProps:
                 "rename the family, or leave family unset for a generated one",
             )
         self._check_cluster(check)
+        name = registry_image_name(self.image, self.cluster)
+        if name is not None:
+            check.problems += image_problems("image", name)
         self._check_ports(check)
         check.int_range("cpu", self.cpu, 128, 10240)
         check.int_range("memory_limit_mib", self.memory_limit_mib, 128, 122880)
@@ -345,10 +358,11 @@ class ClassicLoadBalancedServiceProps:
             )
 
     def _check_health_check(self, check: Checker) -> None:
-        check.pattern(
-            "health_check_path", self.health_check_path, HEALTH_PATH_PATTERN,
-            "a URL path starting with '/'", "write it as an absolute path, e.g. '/health'",
-        )
+        if self.health_check_path is not None:
+            check.pattern(
+                "health_check_path", self.health_check_path, HEALTH_PATH_PATTERN,
+                "a URL path starting with '/'", "write it as an absolute path, e.g. '/health'",
+            )
         interval = self.health_check_interval_seconds
         check.int_range("health_check_interval_seconds", interval, 5, 300)
         timeout = self.health_check_timeout_seconds
@@ -418,6 +432,23 @@ class ClassicLoadBalancedServiceProps:
         )
 
 
+def registry_image_name(image: ecs.ContainerImage, scope: IConstruct) -> str | None:
+    """The reference a registry or ECR image pulls, e.g. 'nginx:1.27', for the image rule
+    (`validation.image_problems`). None for an image that CDK builds (its tag is the content
+    hash) and for a registry image with repository credentials, which aws-cdk-lib shows only
+    once it is bound to a container."""
+    if isinstance(image, ecs.EcrImage):
+        return image.image_name
+    if isinstance(image, ecs.RepositoryImage):
+        try:  # the name is private in jsii; resolving the image reads it without binding it
+            resolved = Stack.of(scope).resolve(image)
+        except (jsii.errors.JSIIError, RuntimeError):  # credentials: a construct, circular
+            return None
+        name = resolved.get("imageName") if isinstance(resolved, dict) else None
+        return name if isinstance(name, str) else None
+    return None
+
+
 def _is_ip(value: str) -> bool:
     try:
         ipaddress.ip_address(value)
@@ -438,7 +469,7 @@ class ClassicLoadBalancedService(Construct):
     """EC2 task definition (bridge mode, static host port) + EC2 service + classic ELB.
 
     The ELB accepts its listener port from `allowed_cidrs` only and health-checks the host port
-    over HTTP; it may send to the instances on the host port only. On a ContainerCluster the ELB
+    (TCP/HTTP); it may send to the instances on the host port only. On a ContainerCluster the ELB
     also joins the cluster's load balancer security group, from which the instances accept the
     host ports of all its services (one rule, however many services); on any other cluster the
     instances accept the host port from this ELB's security group. A listener added later through
@@ -453,6 +484,14 @@ class ClassicLoadBalancedService(Construct):
     `discovery_name`, and the effective `container_port`, `host_port`, `listener_port`.
     """
 
+    @overload
+    def __init__(
+        self, scope: Construct, id: str, props: ClassicLoadBalancedServiceProps
+    ) -> None: ...
+    @overload
+    @keywords_of(ClassicLoadBalancedServiceProps)
+    def __init__(self, scope: Construct, id: str, /) -> None: ...
+    @props_or_keywords(ClassicLoadBalancedServiceProps)
     def __init__(self, scope: Construct, id: str, props: ClassicLoadBalancedServiceProps) -> None:
         raise_if_invalid("ClassicLoadBalancedService", id, props.validate())
         container_cluster = props.cluster if isinstance(props.cluster, ContainerCluster) else None
@@ -507,6 +546,11 @@ class ClassicLoadBalancedService(Construct):
             ],
             logging=ecs.LogDrivers.aws_logs(stream_prefix=props.name, log_group=self.log_group),
         )
+        if (isinstance(props.image, ecs.RepositoryImage)
+                and registry_image_name(props.image, self) is None):
+            # Repository credentials hide the reference until the image is bound: check it now.
+            raise_if_invalid("ClassicLoadBalancedService", id,
+                             image_problems("image", self.container.image_name))
         self.service = ecs.Ec2Service(
             self, "Service",
             cluster=ecs_cluster,
@@ -631,7 +675,8 @@ class ClassicLoadBalancedService(Construct):
                 metric=metric("AWS/ELB", "UnHealthyHostCount", elb_name, "Maximum"),
                 threshold=0, comparison=ABOVE, minutes=props.alarm_unhealthy_host_minutes,
                 description=f"service {name}: the ELB reports an unhealthy instance for "
-                f"{props.alarm_unhealthy_host_minutes} min (a task fails {props.health_check_path}"
+                f"{props.alarm_unhealthy_host_minutes} min (a task fails "
+                f"{props.health_check_path or f'the TCP check of port {self.host_port}'}"
                 "); a deployment rolls back on it",
             ),
             "Backend5xxRate": alarm(
@@ -703,7 +748,9 @@ class ClassicLoadBalancedService(Construct):
             cross_zone=True,
             health_check=elb.HealthCheck(
                 port=host_port,
-                protocol=elb.LoadBalancingProtocol.HTTP,
+                # Without a path, a TCP connect to the host port (derived from the port given).
+                protocol=elb.LoadBalancingProtocol.TCP if props.health_check_path is None
+                else elb.LoadBalancingProtocol.HTTP,
                 path=props.health_check_path,
                 interval=Duration.seconds(props.health_check_interval_seconds),
                 timeout=Duration.seconds(props.health_check_timeout_seconds),

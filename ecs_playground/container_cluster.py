@@ -6,7 +6,7 @@ import math
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import jsii
 from aws_cdk import Duration, Stack
@@ -23,6 +23,7 @@ from . import acknowledge
 from ._lazy import lazy_any, lazy_number
 from .alarms import ABOVE, BELOW, alarm, metric
 from .capacity import INSTANCE_TYPES, CapacityPlan, Headroom, InstanceResources, ServiceDemand
+from .keywords import keywords_of, props_or_keywords
 from .props import doc, documented, setting
 from .validation import (
     Checker,
@@ -295,6 +296,12 @@ class ContainerCluster(Construct):
     Map, or None).
     """
 
+    @overload
+    def __init__(self, scope: Construct, id: str, props: ContainerClusterProps) -> None: ...
+    @overload
+    @keywords_of(ContainerClusterProps)
+    def __init__(self, scope: Construct, id: str, /) -> None: ...
+    @props_or_keywords(ContainerClusterProps)
     def __init__(self, scope: Construct, id: str, props: ContainerClusterProps) -> None:
         raise_if_invalid("ContainerCluster", id, props.validate())
         super().__init__(scope, id)

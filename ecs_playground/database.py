@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import overload
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -15,6 +15,7 @@ from constructs import Construct
 
 from . import acknowledge
 from .alarms import ABOVE, BELOW, alarm, metric
+from .keywords import keywords_of, props_or_keywords
 from .props import doc, documented, setting
 from .validation import (
     Checker,
@@ -157,6 +158,12 @@ class MySqlDatabase(Construct):
     Nothing can reach port 3306 until `allow_from` is called.
     """
 
+    @overload
+    def __init__(self, scope: Construct, id: str, props: MySqlDatabaseProps) -> None: ...
+    @overload
+    @keywords_of(MySqlDatabaseProps)
+    def __init__(self, scope: Construct, id: str, /) -> None: ...
+    @props_or_keywords(MySqlDatabaseProps)
     def __init__(self, scope: Construct, id: str, props: MySqlDatabaseProps) -> None:
         raise_if_invalid("MySqlDatabase", id, props.validate())
         super().__init__(scope, id)
@@ -204,8 +211,8 @@ class MySqlDatabase(Construct):
         """The database's alarms by name (empty when `alarms` is off), without actions."""
         assert self.instance.secret is not None
         self.attached_secret: secretsmanager.ISecret = self.instance.secret
-        """The secret as attached to the instance (host, port, engine added by RDS): what
-        containers read."""
+        """The master secret as attached to the instance (host, port, engine added by RDS), for
+        administrators; never a service's credentials (see `DatabaseUsers`)."""
 
     def _alarms(self, props: MySqlDatabaseProps) -> dict[str, cw.Alarm]:
         scope = Construct(self, "Alarms")
@@ -277,12 +284,7 @@ class MySqlDatabase(Construct):
         return self.instance.db_instance_endpoint_address
 
     def container_environment(self, database_name: str) -> dict[str, str]:
-        """Plain settings for a container: where the database is (never credentials)."""
+        """Plain settings for a container: where the database is, never credentials. A service
+        gets a MySQL user of its own, limited to its schema, from `DatabaseUsers`
+        (`container_secrets(service)`); the master credentials are never a service's."""
         return {"DB_HOST": self.hostname, "DB_PORT": str(MYSQL_PORT), "DB_NAME": database_name}
-
-    def container_secrets(self) -> dict[str, ecs.Secret]:
-        """Credentials for a container, injected by ECS from Secrets Manager at task start."""
-        return {
-            "DB_USER": ecs.Secret.from_secrets_manager(self.attached_secret, "username"),
-            "DB_PWD": ecs.Secret.from_secrets_manager(self.attached_secret, "password"),
-        }

@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import overload
 
 import jsii
 from aws_cdk import (
@@ -38,6 +39,7 @@ from constructs import Construct
 from . import acknowledge
 from .database import MYSQL_PORT, PASSWORD_EXCLUDED_CHARACTERS
 from .database_users_handler import index as handler
+from .keywords import keywords_of, props_or_keywords
 from .props import doc, documented, setting
 from .validation import Checker, Problem, is_token, raise_if_invalid, subnet_problems, type_problems
 
@@ -187,6 +189,12 @@ class DatabaseUsers(Construct):
     the secrets on every deployment; see `database_users_handler/index.py` for the lifecycle.
     """
 
+    @overload
+    def __init__(self, scope: Construct, id: str, props: DatabaseUsersProps) -> None: ...
+    @overload
+    @keywords_of(DatabaseUsersProps)
+    def __init__(self, scope: Construct, id: str, /) -> None: ...
+    @props_or_keywords(DatabaseUsersProps)
     def __init__(self, scope: Construct, id: str, props: DatabaseUsersProps) -> None:
         raise_if_invalid("DatabaseUsers", id, props.validate())
         super().__init__(scope, id)

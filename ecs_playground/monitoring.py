@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import overload
 
 from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cw
@@ -19,6 +20,7 @@ from .alarms import PERIOD, metric
 from .classic_service import ClassicLoadBalancedService
 from .container_cluster import ContainerCluster
 from .database import MySqlDatabase
+from .keywords import keywords_of, props_or_keywords
 from .props import doc, documented, setting
 from .validation import Checker, Problem, raise_if_invalid, type_problems
 
@@ -75,6 +77,12 @@ class PlatformMonitoring(Construct):
     `encryption_key`.
     """
 
+    @overload
+    def __init__(self, scope: Construct, id: str, props: PlatformMonitoringProps) -> None: ...
+    @overload
+    @keywords_of(PlatformMonitoringProps)
+    def __init__(self, scope: Construct, id: str, /) -> None: ...
+    @props_or_keywords(PlatformMonitoringProps)
     def __init__(self, scope: Construct, id: str, props: PlatformMonitoringProps) -> None:
         raise_if_invalid("PlatformMonitoring", id, props.validate())
         super().__init__(scope, id)

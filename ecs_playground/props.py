@@ -44,6 +44,11 @@ def configurable_fields(cls: type) -> Iterator[dataclasses.Field[Any]]:
     return (f for f in dataclasses.fields(cls) if f.metadata.get(CONFIGURABLE) is True)
 
 
+def is_required(f: dataclasses.Field[Any]) -> bool:
+    """Whether a field has no default: the caller must give it."""
+    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+
+
 def default_of(f: dataclasses.Field[Any]) -> Any:
     """What an unset field means: its default, or None when it is required."""
     if f.default is not dataclasses.MISSING:
@@ -57,8 +62,7 @@ def documented(cls: type[T]) -> type[T]:
     """Append an 'Attributes' section built from the fields' metadata to the class docstring."""
     lines = [(cls.__doc__ or "").rstrip(), "", "Attributes:"]
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        default = " Required." if required else f" Default: {default_of(f)!r}."
+        default = " Required." if is_required(f) else f" Default: {default_of(f)!r}."
         lines.append(f"    {f.name}: {field_doc(f)}{default}")
     cls.__doc__ = "\n".join(lines)
     return cls

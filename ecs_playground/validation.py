@@ -121,6 +121,40 @@ class Checker:
 
 
 
+# --- images ---------------------------------------------------------------------------------
+# One rule for every registry image, in the library and in an app's configuration: a deployment
+# must say which image it runs, so a redeploy is reproducible and a rollout is one visible change.
+
+IMAGE_REFERENCE_PATTERN = r"[a-z0-9][a-z0-9._/:-]*(:[A-Za-z0-9_.-]{1,128}|@sha256:[0-9a-f]{64})"
+"""REPO:TAG or REPO@sha256:<64 hex> (REPO may start with a registry host and port)."""
+_UNTAGGED_PATTERN = r"[a-z0-9][a-z0-9._/:-]*"
+PIN_IMAGE_FIX = (
+    "pin a version tag or a digest, e.g. 'nginx:1.27' or 'nginx@sha256:<64 hex>', so a "
+    "deployment is reproducible and a rollout is one visible change"
+)
+
+
+def image_problems(prop: str, image: str) -> list[Problem]:
+    """A problem when a registry image reference does not pin a version: ':latest', no tag at
+    all (Docker then pulls ':latest'), or not a reference (REPO:TAG or REPO@sha256:<digest>).
+    A reference with deploy-time parts is judged by its literal ':latest' ending only."""
+    if is_token(image):
+        pinned = not image.endswith(":latest")
+    elif re.fullmatch(IMAGE_REFERENCE_PATTERN, image) is None:
+        if re.fullmatch(_UNTAGGED_PATTERN, image) is None:
+            return [Problem(prop, image, "REPO:TAG or REPO@sha256:<64 hex>, e.g. 'nginx:1.27'",
+                            "write the image reference in one of those forms")]
+        return [Problem(prop, image, "REPO:TAG or REPO@sha256:<64 hex>, not an untagged image "
+                        "(Docker pulls ':latest', a moving tag)", PIN_IMAGE_FIX)]
+    else:
+        name = image.split("@", 1)[0]
+        pinned = "@" in image or not name.endswith(":latest")
+    if pinned:
+        return []
+    return [Problem(prop, image, "a version tag or a digest, not ':latest' (a moving tag)",
+                    PIN_IMAGE_FIX)]
+
+
 def raise_if_invalid(construct: str, name: str, problems: Sequence[Problem]) -> None:
     """Fail with every problem at once (do nothing when there is none)."""
     if problems:
@@ -153,6 +187,27 @@ def _interface_members() -> dict[Any, tuple[str, ...]]:
 
 
 _INTERFACES = functools.cache(_interface_members)
+
+
+# Letters whose spoken name starts with a vowel sound, for acronyms ("an SNS topic").
+_VOWEL_SOUND_LETTERS = "AEFHILMNORSX"
+# Words that start with a vowel letter but a consonant sound ("a Union", "a one-off").
+_CONSONANT_SOUND_PREFIXES = ("uni", "use", "usa", "one")
+
+
+def with_article(noun: str) -> str:
+    """'int' -> 'an int', 'ICluster or ContainerCluster' -> 'an ICluster or ContainerCluster',
+    'str' -> 'a str', 'SNSTopic' -> 'an SNSTopic', 'None' -> 'None': what every generated message
+    writes before a type or thing name."""
+    if not noun or noun == "None":
+        return noun
+    acronym = len(noun) > 1 and noun[0].isupper() and noun[1].isupper()
+    if acronym:
+        vowel_sound = noun[0] in _VOWEL_SOUND_LETTERS
+    else:
+        vowel_sound = (noun[0].lower() in "aeiou"
+                       and not noun.lower().startswith(_CONSONANT_SOUND_PREFIXES))
+    return f"{'an' if vowel_sound else 'a'} {noun}"
 
 
 def _type_name(kind: Any) -> str:
@@ -213,6 +268,11 @@ def _hints(cls: type) -> dict[str, Any]:
     return _HINTS[cls]
 
 
+def field_type(props_class: type, name: str) -> str:
+    """'an int', 'an IVpc or None': the annotated type of a props field, as messages write it."""
+    return with_article(_type_name(_hints(props_class)[name]))
+
+
 def type_problems(props: Any) -> list[Problem]:
     """A problem for every field whose value does not have the annotated type."""
     hints = _hints(type(props))
@@ -228,7 +288,8 @@ def type_problems(props: Any) -> list[Problem]:
                 hint = " (write True or False, not a string)"
             problems.append(Problem(
                 f.name, value, f"a value of type {_type_name(kind)}",
-                f"pass a {_type_name(kind)}, not a {type(value).__name__}{hint}",
+                f"pass {with_article(_type_name(kind))}, not "
+                f"{'None' if value is None else with_article(type(value).__name__)}{hint}",
             ))
     return problems
 

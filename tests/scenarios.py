@@ -11,6 +11,8 @@ from ecs_playground import (
     ClassicLoadBalancedServiceProps,
     ContainerCluster,
     ContainerClusterProps,
+    DatabaseUsers,
+    DatabaseUsersProps,
     InstanceResources,
     MySqlDatabase,
     MySqlDatabaseProps,
@@ -63,6 +65,10 @@ def all_props_stack() -> cdk.Stack:
         ),
     )
     database.allow_from(cluster.security_group, "MySQL from the ECS instances")
+    users = DatabaseUsers(stack, "DatabaseUsers", DatabaseUsersProps(
+        vpc=vpc, master_secret=database.secret, endpoint_address=database.hostname,
+        database=database.instance, services={"api": "api"},
+    ))
     ClassicLoadBalancedService(
         stack, "Api",
         ClassicLoadBalancedServiceProps(
@@ -71,7 +77,7 @@ def all_props_stack() -> cdk.Stack:
             container_port=3000, host_port=8443, listener_port=80, cpu=1024,
             memory_limit_mib=2048, essential=True,
             environment={"LOG_LEVEL": "info", **database.container_environment("api")},
-            secrets=database.container_secrets(),
+            secrets=users.container_secrets("api"),  # its own user, never the master's
             extra_hosts={"metrics": "10.0.0.10"}, desired_count=2, min_healthy_percent=100,
             max_healthy_percent=150, circuit_breaker=False,
             health_check_grace_period_seconds=120, health_check_path="/ready",

@@ -7,6 +7,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_secretsmanager as secretsmanager
 
@@ -21,7 +22,7 @@ from ecs_playground import (
 )
 from ecs_playground.platform.config import ConfigError
 from ecs_playground.platform.stack import PlatformError
-from ecs_playground.validation import is_token
+from ecs_playground.validation import image_problems, is_token, with_article
 
 from .conftest import build_stack
 from .factories import (
@@ -253,6 +254,29 @@ def test_wrong_types_are_validation_errors_not_crashes(
     assert expected in str(err.value), str(err.value)
 
 
+def test_type_messages_use_the_right_article() -> None:
+    # given the issue's two messages ("pass a int, not a str", "pass a ICluster or
+    # ContainerCluster, not a AutoScalingGroup")
+    with pytest.raises(PropsValidationError) as err:
+        make_cluster(new_stack(), "Typed", min_capacity="4")
+    assert "pass an int, not a str (write 4, not '4')" in str(err.value)
+    cluster = new_cluster()
+    problems = service_props(cluster.auto_scaling_group).validate()  # type: ignore[arg-type]
+    assert [p.fix for p in problems] == [
+        "pass an ICluster or ContainerCluster, not an AutoScalingGroup"]
+
+
+@pytest.mark.parametrize(("noun", "expected"), [
+    ("int", "an int"), ("str", "a str"), ("IVpc or None", "an IVpc or None"),
+    ("InstanceResources", "an InstanceResources"), ("ContainerImage", "a ContainerImage"),
+    ("Mapping[str, str]", "a Mapping[str, str]"), ("Union", "a Union"), ("object", "an object"),
+    ("SNSTopic", "an SNSTopic"), ("URLPath", "a URLPath"), ("HealthCheck", "a HealthCheck"),
+    ("None", "None"),
+])
+def test_with_article_writes_a_or_an_by_sound(noun: str, expected: str) -> None:
+    assert with_article(noun) == expected
+
+
 def test_the_ecs_cluster_inside_a_container_cluster_is_refused_with_a_hint() -> None:
     cluster = new_cluster()
     problems = service_props(cluster.ecs_cluster).validate()
@@ -270,6 +294,75 @@ def test_a_vpc_without_public_subnets_cannot_hold_an_internet_facing_elb() -> No
     problems = service_props(cluster).validate()
     assert [p.prop for p in problems] == ["internet_facing"]
     assert service_props(cluster, internet_facing=False).validate() == []
+
+
+# --- images: one rule, in the library (issue 18, point 10) -----------------------------------
+
+MOVING = "not ':latest' (a moving tag)"
+UNTAGGED = "not an untagged image (Docker pulls ':latest', a moving tag)"
+IMAGE_CASES: list[tuple[str, str]] = [
+    ("nginx:latest", MOVING),
+    ("public.ecr.aws/nginx/nginx:latest", MOVING),
+    ("nginx", UNTAGGED),
+    ("registry.example.org:5000/team/app", UNTAGGED),  # the port is not a tag
+    ("Nginx:1.27", "REPO:TAG or REPO@sha256:<64 hex>, e.g. 'nginx:1.27'"),
+]
+
+
+@pytest.mark.parametrize(("image", "expected"), IMAGE_CASES)
+def test_a_registry_image_must_pin_a_version(image: str, expected: str) -> None:
+    # given a service whose registry image moves (or is no reference), when it is created
+    stack = new_stack()
+    with pytest.raises(PropsValidationError) as err:
+        make_service(stack, "Web", image=ecs.ContainerImage.from_registry(image))
+    # then the library refuses it, before any child exists, with how to pin it
+    assert [(p.prop, p.value) for p in err.value.problems] == [("image", image)]
+    assert expected in str(err.value) and "e.g. 'nginx:1.27'" in str(err.value)
+    assert stack.node.try_find_child("Web") is None
+
+
+def test_an_ecr_image_with_the_default_tag_is_latest_and_refused() -> None:
+    cluster = new_cluster()
+    repository = ecr.Repository.from_repository_name(cluster, "Repo", "team/web")
+    default = service_props(cluster, image=ecs.ContainerImage.from_ecr_repository(repository))
+    assert [p.allowed for p in default.validate()] == [f"a version tag or a digest, {MOVING}"]
+    pinned = ecs.ContainerImage.from_ecr_repository(repository, "1.4")
+    assert service_props(cluster, image=pinned).validate() == []
+
+
+def test_a_registry_image_with_credentials_is_checked_too() -> None:
+    # given a private registry image (aws-cdk-lib shows its reference only once it is bound)
+    stack = new_stack()
+    credentials = secretsmanager.Secret.from_secret_name_v2(stack, "Registry", "registry")
+    with pytest.raises(PropsValidationError) as err:
+        make_service(stack, "Web", image=ecs.ContainerImage.from_registry(
+            "registry.example.org/team/web:latest", credentials=credentials))
+    assert MOVING in str(err.value)
+    assert stack.node.try_find_child("Web") is not None  # checked once bound: the one exception
+    pinned = new_stack()
+    credentials = secretsmanager.Secret.from_secret_name_v2(pinned, "Registry", "registry")
+    make_service(pinned, "Web", image=ecs.ContainerImage.from_registry(
+        "registry.example.org/team/web:1.4", credentials=credentials))
+
+
+@pytest.mark.parametrize("image", [
+    "nginx:1.27", "localhost:5000/team/app:1.0", "nginx@sha256:" + "a" * 64,
+    "nginx:latest@sha256:" + "a" * 64,  # the digest pins it
+])
+def test_pinned_images_are_accepted(image: str) -> None:
+    assert image_problems("image", image) == []
+    assert service_props(new_cluster(), image=ecs.ContainerImage.from_registry(image)).validate() \
+        == []
+
+
+def test_the_configuration_applies_the_librarys_image_rule() -> None:
+    # given an image in cdk.json's terms, then the message is the library's, by the config key
+    with pytest.raises(PlatformError) as err:
+        build_stack(**{"location.image": "srirajan/location:latest"})
+    (problem,) = image_problems("location.image", "srirajan/location:latest")
+    assert err.value.problems == [  # once: the service's props do not report it again
+        f"location.image = 'srirajan/location:latest': allowed {problem.allowed}; "
+        f"{problem.fix}; or leave it unset to build the image from source"]
 
 
 # --- configuration from context --------------------------------------------------------------

@@ -30,12 +30,12 @@ from ..container_cluster import ContainerClusterProps
 from ..database import MySqlDatabaseProps
 from ..monitoring import PlatformMonitoringProps
 from ..props import configurable_fields, field_doc
+from ..validation import image_problems
 from .layout import DEFAULT_SERVICE_STACKS, PLATFORM
 
 Parser = Callable[[Any], Any]
 SERVICE_NAME_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,31}")
 STACK_NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
-IMAGE_PATTERN = re.compile(r"[a-z0-9][a-z0-9._/:-]*(:[A-Za-z0-9_.-]{1,128}|@sha256:[0-9a-f]{64})")
 SECRET_REF_PATTERN = re.compile(
     r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+"
     r"|[A-Za-z0-9/_+=.@-]{1,512}"
@@ -498,17 +498,10 @@ def _service(
     reader: _Reader, name: str, values: Mapping[str, Any], buckets: int
 ) -> ServiceConfig:
     image = values.get(f"{name}.image")
-    if image is not None and not IMAGE_PATTERN.fullmatch(image):
+    for problem in image_problems(f"{name}.image", image) if image is not None else []:
         reader.problem(
-            f"{name}.image", image,
-            f"allowed REPO:TAG or REPO@sha256:<64 hex>, e.g. srirajan/{name}:10; or leave it "
-            "unset to build the image from source",
-        )
-    elif image is not None and image.endswith(":latest"):
-        reader.problem(
-            f"{name}.image", image,
-            "a moving tag; pin a version tag or digest so a deploy is reproducible and a "
-            "rollout is one visible change",
+            problem.prop, image, f"allowed {problem.allowed}; {problem.fix}; or leave it unset "
+            "to build the image from source",
         )
     db_name = values.get(f"{name}.dbName") or name.replace("-", "_")
     if not DB_NAME_PATTERN.fullmatch(db_name) or db_name.lower() in RESERVED_DB_NAMES:

@@ -19,6 +19,9 @@ SERVICE_IMAGE_HEALTH_CHECK = ecs.HealthCheck(
     retries=3,
     start_period=Duration.seconds(15),
 )
+SERVICE_IMAGE_HEALTH_PATH = "/health"
+"""What the images serve for a health check (200 PASS / 503 FAIL): the ELB's HTTP check path of
+a service built from source when its healthCheckPath is not configured."""
 
 
 class ImageSourceError(ValueError):

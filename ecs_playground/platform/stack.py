@@ -29,7 +29,13 @@ from ..monitoring import PlatformMonitoring, PlatformMonitoringProps, ServicesDa
 from ..validation import Problem
 from . import layout
 from .config import PlatformConfig, ServiceConfig
-from .images import SERVICE_IMAGE_HEALTH_CHECK, ImageSourceError, service_image, source_port
+from .images import (
+    SERVICE_IMAGE_HEALTH_CHECK,
+    SERVICE_IMAGE_HEALTH_PATH,
+    ImageSourceError,
+    service_image,
+    source_port,
+)
 
 # The props a service's capacity demand is made of (ClassicLoadBalancedServiceProps.demand()).
 DEMAND_FIELDS = frozenset({
@@ -376,7 +382,7 @@ class EcsPlaygroundStack(Stack):
         """The props of one service from its configuration (None when its image has a problem)."""
         settings = dict(service.props)
         image: ecs.ContainerImage
-        if {f"{name}.containerPort", f"{name}.dbName"} & self._config.unparsed:
+        if {f"{name}.containerPort", f"{name}.dbName", f"{name}.image"} & self._config.unparsed:
             return None  # reported by the configuration already
         if service.image:
             if "container_port" not in settings:
@@ -405,6 +411,7 @@ class EcsPlaygroundStack(Stack):
                 return None
             image = service_image(self._images_directory, name, port)
             settings["container_health_check"] = SERVICE_IMAGE_HEALTH_CHECK
+            settings.setdefault("health_check_path", SERVICE_IMAGE_HEALTH_PATH)
         return ClassicLoadBalancedServiceProps(
             name=name,
             cluster=cluster,
