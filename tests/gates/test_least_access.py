@@ -67,7 +67,7 @@ def test_instances_send_https_anywhere_and_mysql_to_the_database_only(
     # given the tutorial's platform
     logical_id, group = _instance_group(tutorial)
     # then the instance group's own outbound rules are HTTPS only (no all-protocols rule)
-    assert [(r["IpProtocol"], r["FromPort"], r["ToPort"], r["CidrIp"])
+    assert [(r["IpProtocol"], r.get("FromPort"), r.get("ToPort"), r["CidrIp"])
             for r in group["Properties"]["SecurityGroupEgress"]] == [
         ("tcp", 443, 443, "0.0.0.0/0")]
     # and the only other outbound rule goes to the database's group, on its port
