@@ -16,7 +16,7 @@ from ecs_playground import ClassicLoadBalancedService, MySqlDatabase
 from ecs_playground.platform import config, gates
 from ecs_playground.platform.stack import EcsPlaygroundStack
 
-from ..conftest import CERTIFICATE_ARN
+from ..conftest import CERTIFICATE_ARN, synth_gated
 from ..factories import database_props, existing_vpc, new_cluster, new_stack, service_props
 from ..tutorial import TUTORIAL_CONTEXT
 
@@ -249,6 +249,19 @@ def test_certificate_arn_is_a_configuration_key_and_reaches_the_listener() -> No
     # then location listens with HTTPS only, user still with plain HTTP (the tutorial's)
     assert sorted(listeners.values()) == [[("HTTP", "9091", "9091", None)],
                                           [("HTTPS", "443", "8081", CERTIFICATE_ARN)]]
+
+
+def test_the_tutorial_with_https_has_no_unacknowledged_cdk_nag_finding() -> None:
+    # given HTTPS only for location, HTTPS beside the kept plain HTTP on port 80 for user
+    app = cdk.App(context={**TUTORIAL_CONTEXT, **HTTPS_ONLY,
+                           "user.certificateArn": CERTIFICATE_ARN, "user.keepHttpListener": True,
+                           "user.listenerPort": 80})
+    platform = config.load(app.node.get_all_context())
+    gated = synth_gated("https", EcsPlaygroundStack(app, platform.stack_name, config=platform))
+    # then the gates pass: TLS ending at the ELB and the kept plain HTTP are acknowledged
+    assert gated.error is None, gated.error
+    assert gated.findings("AwsSolutions") == set()
+    assert gated.findings("EcsPlayground") == set()
 
 
 def test_a_bad_certificate_arn_is_reported_by_its_configuration_key() -> None:
