@@ -47,6 +47,15 @@ HEALTH_PATH_PATTERN = r"/[A-Za-z0-9._~!$&'()*+,;=:@/%-]*"
 HOSTNAME_PATTERN = r"[A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-z0-9])?"
 # Classic ELB front-end ports: 25, 80, 443, 465, 587 and 1024-65535 only.
 ELB_LOW_PORTS = (25, 80, 443, 465, 587)
+# An ACM certificate; the ELB must be in the certificate's region.
+CERTIFICATE_ARN_PATTERN = r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]{1,128}"
+# Predefined classic-ELB security policies that negotiate TLS 1.2 or better with clients, newest
+# first; the older predefined ones (ELBSecurityPolicy-2016-08 and before) still accept TLS 1.0.
+SSL_POLICIES = ("ELBSecurityPolicy-TLS-1-2-2017-01", "ELBSecurityPolicy-TLS-1-1-2017-01")
+SSL_POLICY_NAME = "TlsNegotiation"
+HTTP, HTTPS = "HTTP", "HTTPS"
+# cdk-nag's compliance packs that gates.register adds on request (nag.compliancePacks).
+COMPLIANCE_PACKS = ("HIPAA.Security", "NIST.800.53.R5")
 # Host ports the ECS agent reserves on every container instance.
 ECS_RESERVED_HOST_PORTS = (22, 2375, 2376, 51678, 51679, 51680)
 # CloudWatch Logs retention values, in the order of aws_logs.RetentionDays (INFINITE excluded).
@@ -150,6 +159,22 @@ class ClassicLoadBalancedServiceProps:
     allowed_cidrs: Sequence[str] = field(default=("0.0.0.0/0",), metadata=setting(
         "IPv4 CIDRs that may reach the ELB listener (the instances are never reachable "
         "directly)."))
+    certificate_arn: str | None = field(default=None, metadata=setting(
+        "ARN of an ACM certificate in the stack's region "
+        "(arn:aws:acm:<region>:<account>:certificate/<id>). With it, the ELB listens with "
+        "HTTPS on `https_listener_port`, terminates TLS with `ssl_policy` and forwards HTTP to "
+        "the host port inside the VPC, and the plain-HTTP listener is closed (a classic ELB "
+        "cannot redirect HTTP to HTTPS; see `keep_http_listener`). Default: none, the ELB "
+        "listens with plain HTTP on `listener_port`, as in the tutorial."))
+    https_listener_port: int = field(default=443, metadata=setting(
+        "Port of the HTTPS listener (with certificate_arn). Default 443."))
+    keep_http_listener: bool = field(default=False, metadata=setting(
+        "With certificate_arn, keep the plain-HTTP listener on `listener_port` too, e.g. for a "
+        "service that answers plain HTTP with its own redirect to HTTPS (the ELB tells it the "
+        "client's protocol in X-Forwarded-Proto). Default False: HTTPS only."))
+    ssl_policy: str = field(default=SSL_POLICIES[0], metadata=setting(
+        "Predefined classic-ELB security policy of the HTTPS listener: "
+        f"{' or '.join(SSL_POLICIES)}. Default {SSL_POLICIES[0]}: TLS 1.2 only."))
 
     min_task_count: int | None = field(default=None, metadata=setting(
         "Fewest tasks task autoscaling keeps (0-1000). Default: desired_count. Only with "
@@ -230,6 +255,17 @@ class ClassicLoadBalancedServiceProps:
     def effective_listener_port(self) -> int:
         """Listener port after defaults."""
         return self.container_port if self.listener_port is None else self.listener_port
+
+    @property
+    def listeners(self) -> tuple[tuple[int, str], ...]:
+        """The ELB's listeners as (port, protocol), HTTPS first: HTTPS with a certificate, plain
+        HTTP without one (or when kept by `keep_http_listener`)."""
+        found = []
+        if self.certificate_arn is not None:
+            found.append((self.https_listener_port, HTTPS))
+        if self.certificate_arn is None or self.keep_http_listener:
+            found.append((self.effective_listener_port, HTTP))
+        return tuple(found)
 
     def validate(self) -> list[Problem]:
         """Every invalid prop, without creating anything (an empty list when all are valid)."""
@@ -356,6 +392,43 @@ class ClassicLoadBalancedServiceProps:
                 "listener_port", listener, f"{ELB_LOW_PORTS} or 1024-65535 (classic ELB rule)",
                 "choose a listener port a classic ELB accepts, e.g. 80 or 8081",
             )
+        self._check_https(check)
+
+    def _check_https(self, check: Checker) -> None:
+        if self.certificate_arn is not None:
+            check.pattern(
+                "certificate_arn", self.certificate_arn, CERTIFICATE_ARN_PATTERN,
+                "an ACM certificate ARN, arn:aws:acm:<region>:<account>:certificate/<id>",
+                "copy the certificate's ARN from ACM (in the stack's region), or leave it unset "
+                "for plain HTTP",
+            )
+        elif self.keep_http_listener:
+            check.add(
+                "keep_http_listener", self.keep_http_listener, "only together with certificate_arn",
+                "set certificate_arn for an HTTPS listener, or leave keep_http_listener unset "
+                "(without a certificate the plain-HTTP listener is the only one)",
+            )
+        https = self.https_listener_port
+        if check.port("https_listener_port", https) and known(https) and not (
+            https in ELB_LOW_PORTS or https >= 1024
+        ):
+            check.add(
+                "https_listener_port", https, f"{ELB_LOW_PORTS} or 1024-65535 (classic ELB rule)",
+                "choose a listener port a classic ELB accepts, e.g. 443 or 8443",
+            )
+        listener = self.effective_listener_port
+        if (self.certificate_arn is not None and self.keep_http_listener
+                and known(https, listener) and https == listener):
+            check.add(
+                "https_listener_port", https, f"not listener_port ({listener}), which stays "
+                "plain HTTP (keep_http_listener)", "give the two listeners different ports, "
+                "e.g. 443 and 80",
+            )
+        if self.ssl_policy not in SSL_POLICIES:
+            check.add(
+                "ssl_policy", self.ssl_policy, f"one of {list(SSL_POLICIES)}",
+                f"use {SSL_POLICIES[0]} (TLS 1.2 only)",
+            )
 
     def _check_health_check(self, check: Checker) -> None:
         if self.health_check_path is not None:
@@ -468,8 +541,11 @@ def _is_ipv4_cidr(value: str) -> bool:
 class ClassicLoadBalancedService(Construct):
     """EC2 task definition (bridge mode, static host port) + EC2 service + classic ELB.
 
-    The ELB accepts its listener port from `allowed_cidrs` only and health-checks the host port
-    (TCP/HTTP); it may send to the instances on the host port only. On a ContainerCluster the ELB
+    The ELB accepts its listener ports from `allowed_cidrs` only and health-checks the host port
+    (TCP/HTTP); it may send to the instances on the host port only. It listens with plain HTTP
+    on `listener_port` (the tutorial's setup), or, given `certificate_arn`, with HTTPS on
+    `https_listener_port` and the plain-HTTP listener closed unless `keep_http_listener`.
+    On a ContainerCluster the ELB
     also joins the cluster's load balancer security group, from which the instances accept the
     host ports of all its services (one rule, however many services); on any other cluster the
     instances accept the host port from this ELB's security group. A listener added later through
@@ -481,7 +557,7 @@ class ClassicLoadBalancedService(Construct):
 
     Attributes: `load_balancer`, `service`, `task_definition`, `container`, `log_group`,
     `access_logs_bucket`, `alarms` (by name, without actions), `scalable_target`,
-    `discovery_name`, and the effective `container_port`, `host_port`, `listener_port`.
+    `discovery_name`, `listeners`, and the effective `container_port`, `host_port`, `listener_port`.
     """
 
     @overload
@@ -508,8 +584,10 @@ class ClassicLoadBalancedService(Construct):
         """Port the container listens on."""
         self.host_port = props.effective_host_port
         """Static port on the instances (the ELB's instance port)."""
-        self.listener_port = props.effective_listener_port
-        """Port the ELB listens on."""
+        self.listener_port = props.listeners[0][0]
+        """Port clients use: the HTTPS listener's with a certificate, else the HTTP one's."""
+        self.listeners = props.listeners
+        """The ELB's listeners as (port, 'HTTPS' or 'HTTP'), HTTPS first."""
         host_port = self.host_port
 
         self.log_group = logs.LogGroup(
@@ -758,16 +836,25 @@ class ClassicLoadBalancedService(Construct):
                 unhealthy_threshold=props.unhealthy_threshold,
             ),
         )
-        listener_port = props.effective_listener_port
-        lb.add_listener(
-            external_port=listener_port,
-            external_protocol=elb.LoadBalancingProtocol.HTTP,
-            internal_port=host_port,
-            internal_protocol=elb.LoadBalancingProtocol.HTTP,
-            allow_connections_from=[ec2.Peer.ipv4(cidr) for cidr in props.allowed_cidrs],
-        )
         cfn = lb.node.default_child
         assert isinstance(cfn, elb.CfnLoadBalancer)
+        for port, protocol in props.listeners:
+            # TLS ends at the ELB: it sends plain HTTP to the host port, inside the VPC, and
+            # only to the instances (its security group's one egress rule).
+            lb.add_listener(
+                external_port=port,
+                external_protocol=elb.LoadBalancingProtocol(protocol),
+                internal_port=host_port,
+                internal_protocol=elb.LoadBalancingProtocol.HTTP,
+                ssl_certificate_arn=props.certificate_arn if protocol == HTTPS else None,
+                policy_names=[SSL_POLICY_NAME] if protocol == HTTPS else None,
+                allow_connections_from=[ec2.Peer.ipv4(cidr) for cidr in props.allowed_cidrs],
+            )
+        if props.certificate_arn is not None:
+            cfn.policies = [elb.CfnLoadBalancer.PoliciesProperty(
+                policy_name=SSL_POLICY_NAME, policy_type="SSLNegotiationPolicyType",
+                attributes=[{"Name": "Reference-Security-Policy", "Value": props.ssl_policy}],
+            )]
         cfn.listeners = _upper_case_protocols(lb, cfn.listeners)
         cfn.connection_draining_policy = elb.CfnLoadBalancer.ConnectionDrainingPolicyProperty(
             enabled=True, timeout=props.connection_draining_seconds
@@ -788,12 +875,15 @@ class ClassicLoadBalancedService(Construct):
             "a classic ELB is this construct's purpose: the platform reproduces the ECS-on-EC2 "
             "tutorial, one static host port per service behind a classic load balancer",
         )
+        listeners = " and ".join(f"{protocol} on {port}" for port, protocol in props.listeners)
         if any(cidr in ("0.0.0.0/0",) for cidr in props.allowed_cidrs):
             acknowledge.nag(
                 lb.connections.security_groups[0], "AwsSolutions-EC23",
-                f"the ELB serves the public '{props.name}' endpoint on its listener port only "
-                "(allowed_cidrs); the instances behind it accept traffic from this ELB alone",
+                f"the ELB serves the public '{props.name}' endpoint on its listener ports only "
+                f"({listeners}, from allowed_cidrs); the instances behind it accept traffic from "
+                "this ELB alone",
             )
+        self._acknowledge_listeners(props, lb)
         acknowledge.nag(
             self.task_definition, "AwsSolutions-ECS2",
             "environment variables are checked when the props are validated and again by the "
@@ -813,7 +903,42 @@ class ClassicLoadBalancedService(Construct):
                 "log writes are scoped to the asset repository and this service's log group",
             )
 
+    @staticmethod
+    def _acknowledge_listeners(
+        props: ClassicLoadBalancedServiceProps, lb: elb.LoadBalancer
+    ) -> None:
+        """Each finding on the listeners the caller chose: plain HTTP, or TLS that ends at the
+        ELB."""
+        if props.certificate_arn is not None:
+            acknowledge.nag(
+                lb, "AwsSolutions-ELB5",
+                f"TLS ends at the ELB (HTTPS on {props.https_listener_port}, {props.ssl_policy}); "
+                "it forwards plain HTTP to the host port inside the VPC, to the cluster's "
+                "instances only (its security group's one egress rule): the containers serve "
+                "no TLS",
+            )
+        if props.certificate_arn is None or props.keep_http_listener:
+            reason = _plain_http_reason(props)
+            for pack in COMPLIANCE_PACKS:
+                acknowledge.nag(lb, f"{pack}-ELBACMCertificateRequired", reason)
+            if props.effective_listener_port == 80 and "0.0.0.0/0" in props.allowed_cidrs:
+                acknowledge.checkov(lb.connections.security_groups[0], "CKV_AWS_260", reason)
 
+
+
+
+def _plain_http_reason(props: ClassicLoadBalancedServiceProps) -> str:
+    port = props.effective_listener_port
+    if props.certificate_arn is None:
+        why = (f"plain HTTP on port {port} is this service's choice: no certificate_arn "
+               "(<service>.certificateArn) was given, as in the tutorial")
+    else:
+        why = (f"the plain-HTTP listener on port {port} is kept on purpose (keep_http_listener) "
+               f"beside HTTPS on {props.https_listener_port}, for a service that redirects "
+               "plain HTTP to HTTPS itself")
+    where = ("reachable from the internet" if props.internet_facing
+             else "inside the VPC (an internal ELB)")
+    return f"{why}; {where}, from allowed_cidrs only; give a certificate ARN for HTTPS"
 
 
 def _upper_case_protocols(scope: Construct, listeners: object) -> IResolvable:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
+import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
@@ -28,6 +30,7 @@ from .props import doc, documented, setting
 from .validation import (
     Checker,
     Problem,
+    is_token,
     known,
     raise_if_invalid,
     subnet_problems,
@@ -52,6 +55,9 @@ AMI_ID_PATTERN = r"ami-([0-9a-f]{8}|[0-9a-f]{17})"
 # every region, and it never moves to another image, unlike .../recommended/image_id.
 AMI_RELEASE_PATTERN = r"al2023-ami-ecs-hvm-2023\.0\.\d{8}-kernel-\d+\.\d+-x86_64"
 AMI_RELEASE_PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2023/{release}/image_id"
+HTTPS_PORT = 443
+# An extra outbound rule of the instances: 'tcp:8443:203.0.113.0/24', 'udp:123-124:10.0.0.0/8'.
+EGRESS_RULE_PATTERN = r"(tcp|udp):(\d{1,5})(-(\d{1,5}))?:(\d{1,3}(\.\d{1,3}){3}/\d{1,2})"
 
 
 @documented
@@ -139,6 +145,14 @@ class ContainerClusterProps:
         "(a private Route 53 zone in the VPC). Services on the cluster register in it (SRV "
         "records with their host port), so they find each other without their load balancers. "
         "Default: none, no service discovery."))
+    instance_egress: Sequence[str] = field(default=(), metadata=setting(
+        "Extra outbound rules of the instances, each 'PROTOCOL:PORT[-PORT]:CIDR' (tcp or udp, "
+        "an IPv4 network), e.g. 'tcp:8443:203.0.113.0/24'. The instances may otherwise send "
+        "only HTTPS (443) anywhere (AWS APIs and image registries: security groups cannot "
+        "name them by DNS) and MySQL to the database they are allowed into; bridge-mode tasks "
+        "share the instances' security group, so a service that calls something else (an API "
+        "on another port, a DNS server of your own) needs a rule here. Library users can also "
+        "call `security_group.add_egress_rule(...)`. Default: none."))
     alarms: bool = field(default=True, metadata=setting(
         "Create the cluster's alarms: CPU and memory reservation high, instances in service "
         "below min_capacity (this enables the group's metrics collection). They have no "
@@ -246,12 +260,46 @@ class ContainerClusterProps:
         check.int_range("alarm_reservation_percent", self.alarm_reservation_percent, 1, 100)
         check.int_range("alarm_reservation_minutes", self.alarm_reservation_minutes, 1, 1440)
         check.int_range("alarm_in_service_minutes", self.alarm_in_service_minutes, 1, 1440)
+        for rule in self.instance_egress:
+            _check_egress_rule(check, rule)
         if self.instance_subnets is None:
             check.problems += subnet_problems(
                 "vpc", self.vpc, [ec2.SubnetType.PRIVATE_WITH_EGRESS],
                 "give instance_subnets, or a VPC with private subnets with egress (NAT)",
             )
         return check.problems
+
+
+def _check_egress_rule(check: Checker, rule: str) -> None:
+    allowed = "'PROTOCOL:PORT[-PORT]:CIDR' with tcp or udp, ports 1-65535 (low to high) and an " \
+        "IPv4 network, e.g. 'tcp:8443:203.0.113.0/24'"
+    fix = "write each outbound rule as protocol:port:network, e.g. 'tcp:8443:203.0.113.0/24'"
+    if is_token(rule):
+        return
+    match = re.fullmatch(EGRESS_RULE_PATTERN, rule) if isinstance(rule, str) else None
+    if match is None:
+        check.add("instance_egress", rule, allowed, fix)
+        return
+    low = int(match.group(2))
+    high = int(match.group(4) or low)
+    try:
+        ipaddress.IPv4Network(match.group(5), strict=True)
+        network_ok = True
+    except ValueError:
+        network_ok = False
+    if not (1 <= low <= high <= 65535 and network_ok):
+        check.add("instance_egress", rule, allowed, fix)
+
+
+def egress_rule(rule: str) -> tuple[ec2.IPeer, ec2.Port]:
+    """The peer and port range of a valid `instance_egress` entry."""
+    match = re.fullmatch(EGRESS_RULE_PATTERN, rule)
+    assert match is not None, "validate() accepts only valid rules"
+    low = int(match.group(2))
+    high = int(match.group(4) or low)
+    port = (ec2.Port.tcp_range(low, high) if match.group(1) == "tcp"
+            else ec2.Port.udp_range(low, high))
+    return ec2.Peer.ipv4(match.group(5)), port
 
 
 UNSCOPED_LOG_WRITES = ("logs:CreateLogStream", "logs:PutLogEvents")
@@ -290,6 +338,11 @@ class ContainerCluster(Construct):
     tasks of a rolling deployment. Its load balancer joins the cluster's load balancer security
     group, from which the instances accept the services' host ports (`admit_load_balancer`).
 
+    Outbound, the instances (and their bridge-mode tasks, which share the instances' security
+    group) may send HTTPS (443) anywhere, to AWS APIs and image registries, plus what
+    `instance_egress` and callers add (`database.allow_from(cluster.security_group, ...)` adds
+    MySQL to the database).
+
     Attributes: `ecs_cluster` (the ECS cluster), `auto_scaling_group`, `launch_template`,
     `capacity_provider`, `security_group` (the instances'), `load_balancer_security_group`,
     `instance_role`, `scaling_topic`, `alarms` (by name, without actions), `namespace` (Cloud
@@ -325,10 +378,24 @@ class ContainerCluster(Construct):
         of_cluster = f" of cluster {props.cluster_name}" if props.cluster_name else ""
 
         self.security_group = ec2.SecurityGroup(
-            self, "InstanceSecurityGroup", vpc=props.vpc, allow_all_outbound=True,
+            self, "InstanceSecurityGroup", vpc=props.vpc, allow_all_outbound=False,
             description=f"ECS container instances{of_cluster}; "
             "no inbound except from load balancers",
         )
+        # What the instances and their bridge-mode tasks send: HTTPS to the ECS, ECR, SSM,
+        # CloudWatch Logs and Secrets Manager APIs and to image registries (Docker Hub, ECR
+        # Public), whose addresses a security group cannot name (no DNS names in rules, no
+        # prefix list covers them); MySQL to the database is added by `database.allow_from`.
+        # Not needed, as security groups do not filter them: the VPC's DNS resolver, instance
+        # metadata (IMDS), ECS task metadata and Amazon Time Sync (169.254.169.123).
+        self.security_group.add_egress_rule(
+            ec2.Peer.any_ipv4(), ec2.Port.tcp(HTTPS_PORT),
+            "HTTPS to AWS APIs (ECS, ECR, SSM, CloudWatch Logs, Secrets Manager) and image "
+            "registries",
+        )
+        for rule in props.instance_egress:
+            peer, port = egress_rule(rule)
+            self.security_group.add_egress_rule(peer, port, f"instance_egress {rule}")
         self.instance_role = iam.Role(
             self, "InstanceRole",
             assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),

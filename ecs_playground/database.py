@@ -66,6 +66,12 @@ class MySqlDatabaseProps:
         "must remove; the instance is still snapshotted on delete."))
     multi_az: bool = field(default=False, metadata=setting(
         "Standby in a second AZ (doubles cost). The tutorial runs a single instance."))
+    iam_authentication: bool = field(default=False, metadata=setting(
+        "IAM database authentication: MySQL users created for the AWSAuthenticationPlugin log "
+        "in with a short-lived token that `rds-db:connect` permits, instead of a password. "
+        "Default off: no user of this platform logs in that way (each service has its own "
+        "password user, from Secrets Manager), and an authentication path nothing uses is one "
+        "more to review. Turn it on when you create such a user."))
     subnets: ec2.SubnetSelection | None = field(default=None, metadata=doc(
         "Where the instance runs. Default: the VPC's isolated subnets, or its private subnets "
         "with egress when it has no isolated ones (an `ec2.Vpc(...)` with default settings)."))
@@ -194,7 +200,7 @@ class MySqlDatabase(Construct):
             publicly_accessible=False,
             storage_encrypted=True,
             storage_encryption_key=props.encryption_key,
-            iam_authentication=True,
+            iam_authentication=props.iam_authentication,
             monitoring_interval=Duration.seconds(60),
             storage_type=rds.StorageType.GP3,
             allocated_storage=props.allocated_storage_gib,
@@ -261,6 +267,13 @@ class MySqlDatabase(Construct):
                       "cost); set multi_az / db.multiAz for production")
             acknowledge.nag(self.instance, "AwsSolutions-RDS3", reason)
             acknowledge.checkov(self.instance, "CKV_AWS_157", reason)
+        if not props.iam_authentication:
+            acknowledge.checkov(
+                self.instance, "CKV_AWS_161",
+                "IAM database authentication is off because nothing uses it: every database user "
+                "of the platform logs in with a password kept in Secrets Manager; set "
+                "iam_authentication (db.iamAuthentication) to create users that log in with IAM",
+            )
         if not props.deletion_protection:
             acknowledge.nag(
                 self.instance, "AwsSolutions-RDS10",

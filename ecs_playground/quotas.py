@@ -173,13 +173,16 @@ class PlanCounts:
     instance_sg_inbound_rules: int
     """Inbound rules of the instance security group: one (from the cluster's load balancer
     group, over the services' host-port range) whatever the number of services."""
+    instance_sg_outbound_rules: int = 0
+    """Outbound rules of the instance security group: HTTPS, MySQL to the database and one per
+    `instance_egress` entry."""
     sgs_per_instance_interface: int = 1
     database_sg_inbound_rules: int = 0
     """Inbound rules of the database's security group: the instances, and each database users
     provisioner (the platform stack's and one per service stack)."""
     load_balancer_sg_inbound_rules: int = 0
     """The most inbound rules of any load balancer's own security group (one per allowed
-    CIDR)."""
+    CIDR and listener)."""
     sgs_per_load_balancer_interface: int = 2
     """A load balancer's own security group and the cluster's load balancer group."""
 
@@ -198,6 +201,9 @@ def plan_usages(plan: PlanCounts) -> list[Usage]:
         Usage(LISTENERS_PER_CLASSIC_LB, "each load balancer", plan.listeners_per_load_balancer),
         Usage(SERVICES_PER_CLUSTER, f"cluster {plan.cluster}", plan.services),
         *(Usage(INBOUND_RULES_PER_SG, where, rules) for where, rules in groups.items()),
+        Usage(INBOUND_RULES_PER_SG,
+              f"instance security group of cluster {plan.cluster} (outbound)",
+              plan.instance_sg_outbound_rules),
         # the two quotas must allow the fullest group and the most groups on one interface
         Usage(INBOUND_RULES_HARD, f"{most_rules} rules x {interfaces} security groups",
               most_rules * interfaces),

@@ -85,6 +85,12 @@ def synth_gated(name: str, stack: cdk.Stack) -> Gated:
     return Gated(name, stack, outdir, report, error)
 
 
+CERTIFICATE_ARN = (
+    "arn:aws:acm:eu-west-1:111111111111:certificate/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
+)
+"""An ACM certificate ARN (no certificate is looked up at synth)."""
+
+
 EVERYTHING_ON: dict[str, Any] = {
     # instances and tasks scale between min and max; the AMI is pinned
     "cluster.minCapacity": 2, "cluster.maxCapacity": 6, "cluster.targetCapacityPercent": 90,
@@ -99,6 +105,10 @@ EVERYTHING_ON: dict[str, Any] = {
     "user.discoveryName": "users",
     "monitoring.emailSubscriptions": ["ops@example.org", "oncall@example.org"],
     "monitoring.dashboardName": "ecs-playground",
+    # one more outbound rule for the instances; IAM database authentication on (HTTPS is not
+    # here: the emulator deploys this scenario, and its ELBs want a certificate that exists)
+    "cluster.instanceEgress": ["tcp:8443:203.0.113.0/24"],
+    "db.iamAuthentication": True,
 }
 """Context of the 'everything on' scenario: every operations feature of issue 12."""
 

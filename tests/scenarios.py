@@ -53,6 +53,7 @@ def all_props_stack() -> cdk.Stack:
             root_volume_size_gib=50, container_insights=False,
             managed_termination_protection=True,
             instance_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            instance_egress=["tcp:8443:203.0.113.0/24", "udp:123:10.0.0.0/8"],
         ),
     )
     database = MySqlDatabase(
@@ -61,6 +62,7 @@ def all_props_stack() -> cdk.Stack:
             vpc=vpc, engine_version="8.0.43", instance_class="db.m6i.large",
             allocated_storage_gib=100, max_allocated_storage_gib=500, master_username="ops",
             backup_retention_days=14, deletion_protection=False, multi_az=True,
+            iam_authentication=True,
             subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
         ),
     )
@@ -85,6 +87,10 @@ def all_props_stack() -> cdk.Stack:
             healthy_threshold=3, unhealthy_threshold=4, connection_draining_seconds=120,
             log_retention_days=365, internet_facing=False,
             allowed_cidrs=["10.0.0.0/8", "192.168.0.0/16"],
+            certificate_arn="arn:aws:acm:eu-west-1:111111111111:certificate/"
+            "0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d",
+            https_listener_port=8443, keep_http_listener=True,
+            ssl_policy="ELBSecurityPolicy-TLS-1-1-2017-01",
         ),
     )
     return stack

@@ -72,8 +72,13 @@ def test_all_props_reach_the_template(gated: dict[str, Gated]) -> None:
     template.has_resource_properties(
         "AWS::ElasticLoadBalancing::LoadBalancer",
         {"Scheme": "internal",
-         "Listeners": [{"LoadBalancerPort": "80", "Protocol": "HTTP", "InstancePort": "8443",
+         "Listeners": [{"LoadBalancerPort": "8443", "Protocol": "HTTPS", "InstancePort": "8443",
+                        "InstanceProtocol": "HTTP", "PolicyNames": ["TlsNegotiation"],
+                        "SSLCertificateId": Match.string_like_regexp("^arn:aws:acm:")},
+                       {"LoadBalancerPort": "80", "Protocol": "HTTP", "InstancePort": "8443",
                         "InstanceProtocol": "HTTP"}],
+         "Policies": [Match.object_like({"Attributes": [{
+             "Name": "Reference-Security-Policy", "Value": "ELBSecurityPolicy-TLS-1-1-2017-01"}]})],
          "HealthCheck": {"Target": "HTTP:8443/ready", "Interval": "10", "Timeout": "4",
                          "HealthyThreshold": "3", "UnhealthyThreshold": "4"},
          "ConnectionDrainingPolicy": {"Enabled": True, "Timeout": 120}},
@@ -90,7 +95,7 @@ def test_all_props_reach_the_template(gated: dict[str, Gated]) -> None:
     template.has_resource_properties(
         "AWS::RDS::DBInstance",
         {"MultiAZ": True, "DeletionProtection": False, "EngineVersion": "8.0.43",
-         "DBInstanceClass": "db.m6i.large"},
+         "DBInstanceClass": "db.m6i.large", "EnableIAMDatabaseAuthentication": True},
     )
 
 

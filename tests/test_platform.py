@@ -522,10 +522,12 @@ def test_logs_and_credentials_use_the_rotated_platform_key(default_template: Tem
     assert all(s["Properties"]["KmsKeyId"] == key_ref for s in secrets)
 
 
-def test_database_has_enhanced_monitoring_and_iam_auth(default_template: Template) -> None:
+def test_database_has_enhanced_monitoring_and_no_unused_iam_auth(
+    default_template: Template,
+) -> None:
     default_template.has_resource_properties(
         "AWS::RDS::DBInstance",
-        {"MonitoringInterval": 60, "EnableIAMDatabaseAuthentication": True,
+        {"MonitoringInterval": 60, "EnableIAMDatabaseAuthentication": False,
          "KmsKeyId": Match.any_value()},
     )
 

@@ -361,17 +361,21 @@ class EcsPlaygroundStack(Stack):
         """What the plan creates, for the quota check. The instance security group holds one
         inbound rule whatever the number of services (from the cluster's load balancer group,
         over the host-port range); the database's grows by one per database users provisioner
-        (the platform stack's, if it has services, and one per service stack)."""
+        (the platform stack's, if it has services, and one per service stack). A load
+        balancer's own group has one inbound rule per allowed CIDR and listener."""
         provisioners = len(self.service_stacks) + (layout.PLATFORM in self.layout.values())
         return quotas.PlanCounts(
             cluster=str(self._config.cluster.get("cluster_name") or "Cluster"),
             load_balancers=len(props),
-            listeners_per_load_balancer=1,
+            listeners_per_load_balancer=max((len(p.listeners) for p in props), default=0),
             services=len(props),
             most_tasks={p.name: p.max_task_count or p.desired_count for p in props},
             instance_sg_inbound_rules=1 if props else 0,
+            instance_sg_outbound_rules=2 + len(self._config.cluster.get("instance_egress", ())),
             database_sg_inbound_rules=1 + provisioners,
-            load_balancer_sg_inbound_rules=max((len(p.allowed_cidrs) for p in props), default=0),
+            load_balancer_sg_inbound_rules=max(
+                (len(p.allowed_cidrs) * len(p.listeners) for p in props), default=0
+            ),
         )
 
     def _service_props(
@@ -465,7 +469,14 @@ class EcsPlaygroundStack(Stack):
         return lines
 
     def _encryption_key(self) -> kms.Key:
-        """The platform's customer managed key: log groups and the database secret and storage."""
+        """The platform's customer managed key: log groups and the database secret and storage.
+
+        CloudWatch Logs may use it only for this app's log groups: those whose ARN (the
+        encryption context CloudWatch Logs sends) starts with this stack's name. None of them
+        has a fixed name, and CloudFormation names a log group '<stack name>-<logical ID>-
+        <random>': this stack's own, and those of its service stacks, named '<stack name>-
+        ServicesNN'. Their exact ARNs cannot be listed here: each log group names the key, so
+        the key policy naming them would be a circular dependency."""
         key = kms.Key(
             self, "EncryptionKey",
             description="ecs-playground: logs, database storage and credentials",
@@ -479,7 +490,8 @@ class EcsPlaygroundStack(Stack):
                 principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
                 resources=["*"],
                 conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": (
-                    f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"
+                    f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:"
+                    f"{Aws.STACK_NAME}-*"
                 )}},
             )
         )

@@ -46,7 +46,7 @@ def test_new_service_opens_its_port_to_the_internet_and_says_so(cases: dict[str,
     changes = compare(cases["service_added"])
     public = [r for r in changes.rules_added if r.peer == "0.0.0.0/0"]
     assert [(r.direction, r.protocol, r.ports) for r in public] == [("in", "tcp", "7071")]
-    assert public[0].widening == ["open to the internet"]
+    assert public[0].widening == ["open to the internet", "plain HTTP listener (no TLS)"]
     assert changes.widening_count == len(changes.statements_added) + len(changes.rules_added)
 
 
@@ -86,3 +86,41 @@ def test_wildcards_and_open_rules_are_marked_as_widening() -> None:
 
 def test_unchanged_policies_give_no_security_changes(cases: dict[str, Case]) -> None:
     assert compare(cases["db_instance_class"]).empty
+
+
+def _elb_stack(protocol: str, port: int, egress: list[dict[str, object]]) -> Stack:
+    """A classic ELB with one listener, its group admitting that port from anywhere."""
+    return Stack("S", {"Resources": {
+        "Lb": {"Type": "AWS::ElasticLoadBalancing::LoadBalancer", "Properties": {
+            "Listeners": [{"LoadBalancerPort": str(port), "Protocol": protocol,
+                           "InstancePort": "8081", "InstanceProtocol": "HTTP"}],
+            "SecurityGroups": [{"Fn::GetAtt": ["LbGroup", "GroupId"]}]}},
+        "LbGroup": {"Type": "AWS::EC2::SecurityGroup", "Properties": {
+            "GroupDescription": "lb", "SecurityGroupIngress": [
+                {"IpProtocol": "tcp", "FromPort": port, "ToPort": port,
+                 "CidrIp": "0.0.0.0/0"}]}},
+        "Instances": {"Type": "AWS::EC2::SecurityGroup", "Properties": {
+            "GroupDescription": "instances", "SecurityGroupEgress": egress}},
+    }}, None)
+
+
+def test_a_plain_http_listener_opened_is_marked_and_https_is_not() -> None:
+    # given a change from an HTTPS listener on 443 to plain HTTP on 80 (a certificate removed)
+    changes = security.compare(_elb_stack("HTTPS", 443, []), _elb_stack("HTTP", 80, []))
+    [added] = changes.rules_added
+    # then the new ingress says it reaches a plain-HTTP listener
+    assert added.widening == ["open to the internet", "plain HTTP listener (no TLS)"]
+    # and the other way round, the HTTPS ingress is only open to the internet
+    [back] = security.compare(_elb_stack("HTTP", 80, []), _elb_stack("HTTPS", 443, [])
+                              ).rules_added
+    assert back.widening == ["open to the internet"]
+
+
+def test_an_outbound_rule_to_the_internet_is_marked() -> None:
+    https = {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "0.0.0.0/0"}
+    everything = {"IpProtocol": "-1", "CidrIp": "0.0.0.0/0"}
+    changes = security.compare(_elb_stack("HTTPS", 443, [https]),
+                               _elb_stack("HTTPS", 443, [everything]))
+    [added] = changes.rules_added
+    assert added.widening == ["to the internet", "all ports"]
+    assert [r.widening for r in changes.rules_removed] == [["to the internet"]]

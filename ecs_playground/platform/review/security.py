@@ -3,11 +3,13 @@
 Covers what `cdk diff`'s security tables show (IAM statements of roles, policies and resource
 policies; managed policies attached to roles; security-group rules inline and standalone) and
 marks each addition that widens access: every added Allow statement or rule, with the reason when
-it is broad (a ``*`` action, resource or principal; a peer open to the internet; all ports).
+it is broad (a ``*`` action, resource or principal; a peer open to the internet, inbound or
+outbound; all ports; a load balancer's plain-HTTP listener, which carries requests without TLS).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -74,6 +76,8 @@ class Rule:
     ports: str
     peer: str
     description: str = ""
+    plain_http: bool = False
+    """An inbound rule to the port of a load balancer's plain-HTTP listener (no TLS)."""
 
     @property
     def key(self) -> tuple[str, str, str, str, str]:
@@ -86,8 +90,12 @@ class Rule:
         why = []
         if self.direction == "in" and self.peer in _OPEN_PEERS:
             why.append("open to the internet")
+        if self.direction == "out" and self.peer in _OPEN_PEERS:
+            why.append("to the internet")
         if self.ports == "all":
             why.append("all ports")
+        if self.plain_http:
+            why.append("plain HTTP listener (no TLS)")
         return why
 
 
@@ -238,9 +246,29 @@ def _rule(group: str, direction: str, rule: Mapping[str, Any]) -> Rule:
                 render(rule.get("Description", "")))
 
 
+def _plain_http_ports(resources: Mapping[str, Any]) -> dict[str, set[str]]:
+    """Security group logical ID -> the ports of the plain-HTTP listeners of the classic load
+    balancers in that group."""
+    found: dict[str, set[str]] = {}
+    for resource in resources.values():
+        if resource.get("Type") != "AWS::ElasticLoadBalancing::LoadBalancer":
+            continue
+        props = properties(resource)
+        ports = {render(listener.get("LoadBalancerPort"))
+                 for listener in _list(props.get("Listeners", []))
+                 if isinstance(listener, dict)
+                 and str(listener.get("Protocol", "")).upper() == "HTTP"}
+        for group in _list(props.get("SecurityGroups", [])):
+            target = ref_target(group)
+            if target:
+                found.setdefault(target, set()).update(ports)
+    return found
+
+
 def rules(stack: Stack | None) -> dict[tuple[str, str, str, str, str], Rule]:
     """Every security-group rule of a template, inline or standalone, by identity."""
     found: dict[tuple[str, str, str, str, str], Rule] = {}
+    plain_http = _plain_http_ports(stack.resources if stack else {})
     for logical_id, resource in (stack.resources if stack else {}).items():
         kind, props = resource.get("Type"), properties(resource)
         collected: list[Rule] = []
@@ -255,6 +283,9 @@ def rules(stack: Stack | None) -> dict[tuple[str, str, str, str, str], Rule]:
                      else render(props.get("GroupId", props.get("GroupName"))))
             collected.append(_rule(group, "in" if kind.endswith("Ingress") else "out", props))
         for rule in collected:
+            target = rule.group[2:-1] if rule.group.startswith("${") else rule.group
+            if rule.direction == "in" and rule.ports in plain_http.get(target, ()):
+                rule = dataclasses.replace(rule, plain_http=True)
             found[rule.key] = rule
     return found
 
