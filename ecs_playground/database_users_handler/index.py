@@ -788,7 +788,8 @@ def claim(
     if not exists:
         return Claim(kind, name, "create", record)
     if record is None:
-        if adopt or provisioned_before:
+        if adopt or (provisioned_before and _provisioned_by_an_earlier_version(
+                db, connect, request.endpoint, service, password)):
             return Claim(kind, name, "adopt", None)
         what = ("its password would be reset and its privileges replaced" if kind == USER
                 else "it would be granted to the service, and its data with it")
@@ -812,6 +813,20 @@ def claim(
         + ("the service's password does not open it" if kind == USER else "holds tables")
         + ", so it may be someone else's",
         f"{rename}, or set DatabaseUsersProps.{prop}=True to take it over",
+    )
+
+
+def _provisioned_by_an_earlier_version(
+    db: Session, connect: Connect, endpoint: Endpoint, service: ServiceUser, password: str
+) -> bool:
+    """Whether the service's account and schema are what a version without the record made for
+    this very resource: its applied properties name them (the caller checks), the password in
+    the service's secret opens the account, and the account holds privileges on the schema."""
+    return (
+        user_exists(db, service.user)
+        and ("schema", grant_pattern(service.schema), "SELECT", "NO") in privileges_of(
+            db, service.user)
+        and password_works(connect, endpoint, Credentials(service.user, password))
     )
 
 
