@@ -866,27 +866,24 @@ def apply_claim(
         update_record(db, found.record, owner, state)
 
 
-def droppable(record: Record | None, owner: Owner, drop_adopted: bool) -> bool:
-    """Whether a Delete (or a removed service) may drop this account or schema: its own row,
-    written by this very resource (not by its replacement), created by it, or adopted with
-    DropAdopted."""
-    return (
-        record is not None and record.owner == owner.key
-        and record.resource == owner.physical_id
-        and (record.state == CREATED or (record.state == ADOPTED and drop_adopted))
-    )
+def droppable(record: Record, drop_adopted: bool) -> bool:
+    """Whether an account or schema of this resource's (the caller checks the row's owner and
+    resource) may be dropped: created by it, or adopted with DropAdopted."""
+    return record.state == CREATED or (record.state == ADOPTED and drop_adopted)
 
 
 def release(db: Session, kind: str, name: str, owner: Owner, *, drop: bool,
             drop_adopted: bool) -> None:
-    """Drop an account, or a schema when `drop`, if it is this resource's to drop; forget the
-    row of what is dropped or was only adopted. Anything else is left alone, and logged."""
+    """Drop an account, or a schema when `drop`, if it is this resource's to drop: its owner's
+    row, written by this very resource (not by a replacement, whose Delete of the old resource
+    then leaves the new one's alone). Forget the row of what is dropped or was only adopted.
+    Anything else is left alone, and logged."""
     record = read_record(db, kind, name) if record_table_exists(db) else None
     if record is None or record.owner != owner.key or record.resource != owner.physical_id:
         logger.warning("%s is not this resource's (%s): left alone", describe(kind, name),
                        record.owner if record else "no record")
         return
-    if drop and droppable(record, owner, drop_adopted):
+    if drop and droppable(record, drop_adopted):
         if kind == USER:
             db.run("DROP USER IF EXISTS %s@%s", account_args(name))
         else:
