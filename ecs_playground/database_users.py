@@ -79,7 +79,24 @@ class DatabaseUsersProps:
         "AWS-managed keys (aws/secretsmanager; CloudWatch Logs' own encryption)."))
     drop_schemas_on_delete: bool = field(default=False, metadata=setting(
         "Deleting the custom resource (or the stack) drops the users; True also drops the "
-        "schemas and all their data. Default: schemas and data are kept."))
+        "schemas and all their data. Only what the provisioner created is dropped (see "
+        "`drop_adopted_on_delete`). Default: schemas and data are kept."))
+    adopt_existing_users: bool = field(default=False, metadata=setting(
+        "An account named like a service that exists on the server but was not created by "
+        "this provisioner (a DBA's account, one made by hand or by an older version) fails the "
+        "deployment with an error naming it, and nothing is changed. True takes such accounts "
+        "over: the password becomes the service secret's and the privileges exactly the "
+        "service's (everything else revoked). Accounts of another stack's provisioner are "
+        "never taken over. Default: refused."))
+    adopt_existing_schemas: bool = field(default=False, metadata=setting(
+        "A service's schema that exists but was not created by this provisioner (a database "
+        "brought along, with its data) fails the deployment with an error naming it. True "
+        "grants it, data included, to the service. Default: refused."))
+    drop_adopted_on_delete: bool = field(default=False, metadata=setting(
+        "Deleting the custom resource (or removing a service) leaves adopted accounts and "
+        "schemas in place, with the password and grants the service had, and forgets them. "
+        "True drops adopted accounts too, and adopted schemas when `drop_schemas_on_delete` is "
+        "True as well. Default: adopted ones are kept."))
     rotation: Duration | None = field(default=None, metadata=doc(
         "Rotate each service secret on this schedule (Secrets Manager's hosted single-user "
         "MySQL rotation, in the VPC; 4 hours to 1000 days). Running tasks keep the password "
@@ -136,6 +153,11 @@ class DatabaseUsersProps:
         return self.subnets or ec2.SubnetSelection(
             subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS
         )
+
+
+def _flag(value: bool) -> str:
+    """A boolean as the custom resource receives it (CloudFormation sends scalars as strings)."""
+    return "true" if value else "false"
 
 
 def _construct_id(name: str) -> str:
@@ -252,7 +274,10 @@ class DatabaseUsers(Construct):
                     {"User": name, "Schema": schema, "SecretArn": self._secrets[name].secret_arn}
                     for name, schema in props.services.items()
                 ],
-                "DropSchemas": "true" if props.drop_schemas_on_delete else "false",
+                "DropSchemas": _flag(props.drop_schemas_on_delete),
+                "AdoptExistingUsers": _flag(props.adopt_existing_users),
+                "AdoptExistingSchemas": _flag(props.adopt_existing_schemas),
+                "DropAdopted": _flag(props.drop_adopted_on_delete),
             },
         )
         """The users themselves: services that connect with them should depend on it."""

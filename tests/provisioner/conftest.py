@@ -34,6 +34,8 @@ SUFFIX = uuid.uuid4().hex[:6]
 """This session's mark on every user, schema and role it creates."""
 SCHEMA_PREFIX = f"prov_{SUFFIX}_"
 MASTER_ARN = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:master-AbCdEf"
+STACK_ID = f"arn:aws:cloudformation:eu-west-1:111111111111:stack/Prov{SUFFIX}/{uuid.uuid4()}"
+"""The stack of this session's provisioner (each World can take another, as another stack)."""
 _numbers = itertools.count(1)
 
 
@@ -56,6 +58,12 @@ def mysql() -> Iterator[MySQL]:
             "SELECT User, Host FROM mysql.user WHERE User LIKE %s", (f"%{SUFFIX}",)
         ):
             server.execute("DROP USER IF EXISTS %s@%s", (user, host))
+        if server.execute("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s",
+                          (handler.RECORD_SCHEMA,)):
+            server.execute(
+                f"DELETE FROM {handler.record_table()} WHERE name LIKE %s OR name LIKE %s",
+                (f"%{SUFFIX}", SCHEMA_PREFIX.replace("_", "\\_") + "%"),
+            )
         for (schema,) in server.execute(
             "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE %s",
             (SCHEMA_PREFIX.replace("_", "\\_") + "%",),
@@ -128,6 +136,10 @@ class World:
     reads: list[str] = field(default_factory=list)
     fail_statements: str | None = None
     """A regular expression: statements it matches fail as if the server refused them."""
+    stack_id: str = STACK_ID
+    logical_id: str = "Users"
+    physical_id: str = "database-users-never-created"
+    """The physical ID the last Create returned (Update and Delete send it)."""
 
     def __post_init__(self) -> None:
         self.secrets[MASTER_ARN] = {"username": self.mysql.user, "password": self.mysql.password}
@@ -168,28 +180,39 @@ class World:
         }
 
     def create(self, services: list[Service], **extra: Any) -> dict[str, Any]:
-        return self.send({"RequestType": "Create", "RequestId": uuid.uuid4().hex,
-                          "LogicalResourceId": "Users",
-                          "ResourceProperties": self.properties(services, **extra)})
+        result = self.send({"RequestType": "Create", "RequestId": uuid.uuid4().hex,
+                            **self._resource(),
+                            "ResourceProperties": self.properties(services, **extra)})
+        self.physical_id = str(result["PhysicalResourceId"])
+        return result
 
     def update(
         self, services: list[Service], old: list[Service], old_extra: dict[str, Any] | None = None,
         **extra: Any,
     ) -> dict[str, Any]:
         return self.send({
-            "RequestType": "Update", "PhysicalResourceId": "database-users-test",
-            "LogicalResourceId": "Users",
+            "RequestType": "Update", "PhysicalResourceId": self.physical_id, **self._resource(),
             "ResourceProperties": self.properties(services, **extra),
             "OldResourceProperties": self.properties(old, **(old_extra or {})),
         })
 
     def delete(self, services: list[Service], **extra: Any) -> dict[str, Any]:
-        return self.send({"RequestType": "Delete", "PhysicalResourceId": "database-users-test",
-                          "LogicalResourceId": "Users",
+        return self.send({"RequestType": "Delete", "PhysicalResourceId": self.physical_id,
+                          **self._resource(),
                           "ResourceProperties": self.properties(services, **extra)})
+
+    def _resource(self) -> dict[str, str]:
+        return {"StackId": self.stack_id, "LogicalResourceId": self.logical_id,
+                "RequestId": uuid.uuid4().hex, "ResourceType": "Custom::DatabaseUsers"}
 
     def send(self, event: dict[str, Any]) -> dict[str, Any]:
         return handler.on_event(event, connect=self.connect, read_secret=self.read_secret)
+
+    def as_another_stack(self, name: str = "Other") -> World:
+        """The same server and secrets, as the provisioner of another stack."""
+        other = World(self.mysql, secrets=self.secrets,
+                      stack_id=STACK_ID.replace(f"stack/Prov{SUFFIX}/", f"stack/{name}{SUFFIX}/"))
+        return other
 
     def forget(self) -> None:
         """Clear what was recorded so far."""

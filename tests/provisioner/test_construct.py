@@ -103,6 +103,7 @@ def existing_database_stack() -> tuple[cdk.Stack, DatabaseUsers, kms.Key]:
         database=ec2.SecurityGroup.from_security_group_id(stack, "DatabaseSg", EXISTING_SG),
         services={"orders": "orders_db"}, encryption_key=key,
         rotation=cdk.Duration.days(30), drop_schemas_on_delete=True, port=3307,
+        adopt_existing_schemas=True,
     ))
     return stack, users, key
 
@@ -332,6 +333,15 @@ def test_the_custom_resource_is_given_names_and_arns_never_passwords(platform: B
     assert "password" not in json.dumps(properties).lower()
 
 
+def test_by_default_existing_accounts_and_schemas_are_refused_and_adopted_ones_kept(
+    platform: Built,
+) -> None:
+    properties = platform.resource(platform.users.custom_resource)["Properties"]
+
+    assert (properties["AdoptExistingUsers"], properties["AdoptExistingSchemas"],
+            properties["DropAdopted"]) == ("false", "false", "false")
+
+
 def test_the_handler_asset_bundles_pymysql_without_bytecode(platform: Built) -> None:
     key = platform.resource(platform.users.function)["Properties"]["Code"]["S3Key"]
     asset = Path(platform.gated.outdir) / f"asset.{key.removesuffix('.zip')}"
@@ -385,6 +395,8 @@ def test_an_existing_database_gets_the_same_provisioner(existing: Built) -> None
     assert properties["Endpoint"] == "orders.cluster-abc.eu-west-1.rds.amazonaws.com"
     assert properties["MasterSecretArn"] == EXISTING_SECRET_ARN
     assert properties["DropSchemas"] == "true"
+    assert (properties["AdoptExistingSchemas"], properties["AdoptExistingUsers"],
+            properties["DropAdopted"]) == ("true", "false", "false")
     assert properties["Port"] == "3307"
     existing.template.has_resource_properties("AWS::EC2::SecurityGroupIngress", {
         "GroupId": EXISTING_SG, "FromPort": 3307, "ToPort": 3307,
@@ -489,9 +501,11 @@ def test_a_wrongly_typed_prop_is_named_before_anything_else() -> None:
     stack = new_stack("Typed")
 
     with pytest.raises(PropsValidationError) as caught:
-        DatabaseUsers(stack, "Users", _props(stack, port="3306", drop_schemas_on_delete="yes"))
+        DatabaseUsers(stack, "Users", _props(stack, port="3306", drop_schemas_on_delete="yes",
+                                             adopt_existing_users="yes"))
 
-    assert {p.prop for p in caught.value.problems} == {"port", "drop_schemas_on_delete"}
+    assert {p.prop for p in caught.value.problems} == {
+        "port", "drop_schemas_on_delete", "adopt_existing_users"}
     assert "write 3306, not '3306'" in str(caught.value)
 
 

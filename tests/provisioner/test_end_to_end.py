@@ -16,7 +16,7 @@ from service_harness import MySQL, running_service, sample_record
 
 from ecs_playground.database_users_handler import index as handler
 
-from .conftest import World
+from .conftest import STACK_ID, World
 
 API = {"location": "/api/cities", "user": "/api/users"}
 
@@ -46,15 +46,17 @@ def test_the_lambda_entry_reads_secrets_manager_and_creates_the_users(
                   "Services": [{"User": service.user, "Schema": service.schema,
                                 "SecretArn": own}]}
 
+    resource = {"StackId": STACK_ID, "LogicalResourceId": "Users"}
     result = handler.handler(
-        {"RequestType": "Create", "RequestId": "r-1", "ResourceProperties": properties}, None
+        {"RequestType": "Create", "RequestId": "r-1", **resource,
+         "ResourceProperties": properties}, None,
     )
 
     assert result == {"PhysicalResourceId": "database-users-r-1",
                       "Data": {"Users": service.user}}
     assert world.mysql.database_exists(service.schema)
     handler.handler({"RequestType": "Delete", "PhysicalResourceId": "database-users-r-1",
-                     "ResourceProperties": properties}, None)
+                     **resource, "ResourceProperties": properties}, None)
     assert not world.mysql.execute("SELECT 1 FROM mysql.user WHERE User = %s", (service.user,))
 
 

@@ -285,7 +285,7 @@ def test_delete_of_properties_that_never_validated_runs_no_sql(world: World) -> 
 
     result = world.delete([hostile])
 
-    assert result == {"PhysicalResourceId": "database-users-test"}
+    assert result == {"PhysicalResourceId": world.physical_id}
     assert world.reads == [] and world.logins == [] and world.statements == []
 
 
