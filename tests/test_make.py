@@ -1,0 +1,147 @@
+"""The Makefile's verbs as a user types them, run by the real `make` in a copy of the project."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+from .npm_registry_stub import NEWER_VERSION, npm_registry_stub
+from .tutorial import write_cdk_json
+
+# What the verbs read from the project; the rest is linked, so nothing is installed again.
+LINKED = (".venv", "node_modules", "app.py", "ecs_playground", "docker", "requirements.txt",
+          "requirements-dev.txt", "requirements-checkov.txt", "pyproject.toml", "package.json",
+          "package-lock.json")
+
+
+def project_copy(directory: Path) -> Path:
+    """The Makefile, the tutorial's cdk.json, and links to the installed project: `make` here
+    writes its cdk.out into *directory*, never into the repository."""
+    directory.mkdir()
+    shutil.copy(ROOT / "Makefile", directory / "Makefile")
+    write_cdk_json(directory, ROOT)
+    for name in LINKED:
+        (directory / name).symlink_to(ROOT / name)
+    return directory
+
+
+def without_aws(home: Path) -> dict[str, str]:
+    """This environment with no way to find AWS credentials (and no instance-role probe)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))}
+    env.update(HOME=str(home), AWS_CONFIG_FILE=str(home / "no-config"),
+               AWS_SHARED_CREDENTIALS_FILE=str(home / "no-credentials"),
+               AWS_EC2_METADATA_DISABLED="true")
+    return env
+
+
+def on_a_terminal(argv: list[str], cwd: Path, env: dict[str, str],
+                  timeout: float = 600) -> tuple[int, str]:
+    """Run *argv* with stdout and stderr on a pseudo-terminal, as a user at a shell does (the
+    CDK CLI prints some notices only there); return its status and everything it printed."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                               stdout=follower, stderr=follower)
+    os.close(follower)
+    output = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 1)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal closed: the process and its children are done
+                break
+            if not chunk:
+                break
+            output += chunk
+        else:
+            process.kill()
+            raise AssertionError(f"{argv} did not finish within {timeout}s:\n{output.decode()}")
+        return process.wait(timeout=30), output.decode(errors="replace")
+    finally:
+        os.close(leader)
+
+
+def test_plain_make_prints_the_verbs_and_installs_nothing(tmp_path: Path) -> None:
+    # given the Makefile alone in an empty folder (nothing to install from, nothing installed)
+    shutil.copy(ROOT / "Makefile", tmp_path / "Makefile")
+
+    # when a user types plain `make`
+    result = subprocess.run(
+        ["make", "--no-print-directory"], cwd=tmp_path, capture_output=True, text=True,
+        timeout=30, check=False,
+    )
+
+    # then it lists every verb with what it does, and touches nothing
+    assert result.returncode == 0, result.stdout + result.stderr
+    verbs = {line.split()[0] for line in result.stdout.splitlines() if line.startswith("  ")}
+    assert {"install", "synth", "test", "diff", "deploy", "local", "help"} <= verbs, result.stdout
+    assert "up to date" not in result.stdout + result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Makefile"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("verb", ["diff", "deploy"])
+def test_diff_and_deploy_without_credentials_say_what_they_need_before_any_synth(
+    tmp_path: Path, verb: str,
+) -> None:
+    # given the project where no AWS credentials can be found
+    project = project_copy(tmp_path / "project")
+
+    # when a user runs the verb
+    started = time.monotonic()
+    result = subprocess.run(
+        ["make", "--no-print-directory", verb], cwd=project, env=without_aws(tmp_path),
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    seconds = time.monotonic() - started
+
+    # then it stops at once, says what is missing and how to provide it, and synthesized nothing
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert f"make {verb}: no AWS credentials found" in result.stderr, output
+    for advice in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "aws sso login", "AWS_REGION",
+                   'CDK_ARGS="--profile NAME"', "Deploying to AWS"):
+        assert advice in result.stderr, advice
+    assert not (project / "cdk.out").exists(), "the CLI ran: it synthesizes first"
+    assert "node_modules/.bin/cdk" not in result.stdout
+    assert seconds < 10, f"{seconds:.1f} s: the guidance must come before a synth (~20 s)"
+
+
+@pytest.mark.cli
+def test_make_synth_prints_no_upgrade_banner_and_no_alarm_notes(tmp_path: Path) -> None:
+    # given a registry that says a newer CDK CLI exists (the CLI checks once a day, on a
+    # terminal), and proof that the pinned CLI, run directly, does print its upgrade banner
+    project = project_copy(tmp_path / "project")
+    with npm_registry_stub(tmp_path) as registry:
+        env = {**without_aws(tmp_path), **registry.env, "CDK_HOME": str(tmp_path / "cdk-home"),
+               "CDK_DISABLE_CLI_TELEMETRY": "true"}
+        status, direct = on_a_terminal(
+            [str(ROOT / "node_modules/.bin/cdk"), "--no-notices", "doctor"], project, env)
+        assert status == 0, direct
+        assert f"Newer version of CDK is available [{NEWER_VERSION}" in direct.replace(
+            "\x1b[32m", "").replace("\x1b[39m", ""), direct
+        shutil.rmtree(tmp_path / "cdk-home")  # the check is due again
+        registry.requests.clear()
+
+        # when a user runs `make synth` at a terminal
+        status, output = on_a_terminal(["make", "--no-print-directory", "synth"], project, env)
+
+    # then it synthesizes and prints neither the banner (the CLI is pinned: `npm install -g`
+    # is the wrong advice) nor a note per deployment alarm that it may cause a circular
+    # dependency (it cannot: the alarms name the ELB), and the CLI did not even ask
+    assert status == 0, output[-5000:]
+    assert "stack EcsPlayground:" in output, output[-5000:]
+    assert "Newer version" not in output and "npm install -g" not in output, output
+    assert "circular dependency" not in output, output
+    assert registry.requests == []
