@@ -213,7 +213,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     reports = [*terminalreporter.stats.get("failed", []), *terminalreporter.stats.get("error", [])]
     stale = [r.nodeid for r in reports if FOLLOWS_CDK_JSON in getattr(r, "keywords", {})]
     syrupy = getattr(config, "_syrupy", None)
-    unused = getattr(getattr(syrupy, "report", None), "num_unused", 0) if syrupy else 0
+    updating = getattr(config.option, "update_snapshots", False)  # it deletes the unused ones
+    unused = 0 if updating or syrupy is None else getattr(syrupy.report, "num_unused", 0)
     if not stale and not unused:
         return
     terminalreporter.write_sep("-", f"run `{REGENERATE}`")
