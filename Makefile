@@ -16,7 +16,7 @@ CDK := node_modules/.bin/cdk --no-notices
 STAMP := $(VENV)/.installed-stamp
 CDK_ARGS ?=
 
-.PHONY: bench-scale install synth test test-fast snapshot-update lint loadtest local local-stop diff deploy clean help
+.PHONY: bench-scale install synth test test-fast regenerate snapshot-update lint loadtest local local-stop diff deploy clean help
 
 CHECKOV_VENV := $(VENV)/tools/checkov
 
@@ -74,12 +74,19 @@ review: export REVIEW_CDK_ARGS = $(value CDK_ARGS)
 review: $(STAMP) ## offline review of this change against BASE (report on stdout and in cdk.review/report.md), e.g. make review BASE=origin/main
 	$(VENV_BIN)/python -m ecs_playground.platform.review run $(if $(filter undefined,$(origin BASE)),,--base="$$REVIEW_BASE") --allow-replace="$$REVIEW_ALLOW_REPLACE" --cdk-args="$$REVIEW_CDK_ARGS"
 
-diagram: $(STAMP) ## regenerate docs/architecture.md (a Mermaid diagram checked by Mermaid's parser) from the default app
+diagram: $(STAMP) ## regenerate docs/architecture.md alone (a Mermaid diagram checked by Mermaid's parser) from the default app; `make regenerate` does it with the rest
 	$(CDK) synth --quiet -o cdk.review/diagram
 	$(VENV_BIN)/python -m ecs_playground.platform.review diagram cdk.review/diagram --write docs/architecture.md
 
-snapshot-update: $(STAMP) ## rewrite the syrupy snapshots on purpose; review the diff like code
-	$(VENV_BIN)/python -m pytest tests/snapshot --snapshot-update
+# What follows cdk.json (the default app's snapshots, the README's configuration table, the
+# diagram) and what follows the code (every snapshot): one verb rewrites them all, and each test
+# that finds one stale names it. The tests of the tutorial's platform never read cdk.json.
+regenerate: $(STAMP) ## after changing cdk.json or the templates: rewrite the snapshots, the README's configuration table and docs/architecture.md; review the diff like code
+	$(VENV_BIN)/python -m ecs_playground.platform.config_docs --write README.md
+	$(MAKE) --no-print-directory diagram
+	$(VENV_BIN)/python -m pytest tests/snapshot --snapshot-update -q
+
+snapshot-update: regenerate
 
 lint: $(STAMP) ## ruff, mypy --strict and actionlint on the CI workflow
 	$(VENV_BIN)/ruff check ecs_playground tests app.py docker emulator bench/compare_templates.py

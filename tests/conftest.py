@@ -1,4 +1,6 @@
-"""Shared fixtures: the app is built from cdk.json's context, once per scenario per session."""
+"""Shared fixtures: the tutorial's platform from its fixed scenario (tests/tutorial.py, never the
+user's cdk.json), and the default app that follows cdk.json (tests/default_app.py); each built
+once per scenario per session."""
 
 from __future__ import annotations
 
@@ -24,17 +26,15 @@ from ecs_playground.platform import config, gates
 from ecs_playground.platform.stack import EcsPlaygroundStack
 
 from . import scenarios
-
-ROOT = Path(__file__).resolve().parent.parent
-CDK_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+from .default_app import FOLLOWS_CDK_JSON, REGENERATE, run_app, user_context
+from .tutorial import ROOT as ROOT  # re-exported: the repository, for the tests that import it here
+from .tutorial import TUTORIAL_CONTEXT
 
 
 def build_stack(removed: Sequence[str] = (), **overrides: Any) -> EcsPlaygroundStack:
-    """The platform stack as `app.py` builds it, with context overrides like `-c KEY=VALUE`
-    (and keys `removed` from cdk.json's context)."""
-    # cdk.json's imagesDirectory is relative to the app's directory: make it independent of cwd
-    context = {**CDK_CONTEXT, "imagesDirectory": str(ROOT / CDK_CONTEXT["imagesDirectory"])}
-    context = {k: v for k, v in {**context, **overrides}.items() if k not in removed}
+    """The tutorial's platform stack as `app.py` builds it from the tutorial's cdk.json, with
+    context overrides like `-c KEY=VALUE` (and keys `removed` from that context)."""
+    context = {k: v for k, v in {**TUTORIAL_CONTEXT, **overrides}.items() if k not in removed}
     app = cdk.App(context=context)
     platform = config.load(app.node.get_all_context())
     return EcsPlaygroundStack(app, platform.stack_name, config=platform)
@@ -95,7 +95,7 @@ EVERYTHING_ON: dict[str, Any] = {
     # instances and tasks scale between min and max; the AMI is pinned
     "cluster.minCapacity": 2, "cluster.maxCapacity": 6, "cluster.targetCapacityPercent": 90,
     "cluster.machineImageId": "ami-0123456789abcdef0",
-    "cluster.machineImageRelease": "null",  # pinned by ID instead of cdk.json's release
+    "cluster.machineImageRelease": "null",  # pinned by ID instead of the tutorial's release
     "location.minTaskCount": 2, "location.maxTaskCount": 5,
     "user.minTaskCount": 2, "user.maxTaskCount": 5, "user.scaleMemoryPercent": "null",
     # a private registry image for location
@@ -114,12 +114,13 @@ EVERYTHING_ON: dict[str, Any] = {
 
 
 def everything_on_stack() -> cdk.Stack:
-    """The default app with autoscaling, a pinned AMI, a private registry and subscribers."""
+    """The tutorial's platform with autoscaling, a pinned AMI, a private registry and
+    subscribers."""
     return build_stack(**EVERYTHING_ON)
 
 
 SCENARIOS: dict[str, Callable[[], cdk.Stack]] = {
-    "default_app": build_stack,
+    "tutorial": build_stack,
     "everything_on": everything_on_stack,
     "minimal_constructs": scenarios.minimal_stack,
     "all_props": scenarios.all_props_stack,
@@ -133,9 +134,9 @@ def gated() -> dict[str, Gated]:
 
 
 @pytest.fixture(scope="session")
-def default_stack(gated: dict[str, Gated]) -> cdk.Stack:
-    """The default app's stack (cdk.json context only)."""
-    return gated["default_app"].stack
+def tutorial_stack(gated: dict[str, Gated]) -> cdk.Stack:
+    """The tutorial's platform stack (the tutorial's cdk.json, no override)."""
+    return gated["tutorial"].stack
 
 
 @pytest.fixture(scope="session")
@@ -145,9 +146,22 @@ def everything_template(gated: dict[str, Gated]) -> Template:
 
 
 @pytest.fixture(scope="session")
-def default_template(default_stack: cdk.Stack) -> Template:
-    """The default app's synthesized template."""
-    return template_of(default_stack)
+def tutorial_template(tutorial_stack: cdk.Stack) -> Template:
+    """The tutorial's platform, synthesized."""
+    return template_of(tutorial_stack)
+
+
+@pytest.fixture(scope="session")
+def default_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default app's assembly: `app.py` run with the user's cdk.json (the snapshots)."""
+    return run_app(tmp_path_factory.mktemp("default-app"), user_context())
+
+
+@pytest.fixture(scope="session")
+def default_app_cli(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default app's assembly as `cdk synth` writes it, construct paths in its metadata (the
+    diagram)."""
+    return run_app(tmp_path_factory.mktemp("default-app-cli"), user_context(), cli=True)
 
 
 @pytest.fixture(scope="session")
@@ -179,11 +193,49 @@ GROUP_ORDER = ("emulator", "review", "scanners")
 worker of its own at once and the other tests fill in around them."""
 
 
+DEFAULT_APP_FIXTURES = ("default_app", "default_app_cli")
+"""Tests that use these share the default app's synths: group "default-app"."""
+
+
 def _group_of(item: pytest.Item, relative: str) -> str | None:
     for prefix, group in SHARED_FIXTURE_GROUPS.items():
         if relative.startswith(prefix):
             return group
-    return "scanners" if "gated" in getattr(item, "fixturenames", ()) else None
+    fixtures = getattr(item, "fixturenames", ())
+    if "gated" in fixtures:
+        return "scanners"
+    return "default-app" if any(f in fixtures for f in DEFAULT_APP_FIXTURES) else None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{FOLLOWS_CDK_JSON}: checks a file that follows the user's cdk.json (the "
+        f"default app's snapshots, the README's configuration table, docs/architecture.md); "
+        f"`{REGENERATE}` brings it up to date")
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Name the verb under the failures: when a check of a file that follows cdk.json failed,
+    or syrupy found snapshots no test asserts any more (e.g. a service stack the default app no
+    longer has), whose own message names only pytest's --snapshot-update."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    reports = [*terminalreporter.stats.get("failed", []), *terminalreporter.stats.get("error", [])]
+    stale = [r.nodeid for r in reports if FOLLOWS_CDK_JSON in getattr(r, "keywords", {})]
+    syrupy = getattr(config, "_syrupy", None)
+    updating = getattr(config.option, "update_snapshots", False)  # it deletes the unused ones
+    unused = 0 if updating or syrupy is None else getattr(syrupy.report, "num_unused", 0)
+    if not stale and not unused:
+        return
+    terminalreporter.write_sep("-", f"run `{REGENERATE}`")
+    for nodeid in stale:
+        terminalreporter.write_line(f"stale: {nodeid}")
+    if unused:
+        terminalreporter.write_line(f"{unused} snapshot(s) unused")
+    terminalreporter.write_line(
+        "The default app's snapshots, the README's configuration table and docs/architecture.md "
+        f"follow your cdk.json (and the code): `{REGENERATE}` rewrites them. Review the diff like "
+        "code and commit it; the tests of the tutorial's platform do not read cdk.json.")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups

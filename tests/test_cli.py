@@ -1,4 +1,5 @@
-"""The real, pinned CDK CLI synthesizes the app, and `-c KEY=VALUE` overrides reach it typed."""
+"""The real, pinned CDK CLI synthesizes the tutorial's app, and `-c KEY=VALUE` overrides reach it
+typed. The CLI runs in a folder of its own with the tutorial's cdk.json, never the user's."""
 
 from __future__ import annotations
 
@@ -11,17 +12,20 @@ import pytest
 
 from ecs_playground.platform.summary import summarize
 
-from .conftest import ROOT
+from .tutorial import ROOT, write_cdk_json
 
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
 
 
-def run_cdk(*args: str, outdir: Path) -> subprocess.CompletedProcess[str]:
+def run_cdk(*args: str, project: Path) -> subprocess.CompletedProcess[str]:
+    """`cdk synth ARGS` of this repository's app.py in `project`, an empty folder that gets the
+    tutorial's cdk.json; the assembly goes to `project`/cdk.out."""
     env = {k: v for k, v in os.environ.items() if k != "CDK_VALIDATION"}  # full CLI behaviour
     env["CDK_DISABLE_CLI_TELEMETRY"] = "true"
+    write_cdk_json(project)
     return subprocess.run(
-        [str(CDK), "synth", "--quiet", "--no-notices", "-o", str(outdir), *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+        [str(CDK), "synth", "--quiet", "--no-notices", "-o", "cdk.out", *args],
+        cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False,
     )
 
 
@@ -33,10 +37,11 @@ def test_cdk_synth_with_overrides_from_the_command_line(tmp_path: Path) -> None:
     assert version.stdout.startswith(pinned)
 
     result = run_cdk("-c", "location.image=srirajan/location:11", "-c", "user.desiredCount=3",
-                     outdir=tmp_path)
+                     project=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
 
-    template = json.loads((tmp_path / "EcsPlayground.template.json").read_text())
+    assembly = tmp_path / "cdk.out"
+    template = json.loads((assembly / "EcsPlayground.template.json").read_text())
     resources = template["Resources"]
     images = {r["Properties"]["Family"]: r["Properties"]["ContainerDefinitions"][0]["Image"]
               for r in resources.values() if r["Type"] == "AWS::ECS::TaskDefinition"}
@@ -46,10 +51,10 @@ def test_cdk_synth_with_overrides_from_the_command_line(tmp_path: Path) -> None:
                for r in resources.values() if r["Type"] == "AWS::ECS::Service"}
     assert desired == {"location": 4, "user": 3}  # "3" from the command line became 3
 
-    report = json.loads((tmp_path / "validation-report.json").read_text())
+    report = json.loads((assembly / "validation-report.json").read_text())
     assert [r for r in report.get("pluginReports", []) if r.get("violations")] == []
 
-    summary = summarize(tmp_path)
+    summary = summarize(assembly)
     assert "service location" in summary and "image srirajan/location:11" in summary
     assert "capacity app01: 4 instances" in summary and "headroom" in summary
     # the same monthly estimate `make review` reports (4 x t2.medium alone is over $100)
@@ -59,7 +64,7 @@ def test_cdk_synth_with_overrides_from_the_command_line(tmp_path: Path) -> None:
 
 @pytest.mark.cli
 def test_cdk_synth_rejects_a_typo_in_a_key(tmp_path: Path) -> None:
-    result = run_cdk("-c", "locaton.image=srirajan/location:11", outdir=tmp_path)
+    result = run_cdk("-c", "locaton.image=srirajan/location:11", project=tmp_path)
     assert result.returncode != 0
     assert "unknown key 'locaton.image': 'locaton' is not a service" in result.stderr
     assert "did you mean 'location.image'?" in result.stderr

@@ -41,13 +41,13 @@ STATEFUL = {
 STATEFUL_TYPES = set(STATEFUL.values())
 
 
-def test_stateful_resources_keep_their_logical_ids(default_template: Template) -> None:
-    resources = default_template.to_json()["Resources"]
+def test_stateful_resources_keep_their_logical_ids(tutorial_template: Template) -> None:
+    resources = tutorial_template.to_json()["Resources"]
     missing = {i: t for i, t in STATEFUL.items() if resources.get(i, {}).get("Type") != t}
     assert not missing, f"renamed or removed (CloudFormation would replace them): {missing}"
 
 
-def test_every_stateful_resource_is_pinned(default_template: Template) -> None:
-    resources = default_template.to_json()["Resources"]
+def test_every_stateful_resource_is_pinned(tutorial_template: Template) -> None:
+    resources = tutorial_template.to_json()["Resources"]
     unpinned = {i for i, r in resources.items() if r["Type"] in STATEFUL_TYPES} - set(STATEFUL)
     assert not unpinned, f"new stateful resources: pin their logical IDs here: {unpinned}"

@@ -1,8 +1,8 @@
 """Operating the platform (issue 12): alarms and where they go, deployment alarms, the dashboard,
 task and instance autoscaling, AMI rollout, service discovery and private registries.
 
-Template assertions on the default app and on the 'everything on' scenario (both synthesized
-once per session), and small library stacks for what a scenario cannot show.
+Template assertions on the tutorial's platform and on the 'everything on' scenario (both
+synthesized once per session), and small library stacks for what a scenario cannot show.
 """
 
 from __future__ import annotations
@@ -84,10 +84,10 @@ SERVICE_ALARMS = [
 @pytest.mark.parametrize(("name", "metric", "namespace", "stat", "comparison", "threshold",
                           "minutes"), SERVICE_ALARMS, ids=[a[0] for a in SERVICE_ALARMS])
 def test_each_service_alarm_watches_its_metric_and_notifies_the_topic(
-    default_template: Template, service: str, name: str, metric: str, namespace: str, stat: str,
+    tutorial_template: Template, service: str, name: str, metric: str, namespace: str, stat: str,
     comparison: str, threshold: float, minutes: int,
 ) -> None:
-    props = alarm(default_template, f"Services{service.title()}Alarms{name}")
+    props = alarm(tutorial_template, f"Services{service.title()}Alarms{name}")
     found = metric_stats(props)[metric]
     assert (found["Namespace"], found["Stat"]) == (namespace, stat)
     if namespace == "AWS/ELB":
@@ -101,17 +101,17 @@ def test_each_service_alarm_watches_its_metric_and_notifies_the_topic(
     assert props["TreatMissingData"] == "notBreaching"
 
 
-def test_5xx_alarm_is_a_rate_over_the_request_count(default_template: Template) -> None:
-    props = alarm(default_template, "ServicesLocationAlarmsBackend5xxRate")
+def test_5xx_alarm_is_a_rate_over_the_request_count(tutorial_template: Template) -> None:
+    props = alarm(tutorial_template, "ServicesLocationAlarmsBackend5xxRate")
     (expression,) = [m["Expression"] for m in props["Metrics"] if "Expression" in m]
     assert expression == "IF(requests > 0, 100 * FILL(errors, 0) / requests, 0)"
     assert set(metric_stats(props)) == {"HTTPCode_Backend_5XX", "RequestCount"}
 
 
 def test_running_below_desired_compares_container_insights_counts(
-    default_template: Template,
+    tutorial_template: Template,
 ) -> None:
-    props = alarm(default_template, "ServicesUserAlarmsRunningBelowDesired")
+    props = alarm(tutorial_template, "ServicesUserAlarmsRunningBelowDesired")
     assert [m["Expression"] for m in props["Metrics"] if "Expression" in m] == [
         "desired - running"]
     assert set(metric_stats(props)) == {"DesiredTaskCount", "RunningTaskCount"}
@@ -139,10 +139,10 @@ PLATFORM_ALARMS = [
 @pytest.mark.parametrize(("name", "metric", "namespace", "dimension", "comparison", "threshold",
                           "minutes"), PLATFORM_ALARMS, ids=[a[0] for a in PLATFORM_ALARMS])
 def test_each_cluster_and_database_alarm_watches_its_metric_and_notifies_the_topic(
-    default_template: Template, name: str, metric: str, namespace: str, dimension: str,
+    tutorial_template: Template, name: str, metric: str, namespace: str, dimension: str,
     comparison: str, threshold: float, minutes: int,
 ) -> None:
-    props = alarm(default_template, name)
+    props = alarm(tutorial_template, name)
     found = metric_stats(props)[metric]
     assert found["Namespace"] == namespace and list(found["Dimensions"]) == [dimension]
     assert (props["ComparisonOperator"], props["Threshold"]) == (comparison, threshold)
@@ -150,29 +150,29 @@ def test_each_cluster_and_database_alarm_watches_its_metric_and_notifies_the_top
     assert props["AlarmActions"] == props["OKActions"] == [{"Ref": TOPIC}]
 
 
-def test_the_default_app_has_exactly_these_alarms(default_template: Template) -> None:
-    assert len(resources(default_template, "AWS::CloudWatch::Alarm")) == (
+def test_the_tutorial_has_exactly_these_alarms(tutorial_template: Template) -> None:
+    assert len(resources(tutorial_template, "AWS::CloudWatch::Alarm")) == (
         2 * len(SERVICE_ALARMS) + len(PLATFORM_ALARMS))
 
 
-def test_in_service_alarm_has_the_group_metrics_it_reads(default_template: Template) -> None:
-    default_template.has_resource_properties("AWS::AutoScaling::AutoScalingGroup", {
+def test_in_service_alarm_has_the_group_metrics_it_reads(tutorial_template: Template) -> None:
+    tutorial_template.has_resource_properties("AWS::AutoScaling::AutoScalingGroup", {
         "MetricsCollection": [{"Granularity": "1Minute", "Metrics": Match.array_with(
             ["GroupInServiceInstances"])}],
     })
 
 
 def test_alarm_topic_is_encrypted_with_the_platform_key_and_is_an_output(
-    default_template: Template,
+    tutorial_template: Template,
 ) -> None:
-    topic = resources(default_template, "AWS::SNS::Topic")[TOPIC]["Properties"]
+    topic = resources(tutorial_template, "AWS::SNS::Topic")[TOPIC]["Properties"]
     assert topic["KmsMasterKeyId"] == {"Fn::GetAtt": ["EncryptionKey1B843E66", "Arn"]}
-    key_policy = resources(default_template, "AWS::KMS::Key")["EncryptionKey1B843E66"]
+    key_policy = resources(tutorial_template, "AWS::KMS::Key")["EncryptionKey1B843E66"]
     statements = key_policy["Properties"]["KeyPolicy"]["Statement"]
     assert any(s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
                and "kms:GenerateDataKey*" in s["Action"] for s in statements)
-    assert default_template.to_json()["Outputs"]["AlarmTopicArn"]["Value"] == {"Ref": TOPIC}
-    default_template.resource_count_is("AWS::SNS::Subscription", 0)  # empty list by default
+    assert tutorial_template.to_json()["Outputs"]["AlarmTopicArn"]["Value"] == {"Ref": TOPIC}
+    tutorial_template.resource_count_is("AWS::SNS::Subscription", 0)  # empty list by default
 
 
 def test_email_subscriptions_come_from_the_context_list(everything_template: Template) -> None:
@@ -199,9 +199,9 @@ def test_alarms_can_be_switched_off_per_group() -> None:
 
 @pytest.mark.parametrize("service", ["location", "user"])
 def test_deployment_rolls_back_on_its_own_unhealthy_host_and_5xx_alarms(
-    default_template: Template, service: str,
+    tutorial_template: Template, service: str,
 ) -> None:
-    config = resources(default_template, "AWS::ECS::Service")[SERVICE[service]][
+    config = resources(tutorial_template, "AWS::ECS::Service")[SERVICE[service]][
         "Properties"]["DeploymentConfiguration"]
     alarm_ids = [ref["Ref"] for ref in config["Alarms"]["AlarmNames"]]
     prefix = f"Services{service.title()}Alarms"
@@ -211,17 +211,17 @@ def test_deployment_rolls_back_on_its_own_unhealthy_host_and_5xx_alarms(
     assert config["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
     # the deployment alarms name the ELB, never the service: no circular dependency
     for alarm_id in alarm_ids:
-        text = json.dumps(resources(default_template, "AWS::CloudWatch::Alarm")[alarm_id])
+        text = json.dumps(resources(tutorial_template, "AWS::CloudWatch::Alarm")[alarm_id])
         assert SERVICE[service] not in text and ELB[service] in text
 
 
 def test_deployment_alarms_add_no_circular_dependency_note_to_every_synth(
-    default_stack: cdk.Stack,
+    tutorial_stack: cdk.Stack,
 ) -> None:
     # given the default app, whose services roll back on their alarms (the test above)
     # when it is synthesized, then no note says those alarms "may cause a circular dependency":
     # they cannot (they name the ELB), and a note a user cannot act on is noise
-    notes = Annotations.from_stack(default_stack).find_info(
+    notes = Annotations.from_stack(tutorial_stack).find_info(
         "*", Match.string_like_regexp("circular dependency")
     )
     assert notes == []
@@ -231,9 +231,9 @@ def test_deployment_alarms_add_no_circular_dependency_note_to_every_synth(
 
 
 def test_one_dashboard_shows_every_service_cluster_and_database(
-    default_template: Template,
+    tutorial_template: Template,
 ) -> None:
-    (dashboard,) = resources(default_template, "AWS::CloudWatch::Dashboard").values()
+    (dashboard,) = resources(tutorial_template, "AWS::CloudWatch::Dashboard").values()
     body = json.dumps(dashboard["Properties"]["DashboardBody"])
     for needle in ("RequestCount", "HTTPCode_Backend_5XX", "p99", "UnHealthyHostCount",
                    "HealthyHostCount", *ELB.values(), "CPUUtilization", "MemoryUtilization",
@@ -241,7 +241,7 @@ def test_one_dashboard_shows_every_service_cluster_and_database(
                    "MemoryReservation", "GroupInServiceInstances", "DBInstanceIdentifier",
                    "FreeStorageSpace", "FreeableMemory", "DatabaseConnections"):
         assert needle in body, needle
-    url = json.dumps(default_template.to_json()["Outputs"]["DashboardUrl"]["Value"])
+    url = json.dumps(tutorial_template.to_json()["Outputs"]["DashboardUrl"]["Value"])
     assert "#dashboards:name=" in url and "MonitoringDashboard" in url
 
 
@@ -292,15 +292,15 @@ def test_tasks_scale_between_min_and_max_on_cpu_and_memory(
 
 
 def test_with_autoscaling_a_deployment_keeps_the_count_autoscaling_set(
-    default_template: Template, everything_template: Template,
+    tutorial_template: Template, everything_template: Template,
 ) -> None:
     """aws-cdk issue 3919: no DesiredCount in the template, so an update leaves the count."""
     for service_id in SERVICE.values():
         scaled = resources(everything_template, "AWS::ECS::Service")[service_id]
         assert "DesiredCount" not in scaled["Properties"], service_id
-        fixed = resources(default_template, "AWS::ECS::Service")[service_id]
+        fixed = resources(tutorial_template, "AWS::ECS::Service")[service_id]
         assert fixed["Properties"]["DesiredCount"] == 4
-    default_template.resource_count_is("AWS::ApplicationAutoScaling::ScalableTarget", 0)
+    tutorial_template.resource_count_is("AWS::ApplicationAutoScaling::ScalableTarget", 0)
 
 
 def test_instances_scale_between_min_and_max_through_managed_scaling(
@@ -360,13 +360,13 @@ def test_autoscaling_props_are_validated() -> None:
 # --- AMI rollout ------------------------------------------------------------------------------
 
 
-def test_an_ami_change_rolls_the_instances_one_at_a_time(default_template: Template) -> None:
-    (group,) = resources(default_template, "AWS::AutoScaling::AutoScalingGroup").values()
+def test_an_ami_change_rolls_the_instances_one_at_a_time(tutorial_template: Template) -> None:
+    (group,) = resources(tutorial_template, "AWS::AutoScaling::AutoScalingGroup").values()
     policy = group["UpdatePolicy"]["AutoScalingRollingUpdate"]
     # 4 instances, 75 % stay in service (CloudFormation needs it below MaxSize 4)
     assert (policy["MaxBatchSize"], policy["MinInstancesInService"], policy["PauseTime"]) == (
         1, 3, "PT5M")
-    default_template.has_resource_properties("AWS::ECS::CapacityProvider", {
+    tutorial_template.has_resource_properties("AWS::ECS::CapacityProvider", {
         "AutoScalingGroupProvider": Match.object_like({"ManagedDraining": "ENABLED"})})
 
 
@@ -431,20 +431,20 @@ def test_the_ami_is_resolved_at_synth_into_the_context_when_asked() -> None:
 # --- service discovery ------------------------------------------------------------------------
 
 
-def test_cloud_map_namespace_is_private_dns_in_the_vpc(default_template: Template) -> None:
-    default_template.has_resource_properties("AWS::ServiceDiscovery::PrivateDnsNamespace", {
+def test_cloud_map_namespace_is_private_dns_in_the_vpc(tutorial_template: Template) -> None:
+    tutorial_template.has_resource_properties("AWS::ServiceDiscovery::PrivateDnsNamespace", {
         "Name": "app01.internal", "Vpc": {"Ref": "Vpc8378EB38"}})
 
 
 @pytest.mark.parametrize(("service", "name", "port"), [("location", "location", 8081),
                                                         ("user", "user", 9091)])
 def test_each_service_registers_an_srv_record_with_its_host_port(
-    default_template: Template, service: str, name: str, port: int,
+    tutorial_template: Template, service: str, name: str, port: int,
 ) -> None:
-    default_template.has_resource_properties("AWS::ServiceDiscovery::Service", {
+    tutorial_template.has_resource_properties("AWS::ServiceDiscovery::Service", {
         "Name": name, "DnsConfig": Match.object_like({"DnsRecords": [{"TTL": 10,
                                                                        "Type": "SRV"}]})})
-    registries = resources(default_template, "AWS::ECS::Service")[SERVICE[service]][
+    registries = resources(tutorial_template, "AWS::ECS::Service")[SERVICE[service]][
         "Properties"]["ServiceRegistries"]
     assert registries[0]["ContainerName"] == service and registries[0]["ContainerPort"] == port
 

@@ -115,10 +115,10 @@ def test_an_unknown_profile_in_cdk_args_is_named(account: dict[str, str]) -> Non
 
 
 def test_the_least_bootstrap_version_is_the_one_the_templates_check(
-    default_template: Template,
+    tutorial_template: Template,
 ) -> None:
     # the default synthesizer's rule: the BootstrapVersion parameter is none of 1..N-1
-    rule = default_template.to_json()["Rules"]["CheckBootstrapVersion"]
+    rule = tutorial_template.to_json()["Rules"]["CheckBootstrapVersion"]
     (assertion,) = rule["Assertions"]
     refused = json.dumps(assertion["Assert"])
     assert f'"{preflight.MIN_BOOTSTRAP_VERSION - 1}"' in refused

@@ -51,7 +51,7 @@ def test_new_registry_tag_replaces_only_that_task_definition(service: str) -> No
 
 
 def test_changed_service_source_rebuilds_only_that_service(
-    tmp_path: Path, default_template: Template
+    tmp_path: Path, tutorial_template: Template
 ) -> None:
     # given a copy of the image sources where only the location service's folder changed
     images = tmp_path / "docker"
@@ -60,7 +60,7 @@ def test_changed_service_source_rebuilds_only_that_service(
     definition.write_text(definition.read_text().replace('"max_length": 35', '"max_length": 40'))
     # when the app is synthesized from it
     after = template_of(build_stack(imagesDirectory=str(images))).to_json()
-    before = default_template.to_json()
+    before = tutorial_template.to_json()
     # then the location image (asset hash) and task definition change; the user image does not
     assert changed_resources(before, after) == {_by_family(before)["location"]}
     assert image_of(after, "location") != image_of(before, "location")
@@ -68,12 +68,12 @@ def test_changed_service_source_rebuilds_only_that_service(
 
 
 def test_shared_code_change_rebuilds_every_service(
-    tmp_path: Path, default_template: Template
+    tmp_path: Path, tutorial_template: Template
 ) -> None:
     images = tmp_path / "docker"
     shutil.copytree(ROOT / "docker", images, ignore=shutil.ignore_patterns("__pycache__"))
     with (images / "common" / "ecs_service" / "__init__.py").open("a") as f:
         f.write("\n# changed\n")
     after = template_of(build_stack(imagesDirectory=str(images))).to_json()
-    before = default_template.to_json()
+    before = tutorial_template.to_json()
     assert changed_resources(before, after) == set(_by_family(before).values())

@@ -17,7 +17,8 @@ from ecs_playground.platform.app import check_assembly
 from ecs_playground.platform.catalog import catalog_context, generated_names
 from ecs_playground.platform.stack import EcsPlaygroundStack, PlatformError
 
-from .conftest import CDK_CONTEXT, ROOT, build_stack
+from .conftest import build_stack
+from .tutorial import TUTORIAL_CONTEXT
 
 SIXTY = 60
 
@@ -25,7 +26,7 @@ SIXTY = 60
 @pytest.fixture(scope="session")
 def sixty() -> tuple[EcsPlaygroundStack, Path]:
     """A 60-service catalog, synthesized once per session (about 20 s on 2 cores)."""
-    context = catalog_context({**CDK_CONTEXT, "imagesDirectory": str(ROOT / "docker")}, SIXTY)
+    context = catalog_context(TUTORIAL_CONTEXT, SIXTY)
     app = cdk.App(context=context)
     platform = config.load(app.node.get_all_context())
     stack = EcsPlaygroundStack(app, platform.stack_name, config=platform)
@@ -109,7 +110,7 @@ def test_sixty_services_share_one_instance_rule_over_their_host_ports(
     assert all(group_id in json.dumps(e["Properties"]["SecurityGroups"][1]) for e in elbs)
 
 
-def test_the_default_app_keeps_everything_in_one_stack() -> None:
+def test_the_tutorial_keeps_everything_in_one_stack() -> None:
     pins = {"location": layout.PLATFORM, "user": layout.PLATFORM}
     assert layout.by_stack(layout.assign(pins, 24)) == {"platform": ["location", "user"]}
 

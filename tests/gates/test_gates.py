@@ -43,7 +43,7 @@ def test_checkov_has_no_failed_check(scans: Scans, scenario: str) -> None:
 
 
 def test_every_acknowledgment_names_a_finding_and_gives_a_reason(scans: Scans) -> None:
-    for template in scans.templates["default_app"]:
+    for template in scans.templates["tutorial"]:
         resources = json.loads(template.read_text())["Resources"]
         for logical_id, resource in resources.items():
             metadata = resource.get("Metadata", {})
