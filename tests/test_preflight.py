@@ -60,7 +60,7 @@ def bootstrap(env: dict[str, str], version: int) -> None:
 
 def run(verb: str, env: dict[str, str], *cdk_args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(SCRIPT), verb, "--", *cdk_args], cwd=ROOT, env=env,
+        [sys.executable, str(SCRIPT), verb, "--", *cdk_args], cwd=env["HOME"], env=env,
         capture_output=True, text=True, timeout=60, check=False,
     )
 

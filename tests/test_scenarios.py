@@ -26,15 +26,17 @@ TOUCHES_CDK_JSON: dict[str, str] = {
     "tests/default_app.py": "reads the user's cdk.json: the default app, which three generated "
                             "files follow (make regenerate)",
     "tests/tutorial.py": "writes the tutorial's cdk.json into a folder the CDK CLI runs in",
-    # Moved to tests/tutorial.py by their owners in parallel (issue 18): the merge removes each
-    # from this list, or gives the reason it stays.
     "tests/integration/conftest.py": "writes the cdk.json of a folder holding a bare assembly",
     "tests/integration/test_local.py": "pending: reads the user's cdk.json for the layout",
-    "tests/review/conftest.py": "pending: runs `cdk diff --app ASSEMBLY` in the repository",
+    "tests/review/conftest.py": "runs `cdk diff --app ASSEMBLY` on assemblies synthesized from "
+                                "the tutorial's scenario: cdk.json's context does not apply",
     "tests/review/fake_cdk.py": "a stand-in for the CDK CLI: reads the cdk.json of the folder "
                                 "it runs in, as the CLI does",
-    "tests/review/synth_app.py": "pending: synthesizes the app from the user's cdk.json",
-    "tests/review/test_cli.py": "pending: edits the cdk.json of a clone of HEAD",
+    "tests/review/test_cli.py": "commits the tutorial's cdk.json into a clone of HEAD and edits it "
+                                "there",
+    "tests/review/test_report.py": "names cdk.json only as text of a report it renders",
+    "tests/test_preflight.py": "writes a cdk.json into a temporary folder (the bootstrap "
+                               "qualifier)",
 }
 """Every test module that names a cdk.json file or runs the CDK CLI in the repository, and why."""
 

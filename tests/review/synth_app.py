@@ -9,7 +9,6 @@ against ~30 s for the CLI.
 
 from __future__ import annotations
 
-import json
 import runpy
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,14 +21,6 @@ CLI_CONTEXT: dict[str, Any] = {
     "aws:cdk:version-reporting": True,
     "aws:cdk:bundling-stacks": ["**"],
 }
-
-
-def user_context() -> dict[str, Any]:
-    """The user's own cdk.json context (imagesDirectory absolute): only for what is meant to follow
-    it (docs/architecture.md), never for tests of the tutorial's platform."""
-    context: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
-    context["imagesDirectory"] = str(ROOT / context["imagesDirectory"])
-    return context
 
 
 def synth_app(outdir: Path, overrides: Mapping[str, str],
