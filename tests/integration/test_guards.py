@@ -146,7 +146,7 @@ def own_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[process.E
     try:
         yield process.start(state_dir)
     finally:
-        process.stop(state_dir)
+        process.stop(state_dir, grace=1)
 
 
 def _state_dir(emulator: process.Emulator) -> Path:
