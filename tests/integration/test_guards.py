@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -39,6 +40,7 @@ from emulator import (
     runlock,
     summary,
 )
+from emulator.compat import lambda_code
 from tests.integration.conftest import REPO, Session, requires_cli, small_app
 
 ANSWER_SECONDS = 1
@@ -127,6 +129,33 @@ def test_every_request_to_a_silent_server_ends_naming_it(
         _within(BOUND_SECONDS, lambda: ask(silent_server))
     port = silent_server.rsplit(":", 1)[1]
     assert port in str(raised.value) or "timed out" in str(raised.value), raised.value
+
+
+_SILENT_HANDLER = """
+import socket
+def handler(event, context):
+    server = socket.create_connection(("127.0.0.1", int(event["Port"])))
+    return server.recv(1)
+"""
+
+
+def test_lambda_code_waiting_on_a_silent_server_times_out_naming_the_line(
+    silent_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A custom resource's handler (e.g. the database users provisioner) waiting on a server that
+    never answers fails at its function's Timeout instead of holding the deploy forever."""
+    monkeypatch.setattr(lambda_code, "TIMEOUT_ALLOWANCE_SECONDS", 0.0)
+    (tmp_path / "index.py").write_text(_SILENT_HANDLER)
+    function = SimpleNamespace(function_name="Provisioner", timeout=1)
+    monkeypatch.setitem(sys.modules, "index", None)  # the module _load adds: gone after the test
+    handler = lambda_code._load(tmp_path, "index.handler")
+    event = {"Port": silent_server.rsplit(":", 1)[1]}
+    with pytest.raises(lambda_code.HandlerFailed) as failed:
+        _within(BOUND_SECONDS, lambda: lambda_code._within_timeout(function, handler, event, None))
+    assert "Lambda function Provisioner timed out: it did not finish within its Timeout of 1 s" in (
+        str(failed.value)
+    )
+    assert "at index.py:5 in handler (`return server.recv(1)`)" in str(failed.value)
 
 
 @contextlib.contextmanager
