@@ -257,18 +257,25 @@ class Health:
         self.emulator = emulator
         self._next_probe = time.monotonic() + self.PROBE_INTERVAL_SECONDS
 
-    def problem(self) -> str | None:
-        """Why the emulator no longer serves, or None."""
+    def _gone(self) -> str | None:
         emulator = self.emulator
         if not _pid_alive(emulator.pid):
             return f"the emulator (pid {emulator.pid}) exited"
         if not _port_open(emulator.port):
             return f"the emulator (pid {emulator.pid}) stopped listening on {emulator.endpoint}"
-        if time.monotonic() < self._next_probe:
-            return None
-        found = unanswered(emulator)
+        return None
+
+    def problem(self) -> str | None:
+        """Why the emulator no longer serves, or None."""
+        gone = self._gone()
+        if gone is not None or time.monotonic() < self._next_probe:
+            return gone
+        found = unanswered(self.emulator)
         self._next_probe = time.monotonic() + self.PROBE_INTERVAL_SECONDS
-        return f"the emulator (pid {emulator.pid}): {found}" if found else None
+        if found is None:
+            return None
+        # a probe refused because the process died meanwhile: say that, not "did not answer"
+        return self._gone() or f"the emulator (pid {self.emulator.pid}): {found}"
 
 
 def alive(emulator: Emulator) -> bool:
