@@ -29,15 +29,31 @@ UV_VERSION := 0.13.8
 PIP_INSTALL = if test -x $(VENV_BIN)/uv; then $(VENV_BIN)/uv pip install --quiet --compile-bytecode --python $(1)/bin/python -r $(2); \
 	else $(1)/bin/python -m pip install --quiet --upgrade pip && $(1)/bin/python -m pip install --quiet -r $(2); fi
 
+# Each stage prints what it installs when it starts, a line every INSTALL_TICK_SECONDS while it
+# runs and its time when done (the installers themselves stay --quiet: uv and pip would print a
+# line per package), so the first run is never silent for long. A failing stage fails the install
+# with the installer's error.
+INSTALL_TICK_SECONDS ?= 10
+STAGE = started=$$SECONDS; echo "==> install [$(1)/4] $(2)"; \
+	( n=0; while sleep $(INSTALL_TICK_SECONDS) >/dev/null 2>&1; do n=$$((n + $(INSTALL_TICK_SECONDS))); \
+	echo "    [$(1)/4] still installing: $$n s"; done ) & ticker=$$!; {
+STAGE_END = ; }; status=$$?; kill $$ticker; wait $$ticker 2>/dev/null; \
+	test $$status = 0 && echo "    [$(1)/4] done in $$((SECONDS - started)) s"; exit $$status
+
 $(STAMP): requirements.txt requirements-dev.txt requirements-checkov.txt pyproject.toml package.json package-lock.json
-	@echo "==> install: the first run installs every dependency into $(VENV) and node_modules (about 1 min; 5 if pip has to do it without uv); later runs skip this"
-	test -x $(VENV_BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(VENV_BIN)/python -m pip install --quiet uv==$(UV_VERSION) || echo "==> install: uv unavailable, installing with pip (slower)"
-	$(call PIP_INSTALL,$(abspath $(VENV)),requirements-dev.txt)
-	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(call PIP_INSTALL,$(abspath $(CHECKOV_VENV)),requirements-checkov.txt)
-	$(VENV_BIN)/npm ci --no-audit --no-fund --loglevel=error
-	touch $@
+	@echo "==> install: the first run installs every dependency into $(VENV) and node_modules in 4 stages (about 1 min; 5 if pip has to do it without uv); later runs skip this"
+	@$(call STAGE,1,the virtualenv $(VENV) and the uv installer) \
+		{ test -x $(VENV_BIN)/python || $(PYTHON) -m venv $(VENV); } && \
+		{ $(VENV_BIN)/python -m pip install --quiet uv==$(UV_VERSION) || echo "    uv unavailable: installing with pip (slower)"; } \
+		$(call STAGE_END,1)
+	@$(call STAGE,2,Python packages of the app and its tests: aws-cdk-lib and moto (requirements-dev.txt; the longest stage: about 40 s)) \
+		$(call PIP_INSTALL,$(abspath $(VENV)),requirements-dev.txt) $(call STAGE_END,2)
+	@$(call STAGE,3,checkov in a virtualenv of its own: $(CHECKOV_VENV) (requirements-checkov.txt)) \
+		{ test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV); } && \
+		$(call PIP_INSTALL,$(abspath $(CHECKOV_VENV)),requirements-checkov.txt) $(call STAGE_END,3)
+	@$(call STAGE,4,the pinned CDK CLI into node_modules (npm ci)) \
+		$(VENV_BIN)/npm ci --no-audit --no-fund --loglevel=error $(call STAGE_END,4)
+	@touch $@
 
 install: $(STAMP) ## create .venv with every dependency and the pinned CDK CLI
 

@@ -4,6 +4,34 @@ The package is kept apart from the product code (``ecs_playground``): it only
 runs the real CDK CLI against moto in server mode on 127.0.0.1.
 """
 
+import os
+
 MOTO_VERSION = "5.2.5"
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
+
+
+ANSWER_TIMEOUT_VARIABLE = "EMULATOR_ANSWER_TIMEOUT_SECONDS"
+CLI_TIMEOUT_VARIABLE = "EMULATOR_CLI_TIMEOUT_SECONDS"
+
+
+def _seconds(variable: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(variable, default))
+    except ValueError:
+        value = default
+    return value if value > 0 else default
+
+
+def answer_timeout_seconds() -> float:
+    """How long the driver waits for the emulator to answer one request (its API calls, its
+    health probe) before it says the emulator did not answer: ``EMULATOR_ANSWER_TIMEOUT_SECONDS``,
+    default 30."""
+    return _seconds(ANSWER_TIMEOUT_VARIABLE, 30.0)
+
+
+def cli_timeout_seconds() -> float:
+    """How long one CDK CLI command (bootstrap, deploy) may run before the driver stops it:
+    ``EMULATOR_CLI_TIMEOUT_SECONDS``, default 1800 (the tutorial's first deploy takes about
+    a minute)."""
+    return _seconds(CLI_TIMEOUT_VARIABLE, 1800.0)

@@ -64,8 +64,13 @@ class Result:
     returncode: int
     seconds: float
     output: str
-    stopped_by_watchdog: bool = False
-    """True when the CLI was stopped because the emulator under it died (see :func:`run`)."""
+    stopped: str | None = None
+    """Why the CLI was stopped before it finished (see :func:`run`), or None."""
+
+    @property
+    def stopped_by_watchdog(self) -> bool:
+        """True when the CLI was stopped (the emulator under it failed, or time ran out)."""
+        return self.stopped is not None
 
 
 WATCH_INTERVAL_SECONDS = 0.5
@@ -80,6 +85,7 @@ def _stop_group(process: subprocess.Popen[str]) -> None:
     except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
 
 
 def run(
@@ -87,13 +93,16 @@ def run(
     endpoint: str,
     app_dir: Path,
     echo: Callable[[str], None] | None = None,
-    alive: Callable[[], bool] | None = None,
+    check: Callable[[], str | None] | None = None,
+    timeout: float | None = None,
 ) -> Result:
     """Run ``cdk ARGS`` in ``app_dir``; stream each output line to ``echo``.
 
-    With ``alive``, a watchdog asks it every half second; once it says False (the emulator
-    died) the CLI is stopped at once instead of retrying a dead endpoint for minutes (the
-    CLI retries each CloudFormation call 7 times with back-off up to 15 s).
+    A watchdog stops the CLI (and its synth) early, saying why in :attr:`Result.stopped`:
+    when ``check`` (asked every half second) names a problem, e.g. the emulator died or stopped
+    answering, instead of letting the CLI retry a dead endpoint for minutes (7 attempts per
+    CloudFormation call, back-off up to 15 s); and when the command runs longer than
+    ``timeout`` seconds (a synth or a request that never returns).
     """
     started = time.monotonic()
     process = subprocess.Popen(
@@ -107,17 +116,21 @@ def run(
         start_new_session=True,
     )
     finished = threading.Event()
-    tripped = threading.Event()
+    reasons: list[str] = []
 
     def watch() -> None:
         while not finished.wait(WATCH_INTERVAL_SECONDS):
-            if alive is not None and not alive():
-                tripped.set()
+            reason = check() if check is not None else None
+            if reason is None and timeout is not None and time.monotonic() - started > timeout:
+                reason = f"'cdk {args[0]}' did not finish within {timeout:.0f}s"
+            if reason is not None and not finished.is_set():
+                reasons.append(reason)
                 _stop_group(process)
                 return
 
     watchdog = threading.Thread(target=watch, daemon=True)
-    if alive is not None:
+    watched = check is not None or timeout is not None
+    if watched:
         watchdog.start()
     lines: list[str] = []
     assert process.stdout is not None
@@ -131,8 +144,11 @@ def run(
         finished.set()
         if process.poll() is None:
             _stop_group(process)
-    if alive is not None:
+    if watched:
         watchdog.join()
     return Result(
-        process.returncode, time.monotonic() - started, "".join(lines), tripped.is_set()
+        process.returncode,
+        time.monotonic() - started,
+        "".join(lines),
+        reasons[0] if reasons else None,
     )

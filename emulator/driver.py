@@ -7,14 +7,29 @@ summary of what changed and of everything the emulator simulated or could not ap
 
 from __future__ import annotations
 
+import re
+import shlex
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from emulator import ACCOUNT_ID, MOTO_VERSION, REGION, cdk, process, report, summary
+from emulator import (
+    ACCOUNT_ID,
+    CLI_TIMEOUT_VARIABLE,
+    MOTO_VERSION,
+    REGION,
+    cdk,
+    cli_timeout_seconds,
+    process,
+    report,
+    runlock,
+    summary,
+)
 
 # The tutorial's published images: the emulator cannot build or push Docker images,
 # so the services run these unless the user passes other ``-c SERVICE.image=...``.
@@ -55,29 +70,45 @@ def _output_args(options: UpOptions) -> list[str]:
 def _step(
     name: str, args: list[str], emulator: process.Emulator, cwd: Path, out: Callable[[str], None]
 ) -> float:
-    """Run one CLI step in ``cwd``; a failure (or the emulator dying under it) raises
-    :class:`DriverError`.
+    """Run one CLI step in ``cwd``; a failure, the emulator dying or no longer answering under
+    it, or the step outlasting :func:`emulator.cli_timeout_seconds` raises :class:`DriverError`.
     """
     out(f"==> {name}: cdk {' '.join(args)}")
+    health = process.Health(emulator)
     result = cdk.run(
         args,
         emulator.endpoint,
         cwd,
         echo=lambda line: out(f"    {line}"),
-        alive=lambda: process.alive(emulator),
+        check=health.problem,
+        timeout=cli_timeout_seconds(),
     )
-    if result.returncode == 0 and not result.stopped_by_watchdog:
+    if result.returncode == 0 and result.stopped is None:
         out(f"==> {name}: done in {result.seconds:.1f}s")
         return result.seconds
-    if result.stopped_by_watchdog or not process.alive(emulator):
+    if result.stopped is not None or not process.alive(emulator):
+        reason = result.stopped or f"the emulator (pid {emulator.pid}) exited"
         raise DriverError(
-            f"{name} failed: the emulator (pid {emulator.pid}, port {emulator.port}) stopped while "
-            f"'cdk {args[0]}' was running; see {emulator.log}. "
-            "Run 'make local' again to start over."
+            f"{name} failed: {reason}, on {emulator.endpoint}, while 'cdk {args[0]}' was "
+            f"running; stopped the CLI. See {emulator.log}. Run 'make local' again to start over "
+            f"(or raise {CLI_TIMEOUT_VARIABLE} for a step that needs longer)."
         )
     raise DriverError(
         f"{name} failed (cdk exit code {result.returncode}); the CLI output is above."
     )
+
+
+@contextmanager
+def _asking(emulator: process.Emulator, what: str) -> Iterator[None]:
+    """Turn a request the emulator did not answer into a :class:`DriverError` naming it."""
+    try:
+        yield
+    except (HTTPClientError, BotoConnectionError, OSError) as error:
+        raise DriverError(
+            f"{what}: the emulator (pid {emulator.pid}) on {emulator.endpoint} did not answer "
+            f"({error}); see {emulator.log}. 'make local-stop' stops it, then 'make local' "
+            "starts a fresh one."
+        ) from error
 
 
 def _started_with(emulator: process.Emulator, lambda_types: Sequence[str]) -> bool:
@@ -119,21 +150,30 @@ def _bootstrapped(endpoint: str) -> bool:
 
 def up(options: UpOptions, out: Callable[[str], None] = print) -> dict[str, float]:
     """Deploy all stacks into the state directory's emulator (started if none runs); print
-    what runs and what changed; return timings."""
+    what runs and what changed; return timings. One run at a time per state directory:
+    another one raises :class:`runlock.Busy` naming its pid, before touching anything."""
+    with runlock.held(options.state_dir):
+        return _up(options, out)
+
+
+def _up(options: UpOptions, out: Callable[[str], None]) -> dict[str, float]:
     started = time.monotonic()
     emulator, reused = _emulator(options, out)
     timings = {"start": time.monotonic() - started}
     context = context_args(options.context)
     before: summary.Snapshot | None = None
     try:
-        if reused and _bootstrapped(emulator.endpoint):
+        with _asking(emulator, "bootstrap check (CloudFormation DescribeStacks)"):
+            bootstrapped = reused and _bootstrapped(emulator.endpoint)
+        if bootstrapped:
             out(f"==> bootstrap: {TOOLKIT_STACK} is already deployed in this emulator")
         else:
             # Outside the app directory the CLI bootstraps the named environment
             # without synthesizing the app.
             bootstrap = ["bootstrap", f"aws://{ACCOUNT_ID}/{REGION}"]
             timings["bootstrap"] = _step("bootstrap", bootstrap, emulator, options.state_dir, out)
-        before = summary.take(emulator.endpoint)
+        with _asking(emulator, "reading the stacks before the deploy"):
+            before = summary.take(emulator.endpoint)
         source = (
             ["--app", str(options.assembly)]
             if options.assembly
@@ -145,11 +185,14 @@ def up(options: UpOptions, out: Callable[[str], None] = print) -> dict[str, floa
         _after_failure(options, emulator, reused, before, out)
         raise
     out("==> report: what runs, as the AWS CLI would describe it")
-    services = report.print_report(emulator.endpoint, out)
-    result = summary.collect(emulator.endpoint, before)
+    with _asking(emulator, "the report after the deploy"):
+        services = report.print_report(emulator.endpoint, out)
+        result = summary.collect(emulator.endpoint, before)
     for line in summary.lines(result):
         out(line)
-    _print_next_steps(emulator, [s.name for s in result.stacks], services, out)
+    # a cloud assembly given as it is: its images are fixed at its synth, no -c applies
+    hint = None if options.assembly else rollout_hint(options.context)
+    _print_next_steps(emulator, [s.name for s in result.stacks], services, hint, out)
     return timings
 
 
@@ -181,6 +224,7 @@ def _print_next_steps(
     emulator: process.Emulator,
     stacks: Sequence[str],
     services: dict[str, list[str]],
+    hint: str | None,
     out: Callable[[str], None],
 ) -> None:
     out("")
@@ -197,11 +241,40 @@ def _print_next_steps(
         out(f"    aws ecs list-container-instances --cluster {cluster}")
         if names:
             out(f"    aws ecs describe-services --cluster {cluster} --services {' '.join(names)}")
-    out(
-        "Roll out another image as an update of this emulator: "
-        "make local CDK_ARGS=\"-c location.image=srirajan/location:11\""
-    )
+    if hint is not None:
+        out(f"Roll out another image as an update of this emulator: {hint}")
     out("Stop it with: make local-stop")
+
+
+def next_image(image: str) -> str:
+    """The image a rollout would deploy next: the tag's last number plus one, its zero padding
+    kept (``repo:11`` -> ``repo:12``, ``repo:v1.09`` -> ``repo:v1.10``); ``NEW_TAG`` in place
+    of a tag without a number, a digest, or no tag."""
+    name, at, _ = image.partition("@")
+    repository, colon, tag = name.rpartition(":")
+    if at or not colon or "/" in tag:
+        return f"{name}:NEW_TAG"
+    match = re.fullmatch(r"(.*?)(\d+)(\D*)", tag)
+    if match is None:
+        return f"{repository}:NEW_TAG"
+    head, number, tail = match.groups()
+    return f"{repository}:{head}{int(number) + 1:0{len(number)}d}{tail}"
+
+
+def rollout_hint(context: Sequence[str]) -> str | None:
+    """The ``make local`` that deploys the next image of the service this run deployed (the
+    tutorial's ``location`` when it has it), with the run's other ``-c`` values kept so it
+    updates the same app: derived from what was deployed, never a fixed tag."""
+    values = dict(item.split("=", 1) for item in context_args(context)[1::2])
+    keys = [k for k in values if k.endswith(".image")]
+    if not keys:
+        return None
+    key = "location.image" if "location.image" in keys else keys[0]
+    kept = [item for item in context if item.split("=", 1)[0] != key]
+    items = [*kept, f"{key}={next_image(values[key])}"]
+    value = " ".join(f"-c {shlex.quote(item)}" for item in items)
+    quoted = f'"{value}"' if not set(value) & set('"$`\\') else shlex.quote(value)
+    return f"make local CDK_ARGS={quoted}"
 
 
 def down(state_dir: Path, out: Callable[[str], None] = print) -> None:
@@ -212,20 +285,60 @@ def down(state_dir: Path, out: Callable[[str], None] = print) -> None:
 
 
 def status(state_dir: Path, out: Callable[[str], None] = print) -> int:
-    """Print what runs in the emulator of ``state_dir``; 1 if none is running (or the state
-    file is unusable: then it says so, and which server runs without it)."""
+    """Print what runs in the emulator of ``state_dir`` (0), or say that none runs, or that it
+    cannot tell, and why (1). The state file alone is not believed: its pid must be this
+    directory's server (by command line) and its endpoint must answer as that pid."""
     state = process.inspect_state(state_dir)
+    state_file = state_dir / process.STATE_NAME
+    servers = process.servers(state_dir)
+    running = f"pid {', '.join(map(str, servers))} runs" if servers else "none runs"
+    remedy = "'make local-stop' stops it, 'make local' starts afresh"
     if state.problem is not None:
-        orphans = process.servers(state_dir)
-        running = f"pid {', '.join(map(str, orphans))} runs without it" if orphans else "none runs"
+        out(f"==> {state_file} is unusable ({state.problem}): {running} without it; {remedy}")
+        return 1
+    emulator = state.emulator
+    if emulator is None:
+        if servers:
+            out(
+                f"==> cannot tell what runs: there is no {state_file}, yet the emulator server "
+                f"of this directory (found by its command line) {running}; {remedy}"
+            )
+        else:
+            out("==> no emulator is running (make local starts one)")
+        return 1
+    if emulator.pid not in servers:
+        why = _not_ours(emulator.pid)
+        if servers:
+            out(
+                f"==> cannot tell what runs: {state_file} names pid {emulator.pid}, which {why}; "
+                f"the emulator server of this directory (found by its command line) {running} "
+                f"without a state file that describes it; {remedy}"
+            )
+        else:
+            out(
+                f"==> no emulator is running: {state_file} names pid {emulator.pid}, which "
+                f"{why} (make local starts one)"
+            )
+        return 1
+    problem = process.unanswered(emulator)
+    if problem is not None:
         out(
-            f"==> {state_dir / process.STATE_NAME} is unusable ({state.problem}): {running}; "
-            "'make local-stop' stops it, 'make local' starts afresh"
+            f"==> cannot tell what runs: the emulator (pid {emulator.pid}) runs, but {problem}; "
+            f"see {emulator.log}; {remedy}"
         )
         return 1
-    emulator = process.running(state_dir)
-    if emulator is None:
-        out("==> no emulator is running (make local starts one)")
+    try:
+        report.print_report(emulator.endpoint, out)
+    except (HTTPClientError, BotoConnectionError, OSError) as error:
+        out(f"==> cannot tell what runs: the emulator (pid {emulator.pid}) on "
+            f"{emulator.endpoint} did not answer ({error}); see {emulator.log}")
         return 1
-    report.print_report(emulator.endpoint, out)
     return 0
+
+
+def _not_ours(pid: int) -> str:
+    """Why ``pid`` is not the state directory's emulator, for a message."""
+    argv = process.command_line(pid)
+    if not argv:
+        return "is not running (a stale pid)"
+    return f"is another process ({' '.join(argv)[:80].strip()})"

@@ -17,9 +17,12 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from emulator import answer_timeout_seconds
 
 STATE_NAME = "emulator.json"
 LOG_NAME = "emulator.log"
@@ -97,7 +100,7 @@ def _command_lines() -> dict[int, list[str]]:
                     found[int(entry.name)] = raw.decode(errors="replace").split("\0")
         return found
     listing = subprocess.run(
-        ["ps", "-axo", "pid=,command="], capture_output=True, text=True, check=False
+        ["ps", "-axo", "pid=,command="], capture_output=True, text=True, check=False, timeout=30
     )
     for line in listing.stdout.splitlines():
         pid, _, command = line.strip().partition(" ")
@@ -145,15 +148,19 @@ def inspect_state(state_dir: Path) -> State:
         return State(None, f"cannot be read: {error.strerror}")
     try:
         data = json.loads(text)
-        return State(
-            Emulator(
-                int(data["pid"]), int(data["port"]), str(data["endpoint"]), state_dir / LOG_NAME
-            )
+        emulator = Emulator(
+            int(data["pid"]), int(data["port"]), str(data["endpoint"]), state_dir / LOG_NAME
         )
     except ValueError as error:
         return State(None, f"not JSON: {error}")
     except (KeyError, TypeError) as error:
         return State(None, f"no {error} in it" if isinstance(error, KeyError) else str(error))
+    if emulator.pid <= 0:
+        # os.kill(0 or -N, ...) would signal a whole process group
+        return State(None, f"pid {emulator.pid} is not a process id (one above 0)")
+    if not 0 < emulator.port < 65536:
+        return State(None, f"port {emulator.port} is not a port (1-65535)")
+    return State(emulator)
 
 
 def read_state(state_dir: Path) -> Emulator | None:
@@ -211,7 +218,64 @@ def start(
             )
         time.sleep(0.1)
     process.kill()
-    raise RuntimeError(f"the emulator did not listen within {timeout:.0f}s; see {log}")
+    raise RuntimeError(
+        f"the emulator server (pid {process.pid}) did not listen on 127.0.0.1 within "
+        f"{timeout:.0f}s; see {log}"
+    )
+
+
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def unanswered(emulator: Emulator, timeout: float | None = None) -> str | None:
+    """None when the emulator's endpoint answers its health check as this emulator's pid
+    within ``timeout`` (default :func:`emulator.answer_timeout_seconds`); else what went wrong,
+    naming the endpoint."""
+    seconds = answer_timeout_seconds() if timeout is None else timeout
+    url = f"{emulator.endpoint}/_emulator/health"
+    try:
+        with _NO_PROXY.open(url, timeout=seconds) as response:
+            pid = json.loads(response.read()).get("pid")
+    except (OSError, ValueError) as error:  # URLError, timeouts and refusals are OSErrors
+        reason = getattr(error, "reason", error)
+        if isinstance(reason, TimeoutError) or "timed out" in str(reason):
+            return f"{url} did not answer within {seconds:.0f}s"
+        return f"{url} did not answer ({reason})"
+    if pid != emulator.pid:
+        return f"{url} is served by pid {pid}, not by the emulator's pid {emulator.pid}"
+    return None
+
+
+class Health:
+    """Whether an emulator still serves, asked often and cheaply: its process and its port at
+    each call, and at most every :data:`PROBE_INTERVAL_SECONDS` an answer over HTTP (a process
+    that is stopped, or wedged, still accepts connections)."""
+
+    PROBE_INTERVAL_SECONDS = 5.0
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        self._next_probe = time.monotonic() + self.PROBE_INTERVAL_SECONDS
+
+    def _gone(self) -> str | None:
+        emulator = self.emulator
+        if not _pid_alive(emulator.pid):
+            return f"the emulator (pid {emulator.pid}) exited"
+        if not _port_open(emulator.port):
+            return f"the emulator (pid {emulator.pid}) stopped listening on {emulator.endpoint}"
+        return None
+
+    def problem(self) -> str | None:
+        """Why the emulator no longer serves, or None."""
+        gone = self._gone()
+        if gone is not None or time.monotonic() < self._next_probe:
+            return gone
+        found = unanswered(self.emulator)
+        self._next_probe = time.monotonic() + self.PROBE_INTERVAL_SECONDS
+        if found is None:
+            return None
+        # a probe refused because the process died meanwhile: say that, not "did not answer"
+        return self._gone() or f"the emulator (pid {self.emulator.pid}): {found}"
 
 
 def alive(emulator: Emulator) -> bool:

@@ -9,18 +9,29 @@ from collections.abc import Callable
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
-from emulator import REGION
+from emulator import REGION, answer_timeout_seconds
+
+CONNECT_TIMEOUT_SECONDS = 5.0
+"""Loopback: a connection that takes longer is not coming."""
 
 
 def client(endpoint: str, service: str) -> Any:
-    """A boto3 client for the emulator."""
+    """A boto3 client for the emulator that never waits forever: each call gives up after
+    :func:`emulator.answer_timeout_seconds` without an answer, and is tried twice (botocore's
+    defaults, 60 s and 5 attempts, made a wedged emulator look like a hang)."""
     return boto3.client(
         service,
         endpoint_url=endpoint,
         region_name=REGION,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
+        config=Config(
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            read_timeout=answer_timeout_seconds(),
+            retries={"max_attempts": 2, "mode": "standard"},
+        ),
     )
 
 

@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from emulator import answer_timeout_seconds
 from emulator.compat.notes import KINDS, Note
 from emulator.report import client
 
@@ -74,7 +75,8 @@ class Summary:
 
 def notes_since(endpoint: str, mark: int) -> tuple[int, list[Note]]:
     """(last mark, notes after ``mark``) from the server's ``/_emulator/notes``."""
-    with _NO_PROXY.open(f"{endpoint}/_emulator/notes?since={mark}", timeout=10) as response:
+    url = f"{endpoint}/_emulator/notes?since={mark}"
+    with _NO_PROXY.open(url, timeout=answer_timeout_seconds()) as response:
         body = json.loads(response.read())
     return int(body["last"]), [Note.from_dict(n) for n in body["notes"]]
 

@@ -3,6 +3,8 @@
 - ``GET /_emulator/notes?since=N``: the notes recorded after N (see :mod:`emulator.compat.notes`),
   as ``{"last": M, "notes": [...]}``; the driver marks ``last`` before a deploy and asks
   for what came after.
+- ``GET /_emulator/health``: ``{"pid": N}``, the server's process; the driver's probe that the
+  emulator still answers, and ``status``'s check that the endpoint is this pid's.
 - ``PUT /_emulator/custom-resource-responses/<request-id>``: the ``ResponseURL`` that a
   custom resource handler run in-process answers to (the cfn-response protocol).
 """
@@ -10,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
@@ -64,6 +67,8 @@ def wrap(app: WsgiApp) -> WsgiApp:
     def dispatch(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
+        if path == f"{PREFIX}health" and method == "GET":
+            return _json(start_response, "200 OK", {"pid": os.getpid()})
         if path == f"{PREFIX}notes" and method == "GET":
             return _notes(environ, start_response)
         if path.startswith(RESPONSES) and method in ("PUT", "POST"):

@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -150,10 +151,58 @@ def invoke(function: Any, event: dict[str, Any], region: str) -> Any:
     request_id = str(event.get("RequestId") or uuid.uuid4())
     with _run_lock, _unpacked(function.code_bytes) as folder, _isolated(folder, variables):
         handler = _load(folder, str(function.handler))
+        return _within_timeout(function, handler, event, _context(function, request_id))
+
+
+TIMEOUT_ALLOWANCE_SECONDS = 10.0
+"""Added to a function's ``Timeout``: the emulator's one process, on a busy laptop, is slower
+than a Lambda sandbox (a first boto3 import alone can take seconds)."""
+
+
+def _timeout_seconds(function: Any) -> float:
+    return float(getattr(function, "timeout", 3) or 3)
+
+
+def _within_timeout(function: Any, handler: Any, event: dict[str, Any], context: Any) -> Any:
+    """Run the handler in a thread of its own for at most the function's ``Timeout``, as Lambda
+    does: a handler waiting on something that never answers (a server that accepts and stays
+    silent) fails the custom resource, naming the function and the line it waits on, instead
+    of holding the deploy (and ``make local``) forever. Python cannot stop a thread: a timed-out
+    handler's thread is abandoned (where Lambda would stop its sandbox) and may finish later."""
+    outcome: dict[str, Any] = {}
+
+    def call() -> None:
         try:
-            return handler(event, _context(function, request_id))
+            outcome["value"] = handler(event, context)
         except Exception as error:
-            raise HandlerFailed(f"{type(error).__name__}: {error}") from error
+            outcome["error"] = error
+
+    seconds = _timeout_seconds(function)
+    thread = threading.Thread(target=call, name=f"lambda {function.function_name}", daemon=True)
+    thread.start()
+    thread.join(seconds + TIMEOUT_ALLOWANCE_SECONDS)
+    if thread.is_alive():
+        raise HandlerFailed(
+            f"Lambda function {function.function_name} timed out: it did not finish within its "
+            f"Timeout of {seconds:.0f} s (+{TIMEOUT_ALLOWANCE_SECONDS:.0f} s the emulator "
+            f"allows), still waiting {_waiting_at(thread)}"
+        )
+    if "error" in outcome:
+        error = outcome["error"]
+        raise HandlerFailed(f"{type(error).__name__}: {error}") from error
+    return outcome.get("value")
+
+
+def _waiting_at(thread: threading.Thread) -> str:
+    """Where a running thread is: its innermost Python frames, innermost first."""
+    frame = sys._current_frames().get(thread.ident or -1)
+    if frame is None:
+        return "(its thread ended meanwhile)"
+    frames = traceback.extract_stack(frame)[-2:][::-1]
+    return ", called from ".join(
+        f"at {Path(f.filename).name}:{f.lineno} in {f.name} (`{(f.line or '').strip()}`)"
+        for f in frames
+    )
 
 
 def run(

@@ -27,6 +27,7 @@ from emulator import ACCOUNT_ID, REGION, cdk, driver, process
 from emulator.compat.notes import KINDS
 from tests.conftest import EVERYTHING_ON
 from tests.integration.inventory import Clients, clients_for
+from tests.tutorial import write_cdk_json
 
 REPO = Path(__file__).resolve().parents[2]
 STACK = "EcsPlayground"
@@ -55,8 +56,6 @@ TWIN_EXTRA = {
     **EVERYTHING_ON,
     "db.deletionProtection": "false",
 }
-TWIN_TEST = "test_second_platform_with_a_six_service_catalog_deploys_side_by_side"
-"""The test that deploys the twin's cloud assembly, synthesized in the background meanwhile."""
 
 
 def context_items(context: dict[str, Any]) -> list[str]:
@@ -72,14 +71,14 @@ class BackgroundSynth:
     """``cdk synth`` of the app into a directory, started now, waited for when needed: the
     synth overlaps the tests before the one that deploys its assembly."""
 
-    def __init__(self, context: list[str], output: Path) -> None:
+    def __init__(self, context: list[str], output: Path, app_dir: Path) -> None:
         self.output = output
         self.log = output.with_suffix(".log")
         with self.log.open("w") as log:
             self._process = subprocess.Popen(
                 [str(cdk.cdk_binary()), "synth", "--quiet", "--no-notices", "-o", str(output),
                  *driver.context_args(context)],
-                cwd=REPO,
+                cwd=app_dir,
                 env=cdk.environment("http://127.0.0.1:9"),  # synth calls no AWS API
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -105,10 +104,13 @@ requires_cli = pytest.mark.skipif(
 
 @dataclass
 class Session:
-    """The session's emulator and where the app's cloud assembly goes."""
+    """The session's emulator, the app it deploys and where the app's cloud assembly goes."""
 
     state_dir: Path
     assembly: Path
+    app_dir: Path
+    """Where the CLI runs the app: the tutorial's fixed scenario (``tests/tutorial.py``), a
+    ``cdk.json`` of its own, so the user's ``cdk.json`` never changes what the tests deploy."""
     twin_synth: BackgroundSynth | None = None
     """The twin's synth, once test_local.py has started it (start_twin_synth)."""
     _clients: dict[str, Clients] = field(default_factory=dict)
@@ -131,26 +133,30 @@ class Session:
         """Start synthesizing the twin's cloud assembly in the background (once)."""
         if self.twin_synth is None and cdk.cdk_binary().exists():
             self.twin_synth = BackgroundSynth(
-                context_items({**README_CONTEXT, **TWIN_EXTRA}), self.assembly.parent / "twin.out"
+                context_items({**README_CONTEXT, **TWIN_EXTRA}),
+                self.assembly.parent / "twin.out",
+                self.app_dir,
             )
 
     def cdk(self, *args: str) -> cdk.Result:
         """Run the pinned CLI against this emulator, in the app directory."""
-        return cdk.run([*args, "-o", str(self.assembly)], self.emulator.endpoint, REPO)
+        return cdk.run([*args, "-o", str(self.assembly)], self.emulator.endpoint, self.app_dir)
 
     def destroy(self) -> cdk.Result:
         """``cdk destroy --all`` of the last cloud assembly (no synth: destroy reads the stacks)."""
         return cdk.run(
             ["destroy", "--all", "--force", "--app", str(self.assembly)],
             self.emulator.endpoint,
-            REPO,
+            self.app_dir,
         )
 
     def up_command(self, *options: str, output: bool = True) -> list[str]:
-        """``python -m emulator up`` on the session's state directory (and, with `output`,
-        synthesizing into the session's cloud assembly)."""
+        """``python -m emulator up`` on the session's state directory, of the session's app
+        unless ``options`` name another (``--app-dir``, ``--app``), and, with `output`,
+        synthesizing into the session's cloud assembly."""
         emulator = [sys.executable, "-m", "emulator", "--state-dir", str(self.state_dir)]
-        return [*emulator, "up", *(["-o", str(self.assembly)] if output else []), *options]
+        app = [] if {"--app-dir", "--app"} & set(options) else ["--app-dir", str(self.app_dir)]
+        return [*emulator, "up", *app, *(["-o", str(self.assembly)] if output else []), *options]
 
     def up(self, *options: str, output: bool = True, timeout: int = 600
            ) -> subprocess.CompletedProcess[str]:
@@ -211,7 +217,10 @@ def emulator_session(root: Path, lambda_custom_resources: Sequence[str]) -> Iter
             ["bootstrap", f"aws://{ACCOUNT_ID}/{REGION}"], emulator.endpoint, state_dir
         )
         assert result.returncode == 0, result.output
-        session = Session(state_dir, root / "cdk.out")
+        app_dir = root / "app"
+        app_dir.mkdir()
+        write_cdk_json(app_dir, REPO)
+        session = Session(state_dir, root / "cdk.out", app_dir)
         yield session
     finally:
         if session is not None and session.twin_synth is not None:

@@ -2,11 +2,12 @@
 failure recovery, create, the hints, an update, and destroy with a protected and an unprotected
 database.
 
-The tests run in file order and share this file's emulator state directory (the `session`
-fixture below): each step starts from the state the previous one left. The first kills that
-emulator mid-deploy; the
-second is the ``up`` that recovers from it with a fresh emulator, and every later ``up``
-deploys into that running emulator, as ``make local`` does.
+The app is the tutorial's fixed scenario (``tests/tutorial.py``), never the user's ``cdk.json``.
+The tests share this file's emulator (the `session` fixture below) and each asks for the steps it
+needs as module fixtures, so any one runs alone (``-k``): `killed` (the emulator killed
+mid-deploy), `created` (the ``up`` that recovers from it with a fresh emulator), `twin` (a second
+platform beside the first), `refused` (the first ``cdk destroy``). In file order each step runs
+once and every later ``up`` deploys into the running emulator, as ``make local`` does.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +38,6 @@ from tests.integration.conftest import (
     STACK,
     TWIN,
     TWIN_EXTRA,
-    TWIN_TEST,
     Session,
     emulated_counts,
     emulator_session,
@@ -44,6 +45,7 @@ from tests.integration.conftest import (
     small_app,
 )
 from tests.integration.inventory import exists
+from tests.tutorial import TUTORIAL_CONTEXT
 
 pytestmark = [pytest.mark.cli, requires_cli]
 
@@ -70,7 +72,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
 def _twin_synth_in_background(request: pytest.FixtureRequest, session: Session) -> None:
     """The second platform's synth runs in the background from the first test of this file on,
     when its test runs at all (under pytest-xdist, only the worker running this file starts it)."""
-    if TWIN_TEST in {item.name for item in request.session.items}:
+    if any("twin" in getattr(item, "fixturenames", ()) for item in request.session.items):
         session.start_twin_synth()
 
 
@@ -114,14 +116,26 @@ def _logical_id(template: dict[str, Any], resource_type: str, key: str, value: s
     return found
 
 
-def test_emulator_dying_mid_deploy_fails_clearly(session: Session, tmp_path: Path) -> None:
-    # The driver's watchdog, not the app, is under test: a ready cloud assembly (no synth)
-    # reaches CreateChangeSet as the real app does.
-    killed = session.emulator
-    app = small_app(tmp_path, "KillProbe", {"Topic": {"Type": "AWS::SNS::Topic"}})
-    emulator = [sys.executable, "-m", "emulator", "--state-dir", str(session.state_dir)]
+@dataclass(frozen=True)
+class Killed:
+    """An ``up`` whose emulator was killed at CreateChangeSet."""
+
+    returncode: int
+    errors: str
+    seconds: float
+    """From the kill to the driver's exit."""
+
+
+@pytest.fixture(scope="module")
+def killed(session: Session, tmp_path_factory: pytest.TempPathFactory) -> Killed:
+    """This file's emulator killed under a deploy: the driver's watchdog, not the app, is under
+    test, so a ready cloud assembly (no synth) reaches CreateChangeSet as the real app does."""
+    victim = session.emulator
+    app = small_app(
+        tmp_path_factory.mktemp("kill"), "KillProbe", {"Topic": {"Type": "AWS::SNS::Topic"}}
+    )
     driver = subprocess.Popen(
-        [*emulator, "up", "--app-dir", str(app)],
+        session.up_command("--app-dir", str(app), output=False),
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -134,37 +148,65 @@ def test_emulator_dying_mid_deploy_fails_clearly(session: Session, tmp_path: Pat
         # The CLI has read the assembly and is now creating the change set: the deploy is
         # under way when its emulator dies.
         if "creating CloudFormation changeset" in line:
-            os.kill(killed.pid, signal.SIGKILL)
+            os.kill(victim.pid, signal.SIGKILL)
             killed_at = time.monotonic()
             break
     _, errors = driver.communicate(timeout=300)
     assert killed_at is not None, "the deploy never reached CreateChangeSet"
     seconds = time.monotonic() - killed_at
-    assert driver.returncode != 0
-    assert re.search(
-        r"deploy failed: the emulator .* stopped while 'cdk deploy' was running", errors
-    ), errors
-    assert seconds < WATCHDOG_BOUND_SECONDS, f"the driver waited {seconds:.0f}s for a dead emulator"
-    assert process.read_state(session.state_dir) is None, "the dead emulator's state file stayed"
     _state["killed_seconds"] = seconds
+    return Killed(driver.returncode, errors, seconds)
 
 
-def test_up_recovers_with_a_fresh_emulator_and_creates_every_resource(session: Session) -> None:
+def test_emulator_dying_mid_deploy_fails_clearly(session: Session, killed: Killed) -> None:
+    assert killed.returncode != 0
+    assert re.search(
+        r"deploy failed: the emulator \(pid \d+\) (exited|stopped listening).* while "
+        r"'cdk deploy' was running",
+        killed.errors,
+    ), killed.errors
+    assert killed.seconds < WATCHDOG_BOUND_SECONDS, (
+        f"the driver waited {killed.seconds:.0f}s for a dead emulator"
+    )
+    assert process.read_state(session.state_dir) is None, "the dead emulator's state file stayed"
+
+
+@dataclass(frozen=True)
+class Created:
+    """The tutorial's platform created by ``up`` after the kill (in a fresh emulator)."""
+
+    result: subprocess.CompletedProcess[str]
+    physical: dict[str, str]
+    """The stack's physical IDs, by logical ID, right after the create."""
+
+    @property
+    def output(self) -> str:
+        return self.result.stdout
+
+
+@pytest.fixture(scope="module")
+def created(session: Session, killed: Killed) -> Created:
+    """``up`` of the tutorial's platform, recovering from the killed emulator (every test that
+    needs the platform deployed asks for this, so each runs alone with ``-k``)."""
     started = time.monotonic()
     result = session.up()
     _state["up_create_seconds"] = time.monotonic() - started
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "==> start: moto" in result.stdout, "up did not start a fresh emulator"
-    _state["create_output"] = result.stdout
+    return Created(result, _physical(session))
+
+
+def test_up_recovers_with_a_fresh_emulator_and_creates_every_resource(
+    session: Session, created: Created
+) -> None:
+    assert "==> start: moto" in created.output, "up did not start a fresh emulator"
     template = session.template()["Resources"]
-    physical = _physical(session)
+    physical = created.physical
     assert sorted(physical) == sorted(template), "resources skipped by the emulator"
     missing = _unresolved(session, template, physical)
     assert not missing, f"physical IDs that do not resolve: {missing}"
     assert f"{STACK}: CREATE_COMPLETE, new stack: {len(template)} resources created" in (
-        result.stdout
+        created.output
     )
-    _state["physical"] = physical
 
 
 def _database_users_run() -> bool:
@@ -172,7 +214,7 @@ def _database_users_run() -> bool:
     return local_mysql.Server.from_environment().reachable()
 
 
-def test_create_summary_counts_every_simulation(session: Session) -> None:
+def test_create_summary_counts_every_simulation(session: Session, created: Created) -> None:
     template = session.template()["Resources"]
     services = [b for b in template.values() if b["Type"] == "AWS::ECS::Service"]
     instances = sum(
@@ -188,14 +230,14 @@ def test_create_summary_counts_every_simulation(session: Session) -> None:
     users = [b for b in template.values() if b["Type"] == "Custom::DatabaseUsers"]
     assert (len(services), instances, len(stand_ins), len(users)) == (2, 4, 1, 1)
     ran = _database_users_run()
-    assert emulated_counts(_state["create_output"]) == {
+    assert emulated_counts(created.output) == {
         notes.NOT_APPLIED: 0,
         notes.SIMULATED: len(services) + instances,
         notes.STAND_IN: len(stand_ins) + (0 if ran else len(users)),
         notes.LAMBDA_CODE: len(users) if ran else 0,
         notes.SKIPPED: 0,
     }
-    assert "(ECS steady state 2, container instance joined 4)" in _state["create_output"]
+    assert "(ECS steady state 2, container instance joined 4)" in created.output
 
 
 def _database_logins(
@@ -227,8 +269,10 @@ def _database_logins(
     return schemas
 
 
-def test_database_users_handler_ran_against_the_local_mysql(session: Session) -> None:
-    output = _state["create_output"]
+def test_database_users_handler_ran_against_the_local_mysql(
+    session: Session, created: Created
+) -> None:
+    output = created.output
     if not _database_users_run():
         assert "Create not run: no MySQL server at" in output
         return
@@ -236,6 +280,7 @@ def test_database_users_handler_ran_against_the_local_mysql(session: Session) ->
     assert len(schemas) == 2
 
 
+@pytest.mark.usefixtures("created")
 def test_create_holds_the_tutorial_facts(session: Session) -> None:
     ecs = session.clients("ecs")
     cluster = ecs.describe_clusters(clusters=["app01"])["clusters"][0]
@@ -262,6 +307,7 @@ def test_create_holds_the_tutorial_facts(session: Session) -> None:
     assert '"password"' in secrets.get_secret_value(SecretId=arn)["SecretString"]
 
 
+@pytest.mark.usefixtures("created")
 def test_create_keeps_every_task_definition_field(session: Session) -> None:
     template = session.template()["Resources"]
     listed = _resources(session)
@@ -303,8 +349,12 @@ print(json.dumps({k: v for k, v in answer.items() if k != "ResponseMetadata"}, d
 """
 
 
-def test_the_printed_hints_work_as_printed(session: Session, tmp_path: Path) -> None:
-    output = _state["create_output"]
+def test_the_printed_hints_work_as_printed(created: Created, tmp_path: Path) -> None:
+    output = created.output
+    assert (
+        'Roll out another image as an update of this emulator: '
+        'make local CDK_ARGS="-c location.image=srirajan/location:11"'
+    ) in output
     (export,) = [line.strip() for line in output.splitlines() if line.strip().startswith("export ")]
     commands = [line.strip() for line in output.splitlines() if line.startswith("    aws ")]
     assert len(commands) >= 3, output
@@ -333,7 +383,7 @@ def test_the_printed_hints_work_as_printed(session: Session, tmp_path: Path) -> 
     assert all(any(isinstance(v, list) and v for v in a.values()) for a in answers), answers
 
 
-def test_up_on_a_running_emulator_deploys_an_update(session: Session) -> None:
+def test_up_on_a_running_emulator_deploys_an_update(session: Session, created: Created) -> None:
     template = session.template()["Resources"]
     task = _logical_id(template, "AWS::ECS::TaskDefinition", "Family", "location")
     service = _logical_id(template, "AWS::ECS::Service", "ServiceName", "location")
@@ -347,9 +397,9 @@ def test_up_on_a_running_emulator_deploys_an_update(session: Session) -> None:
     assert after["revision"] == before["revision"] + 1
     assert after["containerDefinitions"][0]["image"] == "srirajan/location:11"
     physical = _physical(session)
-    changed = sorted(k for k in physical if physical[k] != _state["physical"][k])
+    changed = sorted(k for k in physical if physical[k] != created.physical[k])
     assert changed == [task], "an update replaced more than the task definition"
-    assert sorted(physical) == sorted(_state["physical"])
+    assert sorted(physical) == sorted(created.physical)
     assert f"{STACK}: UPDATE_COMPLETE, 2 of {len(template)} resources changed" in result.stdout
     changes = re.findall(r"^      (replaced|updated|created|deleted|not applied) +(\S+)",
                          result.stdout, flags=re.MULTILINE)
@@ -362,6 +412,8 @@ def test_up_on_a_running_emulator_deploys_an_update(session: Session) -> None:
         notes.SKIPPED: 0,
     }
     assert "ECS service app01/location: 4 of 4 tasks shown RUNNING" in result.stdout
+    # the closing hint rolls out the next image, not the one just deployed
+    assert 'make local CDK_ARGS="-c location.image=srirajan/location:12"' in result.stdout
 
 
 def _stack_physical(session: Session, stack: str) -> dict[str, str]:
@@ -371,8 +423,7 @@ def _stack_physical(session: Session, stack: str) -> dict[str, str]:
 def _expected_twin_stacks() -> list[str]:
     """The platform stack, then one stack per service stack the layout assigns the catalog to
     (pins from the README command or cdk.json, else the hash of the name)."""
-    defaults = json.loads((REPO / "cdk.json").read_text(encoding="utf-8"))["context"]
-    context = {**defaults, **README_CONTEXT}
+    context = {**TUTORIAL_CONTEXT, **README_CONTEXT}
     services = README_CONTEXT["services"].split(",")
     pins = {s: (str(context[f"{s}.stack"]) if f"{s}.stack" in context else None) for s in services}
     keys = layout.by_stack(layout.assign(pins, int(context["serviceStacks"])))
@@ -403,16 +454,31 @@ def _cross_stack_references(node: Any) -> list[dict[str, Any]]:
     return [ref for value in node.values() for ref in _cross_stack_references(value)]
 
 
-def test_second_platform_with_a_six_service_catalog_deploys_side_by_side(
-    session: Session,
-) -> None:
-    """Issue 8 (two platforms in one account), issue 12 (everything on, 0 skipped) and issue 13
-    (a 6-service catalog over service stacks) in one deployment: the README's command for a
-    second platform with the catalog, plus every operations feature."""
-    assert not set(README_CONTEXT) & set(TWIN_EXTRA), "the README's values must deploy as written"
+@dataclass(frozen=True)
+class Twin:
+    """The second platform, deployed beside the first from its cloud assembly."""
+
+    result: subprocess.CompletedProcess[str]
+    assembly: Path
+    templates: dict[str, dict[str, Any]]
+    """Each stack's template resources."""
+    physical: dict[str, dict[str, str]]
+    """Each stack's physical IDs, by logical ID, right after the deploy."""
+    first: dict[str, str]
+    """The first platform's physical IDs just before."""
+
+    @property
+    def output(self) -> str:
+        return self.result.stdout
+
+
+@pytest.fixture(scope="module")
+def twin(session: Session, created: Created) -> Twin:
+    """``up --app`` of the README's second platform with its catalog, synthesized in the
+    background since this file's first test (started here when this runs alone)."""
     first = _physical(session)
-    # synthesized with exactly these values while the tests before this one ran
-    assert session.twin_synth is not None, "the session did not start the twin's synth"
+    session.start_twin_synth()
+    assert session.twin_synth is not None, "the twin's synth did not start"
     started = time.monotonic()
     assembly = session.twin_synth.assembly()
     _state["twin_synth_wait_seconds"] = time.monotonic() - started
@@ -420,9 +486,18 @@ def test_second_platform_with_a_six_service_catalog_deploys_side_by_side(
     _state["up_twin_seconds"] = time.monotonic() - started
     assert result.returncode == 0, result.stdout + result.stderr
     templates = _twin_templates(assembly)
-    _state["twin_output"] = result.stdout
-    _state["twin_assembly"] = assembly
-    _state["twin_templates"] = templates
+    physical = {stack: _stack_physical(session, stack) for stack in templates}
+    return Twin(result, assembly, templates, physical, first)
+
+
+def test_second_platform_with_a_six_service_catalog_deploys_side_by_side(
+    session: Session, twin: Twin
+) -> None:
+    """Issue 8 (two platforms in one account), issue 12 (everything on, 0 skipped) and issue 13
+    (a 6-service catalog over service stacks) in one deployment: the README's command for a
+    second platform with the catalog, plus every operations feature."""
+    assert not set(README_CONTEXT) & set(TWIN_EXTRA), "the README's values must deploy as written"
+    first, result, templates = twin.first, twin.result, twin.templates
     # the platform stack and at least two service stacks, as the layout assigns the catalog
     stacks = _expected_twin_stacks()
     assert sorted(templates) == sorted(stacks)
@@ -431,7 +506,9 @@ def test_second_platform_with_a_six_service_catalog_deploys_side_by_side(
     order = [result.stdout.index(f"    {stack}: deploying...") for stack in stacks]
     assert order[0] == min(order), f"a service stack deployed before {TWIN}"
     # every stack in the summary (created, with its count) and in the hints; the first unchanged
-    assert f"{STACK}: UPDATE_COMPLETE, unchanged ({len(first)} resources)" in result.stdout
+    assert re.search(
+        rf"{STACK}: (CREATE|UPDATE)_COMPLETE, unchanged \({len(first)} resources\)", result.stdout
+    ), result.stdout
     cfn = session.clients("cloudformation")
     for stack, template in templates.items():
         assert f"    {stack}: CREATE_COMPLETE, new stack: {len(template)} resources created" in (
@@ -444,13 +521,11 @@ def test_second_platform_with_a_six_service_catalog_deploys_side_by_side(
         assert f"aws cloudformation describe-stack-resources --stack-name {stack}" in result.stdout
     assert _physical(session) == first, "deploying the twin changed the first stack"
     # every template resource of every twin stack exists and resolves through its service API
-    physical = {}
+    physical = twin.physical
     for stack, template in templates.items():
-        physical[stack] = _stack_physical(session, stack)
         assert sorted(physical[stack]) == sorted(template), f"{stack}: resources skipped"
         missing = _unresolved(session, template, physical[stack], f"{stack}/")
         assert not missing, f"physical IDs that do not resolve: {missing}"
-    _state["twin_physical"] = physical
     # 2 instances (ASG min 2); 6 services at steady state; location and user start at 1 task,
     # raised to min 2 by autoscaling; one database users provisioner per stack
     ran = _database_users_run()
@@ -483,9 +558,10 @@ def _of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str
     return {n: b for n, b in template.items() if b["Type"] == resource_type}
 
 
-def test_every_catalog_service_runs_its_task_definition_behind_its_elb(session: Session) -> None:
-    templates: dict[str, dict[str, Any]] = _state["twin_templates"]
-    physical: dict[str, dict[str, str]] = _state["twin_physical"]
+def test_every_catalog_service_runs_its_task_definition_behind_its_elb(
+    session: Session, twin: Twin
+) -> None:
+    templates, physical = twin.templates, twin.physical
     platform = templates[TWIN]
     (provider,) = _of_type(platform, "AWS::ECS::CapacityProvider")
     subnets = {physical[TWIN][n] for n in _of_type(platform, "AWS::EC2::Subnet")}
@@ -527,8 +603,8 @@ def test_every_catalog_service_runs_its_task_definition_behind_its_elb(session: 
     assert len(arns) == 6, "the cluster runs services the templates do not declare"
 
 
-def test_service_stacks_read_the_platform_stacks_outputs(session: Session) -> None:
-    templates: dict[str, dict[str, Any]] = _state["twin_templates"]
+def test_service_stacks_read_the_platform_stacks_outputs(session: Session, twin: Twin) -> None:
+    templates = twin.templates
     cfn = session.clients("cloudformation")
     (platform,) = cfn.describe_stacks(StackName=TWIN)["Stacks"]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in platform.get("Outputs", [])}
@@ -547,13 +623,12 @@ def test_service_stacks_read_the_platform_stacks_outputs(session: Session) -> No
             assert outputs.get(spec["OutputName"]), (stack, spec)
 
 
-def test_every_catalog_service_has_its_mysql_user(session: Session) -> None:
-    output = _state["twin_output"]
+def test_every_catalog_service_has_its_mysql_user(session: Session, twin: Twin) -> None:
+    output = twin.output
     if not _database_users_run():
         assert "Create not run: no MySQL server at" in output
         return
-    templates: dict[str, dict[str, Any]] = _state["twin_templates"]
-    physical: dict[str, dict[str, str]] = _state["twin_physical"]
+    templates, physical = twin.templates, twin.physical
     logins = [
         schema
         for stack, template in templates.items()
@@ -563,9 +638,9 @@ def test_every_catalog_service_has_its_mysql_user(session: Session) -> None:
     assert {"location02", "user02"} <= set(logins)
 
 
-def test_everything_on_properties_reach_the_service_apis(session: Session) -> None:
-    physical = _state["twin_physical"][TWIN]
-    template = _state["twin_templates"][TWIN]
+def test_everything_on_properties_reach_the_service_apis(session: Session, twin: Twin) -> None:
+    physical = twin.physical[TWIN]
+    template = twin.templates[TWIN]
     by_type: dict[str, list[str]] = {}
     for name, body in template.items():
         by_type.setdefault(body["Type"], []).append(name)
@@ -632,13 +707,15 @@ def test_everything_on_properties_reach_the_service_apis(session: Session) -> No
     assert {"ops@example.org", "oncall@example.org"} <= {t["Endpoint"] for t in topics}
 
 
-def test_destroying_the_second_platform_leaves_the_first_intact(session: Session) -> None:
+def test_destroying_the_second_platform_leaves_the_first_intact(
+    session: Session, twin: Twin
+) -> None:
     first = _physical(session)
-    assembly: Path = _state["twin_assembly"]
-    templates: dict[str, dict[str, Any]] = _state["twin_templates"]
-    twin: dict[str, dict[str, str]] = _state["twin_physical"]
+    templates, assembly = twin.templates, twin.assembly
     result = cdk.run(
-        ["destroy", "--all", "--force", "--app", str(assembly)], session.emulator.endpoint, REPO
+        ["destroy", "--all", "--force", "--app", str(assembly)],
+        session.emulator.endpoint,
+        session.app_dir,
     )
     _state["destroy_twin_seconds"] = result.seconds
     assert result.returncode == 0, result.output
@@ -646,7 +723,7 @@ def test_destroying_the_second_platform_leaves_the_first_intact(session: Session
     order = {stack: result.output.index(f"{stack}: destroyed") for stack in templates}
     assert max(order.values()) == order[TWIN], order
     for stack, template in templates.items():
-        _assert_destroyed(session, stack, template, twin[stack])
+        _assert_destroyed(session, stack, template, twin.physical[stack])
     assert _physical(session) == first
     template = session.template()["Resources"]
     gone = [
@@ -655,7 +732,7 @@ def test_destroying_the_second_platform_leaves_the_first_intact(session: Session
         if not exists(session.clients, body["Type"], first[name], body.get("Properties"))
     ]
     assert not gone, f"destroying the twin removed resources of the first stack: {gone}"
-    names = {p for physical in twin.values() for p in physical.values()}
+    names = {p for physical in twin.physical.values() for p in physical.values()}
     assert not session.clients("application-autoscaling").describe_scalable_targets(
         ServiceNamespace="ecs"
     )["ScalableTargets"]
@@ -663,7 +740,9 @@ def test_destroying_the_second_platform_leaves_the_first_intact(session: Session
         a for a in session.clients("cloudwatch").describe_alarms()["MetricAlarms"]
         if a["AlarmName"] in names
     ]
-    services = [twin[s][n] for s, t in templates.items() for n in _of_type(t, "AWS::ECS::Service")]
+    services = [
+        twin.physical[s][n] for s, t in templates.items() for n in _of_type(t, "AWS::ECS::Service")
+    ]
     described = session.clients("ecs").describe_services(cluster="app02", services=services)
     assert [s["status"] for s in described["services"]] == ["INACTIVE"] * 6, described
 
@@ -682,11 +761,26 @@ def _needs(template: dict[str, Any], name: str) -> set[str]:
     return found
 
 
-def test_destroy_refuses_a_protected_database(session: Session) -> None:
+@dataclass(frozen=True)
+class Refused:
+    """``cdk destroy`` of the first platform, refused by its protected database."""
+
+    result: cdk.Result
+    physical: dict[str, str]
+    """The stack's physical IDs before the destroy."""
+
+
+@pytest.fixture(scope="module")
+def refused(session: Session, created: Created) -> Refused:
+    """The first ``cdk destroy`` of the tutorial's platform (the file's last steps use it)."""
+    physical = _physical(session)
+    return Refused(session.destroy(), physical)
+
+
+def test_destroy_refuses_a_protected_database(session: Session, refused: Refused) -> None:
     template = session.template()["Resources"]
     database = _logical_id(template, "AWS::RDS::DBInstance", "Engine", "mysql")
-    physical = _physical(session)
-    result = session.destroy()
+    physical, result = refused.physical, refused.result
     assert result.returncode != 0, result.output
     assert PROTECTED_MESSAGE in result.output
     (stack,) = session.clients("cloudformation").describe_stacks(StackName=STACK)["Stacks"]
@@ -706,7 +800,6 @@ def test_destroy_refuses_a_protected_database(session: Session) -> None:
             session.clients, resource["ResourceType"], resource["PhysicalResourceId"],
             template[name].get("Properties"),
         ), f"{name} is listed but gone"
-    _state["destroyed_physical"] = physical
 
 
 def _must_remain(template: dict[str, Any], body: dict[str, Any]) -> bool:
@@ -748,11 +841,11 @@ def _assert_destroyed(
 
 
 def test_destroy_after_disabling_protection_keeps_only_retained_resources(
-    session: Session,
+    session: Session, refused: Refused
 ) -> None:
     # A stack whose deletion failed cannot be updated on AWS: the way out is the RDS API.
     template = session.template()["Resources"]
-    physical = _state["destroyed_physical"]
+    physical = refused.physical
     database = _logical_id(template, "AWS::RDS::DBInstance", "Engine", "mysql")
     session.clients("rds").modify_db_instance(
         DBInstanceIdentifier=physical[database], DeletionProtection=False, ApplyImmediately=True

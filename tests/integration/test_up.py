@@ -6,15 +6,17 @@ They deploy into the session's running emulator, as ``make local`` deploys into 
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from emulator import process
+from emulator import driver, process
 from emulator.compat import notes
-from tests.integration.conftest import Session, emulated_counts, requires_cli, small_app
+from tests.integration.conftest import REPO, Session, emulated_counts, requires_cli, small_app
+from tests.tutorial import tutorial_settings
 
 pytestmark = [pytest.mark.cli, requires_cli]
 
@@ -70,3 +72,34 @@ def test_update_the_emulator_cannot_apply_is_counted_in_the_summary(
         notes.LAMBDA_CODE: 0,
         notes.SKIPPED: 0,
     }
+
+
+def test_up_deploys_the_tutorial_scenario_not_the_users_cdk_json(session: Session) -> None:
+    """What the tests deploy is the fixed scenario of tests/tutorial.py: a user's edit of
+    cdk.json (say location.desiredCount) changes nothing here."""
+    command = session.up_command()
+    assert command[command.index("--app-dir") + 1] == str(session.app_dir)
+    assert session.app_dir.resolve() != REPO.resolve()
+    written = json.loads((session.app_dir / "cdk.json").read_text())
+    assert written == tutorial_settings(REPO)
+    assert session.up_command("--app-dir", "elsewhere").count("--app-dir") == 1
+
+
+@pytest.mark.parametrize(
+    ("deployed", "suggested"),
+    [
+        ("srirajan/location:10", "srirajan/location:11"),
+        ("srirajan/location:11", "srirajan/location:12"),
+        ("repo:v1.09", "repo:v1.10"),
+        ("repo:1.2.3-rc", "repo:1.2.4-rc"),
+        ("registry:5000/repo", "registry:5000/repo:NEW_TAG"),
+        ("repo:latest", "repo:NEW_TAG"),
+        ("repo@sha256:abc1", "repo:NEW_TAG"),
+    ],
+)
+def test_rollout_hint_suggests_the_image_after_the_deployed_one(
+    deployed: str, suggested: str
+) -> None:
+    assert driver.next_image(deployed) == suggested
+    hint = driver.rollout_hint(["stackName=Two", f"location.image={deployed}"])
+    assert hint == f'make local CDK_ARGS="-c stackName=Two -c location.image={suggested}"'
