@@ -344,3 +344,43 @@ def test_status_with_a_wrong_pid_never_says_none_runs(
     said.clear()
     assert driver.status(state_dir, said.append) == 0, said
     assert said[0] == "$ aws ecs describe-clusters"
+
+
+def _database_users_resources(secret: str) -> dict[str, Any]:
+    """A master secret and the provisioner's custom resource, as the platform stack has them."""
+    return {
+        "Master": {"Type": "AWS::SecretsManager::Secret", "Properties": {
+            "SecretString": json.dumps({"username": f"m{secret}", "password": "pw-" + secret})}},
+        "Users": {"Type": "Custom::DatabaseUsers", "Properties": {
+            "ServiceToken": f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:provider",
+            "MasterSecretArn": {"Ref": "Master"}, "Endpoint": "db.internal", "Port": "3306",
+            "DropSchemas": "false", "Services": [],
+        }},
+    }
+
+
+@requires_cli
+def test_a_mysql_server_that_never_answers_fails_make_local_naming_it(
+    silent_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 20, point 7, end to end: `make local` with MYSQL_TEST_PORT at something that accepts
+    connections and never speaks MySQL hung forever after synthesis; now the deploy fails in
+    bounded time and says which server did not answer."""
+    port = silent_server.rsplit(":", 1)[1]
+    monkeypatch.setenv("MYSQL_TEST_HOST", "127.0.0.1")
+    monkeypatch.setenv("MYSQL_TEST_PORT", port)
+    state_dir = tmp_path / "state"
+    process.start(state_dir)  # the server reads MYSQL_TEST_* from its environment
+    try:
+        app = small_app(tmp_path / "app", "SilentMySQL", _database_users_resources(port))
+        started = time.monotonic()
+        result = _emulator_command(state_dir, "up", "--app-dir", str(app))
+        seconds = time.monotonic() - started
+    finally:
+        process.stop(state_dir, grace=1)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert seconds < BOUND_SECONDS * 2, f"up waited {seconds:.0f}s for a silent MySQL server"
+    assert (f"the local MySQL server at 127.0.0.1:{port} (MYSQL_TEST_HOST/MYSQL_TEST_PORT) "
+            "did not answer within") in output, output
+    assert "Traceback" not in result.stderr, result.stderr
