@@ -391,6 +391,19 @@ class DatabaseUsers(Construct):
                     "turning it on needs no redeploy; images that ignore DB_SECRET_ARN need "
                     "their tasks replaced after each rotation",
                 )
+        if props.encryption_key is None:
+            for secret in self._secrets.values():
+                acknowledge.checkov(
+                    secret, "CKV_AWS_149",
+                    "encrypted with the AWS-managed key aws/secretsmanager (no encryption_key "
+                    "given); pass encryption_key for a customer managed key",
+                )
+            for log_group in (c for c in self.node.children if isinstance(c, logs.LogGroup)):
+                acknowledge.checkov(
+                    log_group, "CKV_AWS_158",
+                    "encrypted by CloudWatch Logs with its own key (no encryption_key given); "
+                    "pass encryption_key for a customer managed key",
+                )
         role = self.function.role
         assert role is not None
         for policy, why in (

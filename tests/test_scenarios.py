@@ -27,7 +27,12 @@ TOUCHES_CDK_JSON: dict[str, str] = {
                             "files follow (make regenerate)",
     "tests/tutorial.py": "writes the tutorial's cdk.json into a folder the CDK CLI runs in",
     "tests/integration/conftest.py": "writes the cdk.json of a folder holding a bare assembly",
-    "tests/integration/test_local.py": "pending: reads the user's cdk.json for the layout",
+    "tests/integration/test_guards.py": "writes the cdk.json of a temporary folder whose app "
+                                        "never finishes",
+    "tests/integration/test_up.py": "reads the tutorial's cdk.json written in the session's app "
+                                    "folder",
+    "tests/integration/test_make_install.py": "runs `make install` in a copy of the repository "
+                                              "into a venv of its own; nothing reads cdk.json",
     "tests/review/conftest.py": "runs `cdk diff --app ASSEMBLY` on assemblies synthesized from "
                                 "the tutorial's scenario: cdk.json's context does not apply",
     "tests/review/fake_cdk.py": "a stand-in for the CDK CLI: reads the cdk.json of the folder "
