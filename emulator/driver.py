@@ -14,11 +14,13 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from emulator import ACCOUNT_ID, MOTO_VERSION, REGION, cdk, process, report, summary
+from emulator import ACCOUNT_ID, MOTO_VERSION, REGION, assets, cdk, process, report, summary
+from emulator.runtime import pids
 
-# The tutorial's published images: the emulator cannot build or push Docker images,
-# so the services run these unless the user passes other ``-c SERVICE.image=...``.
-DEFAULT_IMAGES = ("user.image=srirajan/user:10", "location.image=srirajan/location:10")
+# No image is swapped: the services' image assets (built from docker/ on AWS) run from their
+# source in the emulator (``emulator.assets``); ``-c SERVICE.image=...`` still names a registry
+# image, which stays simulated.
+DEFAULT_IMAGES: tuple[str, ...] = ()
 TOOLKIT_STACK = "CDKToolkit"
 
 
@@ -134,11 +136,12 @@ def up(options: UpOptions, out: Callable[[str], None] = print) -> dict[str, floa
             bootstrap = ["bootstrap", f"aws://{ACCOUNT_ID}/{REGION}"]
             timings["bootstrap"] = _step("bootstrap", bootstrap, emulator, options.state_dir, out)
         before = summary.take(emulator.endpoint)
-        source = (
-            ["--app", str(options.assembly)]
-            if options.assembly
-            else [*context, *_output_args(options)]
-        )
+        assembly = options.assembly or assets.ready_assembly(options.app_dir)
+        if assembly is None:
+            assembly = (options.output_dir or options.state_dir / "cdk.out").resolve()
+            synth = ["synth", "--quiet", *context, "-o", str(assembly)]
+            timings["synth"] = _step("synth", synth, emulator, options.app_dir, out)
+        source = ["--app", str(_without_image_assets(assembly, options.state_dir, out))]
         deploy = ["deploy", "--all", "--require-approval", "never", *source]
         timings["deploy"] = _step("deploy", deploy, emulator, options.app_dir, out)
     except DriverError:
@@ -151,6 +154,18 @@ def up(options: UpOptions, out: Callable[[str], None] = print) -> dict[str, floa
         out(line)
     _print_next_steps(emulator, [s.name for s in result.stacks], services, out)
     return timings
+
+
+def _without_image_assets(assembly: Path, state_dir: Path, out: Callable[[str], None]) -> Path:
+    """The assembly to deploy: without Docker image assets (nothing can build them here); each
+    image is run from its source by the emulator."""
+    target = (state_dir / "deploy.out").resolve()
+    images = assets.deployable_copy(assembly, target, state_dir.resolve())
+    for image in images:
+        args = " ".join(f"{k}={v}" for k, v in sorted(image.build_args.items()))
+        out(f"==> images: {image.image.split(':')[-1][:12]} not built (no Docker here): its tasks "
+            f"run from its source as processes ({args or 'no build args'})")
+    return target
 
 
 def _after_failure(
@@ -209,6 +224,8 @@ def down(state_dir: Path, out: Callable[[str], None] = print) -> None:
     no longer describes."""
     stopped = process.stop(state_dir)
     out(f"==> {stopped.describe(state_dir) or 'no emulator was running'}")
+    for orphan in pids.reap(state_dir):
+        out(f"==> ended {orphan.label} (pid {orphan.pid}), left by an emulator that was killed")
 
 
 def status(state_dir: Path, out: Callable[[str], None] = print) -> int:
