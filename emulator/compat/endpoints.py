@@ -3,6 +3,8 @@
 - ``GET /_emulator/notes?since=N``: the notes recorded after N (see :mod:`emulator.compat.notes`),
   as ``{"last": M, "notes": [...]}``; the driver marks ``last`` before a deploy and asks
   for what came after.
+- ``GET /_emulator/load-balancers``: every classic ELB's local listeners and instance health,
+  and the time factor (see :mod:`emulator.runtime.elb`).
 - ``PUT /_emulator/custom-resource-responses/<request-id>``: the ``ResponseURL`` that a
   custom resource handler run in-process answers to (the cfn-response protocol).
 """
@@ -66,6 +68,10 @@ def wrap(app: WsgiApp) -> WsgiApp:
         method = environ.get("REQUEST_METHOD", "GET")
         if path == f"{PREFIX}notes" and method == "GET":
             return _notes(environ, start_response)
+        if path == f"{PREFIX}load-balancers" and method == "GET":
+            from emulator.runtime import elb
+
+            return _json(start_response, "200 OK", elb.describe())
         if path.startswith(RESPONSES) and method in ("PUT", "POST"):
             return _custom_resource_response(environ, start_response)
         if path.startswith(PREFIX):

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator import ACCOUNT_ID, REGION, assets
-from emulator.runtime import pids, placement, tasks
+from emulator.runtime import clock, elb, pids, placement, tasks
 
 LOG = logging.getLogger("emulator.runtime")
 TICK_SECONDS = 0.25
@@ -43,6 +43,7 @@ class Task:
     service: str
     task_definition: str
     instance: str
+    ec2_instance: str
     address: str
     host_ports: frozenset[int]
     demand: placement.Demand
@@ -64,6 +65,9 @@ class Runtime:
     """Container instance ID -> its loopback address."""
     tasks: dict[str, list[Task]] = field(default_factory=dict)
     """Service ARN -> its tasks."""
+    ending: list[Task] = field(default_factory=list)
+    """Stopped tasks whose process has not ended yet: their host ports and resources stay taken,
+    as a container's until it exits."""
     last_event: dict[str, str] = field(default_factory=dict)
     stop: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
@@ -77,6 +81,7 @@ def configure(state_dir: Path, endpoint: str) -> None:
     global _RUNTIME
     for orphan in pids.reap(state_dir):
         LOG.warning("ended orphan task process %s (%s)", orphan.pid, orphan.label)
+    elb.apply()
     prefix = f"127.{random.randint(16, 250)}.{random.randint(1, 250)}"
     _RUNTIME = Runtime(state_dir.resolve(), endpoint, prefix)
     _RUNTIME.thread = threading.Thread(target=_loop, args=(_RUNTIME,), daemon=True, name="ecs")
@@ -92,12 +97,13 @@ def shutdown() -> None:
     if runtime.thread is not None:
         runtime.thread.join(timeout=5)
     with LOCK:
-        every = [t for ts in runtime.tasks.values() for t in ts]
+        every = [t for ts in runtime.tasks.values() for t in ts] + list(runtime.ending)
     stoppers = [threading.Thread(target=t.process.stop, args=(5.0,)) for t in every]
     for stopper in stoppers:
         stopper.start()
     for stopper in stoppers:
         stopper.join()
+    elb.shutdown()
     pids.reap(runtime.state_dir)
 
 
@@ -218,9 +224,59 @@ def _tick(runtime: Runtime) -> None:
     from moto.ecs.models import ecs_backends
 
     ecs = ecs_backends[ACCOUNT_ID][REGION]
+    elb.sync(lambda instance_id: _address_of(runtime, ecs, instance_id))
     for service in list(ecs.services.values()):
         if service.status == "ACTIVE" and service.arn in runtime.tasks:
             _reconcile(runtime, ecs, service)
+
+
+def _address_of(runtime: Runtime, ecs: Any, ec2_instance_id: str) -> str | None:
+    """The loopback address of the container instance an EC2 instance is (None: none)."""
+    for instances in ecs.container_instances.values():
+        for ci_id, ci in sorted(instances.items()):
+            if ci.ec2_instance_id == ec2_instance_id:
+                return _address(runtime, ci_id)
+    return None
+
+
+def _address(runtime: Runtime, container_instance_id: str) -> str:
+    if container_instance_id not in runtime.addresses:
+        runtime.addresses[container_instance_id] = f"{runtime.prefix}.{len(runtime.addresses) + 1}"
+    return runtime.addresses[container_instance_id]
+
+
+def _balancer_names(service: Any) -> list[str]:
+    """The classic load balancers of a service (``loadBalancers[].loadBalancerName``)."""
+    return [
+        str(b["loadBalancerName"])
+        for b in service.load_balancers or []
+        if b.get("loadBalancerName")
+    ]
+
+
+def _health(runtime: Runtime, service: Any, task: Task) -> None:
+    """Healthy once every load balancer of the service says InService (without one: once its
+    host ports accept connections); after the grace period, a task the load balancer found
+    unhealthy is stopped and counted as failed."""
+    names = _balancer_names(service)
+    if not names:
+        task.healthy = task.healthy or all(
+            tasks.listening(task.address, p) for p in task.host_ports
+        )
+        return
+    states = [elb.instance_health(name, task.ec2_instance) for name in names]
+    task.healthy = all(s is not None and s.state == elb.IN_SERVICE for s in states)
+    grace = clock.seconds(float(getattr(service, "health_check_grace_period_seconds", 0) or 0))
+    failed = [
+        n
+        for n, s in zip(names, states, strict=True)
+        if s is not None and s.description == elb.FAILED
+    ]
+    if failed and time.monotonic() - task.started >= grace:
+        primary = _primary(service)
+        if task.task_definition == service.task_definition:
+            primary["failedTasks"] = primary.get("failedTasks", 0) + 1
+        _stop(runtime, service, task, f"Task failed ELB health checks in (elb {failed[0]})")
 
 
 def adopt(service: Any) -> None:
@@ -234,16 +290,14 @@ def _instances(runtime: Runtime, ecs: Any, cluster: str) -> list[placement.Insta
     for ci_id, ci in sorted(ecs.container_instances.get(cluster, {}).items()):
         if ci.status != "ACTIVE":
             continue
-        if ci_id not in runtime.addresses:
-            runtime.addresses[ci_id] = f"{runtime.prefix}.{len(runtime.addresses) + 1}"
+        _address(runtime, ci_id)
         resources = {r["name"]: r for r in ci.registered_resources}
         instance = placement.Instance(
             ci_id, resources["CPU"]["integerValue"], resources["MEMORY"]["integerValue"]
         )
-        for service_tasks in runtime.tasks.values():
-            for task in service_tasks:
-                if task.instance == ci_id:
-                    placement.take(instance, task.demand)
+        for task in [*(t for ts in runtime.tasks.values() for t in ts), *runtime.ending]:
+            if task.instance == ci_id:
+                placement.take(instance, task.demand)
         found.append(instance)
     return found
 
@@ -272,9 +326,9 @@ def _demand(service: Any, definition: Any) -> placement.Demand:
 def _reconcile(runtime: Runtime, ecs: Any, service: Any) -> None:
     service_tasks = runtime.tasks[service.arn]
     _reap_exited(runtime, service, service_tasks)
-    for task in service_tasks:
-        if not task.healthy and not task.stopping:
-            task.healthy = all(tasks.listening(task.address, p) for p in task.host_ports)
+    for task in list(service_tasks):
+        if not task.stopping:
+            _health(runtime, service, task)
     config = service.deployment_configuration or {}
     desired = int(service.desired_count)
     minimum = math.ceil(desired * int(config.get("minimumHealthyPercent", 100)) / 100)
@@ -365,17 +419,40 @@ def _start(runtime: Runtime, ecs: Any, service: Any) -> Task | str:
         ]
         setattr(model_container, "network_bindings", bindings)  # noqa: B010 - moto's model
     ecs.tasks.setdefault(service.cluster_name, {})[model.task_arn] = model
+    _register(service, ci.ec2_instance_id)
     _event(service, f"(service {service.name}) has started 1 tasks: (task {model.id}).")
     return Task(
         model,
         service.name,
         service.task_definition,
         chosen.instance_id,
+        ci.ec2_instance_id,
         address,
         demand.host_ports,
         demand,
         process,
     )
+
+
+def _register(service: Any, ec2_instance_id: str) -> None:
+    """ECS registers the task's container instance with the service's classic ELBs."""
+    from moto.elb.models import elb_backends
+
+    backend = elb_backends[ACCOUNT_ID][REGION]
+    for name in _balancer_names(service):
+        model = backend.load_balancers.get(name)
+        if model is not None and ec2_instance_id not in model.instance_ids:
+            backend.register_instances(name, [ec2_instance_id])
+
+
+def _deregister_and_stop(runtime: Runtime, service_balancers: list[str], task: Task) -> None:
+    """Deregister the instance, let its requests in flight finish (connection draining), then
+    stop the process (SIGTERM, SIGKILL after the scaled stop timeout)."""
+    for name in service_balancers:
+        elb.drain(name, task.ec2_instance)
+    task.process.stop(clock.seconds(STOP_TIMEOUT_SECONDS))
+    with LOCK, contextlib.suppress(ValueError):
+        runtime.ending.remove(task)
 
 
 def _databases() -> list[tasks.Database]:
@@ -419,7 +496,16 @@ def _stop(runtime: Runtime, service: Any, task: Task, reason: str, keep: bool = 
     _event(
         service, f"(service {service.name}) has stopped 1 running tasks: (task {task.model.id})."
     )
-    threading.Thread(target=task.process.stop, args=(STOP_TIMEOUT_SECONDS,), daemon=True).start()
+    from moto.elb.models import elb_backends
+
+    names = _balancer_names(service)
+    backend = elb_backends[ACCOUNT_ID][REGION]
+    for name in names:
+        if name in backend.load_balancers:
+            backend.deregister_instances(name, [task.ec2_instance])
+        elb.deregistered(name, task.ec2_instance)  # no new request reaches it from now on
+    runtime.ending.append(task)
+    threading.Thread(target=_deregister_and_stop, args=(runtime, names, task), daemon=True).start()
 
 
 def _primary(service: Any) -> dict[str, Any]:

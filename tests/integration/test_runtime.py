@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -41,6 +42,8 @@ REPOSITORY_TEMPLATE = "cdk-hnb659fds-container-assets-${AWS::AccountId}-${AWS::R
 IMAGE = f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/{REPOSITORY}:{ASSET_HASH}"
 INSTANCES = 4
 PORT = 8081
+TIME_SCALE = "0.05"
+"""The tests' clock: a 30 s health-check interval takes 1.5 s."""
 T = TypeVar("T")
 
 
@@ -105,6 +108,28 @@ def _template(cluster: str, database: str, mysql: MySQL, desired: int) -> dict[s
                     ],
                 },
             },
+            "LoadBalancer": {
+                "Type": "AWS::ElasticLoadBalancing::LoadBalancer",
+                "Properties": {
+                    "AvailabilityZones": [f"{REGION}a"],
+                    "Listeners": [
+                        {
+                            "LoadBalancerPort": str(PORT),
+                            "InstancePort": str(PORT),
+                            "Protocol": "HTTP",
+                            "InstanceProtocol": "HTTP",
+                        }
+                    ],
+                    "HealthCheck": {
+                        "Target": f"HTTP:{PORT}/health",
+                        "Interval": "30",
+                        "Timeout": "5",
+                        "HealthyThreshold": "2",
+                        "UnhealthyThreshold": "2",
+                    },
+                    "ConnectionDrainingPolicy": {"Enabled": True, "Timeout": 60},
+                },
+            },
             "Service": {
                 "Type": "AWS::ECS::Service",
                 "DependsOn": [f"Instance{i}" for i in range(INSTANCES)],
@@ -114,6 +139,14 @@ def _template(cluster: str, database: str, mysql: MySQL, desired: int) -> dict[s
                     "DesiredCount": desired,
                     "LaunchType": "EC2",
                     "TaskDefinition": {"Ref": "TaskDefinition"},
+                    "HealthCheckGracePeriodSeconds": 20,
+                    "LoadBalancers": [
+                        {
+                            "ContainerName": "location",
+                            "ContainerPort": PORT,
+                            "LoadBalancerName": {"Ref": "LoadBalancer"},
+                        }
+                    ],
                     "DeploymentConfiguration": {"MinimumHealthyPercent": 50, "MaximumPercent": 200},
                 },
             },
@@ -201,7 +234,13 @@ class Platform:
             str(assembly),
         ]
         return subprocess.run(
-            command, cwd=REPO, capture_output=True, text=True, timeout=300, check=False
+            command,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+            env={**os.environ, "EMULATOR_TIME_SCALE": TIME_SCALE},
         )
 
     def client(self, name: str) -> Any:
@@ -220,11 +259,31 @@ class Platform:
         arns = ecs.list_tasks(cluster=self.cluster, desiredStatus=status)["taskArns"]
         return list(ecs.describe_tasks(cluster=self.cluster, tasks=arns)["tasks"]) if arns else []
 
+    def balancer(self) -> tuple[str, str]:
+        """The load balancer's name and local URL."""
+        emulator = process.read_state(self.state_dir)
+        assert emulator is not None
+        described = httpx.get(f"{emulator.endpoint}/_emulator/load-balancers", timeout=5).json()
+        assert described["timeScale"] == float(TIME_SCALE)
+        ((name, balancer),) = described["loadBalancers"].items()
+        (listener,) = balancer["listeners"]
+        return name, str(listener["url"])
+
+    def health(self) -> dict[str, dict[str, str]]:
+        """DescribeInstanceHealth, by instance ID."""
+        name, _ = self.balancer()
+        states = self.client("elb").describe_instance_health(LoadBalancerName=name)
+        return {s["InstanceId"]: s for s in states["InstanceStates"]}
+
+    def in_service(self) -> int:
+        return sum(1 for s in self.health().values() if s["State"] == "InService")
+
     def steady(self, count: int) -> dict[str, Any] | None:
         service = self.service()
         primary = service["deployments"][0]
         done = (
             service["runningCount"] == count
+            and primary["runningCount"] == count
             and primary["rolloutState"] == "COMPLETED"
             and len(service["deployments"]) == 1
         )
@@ -355,6 +414,100 @@ def test_a_killed_task_is_replaced(platform: Platform) -> None:
     assert stopped["stoppedReason"] == "Essential container in task exited"
     for task in platform.tasks():
         assert httpx.get(f"{address_of(task)}/health", timeout=5).text == "PASS"
+
+
+def _task_logs(platform: Platform) -> dict[str, str]:
+    """Task ID -> its output so far."""
+    logs = platform.state_dir / "tasks" / "logs"
+    return {p.stem.split("-", 1)[1]: p.read_text(errors="replace") for p in logs.glob("*.log")}
+
+
+def test_the_elb_routes_round_robin_to_every_in_service_task(platform: Platform) -> None:
+    _, url = platform.balancer()
+    assert platform.in_service() == INSTANCES
+    health = platform.health()
+    assert {s["ReasonCode"] for s in health.values()} == {"N/A"}
+    probe = uuid.uuid4().hex
+    answers = [
+        httpx.get(f"{url}/api/cities", headers={"User-Agent": probe}, timeout=10)
+        for _ in range(2 * INSTANCES)
+    ]
+    assert [a.status_code for a in answers] == [200] * (2 * INSTANCES)
+    served = {task: log.count(probe) for task, log in _task_logs(platform).items() if probe in log}
+    running = {t["taskArn"].split("/")[-1] for t in platform.tasks()}
+    assert served == {task: 2 for task in running}, "round-robin over the 4 InService tasks"
+
+
+def test_a_task_failing_its_health_check_goes_out_of_service_and_is_replaced(
+    platform: Platform,
+) -> None:
+    _, url = platform.balancer()
+    victim = sorted(platform.tasks(), key=lambda t: t["taskArn"])[0]
+    victim_id = victim["taskArn"].split("/")[-1]
+    ecs = platform.client("ecs")
+    (instance,) = ecs.describe_container_instances(
+        cluster=platform.cluster, containerInstances=[victim["containerInstanceArn"]]
+    )["containerInstances"]
+    os.kill(task_pids(platform.state_dir)[victim_id], signal.SIGSTOP)  # it stops answering
+    (stopped,) = wait_for(
+        "the unhealthy task stopped by ECS",
+        lambda: [t for t in platform.tasks("STOPPED") if t["taskArn"] == victim["taskArn"]],
+    )
+    assert stopped["stoppedReason"].startswith("Task failed ELB health checks in (elb ")
+    state = wait_for(
+        "the replacement registered, OutOfService until it passes HealthyThreshold checks",
+        lambda: (
+            (h := platform.health().get(instance["ec2InstanceId"])) is not None
+            and h["State"] == "OutOfService"
+            and h
+        ),
+    )
+    assert state["ReasonCode"] == "ELB"
+    assert state["Description"] == "Instance registration is still in progress."
+    wait_for("4 tasks InService again", lambda: platform.in_service() == INSTANCES)
+    assert httpx.get(f"{url}/health", timeout=10).text == "PASS"
+
+
+def test_a_task_stopped_behind_the_elb_finishes_its_requests_first(platform: Platform) -> None:
+    """Connection draining: the deregistered instance gets no new request, and its task is not
+    signalled until its requests in flight are answered."""
+    _, url = platform.balancer()
+    lock = platform.mysql.connect(platform.database)
+    results: list[int] = []
+    try:
+        with lock.cursor() as cursor:
+            cursor.execute("LOCK TABLES City WRITE")  # every read now waits
+        callers = [
+            threading.Thread(
+                target=lambda: results.append(
+                    httpx.get(f"{url}/api/cities", timeout=30).status_code
+                )
+            )
+            for _ in range(INSTANCES)
+        ]
+        for caller in callers:
+            caller.start()
+        platform.mysql.wait_for_lock_waits(platform.database, INSTANCES, timeout=10)
+        before = {t["taskArn"].split("/")[-1] for t in platform.tasks()}
+        ecs = platform.client("ecs")
+        ecs.update_service(cluster=platform.cluster, service="location", desiredCount=INSTANCES - 1)
+        wait_for("one instance deregistered", lambda: len(platform.health()) == INSTANCES - 1)
+        (draining,) = before - {t["taskArn"].split("/")[-1] for t in platform.tasks()}
+        time.sleep(1.0)  # past the scaled stop timeout: a task signalled at once would have ended
+        assert pids.alive(task_pids(platform.state_dir)[draining]), "stopped while draining"
+        assert "Shutting down" not in _task_logs(platform)[draining]
+    finally:
+        with lock.cursor() as cursor:
+            cursor.execute("UNLOCK TABLES")
+        lock.close()
+    for caller in callers:
+        caller.join(timeout=30)
+    assert results == [200] * INSTANCES, "no request in flight was dropped"
+    wait_for(
+        "the drained task's process ended", lambda: draining not in task_pids(platform.state_dir)
+    )
+    ecs.update_service(cluster=platform.cluster, service="location", desiredCount=INSTANCES)
+    wait_for("4 tasks InService again", lambda: platform.in_service() == INSTANCES)
 
 
 def test_no_task_process_outlives_a_killed_emulator(platform: Platform) -> None:
