@@ -15,6 +15,7 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from emulator import ACCOUNT_ID, MOTO_VERSION, REGION, assets, cdk, process, report, summary
+from emulator import traffic as traffic
 from emulator.runtime import pids
 
 # No image is swapped: the services' image assets (built from docker/ on AWS) run from their
@@ -149,6 +150,7 @@ def up(options: UpOptions, out: Callable[[str], None] = print) -> dict[str, floa
         raise
     out("==> report: what runs, as the AWS CLI would describe it")
     services = report.print_report(emulator.endpoint, out)
+    traffic.print_urls(emulator.endpoint, options.state_dir.resolve(), out, wait=60.0)
     result = summary.collect(emulator.endpoint, before)
     for line in summary.lines(result):
         out(line)
