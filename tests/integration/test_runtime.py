@@ -47,7 +47,9 @@ TIME_SCALE = "0.05"
 T = TypeVar("T")
 
 
-def _template(cluster: str, database: str, mysql: MySQL, desired: int) -> dict[str, Any]:
+def _template(
+    cluster: str, database: str, mysql: MySQL, desired: int, version: str = "1"
+) -> dict[str, Any]:
     instance = {
         "Type": "AWS::EC2::Instance",
         "Properties": {
@@ -93,6 +95,7 @@ def _template(cluster: str, database: str, mysql: MySQL, desired: int) -> dict[s
                                 {"Name": "DB_HOST", "Value": mysql.host},
                                 {"Name": "DB_PORT", "Value": str(mysql.port)},
                                 {"Name": "DB_NAME", "Value": database},
+                                {"Name": "APP_VERSION", "Value": version},
                             ],
                             "Secrets": [
                                 {
@@ -219,9 +222,9 @@ class Platform:
     database: str
     mysql: MySQL
 
-    def up(self, desired: int = 4) -> subprocess.CompletedProcess[str]:
+    def up(self, desired: int = 4, version: str = "1") -> subprocess.CompletedProcess[str]:
         assembly = write_assembly(
-            self.folder, _template(self.cluster, self.database, self.mysql, desired)
+            self.folder, _template(self.cluster, self.database, self.mysql, desired, version)
         )
         command = [
             sys.executable,
@@ -508,6 +511,77 @@ def test_a_task_stopped_behind_the_elb_finishes_its_requests_first(platform: Pla
     )
     ecs.update_service(cluster=platform.cluster, service="location", desiredCount=INSTANCES)
     wait_for("4 tasks InService again", lambda: platform.in_service() == INSTANCES)
+
+
+class Traffic:
+    """Continuous requests through the ELB, and the lowest InService count seen meanwhile."""
+
+    def __init__(self, platform: Platform, url: str) -> None:
+        self.platform, self.url = platform, url
+        self.sent = self.failed = 0
+        self.errors: list[str] = []
+        self.lowest = INSTANCES
+        self.stop = threading.Event()
+        self.threads = [
+            threading.Thread(target=self._requests),
+            threading.Thread(target=self._health),
+        ]
+
+    def _requests(self) -> None:
+        with httpx.Client(timeout=30) as client:
+            while not self.stop.is_set():
+                self.sent += 1
+                try:
+                    answer = client.get(f"{self.url}/api/cities")
+                    if answer.status_code != 200:
+                        self.failed += 1
+                        self.errors.append(f"{answer.status_code} {answer.text[:80]}")
+                except httpx.HTTPError as error:
+                    self.failed += 1
+                    self.errors.append(repr(error))
+
+    def _health(self) -> None:
+        emulator = process.read_state(self.platform.state_dir)
+        assert emulator is not None
+        while not self.stop.is_set():
+            described = httpx.get(f"{emulator.endpoint}/_emulator/load-balancers", timeout=5)
+            ((_, balancer),) = described.json()["loadBalancers"].items()
+            self.lowest = min(self.lowest, len(balancer["inService"]))
+            time.sleep(0.05)
+
+    def __enter__(self) -> Traffic:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=30)
+
+
+def test_a_rollout_under_traffic_keeps_the_minimum_healthy_and_drops_no_request(
+    platform: Platform,
+) -> None:
+    _, url = platform.balancer()
+    wait_for("4 tasks InService", lambda: platform.in_service() == INSTANCES)
+    before = {t["taskArn"] for t in platform.tasks()}
+    with Traffic(platform, url) as traffic:
+        result = platform.up(version="2")
+        assert result.returncode == 0, result.stdout + result.stderr
+        service = wait_for("the rollout COMPLETED", lambda: platform.steady(INSTANCES), timeout=60)
+        wait_for("4 tasks InService", lambda: platform.in_service() == INSTANCES)
+    assert traffic.sent > 20
+    assert traffic.failed == 0, traffic.errors[:5]
+    assert traffic.lowest >= 2, "minimumHealthyPercent 50 of 4: never fewer than 2 InService"
+    assert service["taskDefinition"].endswith(":2")
+    running = platform.tasks()
+    assert not before & {t["taskArn"] for t in running}, "every task replaced"
+    assert {t["taskDefinitionArn"] for t in running} == {service["taskDefinition"]}
+    messages = [e["message"] for e in service["events"]]
+    assert messages[0] == "(service location) has reached a steady state."
+    stops = [m for m in messages if "has stopped 1 running tasks" in m]
+    assert len(stops) >= INSTANCES
 
 
 def test_no_task_process_outlives_a_killed_emulator(platform: Platform) -> None:
