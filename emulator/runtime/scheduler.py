@@ -223,7 +223,10 @@ def _loop(runtime: Runtime) -> None:
 def _tick(runtime: Runtime) -> None:
     from moto.ecs.models import ecs_backends
 
+    from emulator.compat.ecs import deregister_gone
+
     ecs = ecs_backends[ACCOUNT_ID][REGION]
+    deregister_gone(ACCOUNT_ID, REGION)  # an instance terminated meanwhile leaves its cluster
     elb.sync(lambda instance_id: _address_of(runtime, ecs, instance_id))
     for service in list(ecs.services.values()):
         if service.status == "ACTIVE" and service.arn in runtime.tasks:
@@ -325,6 +328,13 @@ def _demand(service: Any, definition: Any) -> placement.Demand:
 
 def _reconcile(runtime: Runtime, ecs: Any, service: Any) -> None:
     service_tasks = runtime.tasks[service.arn]
+    present = {
+        ci_id
+        for ci_id, ci in ecs.container_instances.get(service.cluster_name, {}).items()
+        if ci.status == "ACTIVE"
+    }
+    for task in [t for t in service_tasks if t.instance not in present]:
+        _stop(runtime, service, task, f"Host EC2 (instance {task.ec2_instance}) terminated.")
     _reap_exited(runtime, service, service_tasks)
     for task in list(service_tasks):
         if not task.stopping:
@@ -357,7 +367,9 @@ def _reconcile(runtime: Runtime, ecs: Any, service: Any) -> None:
         healthy -= 1 if task.healthy else 0
     for task in new[desired:]:
         _stop(runtime, service, task, "Scaling activity initiated by (deployment)")
-    if pending_reason and runtime.last_event.get(service.arn) != pending_reason:
+    if not pending_reason:
+        runtime.last_event.pop(service.arn, None)  # the next shortage is reported again
+    elif runtime.last_event.get(service.arn) != pending_reason:
         runtime.last_event[service.arn] = pending_reason
         _event(service, pending_reason)
     _count(runtime, ecs, service, desired - len(new) if pending_reason else 0)

@@ -584,9 +584,42 @@ def test_a_rollout_under_traffic_keeps_the_minimum_healthy_and_drops_no_request(
     assert len(stops) >= INSTANCES
 
 
+def test_tasks_of_a_terminated_instance_are_stopped_and_their_replacement_waits_for_room(
+    platform: Platform,
+) -> None:
+    victim = sorted(platform.tasks(), key=lambda t: t["taskArn"])[0]
+    ecs = platform.client("ecs")
+    (instance,) = ecs.describe_container_instances(
+        cluster=platform.cluster, containerInstances=[victim["containerInstanceArn"]]
+    )["containerInstances"]
+    platform.client("ec2").terminate_instances(InstanceIds=[instance["ec2InstanceId"]])
+    (stopped,) = wait_for(
+        "the task of the terminated instance stopped",
+        lambda: [t for t in platform.tasks("STOPPED") if t["taskArn"] == victim["taskArn"]],
+    )
+    assert (
+        stopped["stoppedReason"] == f"Host EC2 (instance {instance['ec2InstanceId']}) terminated."
+    )
+    service = wait_for(
+        "its replacement pending: 3 instances left, each with the port taken",
+        lambda: (s := platform.service())["pendingCount"] == 1 and s["runningCount"] == 3 and s,
+    )
+    assert any(
+        "is already using a port required by your task" in e["message"]
+        for e in service["events"][:3]
+    ), service["events"][:3]
+    assert instance["ec2InstanceId"] not in platform.health()
+
+
 def test_no_task_process_outlives_a_killed_emulator(platform: Platform) -> None:
-    running = task_pids(platform.state_dir)
-    assert len(running) == INSTANCES
+    running = wait_for(
+        "only the RUNNING tasks' processes left (stopped ones ended)",
+        lambda: (
+            (found := task_pids(platform.state_dir)).keys()
+            == {t["taskArn"].split("/")[-1] for t in platform.tasks()}
+            and found
+        ),
+    )
     emulator = process.read_state(platform.state_dir)
     assert emulator is not None
     os.kill(emulator.pid, signal.SIGKILL)
@@ -601,6 +634,6 @@ def test_no_task_process_outlives_a_killed_emulator(platform: Platform) -> None:
         check=False,
     )
     assert down.returncode == 0, down.stderr
-    assert down.stdout.count("left by an emulator that was killed") == INSTANCES, down.stdout
+    assert down.stdout.count("left by an emulator that was killed") == len(running), down.stdout
     assert not any(pids.alive(pid) for pid in running.values())
     assert pids.records(platform.state_dir) == []
