@@ -35,23 +35,32 @@ def _services(endpoint: str) -> list[dict[str, Any]]:
     return found
 
 
-def _balanced(endpoint: str) -> list[tuple[dict[str, Any], str, dict[str, Any]]]:
+def _runs(endpoint: str, state_dir: Path, service: dict[str, Any]) -> bool:
+    """True if the service's images have their source here (its tasks run as processes)."""
+    ecs = report.client(endpoint, "ecs")
+    definition = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])
+    containers = definition["taskDefinition"]["containerDefinitions"]
+    return all(assets.find(state_dir, c.get("image", "")) is not None for c in containers)
+
+
+def _balanced(endpoint: str, state_dir: Path) -> list[tuple[dict[str, Any], str, dict[str, Any]]]:
     """(service, load balancer name, its runtime description) of every service behind a classic
-    ELB whose tasks run for real (its deployment counts tasks)."""
+    ELB whose tasks run for real."""
     described = load_balancers(endpoint)["loadBalancers"]
     return [
         (service, name, described[name])
         for service in _services(endpoint)
+        if _runs(endpoint, state_dir, service)
         for name in (b.get("loadBalancerName") for b in service.get("loadBalancers", []))
         if name in described
     ]
 
 
-def wait_in_service(endpoint: str, timeout: float) -> bool:
+def wait_in_service(endpoint: str, state_dir: Path, timeout: float) -> bool:
     """Wait until every such service has its desired count InService (False on timeout)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        entries = _balanced(endpoint)
+        entries = _balanced(endpoint, state_dir)
         if all(len(lb["inService"]) >= s["desiredCount"] for s, _, lb in entries):
             return True
         time.sleep(0.5)
@@ -76,9 +85,9 @@ def _example_path(state_dir: Path, service: dict[str, Any], endpoint: str) -> st
 
 def print_urls(endpoint: str, state_dir: Path, out: Callable[[str], None], wait: float) -> None:
     """Per service behind a classic ELB: its URL, the healthy count, example requests."""
-    healthy = wait_in_service(endpoint, wait)
+    healthy = wait_in_service(endpoint, state_dir, wait)
     described = load_balancers(endpoint)
-    entries = _balanced(endpoint)
+    entries = _balanced(endpoint, state_dir)
     if not entries:
         return
     out(

@@ -265,6 +265,7 @@ def _deployed(service: Any) -> None:
         scheduler.adopt(service)
         scheduler.deployment_started(service)
     else:
+        scheduler.service_deleted(service)  # tasks of an earlier runnable image end
         steady_state(service)
 
 

@@ -193,14 +193,14 @@ def deployment_started(service: Any, reason: str = "") -> None:
 
 
 def service_deleted(service: Any) -> None:
-    """Stop every task of a deleted service."""
+    """Stop every task of a deleted service (or of one whose new image cannot run here: its
+    tasks are simulated from now on)."""
     runtime = _RUNTIME
     if runtime is None:
         return
     with LOCK:
-        gone = runtime.tasks.pop(service.arn, [])
-    for task in gone:
-        _stop(runtime, service, task, "Service deleted", keep=False)
+        for task in runtime.tasks.pop(service.arn, []):
+            _stop(runtime, service, task, "Service deleted")
 
 
 def _tasks_of(service: Any) -> list[Task]:
@@ -495,7 +495,7 @@ def _reap_exited(runtime: Runtime, service: Any, service_tasks: list[Task]) -> N
         _stop(runtime, service, task, reason)
 
 
-def _stop(runtime: Runtime, service: Any, task: Task, reason: str, keep: bool = True) -> None:
+def _stop(runtime: Runtime, service: Any, task: Task, reason: str) -> None:
     """Stop a task: STOPPED in the API at once, its process ended in the background."""
     task.stopping = True
     task.model.desired_status = "STOPPED"
