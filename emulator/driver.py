@@ -23,18 +23,27 @@ from emulator import (
     CLI_TIMEOUT_VARIABLE,
     MOTO_VERSION,
     REGION,
+    assets,
     cdk,
     cli_timeout_seconds,
     process,
     report,
     runlock,
     summary,
+    traffic,
 )
+from emulator.runtime import pids
 
-# The tutorial's published images: the emulator cannot build or push Docker images,
-# so the services run these unless the user passes other ``-c SERVICE.image=...``.
-DEFAULT_IMAGES = ("user.image=srirajan/user:10", "location.image=srirajan/location:10")
+# No image is swapped: the services' image assets (built from docker/ on AWS) run from their
+# source in the emulator (``emulator.assets``); ``-c SERVICE.image=...`` still names a registry
+# image, which stays simulated.
+DEFAULT_IMAGES: tuple[str, ...] = ()
 TOOLKIT_STACK = "CDKToolkit"
+SOURCE_ROLLOUT_HINT = (
+    "change a service's code under docker/ (e.g. docker/location/) and run 'make local' again: "
+    "its tasks are replaced in a rolling deployment behind its ELB"
+)
+"""The rollout hint when every image runs from its source (no ``-c SERVICE.image=...``)."""
 
 
 @dataclass
@@ -174,11 +183,12 @@ def _up(options: UpOptions, out: Callable[[str], None]) -> dict[str, float]:
             timings["bootstrap"] = _step("bootstrap", bootstrap, emulator, options.state_dir, out)
         with _asking(emulator, "reading the stacks before the deploy"):
             before = summary.take(emulator.endpoint)
-        source = (
-            ["--app", str(options.assembly)]
-            if options.assembly
-            else [*context, *_output_args(options)]
-        )
+        assembly = options.assembly or assets.ready_assembly(options.app_dir)
+        if assembly is None:
+            assembly = (options.output_dir or options.state_dir / "cdk.out").resolve()
+            synth = ["synth", "--quiet", *context, "-o", str(assembly)]
+            timings["synth"] = _step("synth", synth, emulator, options.app_dir, out)
+        source = ["--app", str(_without_image_assets(assembly, options.state_dir, out))]
         deploy = ["deploy", "--all", "--require-approval", "never", *source]
         timings["deploy"] = _step("deploy", deploy, emulator, options.app_dir, out)
     except DriverError:
@@ -187,13 +197,26 @@ def _up(options: UpOptions, out: Callable[[str], None]) -> dict[str, float]:
     out("==> report: what runs, as the AWS CLI would describe it")
     with _asking(emulator, "the report after the deploy"):
         services = report.print_report(emulator.endpoint, out)
+        traffic.print_urls(emulator.endpoint, options.state_dir.resolve(), out, wait=60.0)
         result = summary.collect(emulator.endpoint, before)
     for line in summary.lines(result):
         out(line)
     # a cloud assembly given as it is: its images are fixed at its synth, no -c applies
-    hint = None if options.assembly else rollout_hint(options.context)
+    hint = None if options.assembly else (rollout_hint(options.context) or SOURCE_ROLLOUT_HINT)
     _print_next_steps(emulator, [s.name for s in result.stacks], services, hint, out)
     return timings
+
+
+def _without_image_assets(assembly: Path, state_dir: Path, out: Callable[[str], None]) -> Path:
+    """The assembly to deploy: without Docker image assets (nothing can build them here); each
+    image is run from its source by the emulator."""
+    target = (state_dir / "deploy.out").resolve()
+    images = assets.deployable_copy(assembly, target, state_dir.resolve())
+    for image in images:
+        args = " ".join(f"{k}={v}" for k, v in sorted(image.build_args.items()))
+        out(f"==> images: {image.image.split(':')[-1][:12]} not built (no Docker here): its tasks "
+            f"run from its source as processes ({args or 'no build args'})")
+    return target
 
 
 def _after_failure(
@@ -242,7 +265,7 @@ def _print_next_steps(
         if names:
             out(f"    aws ecs describe-services --cluster {cluster} --services {' '.join(names)}")
     if hint is not None:
-        out(f"Roll out another image as an update of this emulator: {hint}")
+        out(f"Roll out a new version as an update of this emulator: {hint}")
     out("Stop it with: make local-stop")
 
 
@@ -282,6 +305,8 @@ def down(state_dir: Path, out: Callable[[str], None] = print) -> None:
     no longer describes."""
     stopped = process.stop(state_dir)
     out(f"==> {stopped.describe(state_dir) or 'no emulator was running'}")
+    for orphan in pids.reap(state_dir):
+        out(f"==> ended {orphan.label} (pid {orphan.pid}), left by an emulator that was killed")
 
 
 def status(state_dir: Path, out: Callable[[str], None] = print) -> int:

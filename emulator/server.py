@@ -88,12 +88,16 @@ def serve(state_file: Path, port: int = 0, lambda_types: Sequence[str] = ()) -> 
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _stop)
+    from emulator.runtime import scheduler
+
+    scheduler.configure(state_file.parent, f"http://{LOOPBACK}:{bound_port}")
     _write_state(state_file, bound_port)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        scheduler.shutdown()
         server.server_close()
 
 

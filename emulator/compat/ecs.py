@@ -22,6 +22,7 @@ from moto.moto_api._internal import mock_random
 
 from emulator.compat import notes
 from emulator.compat.util import camel, camel_keys, physical_id, props
+from emulator.runtime import scheduler
 
 # Keys whose dict values are user data (option names, labels): not case-converted.
 _VERBATIM = {"Options", "DockerLabels", "SystemControls"}
@@ -253,8 +254,19 @@ def service_create(
         role_arn=properties.get("Role"),
     )
     _set_extras(service, properties)
-    steady_state(service)
+    _deployed(service)
     return service
+
+
+def _deployed(service: Any) -> None:
+    """A created or updated service: scheduled for real when its image runs from source here,
+    else shown at steady state (simulated)."""
+    if scheduler.runnable(service):
+        scheduler.adopt(service)
+        scheduler.deployment_started(service)
+    else:
+        scheduler.service_deleted(service)  # tasks of an earlier runnable image end
+        steady_state(service)
 
 
 def service_update(
@@ -286,13 +298,14 @@ def service_update(
     )
     service.load_balancers = camel_keys(properties.get("LoadBalancers", []))
     _set_extras(service, properties)
-    steady_state(service)
+    _deployed(service)
     return service
 
 
 def service_delete(self: Any, account_id: str, region_name: str) -> None:
     """Delete (ECS shows the service INACTIVE afterwards)."""
     backend = ecs_backends[account_id][region_name]
+    scheduler.service_deleted(self)
     if self.status == "ACTIVE":
         backend.delete_service(self.cluster_name, self.name, force=True)
         self.running_count = 0
@@ -338,10 +351,23 @@ def _instance_user_data(instance: Any) -> str | None:
     return None if data is None else str(data)
 
 
+def _user_data_text(instance: Any) -> str:
+    data = _instance_user_data(instance) or ""
+    try:
+        return base64.b64decode(data).decode("utf-8", "replace")
+    except ValueError:
+        return data
+
+
 def register_agents(account_id: str, region_name: str) -> int:
     """Register every running instance whose user data names an existing cluster; returns how many
     joined.
     """
+    with scheduler.LOCK:  # the scheduler places tasks once every instance has joined
+        return _register_agents(account_id, region_name)
+
+
+def _register_agents(account_id: str, region_name: str) -> int:
     ecs = ecs_backends[account_id][region_name]
     registered = {
         ci.ec2_instance_id
@@ -354,7 +380,10 @@ def register_agents(account_id: str, region_name: str) -> int:
         if instance.id in registered or instance.state != "running" or cluster is None:
             continue
         if cluster in ecs.clusters and ecs.clusters[cluster].status == "ACTIVE":
-            ecs.register_container_instance(cluster, instance.id)
+            container_instance = ecs.register_container_instance(cluster, instance.id)
+            scheduler.register_resources(
+                container_instance, instance.instance_type, _user_data_text(instance)
+            )
             notes.record(
                 notes.SIMULATED,
                 "container instance joined",

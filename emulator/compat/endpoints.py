@@ -5,6 +5,8 @@
   for what came after.
 - ``GET /_emulator/health``: ``{"pid": N}``, the server's process; the driver's probe that the
   emulator still answers, and ``status``'s check that the endpoint is this pid's.
+- ``GET /_emulator/load-balancers``: every classic ELB's local listeners and instance health,
+  and the time factor (see :mod:`emulator.runtime.elb`).
 - ``PUT /_emulator/custom-resource-responses/<request-id>``: the ``ResponseURL`` that a
   custom resource handler run in-process answers to (the cfn-response protocol).
 """
@@ -71,6 +73,10 @@ def wrap(app: WsgiApp) -> WsgiApp:
             return _json(start_response, "200 OK", {"pid": os.getpid()})
         if path == f"{PREFIX}notes" and method == "GET":
             return _notes(environ, start_response)
+        if path == f"{PREFIX}load-balancers" and method == "GET":
+            from emulator.runtime import elb
+
+            return _json(start_response, "200 OK", elb.describe())
         if path.startswith(RESPONSES) and method in ("PUT", "POST"):
             return _custom_resource_response(environ, start_response)
         if path.startswith(PREFIX):

@@ -352,7 +352,7 @@ print(json.dumps({k: v for k, v in answer.items() if k != "ResponseMetadata"}, d
 def test_the_printed_hints_work_as_printed(created: Created, tmp_path: Path) -> None:
     output = created.output
     assert (
-        'Roll out another image as an update of this emulator: '
+        'Roll out a new version as an update of this emulator: '
         'make local CDK_ARGS="-c location.image=srirajan/location:11"'
     ) in output
     (export,) = [line.strip() for line in output.splitlines() if line.strip().startswith("export ")]

@@ -28,6 +28,11 @@ from typing import Any
 import httpx
 import pymysql
 
+# The loadtest runs this file's folder as a script: the repository root is not on sys.path then.
+if str(Path(__file__).resolve().parents[2]) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from emulator.runtime.image import ImageSource, instructions
+
 # One client for every test request: building one costs ~0.1 s (its TLS context),
 # a request on loopback ~2 ms. No keep-alive, so no connection outlives its request
 # (services are stopped and restarted under the tests).
@@ -146,8 +151,7 @@ def sample_record(service: str) -> dict[str, Any]:
 
 def dockerfile_instruction(name: str) -> str:
     """The arguments of the Dockerfile's only *name* instruction, continuation lines joined."""
-    text = re.sub(r"\\\n\s*", "", DOCKERFILE.read_text())
-    found = [line[len(name) + 1 :] for line in text.splitlines() if line.startswith(name + " ")]
+    found = [rest for instruction, rest in instructions(DOCKERFILE) if instruction == name]
     assert len(found) == 1, f"the Dockerfile must have exactly one {name}"
     return found[0]
 
@@ -159,11 +163,16 @@ def dockerfile_cmd() -> list[str]:
     return argv
 
 
-def service_command() -> list[str]:
-    """The image's command, run with this interpreter (the image's ``python``)."""
-    argv = dockerfile_cmd()
-    assert argv[0] == "python", "the CMD must start with the image's python"
-    return [sys.executable, *argv[1:]]
+def image_source(service: str) -> ImageSource:
+    """The service's image as ``docker build --build-arg SERVICE=<service> docker/`` builds it
+    (the emulator runs ECS tasks from the same reading of the Dockerfile)."""
+    return ImageSource(DOCKER_DIR, {"SERVICE": service})
+
+
+def service_command(service: str = SERVICES[0]) -> list[str]:
+    """The image's command, its ``python`` found on the image's PATH (this virtualenv)."""
+    source = image_source(service)
+    return source.command(source.environment())
 
 
 def free_port() -> int:
@@ -177,21 +186,19 @@ def service_env(
     service: str, mysql: MySQL, database: str, port: int, **overrides: str
 ) -> dict[str, str]:
     """The container's environment, with the image's paths mapped onto docker/."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "LANG": "C.UTF-8",
-        "PYTHONPATH": str(COMMON_DIR),
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "SERVICE_DEFINITION": str(DOCKER_DIR / service / "service.json"),
-        "LISTEN_HOST": "127.0.0.1",
-        "PORT": str(port),
-        "DB_HOST": mysql.host,
-        "DB_PORT": str(mysql.port),
-        "DB_USER": mysql.user,
-        "DB_PWD": mysql.password,
-        "DB_NAME": database,
-    }
+    env = image_source(service).environment()
+    env.update(
+        {
+            "LANG": "C.UTF-8",
+            "LISTEN_HOST": "127.0.0.1",
+            "PORT": str(port),
+            "DB_HOST": mysql.host,
+            "DB_PORT": str(mysql.port),
+            "DB_USER": mysql.user,
+            "DB_PWD": mysql.password,
+            "DB_NAME": database,
+        }
+    )
     env.update(overrides)
     return env
 
@@ -220,7 +227,7 @@ class ServiceProcess:
         """Spawn the process (does not wait for it to listen)."""
         self._log_file = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            service_command(),
+            service_command(self.service),
             env=self.env,
             cwd=self.log_path.parent,
             stdin=subprocess.DEVNULL,
