@@ -230,14 +230,17 @@ def test_create_summary_counts_every_simulation(session: Session, created: Creat
     users = [b for b in template.values() if b["Type"] == "Custom::DatabaseUsers"]
     assert (len(services), instances, len(stand_ins), len(users)) == (2, 4, 1, 1)
     ran = _database_users_run()
+    # the two services' images are built from docker/: their tasks run as processes, so only
+    # the container instances (no ECS agent) are simulated
     assert emulated_counts(created.output) == {
         notes.NOT_APPLIED: 0,
-        notes.SIMULATED: len(services) + instances,
+        notes.SIMULATED: instances,
         notes.STAND_IN: len(stand_ins) + (0 if ran else len(users)),
         notes.LAMBDA_CODE: len(users) if ran else 0,
         notes.SKIPPED: 0,
     }
-    assert "(ECS steady state 2, container instance joined 4)" in created.output
+    assert "(container instance joined 4)" in created.output
+    assert "ECS steady state" not in created.output
 
 
 def _database_logins(
@@ -351,9 +354,11 @@ print(json.dumps({k: v for k, v in answer.items() if k != "ResponseMetadata"}, d
 
 def test_the_printed_hints_work_as_printed(created: Created, tmp_path: Path) -> None:
     output = created.output
+    # the services' images are built from docker/ and run from there: a new version is a change
+    # of their code, then `make local` again (tests/integration/test_runtime.py rolls one out)
     assert (
-        'Roll out a new version as an update of this emulator: '
-        'make local CDK_ARGS="-c location.image=srirajan/location:11"'
+        "Roll out a new version as an update of this emulator: change a service's code under "
+        "docker/ (e.g. docker/location/) and run 'make local' again"
     ) in output
     (export,) = [line.strip() for line in output.splitlines() if line.strip().startswith("export ")]
     commands = [line.strip() for line in output.splitlines() if line.startswith("    aws ")]
@@ -400,10 +405,15 @@ def test_up_on_a_running_emulator_deploys_an_update(session: Session, created: C
     changed = sorted(k for k in physical if physical[k] != created.physical[k])
     assert changed == [task], "an update replaced more than the task definition"
     assert sorted(physical) == sorted(created.physical)
-    assert f"{STACK}: UPDATE_COMPLETE, 2 of {len(template)} resources changed" in result.stdout
+    # from an image asset (ECR) to a registry image: the execution role loses its ECR pull
+    # statement and the stack's CDK metadata its asset, as the same change does on AWS
+    assert f"{STACK}: UPDATE_COMPLETE, 4 of {len(template)} resources changed" in result.stdout
     changes = re.findall(r"^      (replaced|updated|created|deleted|not applied) +(\S+)",
                          result.stdout, flags=re.MULTILINE)
-    assert sorted(changes) == sorted([("replaced", task), ("updated", service)])
+    policy = next(k for k in template if k.startswith("ServicesLocationTaskDefinitionExecutionRole")
+                  and template[k]["Type"] == "AWS::IAM::Policy")
+    assert sorted(changes) == sorted([("replaced", task), ("updated", service),
+                                      ("updated", policy), ("updated", "CDKMetadata")])
     assert emulated_counts(result.stdout) == {
         notes.NOT_APPLIED: 0,
         notes.SIMULATED: 1,
@@ -526,13 +536,14 @@ def test_second_platform_with_a_six_service_catalog_deploys_side_by_side(
         assert sorted(physical[stack]) == sorted(template), f"{stack}: resources skipped"
         missing = _unresolved(session, template, physical[stack], f"{stack}/")
         assert not missing, f"physical IDs that do not resolve: {missing}"
-    # 2 instances (ASG min 2); 6 services at steady state; location and user start at 1 task,
-    # raised to min 2 by autoscaling; one database users provisioner per stack
+    # 2 instances (ASG min 2); 5 services at steady state (user's image is built from docker/:
+    # its tasks run as processes, nothing simulated); location and user start at 1 task, raised
+    # to min 2 by autoscaling; one database users provisioner per stack
     ran = _database_users_run()
     provisioners = len(stacks)
     assert emulated_counts(result.stdout) == {
         notes.NOT_APPLIED: 0,
-        notes.SIMULATED: 2 + 6 + 2,
+        notes.SIMULATED: 2 + 5 + 2,
         notes.STAND_IN: 1 + (0 if ran else provisioners),
         notes.LAMBDA_CODE: provisioners if ran else 0,
         notes.SKIPPED: 0,
