@@ -176,6 +176,7 @@ def resources_of() -> Callable[[Template, str], dict[str, Any]]:
 
 SHARED_FIXTURE_GROUPS = {
     "integration/test_local.py": "emulator",
+    "integration/test_runtime.py": "emulator-runtime",
     "integration/": "emulator-small",
     "review/": "review",
     "gates/": "scanners",
@@ -183,12 +184,13 @@ SHARED_FIXTURE_GROUPS = {
     "provisioner/test_construct.py": "provisioner-synth",
 }
 """Tests (by path under tests/, first match) that share one expensive session or module fixture:
-the emulator and its deploys in file order (test_local.py: the real app; the other emulator
-files: small hand-written apps), the review changes' synths and CLI diffs, the scanners' run over
+the emulator and its deploys in file order (test_local.py: the real app; test_runtime.py: task
+processes behind local ELBs, in an emulator of its own; the other emulator files: small
+hand-written apps), the review changes' synths and CLI diffs, the scanners' run over
 every scenario, a 60-service catalog, the provisioner's gated synths. Under pytest-xdist each
 group runs on one worker, so its fixture is built once, not once per worker. Every other test
 that uses the `gated` scenarios joins "scanners" too."""
-GROUP_ORDER = ("emulator", "review", "scanners")
+GROUP_ORDER = ("emulator", "emulator-small", "emulator-runtime", "review", "scanners")
 """The longest groups first: `make test` passes --no-loadscope-reorder, so each starts on a
 worker of its own at once and the other tests fill in around them."""
 
