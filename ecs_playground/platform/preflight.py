@@ -54,6 +54,8 @@ CREDENTIALS_HELP = """\
     - on EC2, ECS or CodeBuild: the instance's or task's IAM role is used by itself
   or name the profile for this run only: make {verb} CDK_ARGS="--profile NAME".
   The region comes from AWS_REGION or the profile's `region` (default: us-east-1).
+  The account and region must also be bootstrapped, once (the bucket, image repository and
+  roles a deploy uses): node_modules/.bin/cdk bootstrap aws://ACCOUNT/REGION
   See "Deploying to AWS" in README.md."""
 
 
