@@ -436,9 +436,16 @@ def test_the_elb_routes_round_robin_to_every_in_service_task(platform: Platform)
         for _ in range(2 * INSTANCES)
     ]
     assert [a.status_code for a in answers] == [200] * (2 * INSTANCES)
-    served = {task: log.count(probe) for task, log in _task_logs(platform).items() if probe in log}
+
+    def served() -> dict[str, int]:
+        return {task: log.count(probe) for task, log in _task_logs(platform).items()
+                if probe in log}
+
+    # a task writes its access log line after answering: wait until all of them are written
+    wait_for("every request in a task's log",
+             lambda: sum(served().values()) >= 2 * INSTANCES, timeout=10)
     running = {t["taskArn"].split("/")[-1] for t in platform.tasks()}
-    assert served == {task: 2 for task in running}, "round-robin over the 4 InService tasks"
+    assert served() == {task: 2 for task in running}, "round-robin over the 4 InService tasks"
 
 
 def test_a_task_failing_its_health_check_goes_out_of_service_and_is_replaced(
