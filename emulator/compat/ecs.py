@@ -183,29 +183,34 @@ def recount(backend: Any, cluster_name: str) -> None:
     cluster.pending_tasks_count = sum(s.pending_count for s in active)
 
 
+def new_deployment(service: Any, running: int, completed: bool) -> dict[str, Any]:
+    """A PRIMARY deployment of the service's task definition, as ``DescribeServices`` shows it:
+    ``running`` tasks, rolled out (``completed``) or in progress."""
+    now = utcnow()
+    deployment_id = f"ecs-svc/{mock_random.randint(0, 32**12)}"
+    state, reason = ("COMPLETED", "completed") if completed else ("IN_PROGRESS", "in progress")
+    return {
+        "createdAt": now,
+        "updatedAt": now,
+        "desiredCount": service.desired_count,
+        "failedTasks": 0,
+        "id": deployment_id,
+        "launchType": service.launch_type,
+        "pendingCount": 0,
+        "runningCount": running,
+        "rolloutState": state,
+        "rolloutStateReason": f"ECS deployment {deployment_id} {reason}.",
+        "status": "PRIMARY",
+        "taskDefinition": service.task_definition,
+    }
+
+
 def steady_state(service: Any, reason: str = "") -> None:
     """Emulate a finished rollout: one PRIMARY deployment, all desired tasks running (``reason``:
     why the count changed, for the note)."""
-    now = utcnow()
-    deployment_id = f"ecs-svc/{mock_random.randint(0, 32**12)}"
     service.running_count = service.desired_count
     service.pending_count = 0
-    service.deployments = [
-        {
-            "createdAt": now,
-            "updatedAt": now,
-            "desiredCount": service.desired_count,
-            "failedTasks": 0,
-            "id": deployment_id,
-            "launchType": service.launch_type,
-            "pendingCount": 0,
-            "runningCount": service.desired_count,
-            "rolloutState": "COMPLETED",
-            "rolloutStateReason": f"ECS deployment {deployment_id} completed.",
-            "status": "PRIMARY",
-            "taskDefinition": service.task_definition,
-        }
-    ]
+    service.deployments = [new_deployment(service, service.desired_count, completed=True)]
     recount(service._backend, service.cluster_name)
     notes.record(
         notes.SIMULATED,
@@ -219,7 +224,7 @@ def steady_state(service: Any, reason: str = "") -> None:
         0,
         {
             "id": str(mock_random.uuid4()),
-            "createdAt": now,
+            "createdAt": utcnow(),
             "message": f"(service {service.name}) has reached a steady state.",
         },
     )

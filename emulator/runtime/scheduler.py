@@ -155,7 +155,8 @@ def deployment_started(service: Any, reason: str = "") -> None:
     """A new deployment of a scheduled service (create, or an update): PRIMARY, IN_PROGRESS; the
     previous PRIMARY becomes ACTIVE until its tasks are gone."""
     from moto.core.utils import utcnow
-    from moto.moto_api._internal import mock_random
+
+    from emulator.compat.ecs import new_deployment
 
     with LOCK:
         now = utcnow()
@@ -171,24 +172,7 @@ def deployment_started(service: Any, reason: str = "") -> None:
         for deployment in service.deployments:
             if deployment.get("status") == "PRIMARY":
                 deployment["status"] = "ACTIVE"
-        deployment_id = f"ecs-svc/{mock_random.randint(0, 32**12)}"
-        service.deployments.insert(
-            0,
-            {
-                "createdAt": now,
-                "updatedAt": now,
-                "desiredCount": service.desired_count,
-                "failedTasks": 0,
-                "id": deployment_id,
-                "launchType": service.launch_type,
-                "pendingCount": 0,
-                "runningCount": 0,
-                "rolloutState": "IN_PROGRESS",
-                "rolloutStateReason": "ECS deployment " + deployment_id + " in progress.",
-                "status": "PRIMARY",
-                "taskDefinition": service.task_definition,
-            },
-        )
+        service.deployments.insert(0, new_deployment(service, 0, completed=False))
         service.running_count = sum(1 for t in _tasks_of(service) if not t.stopping)
 
 
