@@ -399,3 +399,11 @@ def test_the_wheel_is_typed_and_a_consumers_type_checker_uses_it(tmp_path: Path)
     assert sorted({line.split(":")[1] for line in errors}) == ["12", "13", "7"], result.stdout
     assert 'Unexpected keyword argument "vpce" for overloaded function "ContainerCluster"; ' \
         'did you mean "vpc"?' in result.stdout, result.stdout
+
+
+def test_the_configuration_table_says_what_the_app_sets_for_an_unset_health_path() -> None:
+    # the library's default (a TCP check) is not what this app gives a service built from source
+    meaning = config.key_specs(["location"])["location.healthCheckPath"].meaning
+    assert "Default: none" in meaning  # the library's own text stays
+    assert "In this app, a service whose image is built from imagesDirectory/<service> gets " \
+           "'/health' when the key is unset" in meaning

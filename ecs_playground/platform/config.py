@@ -31,6 +31,7 @@ from ..database import MySqlDatabaseProps
 from ..monitoring import PlatformMonitoringProps
 from ..props import configurable_fields, field_doc
 from ..validation import image_problems
+from .images import SERVICE_IMAGE_HEALTH_PATH
 from .layout import DEFAULT_SERVICE_STACKS, PLATFORM
 
 Parser = Callable[[Any], Any]
@@ -214,6 +215,13 @@ SERVICE_KEYS: dict[str, tuple[Parser, str]] = {
                               "execution role may read that secret only. Default: none (a "
                               "public image, or the asset built from imagesDirectory)."),
 }
+APP_DEFAULTS: dict[str, str] = {
+    "health_check_path": f"In this app, a service whose image is built from "
+                         f"imagesDirectory/<service> gets '{SERVICE_IMAGE_HEALTH_PATH}' when the "
+                         "key is unset (the images serve it).",
+}
+"""What this app sets where the library's default would apply (by props field), appended to the
+key's meaning."""
 PROPS_BY_PREFIX: dict[str, type] = {
     "cluster": ContainerClusterProps, "db": MySqlDatabaseProps,
     "monitoring": PlatformMonitoringProps,
@@ -256,7 +264,11 @@ def key_specs(services: Sequence[str]) -> dict[str, KeySpec]:
             (f"{service}.{k}", KeySpec(f"{service}.{k}", parse, meaning))
             for k, (parse, meaning) in SERVICE_KEYS.items()
         )
-        specs.update((s.key, s) for s in props_keys(service, SERVICE_PROPS))
+        specs.update(
+            (s.key, dataclasses.replace(s, meaning=f"{s.meaning} {APP_DEFAULTS[s.field]}")
+             if s.field in APP_DEFAULTS else s)
+            for s in props_keys(service, SERVICE_PROPS)
+        )
     return specs
 
 
