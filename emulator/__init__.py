@@ -11,6 +11,19 @@ ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 
 
+def sdk_environment(endpoint: str) -> dict[str, str]:
+    """What points an AWS SDK or CLI at the emulator: its endpoint, test credentials, the region,
+    and no instance-metadata probe (nothing may reach AWS)."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
 ANSWER_TIMEOUT_VARIABLE = "EMULATOR_ANSWER_TIMEOUT_SECONDS"
 CLI_TIMEOUT_VARIABLE = "EMULATOR_CLI_TIMEOUT_SECONDS"
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from emulator import ACCOUNT_ID, REGION
+from emulator import ACCOUNT_ID, REGION, sdk_environment
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -43,14 +43,9 @@ def environment(endpoint: str) -> dict[str, str]:
     env.update(
         {
             "PATH": f"{venv_bin}{os.pathsep}{env.get('PATH', '')}",
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
+            **sdk_environment(endpoint),
             "CDK_DEFAULT_ACCOUNT": ACCOUNT_ID,
             "CDK_DEFAULT_REGION": REGION,
-            "AWS_EC2_METADATA_DISABLED": "true",
             "CDK_DISABLE_VERSION_CHECK": "1",
         }
     )

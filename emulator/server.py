@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from emulator import REGION
+from emulator import sdk_environment
 
 LOOPBACK = "127.0.0.1"
 
@@ -43,12 +43,7 @@ def _contain(port: int) -> None:
     endpoint = f"http://{LOOPBACK}:{port}"
     os.environ.update(
         {
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_EC2_METADATA_DISABLED": "true",
+            **sdk_environment(endpoint),
             "NO_PROXY": ",".join(filter(None, [os.environ.get("NO_PROXY"), LOOPBACK])),
             "no_proxy": ",".join(filter(None, [os.environ.get("no_proxy"), LOOPBACK])),
         }

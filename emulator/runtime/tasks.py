@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from emulator import ACCOUNT_ID, REGION
+from emulator import ACCOUNT_ID, REGION, sdk_environment
 from emulator.assets import ImageAsset
 from emulator.runtime import pids
 from emulator.runtime.image import ImageSource
@@ -102,16 +102,7 @@ def task_environment(
         for database in databases:
             value = database.rewrite(name, value)
         env[name] = value
-    env.update(
-        {
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_EC2_METADATA_DISABLED": "true",
-        }
-    )
+    env.update(sdk_environment(endpoint))
     return env
 
 
