@@ -234,7 +234,10 @@ class EcsPlaygroundStack extends cdk.Stack {
   }
 }
 
-const app = new cdk.App();
+// As app.py: TRACE_SWITCHES (ecs_playground/platform/app.py), no stack traces in the metadata.
+const app = new cdk.App({
+  context: { 'aws:cdk:disable-creation-stack-traces': true, 'aws:cdk:disable-stack-trace': true },
+});
 new EcsPlaygroundStack(app, 'EcsPlayground', {
   description: 'ecs-playground: ECS on EC2 behind classic ELBs with RDS MySQL',
 });

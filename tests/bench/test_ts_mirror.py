@@ -61,11 +61,13 @@ def test_the_mirror_pins_the_pythons_cdk_libraries() -> None:
         )
 
 
-def test_the_mirror_has_the_pythons_feature_flags() -> None:
-    # given the feature flags of the tutorial's cdk.json and of the mirror's
+def test_the_mirror_has_the_pythons_feature_flags_and_cdk_switches() -> None:
+    # given the feature flags (@aws-cdk/...) and CDK switches (aws:cdk:...) of the tutorial's
+    # cdk.json and of the mirror's
     def flags(path: Path) -> dict[str, Any]:
         context = json.loads(path.read_text())["context"]
-        return {key: value for key, value in context.items() if key.startswith("@")}
+        return {key: value for key, value in context.items()
+                if key.startswith(("@", "aws:cdk:"))}
 
     python, typescript = flags(TUTORIAL_CDK_JSON), flags(TS_APP / "cdk.json")
     # then they are the same keys with the same values
@@ -114,3 +116,14 @@ def test_the_mirror_has_the_same_logical_ids(
         "bench/ts-app builds resources or outputs under other logical IDs than the Python app "
         "(construct IDs or tree differ):\n  " + "\n  ".join(differences)
     )
+
+
+def test_the_mirror_constructs_its_app_with_the_pythons_trace_switches() -> None:
+    # given the context app.py gives its cdk.App (no stack traces in the assembly's metadata)
+    from ecs_playground.platform.app import TRACE_SWITCHES
+
+    source = (TS_APP / "app.ts").read_text()
+    # then the mirror's `new cdk.App({ context: ... })` sets each to the same value
+    assert TRACE_SWITCHES
+    for key, value in TRACE_SWITCHES.items():
+        assert f"'{key}': {json.dumps(value)}" in source, f"bench/ts-app/app.ts: set {key}"
