@@ -47,7 +47,7 @@ class Variant:
 
 
 VARIANTS = {
-    "baseline": Variant("the app as committed"),
+    "baseline": Variant("the app as committed (app.py's TRACE_SWITCHES, cdk.json's flags)"),
     "manifest-validation-on": Variant(
         "cloud assembly schema validation on (TESTING_CDK=1; off by default since "
         "aws-cdk-cli PR 1135)", env={"TESTING_CDK": "1"}),
@@ -66,6 +66,9 @@ VARIANTS = {
     "annotation-traces-off": Variant(
         "CDK_DISABLE_STACK_TRACE=1 (annotation stack traces, aws-cdk PR 12180)",
         env={"CDK_DISABLE_STACK_TRACE": "1"}),
+    "annotation-traces-on": Variant(
+        "aws:cdk:disable-stack-trace false (annotation stack traces, aws-cdk PR 12180)",
+        context={"aws:cdk:disable-stack-trace": False}),
     "host-traces-on": Variant(
         "JSII_HOST_STACK_TRACES=1 (Python frames sent with every jsii call; off by default)",
         env={"JSII_HOST_STACK_TRACES": "1"}),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import overload
@@ -513,13 +515,30 @@ def registry_image_name(image: ecs.ContainerImage, scope: IConstruct) -> str | N
     if isinstance(image, ecs.EcrImage):
         return image.image_name
     if isinstance(image, ecs.RepositoryImage):
+        known = _IMAGE_NAMES.get(image)
+        if known is not None:
+            return known
         try:  # the name is private in jsii; resolving the image reads it without binding it
             resolved = Stack.of(scope).resolve(image)
         except (jsii.errors.JSIIError, RuntimeError):  # credentials: a construct, circular
             return None
         name = resolved.get("imageName") if isinstance(resolved, dict) else None
-        return name if isinstance(name, str) else None
+        if isinstance(name, str):
+            _IMAGE_NAMES[image] = name
+            return name
     return None
+
+
+_IMAGE_NAMES: weakref.WeakKeyDictionary[ecs.ContainerImage, str] = weakref.WeakKeyDictionary()
+"""Registry names already read, by image: the stack validates a service's props and the
+construct validates them again, and each reading costs two jsii round trips."""
+
+
+@functools.cache
+def _seconds(seconds: int) -> Duration:
+    """`Duration.seconds`, one object per value: durations are immutable, and each new one is a
+    jsii round trip (four per service)."""
+    return Duration.seconds(seconds)
 
 
 def _is_ip(value: str) -> bool:
@@ -641,7 +660,7 @@ class ClassicLoadBalancedService(Construct):
             circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True)
             if props.circuit_breaker
             else None,
-            health_check_grace_period=Duration.seconds(props.health_check_grace_period_seconds),
+            health_check_grace_period=_seconds(props.health_check_grace_period_seconds),
             placement_constraints=[ecs.PlacementConstraint.distinct_instances()],
             capacity_provider_strategies=[
                 ecs.CapacityProviderStrategy(
@@ -711,7 +730,7 @@ class ClassicLoadBalancedService(Construct):
         return ecs.CloudMapOptions(
             name=props.discovery_name or props.name,
             dns_record_type=servicediscovery.DnsRecordType.SRV,
-            dns_ttl=Duration.seconds(10),
+            dns_ttl=_seconds(10),
             container_port=props.container_port,
         )
 
@@ -832,8 +851,8 @@ class ClassicLoadBalancedService(Construct):
                 protocol=elb.LoadBalancingProtocol.TCP if props.health_check_path is None
                 else elb.LoadBalancingProtocol.HTTP,
                 path=props.health_check_path,
-                interval=Duration.seconds(props.health_check_interval_seconds),
-                timeout=Duration.seconds(props.health_check_timeout_seconds),
+                interval=_seconds(props.health_check_interval_seconds),
+                timeout=_seconds(props.health_check_timeout_seconds),
                 healthy_threshold=props.healthy_threshold,
                 unhealthy_threshold=props.unhealthy_threshold,
             ),

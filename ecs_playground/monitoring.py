@@ -166,16 +166,14 @@ class PlatformMonitoring(Construct):
         self.dashboard.add_widgets(
             cw.GraphWidget(
                 title="Cluster reservation, %", width=12, height=6,
-                left=[metric("AWS/ECS", "CPUReservation", cluster_dims).with_(label="CPU"),
-                      metric("AWS/ECS", "MemoryReservation", cluster_dims)
-                      .with_(label="memory")],
+                left=[metric("AWS/ECS", "CPUReservation", cluster_dims, label="CPU"),
+                      metric("AWS/ECS", "MemoryReservation", cluster_dims, label="memory")],
             ),
             cw.GraphWidget(
                 title="Instances", width=12, height=6,
-                left=[metric("AWS/AutoScaling", "GroupInServiceInstances", group)
-                      .with_(label="in service"),
-                      metric("AWS/AutoScaling", "GroupDesiredCapacity", group)
-                      .with_(label="desired")],
+                left=[metric("AWS/AutoScaling", "GroupInServiceInstances", group,
+                             label="in service"),
+                      metric("AWS/AutoScaling", "GroupDesiredCapacity", group, label="desired")],
             ),
         )
 
@@ -188,7 +186,7 @@ class PlatformMonitoring(Construct):
         )
         self.dashboard.add_widgets(*(
             cw.GraphWidget(title=title, width=6, height=6,
-                           left=[metric("AWS/RDS", name, dims).with_(label=name)])
+                           left=[metric("AWS/RDS", name, dims, label=name)])
             for title, name in (("Database CPU, %", "CPUUtilization"),
                                 ("Connections", "DatabaseConnections"),
                                 ("Free storage, bytes", "FreeStorageSpace"),
@@ -238,4 +236,4 @@ def _add_elb_lines(
 ) -> None:
     dims = {"LoadBalancerName": service.load_balancer.load_balancer_name}
     for (name, statistic), widget in widgets.items():
-        widget.add_left_metric(metric("AWS/ELB", name, dims, statistic).with_(label=service.name))
+        widget.add_left_metric(metric("AWS/ELB", name, dims, statistic, label=service.name))
