@@ -1,29 +1,38 @@
-"""RDS MySQL for the services: private, encrypted, backed up, credentials in Secrets Manager."""
+"""RDS MySQL for the services: private, encrypted, backed up, credentials in Secrets Manager.
+
+`IMySqlDatabase` is what an administrator of the database (`DatabaseUsers`) needs to know about it,
+in one value: a `MySqlDatabase`, or an `ExistingMySqlDatabase` for one this app did not create.
+"""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import overload
+from typing import Protocol, overload, runtime_checkable
 
+import jsii
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
-from constructs import Construct
+from constructs import Construct, DependencyGroup, IDependable
 
 from . import acknowledge
-from .alarms import ABOVE, BELOW, alarm, metric
+from .alarms import ABOVE, BELOW, alarm, alarms_switch, metric, threshold
 from .keywords import keywords_of, props_or_keywords
 from .props import doc, documented, setting
 from .validation import (
     Checker,
     Problem,
+    PropsValidationError,
     known,
     raise_if_invalid,
     subnet_problems,
-    type_problems,
+    validator,
 )
 
 MYSQL_PORT = 3306
@@ -39,7 +48,7 @@ PASSWORD_EXCLUDED_CHARACTERS = " %+~`#$&*()|[]{}:;<>?!'/@\"\\"
 @documented
 @dataclass(frozen=True, kw_only=True)
 class MySqlDatabaseProps:
-    """What the platform's MySQL needs. Every value has a safe default."""
+    """What a MySQL database needs. Every value has a safe default."""
 
     vpc: ec2.IVpc = field(metadata=doc(
         "VPC for the database. It goes into the VPC's isolated subnets when it has some (no "
@@ -65,13 +74,13 @@ class MySqlDatabaseProps:
         "RDS deletion protection. Set False for throwaway environments that `cdk destroy` "
         "must remove; the instance is still snapshotted on delete."))
     multi_az: bool = field(default=False, metadata=setting(
-        "Standby in a second AZ (doubles cost). The tutorial runs a single instance."))
+        "Standby in a second AZ (doubles cost). Default: a single instance."))
     iam_authentication: bool = field(default=False, metadata=setting(
         "IAM database authentication: MySQL users created for the AWSAuthenticationPlugin log "
         "in with a short-lived token that `rds-db:connect` permits, instead of a password. "
-        "Default off: no user of this platform logs in that way (each service has its own "
-        "password user, from Secrets Manager), and an authentication path nothing uses is one "
-        "more to review. Turn it on when you create such a user."))
+        "Default off: `DatabaseUsers` gives each service a password user (from Secrets "
+        "Manager), and an authentication path nothing uses is one more to review. Turn it on "
+        "when you create such a user, then `grant_connect` its client."))
     subnets: ec2.SubnetSelection | None = field(default=None, metadata=doc(
         "Where the instance runs. Default: the VPC's isolated subnets, or its private subnets "
         "with egress when it has no isolated ones (an `ec2.Vpc(...)` with default settings)."))
@@ -79,32 +88,26 @@ class MySqlDatabaseProps:
         "Customer managed KMS key for the storage and the secret. Default: the AWS-managed "
         "keys (aws/rds, aws/secretsmanager); both are encrypted either way."))
 
-    alarms: bool = field(default=True, metadata=setting(
-        "Create the database's alarms: CPU high, free storage low, freeable memory low, "
-        "connections high. They have no action until one is added "
-        "(`PlatformMonitoring.add_database`). False: none."))
-    alarm_cpu_percent: int = field(default=80, metadata=setting(
-        "CPU utilization (1-100 %) above which it alarms. Default 80."))
-    alarm_free_storage_gib: int = field(default=2, metadata=setting(
+    alarms: bool = alarms_switch(
+        "database", "CPU high, free storage low, freeable memory low, connections high")
+    alarm_cpu_percent: int = threshold(80, 100,
+        "CPU utilization (1-100 %) above which it alarms. Default 80.")
+    alarm_free_storage_gib: int = threshold(2, 65536, (
         "Free storage (GiB, 1-65536) below which it alarms; storage autoscaling grows the "
         "volume only up to max_allocated_storage_gib. Default 2."))
-    alarm_freeable_memory_mib: int = field(default=64, metadata=setting(
+    alarm_freeable_memory_mib: int = threshold(64, 1048576, (
         "Freeable memory (MiB, 1-1048576) below which it alarms. Default 64 (a db.t3.micro "
         "has 1 GiB)."))
-    alarm_connections: int = field(default=50, metadata=setting(
+    alarm_connections: int = threshold(50, 100000, (
         "Open connections (1-100000) above which it alarms. Default 50: MySQL's default "
         "max_connections on a db.t3.micro is about 60 (memory / 12 MiB); raise it with the "
         "instance class."))
-    alarm_minutes: int = field(default=10, metadata=setting(
+    alarm_minutes: int = threshold(10, 1440, (
         "Minutes a database metric must breach its threshold before it alarms (1-1440). "
         "Default 10."))
 
-    def validate(self) -> list[Problem]:
-        """Every invalid prop, without creating anything (an empty list when all are valid)."""
-        wrong_types = type_problems(self)
-        if wrong_types:
-            return wrong_types
-        check = Checker()
+    @validator
+    def validate(self, check: Checker) -> None:
         check.pattern(
             "engine_version", self.engine_version, ENGINE_VERSION_PATTERN,
             "a full MySQL 8.0.x or 8.4.x version, e.g. 8.4.10",
@@ -136,17 +139,13 @@ class MySqlDatabaseProps:
                 "master_username", self.master_username,
                 f"not one of {sorted(RESERVED_USERNAMES)}", "choose another name, e.g. 'admin'",
             )
-        for prop, high in (("alarm_cpu_percent", 100), ("alarm_free_storage_gib", 65536),
-                           ("alarm_freeable_memory_mib", 1048576),
-                           ("alarm_connections", 100000), ("alarm_minutes", 1440)):
-            check.int_range(prop, getattr(self, prop), 1, high)
+        check.bounds(self)
         if self.subnets is None:
             check.problems += subnet_problems(
                 "vpc", self.vpc, DATABASE_SUBNET_TYPES,
                 "give subnets=ec2.SubnetSelection(...), or a VPC with isolated or private subnets "
                 "(a database is never placed in public subnets)",
             )
-        return check.problems
 
     def placement(self) -> ec2.SubnetSelection:
         """Where the instance goes: `subnets`, else the first private kind the VPC has."""
@@ -158,10 +157,81 @@ class MySqlDatabaseProps:
         raise AssertionError("validate() refuses a VPC without private subnets")
 
 
+@runtime_checkable
+class IMySqlDatabase(Protocol):
+    """A MySQL database as its administrator (e.g. `DatabaseUsers`) sees it, in one value: where
+    it is, how to reach it, the admin credentials, and what to wait for before logging in.
+    A `MySqlDatabase` is one; `ExistingMySqlDatabase` describes one this app did not create."""
+
+    @property
+    def vpc(self) -> ec2.IVpc:
+        """The database's VPC."""
+        ...
+
+    @property
+    def hostname(self) -> str:
+        """The endpoint address."""
+        ...
+
+    @property
+    def port(self) -> int:
+        """The MySQL port."""
+        ...
+
+    @property
+    def secret(self) -> secretsmanager.ISecret:
+        """The admin (master) user's `username` and `password`."""
+        ...
+
+    @property
+    def connections(self) -> ec2.Connections:
+        """The database's security groups, with the MySQL port as default port."""
+        ...
+
+    @property
+    def available(self) -> IDependable:
+        """What must exist before a client can log in (the instance and its security groups)."""
+        ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExistingMySqlDatabase:
+    """A MySQL database this app did not create (another stack's, or one made by hand), as an
+    `IMySqlDatabase`: e.g. `DatabaseUsers(database=ExistingMySqlDatabase(...))`."""
+
+    vpc: ec2.IVpc
+    """The database's VPC."""
+    hostname: str
+    """The endpoint address."""
+    secret: secretsmanager.ISecret
+    """Secret with the admin user's `username` and `password`."""
+    security_groups: Sequence[ec2.ISecurityGroup]
+    """The database's security groups: a client allowed in gets the port opened on each."""
+    port: int = MYSQL_PORT
+    """The MySQL port."""
+
+    @functools.cached_property
+    def connections(self) -> ec2.Connections:
+        """The security groups, with `port` as default port."""
+        return ec2.Connections(security_groups=list(self.security_groups),
+                               default_port=ec2.Port.tcp(self.port))
+
+    @property
+    def available(self) -> IDependable:
+        """The security groups: a client waits for them (the instance is not this app's)."""
+        return DependencyGroup(*self.security_groups)
+
+
+@jsii.implements(ec2.IConnectable)
 class MySqlDatabase(Construct):
     """RDS MySQL in isolated subnets, not publicly accessible, storage encrypted, automated
     backups, snapshot on delete, generated master credentials in Secrets Manager (retained).
-    Nothing can reach port 3306 until `allow_from` is called.
+    Nothing can reach port 3306 until a client is allowed in:
+    `database.connections.allow_default_port_from(cluster_or_service)`.
+
+    Attributes: `instance`, `secret` (master), `attached_secret`, `security_group`,
+    `connections`, `alarms` (by name, without actions), `vpc`, `port`, `hostname`; the
+    `metric_*()` methods; `grant_connect` for IAM database authentication.
     """
 
     @overload
@@ -173,6 +243,14 @@ class MySqlDatabase(Construct):
     def __init__(self, scope: Construct, id: str, props: MySqlDatabaseProps) -> None:
         raise_if_invalid("MySqlDatabase", id, props.validate())
         super().__init__(scope, id)
+        self.vpc = props.vpc
+        """The database's VPC."""
+        self.port = MYSQL_PORT
+        """The MySQL port."""
+        self.master_username = props.master_username
+        """The admin user (never a service's: see `DatabaseUsers`)."""
+        self.iam_authentication = props.iam_authentication
+        """Whether IAM database authentication is on (`grant_connect` needs it)."""
         self.security_group = ec2.SecurityGroup(
             self, "SecurityGroup", vpc=props.vpc, allow_all_outbound=False,
             description="MySQL: inbound 3306 only from allowed clients, no outbound",
@@ -220,40 +298,109 @@ class MySqlDatabase(Construct):
         """The master secret as attached to the instance (host, port, engine added by RDS), for
         administrators; never a service's credentials (see `DatabaseUsers`)."""
 
+    @property
+    def connections(self) -> ec2.Connections:
+        """The database's security group, with MySQL's port as default port: nothing is allowed
+        in until a client is, e.g. `database.connections.allow_default_port_from(service)`."""
+        return self.instance.connections
+
+    @property
+    def available(self) -> IDependable:
+        """The instance: a client that logs in at deployment waits for it."""
+        return self.instance
+
+    def grant_connect(self, grantee: iam.IGrantable, db_user: str) -> iam.Grant:
+        """Let `grantee` log in as the MySQL user `db_user` with IAM database authentication
+        (`rds-db:connect` on that user's `dbuser` ARN only; the user must be created with
+        the AWSAuthenticationPlugin).
+
+        Needs `iam_authentication=True`: like aws-cdk-lib's `DatabaseInstance.grant_connect`
+        when IAM authentication was explicitly disabled, it refuses rather than switching it
+        on, since that is a reviewed choice of the props. `db_user` is required and never the
+        master user: a client gets a user of its own."""
+        problems = []
+        if not self.iam_authentication:
+            problems.append(Problem(
+                "iam_authentication", False, "True, for grant_connect",
+                "set iam_authentication=True in MySqlDatabaseProps, then create the user with "
+                "the AWSAuthenticationPlugin",
+            ))
+        if not isinstance(db_user, str) or not db_user:
+            problems.append(Problem("db_user", db_user, "a MySQL user name",
+                                    "name the user the grantee logs in as"))
+        elif db_user == self.master_username:
+            problems.append(Problem(
+                "db_user", db_user, "a user other than the master user",
+                "give the client a user of its own (the master credentials stay with the "
+                "administrator)",
+            ))
+        if problems:
+            raise PropsValidationError("MySqlDatabase", self.node.id, problems)
+        return self.instance.grant_connect(grantee, db_user)
+
+    def _metric(self, name: str, statistic: str, period: Duration | None,
+                label: str | None) -> cw.Metric:
+        dims = {"DBInstanceIdentifier": self.instance.instance_identifier}
+        return metric("AWS/RDS", name, dims, statistic, period=period, label=label)
+
+    def metric_cpu_utilization(self, *, statistic: str = "Average",
+                               period: Duration | None = None,
+                               label: str | None = None) -> cw.Metric:
+        """CPU utilization in % (CPUUtilization, 1-minute)."""
+        return self._metric("CPUUtilization", statistic, period, label)
+
+    def metric_free_storage_space(self, *, statistic: str = "Average",
+                                  period: Duration | None = None,
+                                  label: str | None = None) -> cw.Metric:
+        """Free storage in bytes (FreeStorageSpace, 1-minute)."""
+        return self._metric("FreeStorageSpace", statistic, period, label)
+
+    def metric_freeable_memory(self, *, statistic: str = "Average",
+                               period: Duration | None = None,
+                               label: str | None = None) -> cw.Metric:
+        """Freeable memory in bytes (FreeableMemory, 1-minute)."""
+        return self._metric("FreeableMemory", statistic, period, label)
+
+    def metric_database_connections(self, *, statistic: str = "Average",
+                                    period: Duration | None = None,
+                                    label: str | None = None) -> cw.Metric:
+        """Open connections (DatabaseConnections, 1-minute)."""
+        return self._metric("DatabaseConnections", statistic, period, label)
+
     def _alarms(self, props: MySqlDatabaseProps) -> dict[str, cw.Alarm]:
         scope = Construct(self, "Alarms")
-        dims = {"DBInstanceIdentifier": self.instance.instance_identifier}
         minutes = props.alarm_minutes
         checks = (
-            ("Cpu", "CPUUtilization", props.alarm_cpu_percent, ABOVE,
+            ("Cpu", self.metric_cpu_utilization(), props.alarm_cpu_percent, ABOVE,
              f"CPU above {props.alarm_cpu_percent} %"),
-            ("FreeStorage", "FreeStorageSpace", props.alarm_free_storage_gib * 1024**3, BELOW,
+            ("FreeStorage", self.metric_free_storage_space(),
+             props.alarm_free_storage_gib * 1024**3, BELOW,
              f"free storage below {props.alarm_free_storage_gib} GiB"),
-            ("FreeableMemory", "FreeableMemory", props.alarm_freeable_memory_mib * 1024**2,
-             BELOW, f"freeable memory below {props.alarm_freeable_memory_mib} MiB"),
-            ("Connections", "DatabaseConnections", props.alarm_connections, ABOVE,
+            ("FreeableMemory", self.metric_freeable_memory(),
+             props.alarm_freeable_memory_mib * 1024**2, BELOW,
+             f"freeable memory below {props.alarm_freeable_memory_mib} MiB"),
+            ("Connections", self.metric_database_connections(), props.alarm_connections, ABOVE,
              f"more than {props.alarm_connections} connections"),
         )
         return {
             key: alarm(
-                scope, key, metric=metric("AWS/RDS", metric_name, dims), threshold=threshold,
-                comparison=comparison, minutes=minutes,
-                description=f"MySQL database: {what} for {minutes} min",
+                scope, key, metric=found, threshold=threshold, comparison=comparison,
+                minutes=minutes, description=f"MySQL database: {what} for {minutes} min",
             )
-            for key, metric_name, threshold, comparison, what in checks
+            for key, found, threshold, comparison, what in checks
         }
 
     def _acknowledge(self, props: MySqlDatabaseProps) -> None:
         acknowledge.nag(
             self.instance, "AwsSolutions-RDS11",
-            "MySQL's standard port 3306 is part of the platform's contract with its services; "
-            "only the container instances' security group can reach it",
+            "MySQL's standard port 3306 is what MySQL clients expect; nothing can reach it "
+            "until a client is allowed in (`connections`)",
         )
         acknowledge.nag(
             self.secret, "AwsSolutions-SMG4",
-            "the master credentials are read only by whoever administers the database (the "
-            "database-users provisioner, during deployments; no task gets them); rotating them "
-            "is left to the operator",
+            "the master credentials are read only by whoever administers the database (e.g. "
+            "the DatabaseUsers provisioner, during deployments; no task gets them); rotating "
+            "them is left to the operator",
         )
         monitoring_role = self.instance.node.find_child("MonitoringRole")
         acknowledge.nag(
@@ -263,16 +410,16 @@ class MySqlDatabase(Construct):
             "the AWS-maintained policy RDS enhanced monitoring requires",
         )
         if not props.multi_az:
-            reason = ("single instance by default, as in the tutorial (a standby doubles the "
-                      "cost); set multi_az / db.multiAz for production")
+            reason = ("single instance by default (a standby doubles the cost); set multi_az "
+                      "for production")
             acknowledge.nag(self.instance, "AwsSolutions-RDS3", reason)
             acknowledge.checkov(self.instance, "CKV_AWS_157", reason)
         if not props.iam_authentication:
             acknowledge.checkov(
                 self.instance, "CKV_AWS_161",
-                "IAM database authentication is off because nothing uses it: every database user "
-                "of the platform logs in with a password kept in Secrets Manager; set "
-                "iam_authentication (db.iamAuthentication) to create users that log in with IAM",
+                "IAM database authentication is off because nothing uses it: the database users "
+                "log in with passwords kept in Secrets Manager; set iam_authentication to create "
+                "users that log in with IAM (then grant_connect their clients)",
             )
         if not props.deletion_protection:
             acknowledge.nag(

@@ -32,10 +32,11 @@ from ecs_playground import (
     ContainerClusterProps,
     DatabaseUsers,
     DatabaseUsersProps,
+    ExistingMySqlDatabase,
+    Monitoring,
+    MonitoringProps,
     MySqlDatabase,
     MySqlDatabaseProps,
-    PlatformMonitoring,
-    PlatformMonitoringProps,
     PropsKeywordError,
     PropsValidationError,
 )
@@ -103,10 +104,9 @@ def test_help_shows_each_fields_documentation(cls: type) -> None:
 def _platform(scope: Construct, vpc: ec2.IVpc) -> None:
     cluster = ContainerCluster(scope, "Cluster", ContainerClusterProps(vpc=vpc))
     database = MySqlDatabase(scope, "Database", MySqlDatabaseProps(vpc=vpc))
-    database.allow_from(cluster.security_group, "MySQL from the ECS instances")
+    database.connections.allow_default_port_from(cluster, "MySQL from the ECS instances")
     users = DatabaseUsers(scope, "DatabaseUsers", DatabaseUsersProps(
-        vpc=vpc, master_secret=database.secret, endpoint_address=database.hostname,
-        database=database.instance, services={"web": "web", "api": "api"},
+        database=database, services={"web": "web", "api": "api"},
     ))
     for name, port in (("web", 8080), ("api", 8081)):
         ClassicLoadBalancedService(scope, name.title(), ClassicLoadBalancedServiceProps(
@@ -181,9 +181,9 @@ def test_the_readme_examples_give_each_service_its_own_database_user() -> None:
 def _users_keywords(stack: cdk.Stack) -> dict[str, Any]:
     vpc = existing_vpc(stack)
     group = ec2.SecurityGroup.from_security_group_id(stack, "DbSg", "sg-0123456789abcdef0")
-    return {"vpc": vpc, "services": {"web": "web"}, "endpoint_address": "db.example.org",
-            "master_secret": secretsmanager.Secret.from_secret_name_v2(stack, "Admin", "admin"),
-            "database": ec2.Connections(security_groups=[group])}
+    return {"services": {"web": "web"}, "database": ExistingMySqlDatabase(
+        vpc=vpc, hostname="db.example.org", security_groups=[group],
+        secret=secretsmanager.Secret.from_secret_name_v2(stack, "Admin", "admin"))}
 
 
 def _service_keywords(stack: cdk.Stack) -> dict[str, Any]:
@@ -198,7 +198,7 @@ KEYWORD_CASES: dict[type, tuple[type, Any]] = {
     MySqlDatabase: (MySqlDatabaseProps, lambda s: {"vpc": existing_vpc(s), "multi_az": True}),
     ClassicLoadBalancedService: (ClassicLoadBalancedServiceProps, _service_keywords),
     DatabaseUsers: (DatabaseUsersProps, _users_keywords),
-    PlatformMonitoring: (PlatformMonitoringProps, lambda s: {"dashboard_name": "shop"}),
+    Monitoring: (MonitoringProps, lambda s: {"dashboard_name": "shop"}),
 }
 
 
