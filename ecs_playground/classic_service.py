@@ -188,15 +188,10 @@ class ClassicLoadBalancedService(ServiceMetrics, Construct):
             self.load_balancer.add_target(self.service)
         self.discovery_name = self._discovery_name(props, container_cluster)
         """DNS name of the service's SRV record in the cluster's namespace (None without)."""
-        self.connections = ec2.Connections(security_groups=(
+        self._connections = ec2.Connections(security_groups=(
             [container_cluster.security_group] if container_cluster is not None
             else list(ecs_cluster.connections.security_groups)
         ))
-        """Where the service's traffic comes from, for a database or another peer to allow
-        (`database.connections.allow_default_port_from(service)`): in bridge mode the tasks send
-        from their instances, so this is the instances' security group, which every service of
-        the cluster shares. It has no default port: clients reach the service through its load
-        balancer (`load_balancer.connections`), never the instances directly."""
         self.alarms: dict[str, cw.Alarm] = {}
         """The service's alarms by name (empty when `alarms` is off), without actions."""
         if props.alarms:
@@ -209,6 +204,15 @@ class ClassicLoadBalancedService(ServiceMetrics, Construct):
         """Task autoscaling (None when max_task_count is unset)."""
         if props.max_task_count is not None:
             self.scalable_target = self._autoscaling(props, props.max_task_count)
+
+    @property
+    def connections(self) -> ec2.Connections:
+        """Where the service's traffic comes from, for a database or another peer to allow
+        (`database.connections.allow_default_port_from(service)`): in bridge mode the tasks send
+        from their instances, so this is the instances' security group, which every service of
+        the cluster shares. It has no default port: clients reach the service through its load
+        balancer (`load_balancer.connections`), never the instances directly."""
+        return self._connections
 
     def _join_cluster_load_balancers(self, cluster: IServiceCluster, host_port: int) -> None:
         """Register the service with its ELB, as `add_target` does, but open the host port
