@@ -6,7 +6,6 @@ from __future__ import annotations
 import ast
 import inspect
 import json
-import os
 import pydoc
 import re
 import subprocess
@@ -47,6 +46,7 @@ from ecs_playground.props import CONFIGURABLE, DOC
 
 from .conftest import ROOT
 from .factories import existing_vpc, new_stack
+from .library.doc_blocks import python_blocks, run_blocks
 from .tutorial import TUTORIAL_CONTEXT
 
 LIBRARY = ROOT / "ecs_playground"
@@ -315,26 +315,14 @@ def test_services_built_from_source_keep_the_health_path_their_images_serve() ->
     assert targets == ["HTTP:8081/health", "HTTP:9091/health"]
 
 
+DOCS_WITH_THEIR_OWN_RUN = {"constructs.md"}
+"""Pages whose blocks a test of their own runs (tests/library/test_docs_constructs.py)."""
+
+
 def _documented_python_blocks() -> list[tuple[str, str]]:
     """Every ```python block of the README and of docs/*.md, with the page it is on."""
-    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-    return [(page.relative_to(ROOT).as_posix(), code) for page in pages
-            for code in re.findall(r"```python\n(.*?)```", page.read_text(), re.S)]
-
-
-RUN_BLOCKS = """
-import os, sys, traceback
-blocks = {blocks!r}
-failed = []
-for i, (page, code) in enumerate(blocks):
-    try:
-        exec(compile(code, f"{{page}} python block {{i}}", "exec"), {{"__name__": "__main__"}})
-    except BaseException:
-        failed.append(f"{{page}} #{{i}}")
-        traceback.print_exc()
-print(f"ran {{len(blocks)}} blocks")
-sys.exit(f"documented Python blocks that failed: {{failed}}" if failed else 0)
-"""
+    return python_blocks(ROOT / "README.md", *sorted(
+        page for page in (ROOT / "docs").glob("*.md") if page.name not in DOCS_WITH_THEIR_OWN_RUN))
 
 
 @pytest.mark.slow
@@ -343,14 +331,7 @@ def test_readme_python_examples_run_as_written(tmp_path: Path) -> None:
     # start, not one per block)
     blocks = _documented_python_blocks()
     assert {page for page, _ in blocks} >= {"README.md", "docs/database-users.md"}, blocks
-    result = subprocess.run(
-        [sys.executable, "-c", RUN_BLOCKS.format(blocks=blocks)], cwd=tmp_path,
-        capture_output=True, text=True, timeout=600, check=False,
-        # a clean environment, but the user's HOME: jsii's package cache lives there (a fresh
-        # HOME makes jsii unpack aws-cdk-lib again, ~10 s of CPU that no user pays twice)
-        env={"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
-             "HOME": os.environ.get("HOME", str(tmp_path)), "PYTHONPATH": str(ROOT)},
-    )
+    result = run_blocks(blocks, tmp_path)
     assert result.returncode == 0, result.stderr[-4000:]
     assert f"ran {len(blocks)} blocks" in result.stdout
 
