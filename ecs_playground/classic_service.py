@@ -57,7 +57,7 @@ class ClassicLoadBalancedService(ServiceMetrics, Construct):
 
     The ELB accepts its listener ports from `allowed_cidrs` only and health-checks the host port
     (TCP/HTTP); it may send to the instances on the host port only. It listens with plain HTTP
-    on `listener_port` (the tutorial's setup), or, given `certificate_arn`, with HTTPS on
+    on `listener_port` (the classic setup), or, given `certificate_arn`, with HTTPS on
     `https_listener_port` and the plain-HTTP listener closed unless `keep_http_listener`.
     On a cluster that admits services (`IServiceCluster`, e.g. a ContainerCluster) the ELB
     also joins the cluster's load balancer security group, from which the instances accept the
