@@ -363,14 +363,7 @@ class ClassicLoadBalancedServiceProps:
                 "host_port", host, f"not one of the ECS agent's ports {ECS_RESERVED_HOST_PORTS}",
                 "choose another host port",
             )
-        listener = self.effective_listener_port
-        if check.port("listener_port", listener) and known(listener) and not (
-            listener in ELB_LOW_PORTS or listener >= 1024
-        ):
-            check.add(
-                "listener_port", listener, f"{ELB_LOW_PORTS} or 1024-65535 (classic ELB rule)",
-                "choose a listener port a classic ELB accepts, e.g. 80 or 8081",
-            )
+        _check_listener_port(check, "listener_port", self.effective_listener_port, "80 or 8081")
         self._check_https(check)
 
     def _check_https(self, check: Checker) -> None:
@@ -388,13 +381,7 @@ class ClassicLoadBalancedServiceProps:
                 "(without a certificate the plain-HTTP listener is the only one)",
             )
         https = self.https_listener_port
-        if check.port("https_listener_port", https) and known(https) and not (
-            https in ELB_LOW_PORTS or https >= 1024
-        ):
-            check.add(
-                "https_listener_port", https, f"{ELB_LOW_PORTS} or 1024-65535 (classic ELB rule)",
-                "choose a listener port a classic ELB accepts, e.g. 443 or 8443",
-            )
+        _check_listener_port(check, "https_listener_port", https, "443 or 8443")
         listener = self.effective_listener_port
         if (self.certificate_arn is not None and self.keep_http_listener
                 and known(https, listener) and https == listener):
@@ -481,6 +468,15 @@ class ClassicLoadBalancedServiceProps:
             min_healthy_percent=self.min_healthy_percent,
             max_healthy_percent=self.max_healthy_percent,
             max_count=self.max_task_count,
+        )
+
+
+def _check_listener_port(check: Checker, prop: str, port: int, example: str) -> None:
+    """A port a classic ELB accepts as a listener's front-end port."""
+    if check.port(prop, port) and known(port) and not (port in ELB_LOW_PORTS or port >= 1024):
+        check.add(
+            prop, port, f"{ELB_LOW_PORTS} or 1024-65535 (classic ELB rule)",
+            f"choose a listener port a classic ELB accepts, e.g. {example}",
         )
 
 
