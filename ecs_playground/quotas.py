@@ -52,14 +52,14 @@ class Quota:
 STACK_RESOURCES = Quota(
     "CloudFormation", "resources per stack (design budget; CloudFormation allows 500)", 400,
     False, CFN_QUOTAS,
-    "move some services to another stack",
+    "pin some services to another service stack with <service>.stack, or raise serviceStacks",
 )
 """Our budget: 100 below CloudFormation's 500, so a stack never meets CDK's own hard error
 (TooManyResourcesInStack) and a service added later still fits."""
 STACK_TEMPLATE_BYTES = Quota(
     "CloudFormation", "template size (design budget; CloudFormation allows 1 MB from S3)",
     800 * 1024, False, CFN_QUOTAS,
-    "move some services to another stack",
+    "pin some services to another service stack with <service>.stack, or raise serviceStacks",
 )
 STACK_OUTPUTS = Quota("CloudFormation", "outputs per stack", 200, False, CFN_QUOTAS,
                       "move services (their outputs and exports) to another stack")
