@@ -1,229 +1,43 @@
 """RDS MySQL for the services: private, encrypted, backed up, credentials in Secrets Manager.
 
-`IMySqlDatabase` is what an administrator of the database (`DatabaseUsers`) needs to know about it,
-in one value: a `MySqlDatabase`, or an `ExistingMySqlDatabase` for one this app did not create.
+The construct lives here; its props and their checks in `database_props`, its metrics and alarms
+in `database_alarms`, what an administrator needs to know of a database (`IMySqlDatabase`,
+`ExistingMySqlDatabase`) in `database_reference`; all re-exported here, so `from
+ecs_playground.database import MySqlDatabaseProps` keeps working.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Protocol, overload, runtime_checkable
+from typing import overload
 
 import jsii
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
-from constructs import Construct, DependencyGroup, IDependable
+from constructs import Construct, IDependable
 
 from . import acknowledge
-from .alarms import ABOVE, BELOW, alarm, alarms_switch, metric, threshold
-from .keywords import keywords_of, props_or_keywords
-from .props import doc, documented, setting
-from .validation import (
-    Checker,
-    Problem,
-    PropsValidationError,
-    known,
-    raise_if_invalid,
-    subnet_problems,
-    validator,
+from .database_alarms import DatabaseMetrics, database_alarms
+from .database_props import (
+    DATABASE_SUBNET_TYPES,
+    PASSWORD_EXCLUDED_CHARACTERS,
+    MySqlDatabaseProps,
 )
+from .database_reference import MYSQL_PORT, ExistingMySqlDatabase, IMySqlDatabase
+from .keywords import keywords_of, props_or_keywords
+from .validation import Problem, PropsValidationError, raise_if_invalid
 
-MYSQL_PORT = 3306
-DATABASE_SUBNET_TYPES = (ec2.SubnetType.PRIVATE_ISOLATED, ec2.SubnetType.PRIVATE_WITH_EGRESS)
-ENGINE_VERSION_PATTERN = r"8\.(0|4)\.\d{1,2}"
-INSTANCE_CLASS_PATTERN = r"db\.[a-z][a-z0-9]*\.[a-z0-9]+"
-USERNAME_PATTERN = r"[A-Za-z][A-Za-z0-9_]{0,15}"
-RESERVED_USERNAMES = frozenset({"root", "rdsadmin", "mysql", "user"})
-# Characters that break DSNs, shell quoting or JSON in the services' configuration.
-PASSWORD_EXCLUDED_CHARACTERS = " %+~`#$&*()|[]{}:;<>?!'/@\"\\"
-
-
-@documented
-@dataclass(frozen=True, kw_only=True)
-class MySqlDatabaseProps:
-    """What a MySQL database needs. Every value has a safe default."""
-
-    vpc: ec2.IVpc = field(metadata=doc(
-        "VPC for the database. It goes into the VPC's isolated subnets when it has some (no "
-        "route to or from the internet), else into its private subnets with egress; a VPC with "
-        "public subnets only is refused. Needs subnets in at least two AZs (an RDS rule)."))
-    engine_version: str = field(default="8.4.10", metadata=setting(
-        "Full MySQL engine version (8.0.x or 8.4.x). Default 8.4.10: MySQL 8.4 is the LTS "
-        "line; 8.0 left RDS standard support in July 2026. A full version is required: a "
-        "major version alone lets RDS pick one, and minor upgrades then show up as template "
-        "drift."))
-    instance_class: str = field(default="db.t3.micro", metadata=setting(
-        "RDS instance class, e.g. db.t3.micro, db.m6i.large."))
-    allocated_storage_gib: int = field(default=20, metadata=setting(
-        "Initial gp3 storage (20-65536 GiB)."))
-    max_allocated_storage_gib: int = field(default=100, metadata=setting(
-        "Upper bound for storage autoscaling; must be >= allocated_storage_gib."))
-    master_username: str = field(default="admin", metadata=setting(
-        "Master user; its generated password goes to Secrets Manager, never into the "
-        "template."))
-    backup_retention_days: int = field(default=7, metadata=setting(
-        "Days of automated backups (1-35; 0 would disable them, which is not allowed here)."))
-    deletion_protection: bool = field(default=True, metadata=setting(
-        "RDS deletion protection. Set False for throwaway environments that `cdk destroy` "
-        "must remove; the instance is still snapshotted on delete."))
-    multi_az: bool = field(default=False, metadata=setting(
-        "Standby in a second AZ (doubles cost). Default: a single instance."))
-    iam_authentication: bool = field(default=False, metadata=setting(
-        "IAM database authentication: MySQL users created for the AWSAuthenticationPlugin log "
-        "in with a short-lived token that `rds-db:connect` permits, instead of a password. "
-        "Default off: `DatabaseUsers` gives each service a password user (from Secrets "
-        "Manager), and an authentication path nothing uses is one more to review. Turn it on "
-        "when you create such a user, then `grant_connect` its client."))
-    subnets: ec2.SubnetSelection | None = field(default=None, metadata=doc(
-        "Where the instance runs. Default: the VPC's isolated subnets, or its private subnets "
-        "with egress when it has no isolated ones (an `ec2.Vpc(...)` with default settings)."))
-    encryption_key: kms.IKey | None = field(default=None, metadata=doc(
-        "Customer managed KMS key for the storage and the secret. Default: the AWS-managed "
-        "keys (aws/rds, aws/secretsmanager); both are encrypted either way."))
-
-    alarms: bool = alarms_switch(
-        "database", "CPU high, free storage low, freeable memory low, connections high")
-    alarm_cpu_percent: int = threshold(80, 100,
-        "CPU utilization (1-100 %) above which it alarms. Default 80.")
-    alarm_free_storage_gib: int = threshold(2, 65536, (
-        "Free storage (GiB, 1-65536) below which it alarms; storage autoscaling grows the "
-        "volume only up to max_allocated_storage_gib. Default 2."))
-    alarm_freeable_memory_mib: int = threshold(64, 1048576, (
-        "Freeable memory (MiB, 1-1048576) below which it alarms. Default 64 (a db.t3.micro "
-        "has 1 GiB)."))
-    alarm_connections: int = threshold(50, 100000, (
-        "Open connections (1-100000) above which it alarms. Default 50: MySQL's default "
-        "max_connections on a db.t3.micro is about 60 (memory / 12 MiB); raise it with the "
-        "instance class."))
-    alarm_minutes: int = threshold(10, 1440, (
-        "Minutes a database metric must breach its threshold before it alarms (1-1440). "
-        "Default 10."))
-
-    @validator
-    def validate(self, check: Checker) -> None:
-        check.pattern(
-            "engine_version", self.engine_version, ENGINE_VERSION_PATTERN,
-            "a full MySQL 8.0.x or 8.4.x version, e.g. 8.4.10",
-            "give major, minor and patch (a major version alone is not accepted)",
-        )
-        check.pattern(
-            "instance_class", self.instance_class, INSTANCE_CLASS_PATTERN,
-            "db.<family>.<size>, e.g. db.t3.micro", "prefix the EC2 type with 'db.'",
-        )
-        check.int_range("allocated_storage_gib", self.allocated_storage_gib, 20, 65536)
-        if (known(self.max_allocated_storage_gib, self.allocated_storage_gib)
-                and self.max_allocated_storage_gib < self.allocated_storage_gib):
-            check.add(
-                "max_allocated_storage_gib", self.max_allocated_storage_gib,
-                f">= allocated_storage_gib ({self.allocated_storage_gib})",
-                "raise max_allocated_storage_gib",
-            )
-        check.int_range(
-            "backup_retention_days", self.backup_retention_days, 1, 35,
-            "keep automated backups: set 1-35 days",
-        )
-        ok = check.pattern(
-            "master_username", self.master_username, USERNAME_PATTERN,
-            "1-16 letters, digits or '_', starting with a letter",
-            "choose a short name such as 'admin'",
-        )
-        if ok and self.master_username.lower() in RESERVED_USERNAMES:
-            check.add(
-                "master_username", self.master_username,
-                f"not one of {sorted(RESERVED_USERNAMES)}", "choose another name, e.g. 'admin'",
-            )
-        check.bounds(self)
-        if self.subnets is None:
-            check.problems += subnet_problems(
-                "vpc", self.vpc, DATABASE_SUBNET_TYPES,
-                "give subnets=ec2.SubnetSelection(...), or a VPC with isolated or private subnets "
-                "(a database is never placed in public subnets)",
-            )
-
-    def placement(self) -> ec2.SubnetSelection:
-        """Where the instance goes: `subnets`, else the first private kind the VPC has."""
-        if self.subnets is not None:
-            return self.subnets
-        for subnet_type in DATABASE_SUBNET_TYPES:
-            if not subnet_problems("vpc", self.vpc, [subnet_type], ""):
-                return ec2.SubnetSelection(subnet_type=subnet_type)
-        raise AssertionError("validate() refuses a VPC without private subnets")
-
-
-@runtime_checkable
-class IMySqlDatabase(Protocol):
-    """A MySQL database as its administrator (e.g. `DatabaseUsers`) sees it, in one value: where
-    it is, how to reach it, the admin credentials, and what to wait for before logging in.
-    A `MySqlDatabase` is one; `ExistingMySqlDatabase` describes one this app did not create."""
-
-    @property
-    def vpc(self) -> ec2.IVpc:
-        """The database's VPC."""
-        ...
-
-    @property
-    def hostname(self) -> str:
-        """The endpoint address."""
-        ...
-
-    @property
-    def port(self) -> int:
-        """The MySQL port."""
-        ...
-
-    @property
-    def secret(self) -> secretsmanager.ISecret:
-        """The admin (master) user's `username` and `password`."""
-        ...
-
-    @property
-    def connections(self) -> ec2.Connections:
-        """The database's security groups, with the MySQL port as default port."""
-        ...
-
-    @property
-    def available(self) -> IDependable:
-        """What must exist before a client can log in (the instance and its security groups)."""
-        ...
-
-
-@dataclass(frozen=True, kw_only=True)
-class ExistingMySqlDatabase:
-    """A MySQL database this app did not create (another stack's, or one made by hand), as an
-    `IMySqlDatabase`: e.g. `DatabaseUsers(database=ExistingMySqlDatabase(...))`."""
-
-    vpc: ec2.IVpc
-    """The database's VPC."""
-    hostname: str
-    """The endpoint address."""
-    secret: secretsmanager.ISecret
-    """Secret with the admin user's `username` and `password`."""
-    security_groups: Sequence[ec2.ISecurityGroup]
-    """The database's security groups: a client allowed in gets the port opened on each."""
-    port: int = MYSQL_PORT
-    """The MySQL port."""
-
-    @functools.cached_property
-    def connections(self) -> ec2.Connections:
-        """The security groups, with `port` as default port."""
-        return ec2.Connections(security_groups=list(self.security_groups),
-                               default_port=ec2.Port.tcp(self.port))
-
-    @property
-    def available(self) -> IDependable:
-        """The security groups: a client waits for them (the instance is not this app's)."""
-        return DependencyGroup(*self.security_groups)
+__all__ = [
+    "DATABASE_SUBNET_TYPES", "MYSQL_PORT", "PASSWORD_EXCLUDED_CHARACTERS",
+    "ExistingMySqlDatabase", "IMySqlDatabase", "MySqlDatabase", "MySqlDatabaseProps",
+]
 
 
 @jsii.implements(ec2.IConnectable)
-class MySqlDatabase(Construct):
+class MySqlDatabase(DatabaseMetrics, Construct):
     """RDS MySQL in isolated subnets, not publicly accessible, storage encrypted, automated
     backups, snapshot on delete, generated master credentials in Secrets Manager (retained).
     Nothing can reach port 3306 until a client is allowed in:
@@ -291,7 +105,8 @@ class MySqlDatabase(Construct):
             copy_tags_to_snapshot=True,
         )
         self._acknowledge(props)
-        self.alarms: dict[str, cw.Alarm] = self._alarms(props) if props.alarms else {}
+        self.alarms: dict[str, cw.Alarm] = database_alarms(
+            Construct(self, "Alarms"), self, props) if props.alarms else {}
         """The database's alarms by name (empty when `alarms` is off), without actions."""
         assert self.instance.secret is not None
         self.attached_secret: secretsmanager.ISecret = self.instance.secret
@@ -337,58 +152,6 @@ class MySqlDatabase(Construct):
         if problems:
             raise PropsValidationError("MySqlDatabase", self.node.id, problems)
         return self.instance.grant_connect(grantee, db_user)
-
-    def _metric(self, name: str, statistic: str, period: Duration | None,
-                label: str | None) -> cw.Metric:
-        dims = {"DBInstanceIdentifier": self.instance.instance_identifier}
-        return metric("AWS/RDS", name, dims, statistic, period=period, label=label)
-
-    def metric_cpu_utilization(self, *, statistic: str = "Average",
-                               period: Duration | None = None,
-                               label: str | None = None) -> cw.Metric:
-        """CPU utilization in % (CPUUtilization, 1-minute)."""
-        return self._metric("CPUUtilization", statistic, period, label)
-
-    def metric_free_storage_space(self, *, statistic: str = "Average",
-                                  period: Duration | None = None,
-                                  label: str | None = None) -> cw.Metric:
-        """Free storage in bytes (FreeStorageSpace, 1-minute)."""
-        return self._metric("FreeStorageSpace", statistic, period, label)
-
-    def metric_freeable_memory(self, *, statistic: str = "Average",
-                               period: Duration | None = None,
-                               label: str | None = None) -> cw.Metric:
-        """Freeable memory in bytes (FreeableMemory, 1-minute)."""
-        return self._metric("FreeableMemory", statistic, period, label)
-
-    def metric_database_connections(self, *, statistic: str = "Average",
-                                    period: Duration | None = None,
-                                    label: str | None = None) -> cw.Metric:
-        """Open connections (DatabaseConnections, 1-minute)."""
-        return self._metric("DatabaseConnections", statistic, period, label)
-
-    def _alarms(self, props: MySqlDatabaseProps) -> dict[str, cw.Alarm]:
-        scope = Construct(self, "Alarms")
-        minutes = props.alarm_minutes
-        checks = (
-            ("Cpu", self.metric_cpu_utilization(), props.alarm_cpu_percent, ABOVE,
-             f"CPU above {props.alarm_cpu_percent} %"),
-            ("FreeStorage", self.metric_free_storage_space(),
-             props.alarm_free_storage_gib * 1024**3, BELOW,
-             f"free storage below {props.alarm_free_storage_gib} GiB"),
-            ("FreeableMemory", self.metric_freeable_memory(),
-             props.alarm_freeable_memory_mib * 1024**2, BELOW,
-             f"freeable memory below {props.alarm_freeable_memory_mib} MiB"),
-            ("Connections", self.metric_database_connections(), props.alarm_connections, ABOVE,
-             f"more than {props.alarm_connections} connections"),
-        )
-        return {
-            key: alarm(
-                scope, key, metric=found, threshold=threshold, comparison=comparison,
-                minutes=minutes, description=f"MySQL database: {what} for {minutes} min",
-            )
-            for key, found, threshold, comparison, what in checks
-        }
 
     def _acknowledge(self, props: MySqlDatabaseProps) -> None:
         acknowledge.nag(

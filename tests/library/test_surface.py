@@ -306,3 +306,21 @@ def test_the_library_exports_what_the_docs_name() -> None:
         assert name in ecs_playground.__all__, name
     assert ecs_playground.PlatformMonitoring is ecs_playground.Monitoring
     assert isinstance(MySqlDatabase, type)
+
+
+def test_the_former_module_paths_still_import() -> None:
+    # what an importer may have written before the modules were cut along their seams
+    from ecs_playground.classic_service import (
+        ClassicLoadBalancedServiceProps,
+        registry_image_name,
+    )
+    from ecs_playground.container_cluster import ContainerClusterProps, egress_rule
+    from ecs_playground.database import MYSQL_PORT, MySqlDatabaseProps
+    from ecs_playground.monitoring import PlatformMonitoring, PlatformMonitoringProps
+
+    assert ClassicLoadBalancedServiceProps is ecs_playground.ClassicLoadBalancedServiceProps
+    assert ContainerClusterProps is ecs_playground.ContainerClusterProps
+    assert MySqlDatabaseProps is ecs_playground.MySqlDatabaseProps
+    assert PlatformMonitoringProps is ecs_playground.MonitoringProps
+    assert PlatformMonitoring is ecs_playground.Monitoring
+    assert MYSQL_PORT == 3306 and callable(registry_image_name) and callable(egress_rule)
