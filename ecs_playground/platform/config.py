@@ -28,7 +28,7 @@ from typing import Any
 from ..classic_service import ClassicLoadBalancedServiceProps
 from ..container_cluster import ContainerClusterProps
 from ..database import MySqlDatabaseProps
-from ..monitoring import PlatformMonitoringProps
+from ..monitoring import MonitoringProps
 from ..props import configurable_fields, field_doc
 from ..validation import image_problems
 from .images import SERVICE_IMAGE_HEALTH_PATH
@@ -224,7 +224,7 @@ APP_DEFAULTS: dict[str, str] = {
 key's meaning."""
 PROPS_BY_PREFIX: dict[str, type] = {
     "cluster": ContainerClusterProps, "db": MySqlDatabaseProps,
-    "monitoring": PlatformMonitoringProps,
+    "monitoring": MonitoringProps,
 }
 SERVICE_PROPS = ClassicLoadBalancedServiceProps
 
@@ -287,7 +287,7 @@ def _suggest(key: str, known: Sequence[str]) -> str:
     if _normal(key) in by_normal:
         return f"did you mean '{by_normal[_normal(key)]}'? (keys are camelCase, case-sensitive)"
     close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.75)
-    return f"did you mean '{close[0]}'?" if close else "see the README's configuration table"
+    return f"did you mean '{close[0]}'?" if close else "see docs/configuration.md"
 
 
 # --- the parsed configuration -----------------------------------------------------------------
@@ -323,7 +323,7 @@ class PlatformConfig:
     database: Mapping[str, Any]
     """Keyword arguments for MySqlDatabaseProps (without vpc)."""
     monitoring: Mapping[str, Any]
-    """Keyword arguments for PlatformMonitoringProps (without encryption_key)."""
+    """Keyword arguments for MonitoringProps (without encryption_key)."""
     services: Mapping[str, ServiceConfig]
     """Per service name, in deployment order."""
     service_stacks: int = DEFAULT_SERVICE_STACKS
