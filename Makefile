@@ -26,7 +26,7 @@ CHECKOV_VENV := $(VENV)/tools/checkov
 # rest installs in parallel (make -j: the Python packages, the CDK CLI and checkov at once).
 BOOTSTRAP := $(VENV)/.bootstrap-stamp
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-stamp
-INSTALL_JOBS := $(MAKE) --no-print-directory -s -j4
+INSTALL_JOBS = $(MAKE) --no-print-directory -s -j4 -f $(firstword $(MAKEFILE_LIST))
 
 # uv (PyPI's fast installer, itself installed by pip) installs the pinned requirements several times
 # faster than pip; without it (not installable here) plain pip does the same, only slower. Both
