@@ -7,7 +7,7 @@ variables it reads) and the set of packages installed beside it. Any change to o
 another key: a stored pass can only ever stand for the exact bytes, scanner and rules that
 produced it. Only passes are stored; a failure is re-checked (and fails) every time.
 
-Standard library only: `make synth` imports this without the CDK (see synth_gates.py).
+Standard library only: `make synth` imports this without the CDK (see light.py).
 """
 
 from __future__ import annotations

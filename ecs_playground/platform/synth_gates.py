@@ -1,9 +1,10 @@
 """`make synth`: the synth, every template through cfn-lint and checkov, then the summary.
 
-    python ecs_playground/platform/synth_gates.py --checkov CHECKOV -- node_modules/.bin/cdk synth
+    python ecs_playground/platform/light.py ecs_playground.platform.synth_gates \
+        --checkov CHECKOV -- node_modules/.bin/cdk synth --quiet
 
-(Run as a file, not with -m: importing the package would start the CDK's Node runtime, ~2-10 s,
-which nothing here needs.)
+(Through light.py: importing the package would start the CDK's Node runtime, which nothing here
+needs.)
 
 cdk-nag and our rules run inside the synth (validation plugins: ``gates.register``); the two
 template scanners run here, and take no more wall time than they must:
@@ -33,23 +34,13 @@ import sys
 import sysconfig
 import threading
 import time
-import types
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Protocol
 
-if __package__ in (None, ""):  # run as a file: import the app layer without the package's __init__
-    _ROOT = Path(__file__).resolve().parents[2]
-    sys.path.insert(0, str(_ROOT))
-    # ecs_playground/__init__.py imports every construct, hence aws_cdk and its Node runtime;
-    # the modules used here (the cache, the summary) need only the standard library.
-    _light = types.ModuleType("ecs_playground")
-    _light.__path__ = [str(_ROOT / "ecs_playground")]
-    sys.modules.setdefault("ecs_playground", _light)
-
-from ecs_playground.platform.gate_cache import (
+from .gate_cache import (
     GateIdentity,
     PassCache,
     files_fingerprint,
@@ -327,7 +318,7 @@ def _stat(path: Path) -> tuple[int, int, int] | None:
 
 
 def _summary(outdir: Path) -> str:
-    from ecs_playground.platform.summary import summarize
+    from .summary import summarize
 
     return summarize(outdir)
 
@@ -403,7 +394,7 @@ def _report(rows: Sequence[tuple[str, Template, str, Verdict]], scans: Sequence[
 
 def main(argv: Sequence[str]) -> int:
     """Entry point: parse the options, build the real gates, run."""
-    parser = argparse.ArgumentParser(prog="synth_gates.py", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="synth_gates", description=__doc__.split("\n")[0])
     parser.add_argument("--outdir", default="cdk.out", help="where the synth writes its assembly")
     parser.add_argument("--cache", default=str(DEFAULT_CACHE), help="where passes are kept")
     parser.add_argument("--checkov", required=True, help="the checkov executable")

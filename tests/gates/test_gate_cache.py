@@ -22,6 +22,7 @@ import pytest
 from ecs_playground.platform.gate_cache import GateIdentity, PassCache
 from ecs_playground.platform.synth_gates import CfnLint, Checkov, Verdict, run
 
+from ..conftest import ROOT
 from ..test_make import project_copy
 from .conftest import CHECKOV, Scans
 
@@ -235,3 +236,17 @@ def test_make_synth_scans_every_template_then_reuses_what_passed(tmp_path: Path)
     assert f"0 checked now, {2 * len(templates)} reused" in second, second
     assert "stack EcsPlayground:" in second, second
 
+
+
+@pytest.mark.parametrize("module", ["ecs_playground.platform.synth_gates",
+                                    "ecs_playground.platform.review"])
+def test_make_synth_and_make_review_start_their_tools_without_the_cdk(module: str) -> None:
+    # `python -m` would import ecs_playground/__init__.py: every construct, aws_cdk, jsii's Node
+    light = ROOT / "ecs_playground" / "platform" / "light.py"
+    result = subprocess.run([sys.executable, "-X", "importtime", str(light), module, "--help"],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0 and "usage:" in result.stdout, result.stderr[-3000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "ecs_playground.platform" in imported, sorted(imported)[:20]
+    assert not {"aws_cdk", "jsii", "constructs"} & imported
