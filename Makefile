@@ -16,7 +16,7 @@ CDK := node_modules/.bin/cdk --no-notices
 STAMP := $(VENV)/.installed-stamp
 CDK_ARGS ?=
 
-.PHONY: bench-scale install synth test test-fast regenerate snapshot-update lint loadtest local local-stop diff deploy clean help
+.PHONY: bench-scale install synth test test-fast regenerate snapshot-update lint loadtest local local-rollout local-stop diff deploy clean help
 
 CHECKOV_VENV := $(VENV)/tools/checkov
 
@@ -119,6 +119,9 @@ loadtest: $(STAMP) ## bounded load test of the real services on loopback (MySQL 
 
 local: $(STAMP) ## deploy to a local AWS emulator (moto on 127.0.0.1) with the real CDK CLI; again: an update
 	$(VENV_BIN)/python -m emulator up $(CDK_ARGS)
+
+local-rollout: $(STAMP) ## after changing docker/: `make local` under traffic through each ELB, printed as a timeline; exit 1 on a failed request or too few healthy
+	$(VENV_BIN)/python -m emulator rollout $(CDK_ARGS)
 
 local-stop: ## stop the local emulator that `make local` left running
 	$(VENV_BIN)/python -m emulator down
