@@ -33,6 +33,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
+from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
@@ -119,7 +122,10 @@ def _up_to_healthy(options: driver.UpOptions, log: Path) -> dict[str, float]:
     while thread.is_alive() or healthy is None:
         emulator = process.read_state(options.state_dir)
         if healthy is None and "deploy" in marks and emulator is not None:
-            counts = traffic.in_service(emulator.endpoint, options.state_dir)
+            try:
+                counts = traffic.in_service(emulator.endpoint, options.state_dir)
+            except (BotoCoreError, ClientError, httpx.HTTPError):
+                counts = {}  # the stack is still being created
             if len(counts) >= 2 and all(n >= d for n, d in counts.values()):
                 healthy = time.monotonic()
         if failure:

@@ -11,12 +11,15 @@ path makes the command exit 1 naming the failed requests.
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,7 +30,7 @@ import pytest
 
 from emulator import timeline
 from emulator.rollout import summary_problems
-from emulator.traffic import Counts
+from emulator.traffic import Counts, Target, Traffic
 from tests.integration.conftest import REPO, Session, emulator_session, requires_cli
 from tests.services.service_harness import MySQL
 from tests.tutorial import tutorial_settings
@@ -171,6 +174,36 @@ def test_a_failed_request_is_a_problem_of_the_summary() -> None:
     ]
     assert "            +1.0s HTTP 404 from http://x/api/cities" in lines
     assert summary_problems(result, Counts(sent=10), lines.append) == []
+
+
+def test_the_traffic_counts_every_answer_but_2xx_and_every_error_and_stops_on_its_own() -> None:
+    class Answers(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == "/ok" else 404)
+            self.end_headers()
+            self.wfile.write(b"gone")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answers)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        targets = [Target("good", "c", f"{base}/ok"), Target("bad", "c", f"{base}/api/cities"),
+                   Target("down", "c", "http://127.0.0.1:9/")]
+        with Traffic(targets, max_seconds=30, max_requests=5) as load:
+            while any(c.sent < 5 for c in load.counts.values()) and load.seconds < 30:
+                time.sleep(0.05)
+    finally:
+        server.shutdown()
+    good, bad, down = (load.counts[name] for name in ("good", "bad", "down"))
+    assert (good.sent, good.failed) == (5, 0)
+    assert (bad.sent, bad.failed) == (5, 5)
+    assert bad.reasons[0].endswith(f"HTTP 404 from {base}/api/cities: gone")
+    assert (down.sent, down.failed) == (5, 5)
+    assert "ConnectError" in down.reasons[0]
+    assert load.seconds < 30, "bounded by max_requests"
 
 
 # ---------------------------------------------------------------- the command, on the real app
