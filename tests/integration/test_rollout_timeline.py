@@ -157,6 +157,17 @@ def test_a_healthy_count_below_the_minimum_is_a_problem() -> None:
     ]
 
 
+def test_the_minimum_rounds_up_as_ecs_does() -> None:
+    """ECS rounds minimumHealthyPercent up: 50 % of 3 tasks keeps 2 healthy."""
+    watch = timeline.ServiceWatch(timeline.ServiceRef("app01", "location"), desired=3,
+                                  minimum_percent=50, lowest=1)
+    assert watch.minimum == 2
+    assert watch.problems() == [
+        "location: 1 InService at the lowest, below the minimum of 2 (minimumHealthyPercent 50 "
+        "of 3 tasks)"
+    ]
+
+
 def test_a_failed_deployment_is_a_problem() -> None:
     watcher, lines = watch(rollout_steps(fails=True))
     assert lines[-1] == "deployment ecs-svc/2 FAILED: tasks failed to start"
