@@ -10,7 +10,9 @@ emulator (``make local-rollout``) or at an AWS account, the same logic watches t
 
 What a poll cannot see: a dip in the InService count shorter than the poll interval (the
 emulator's health checks run at least a second apart at its default time scale; the watcher
-polls every 0.2 s).
+polls every 0.2 s), nor when exactly an instance's health changed: such a change is stamped with
+the last read that did not show it yet, so the stop of the next old task that ECS makes after it
+is printed after it.
 """
 
 from __future__ import annotations
@@ -139,6 +141,8 @@ class Watcher:
         self.t0 = time.time() if started is None else started
         """Wall-clock time of the start (the timeline's 0)."""
         self.watches = {(s.cluster, s.name): ServiceWatch(s) for s in services}
+        self.last_read: dict[str, float] = {}
+        """Load balancer -> when its health was last asked for (seconds since the start)."""
 
     def since(self, epoch: float | None = None) -> float:
         """Seconds since the start (of ``epoch``, default now)."""
@@ -152,6 +156,7 @@ class Watcher:
             watch.seen_events = {e["id"] for e in service.get("events", [])}
             self._update(watch, service, [])
             for name in watch.balancers:
+                self.last_read[name] = self.since()
                 for instance, state in self._health(name).items():
                     watch.health[(name, instance)] = state
             watch.lowest = self._in_service(watch)
@@ -261,26 +266,33 @@ class Watcher:
                 moments.append(Moment(at, watch.ref.name, f"event: {message}"))
 
     def _balancers(self, watch: ServiceWatch, moments: list[Moment]) -> None:
-        changes = []
+        """Registrations and deregistrations are stamped when seen (they follow a task's start
+        or stop); a change of health state with the previous read that did not show it yet (it
+        happened after that read, and what ECS did about it, e.g. stopping the next old task,
+        comes after it)."""
+        changes: list[tuple[float, str]] = []
         for name in watch.balancers:
+            asked = self.since()
             now = self._health(name)
+            seen = self.since()
+            previous = self.last_read.get(name, asked)
+            self.last_read[name] = asked
             for instance, state in sorted(now.items()):
                 before = watch.health.get((name, instance))
                 watch.health[(name, instance)] = state
                 if before is None:
-                    changes.append(f"{instance} registered with ELB {name}: {state}")
+                    changes.append((seen, f"{instance} registered with ELB {name}: {state}"))
                 elif before != state:
-                    changes.append(f"{instance} {state} on ELB {name}")
+                    changes.append((previous, f"{instance} {state} on ELB {name}"))
             for key in [k for k in watch.health if k[0] == name and k[1] not in now]:
                 del watch.health[key]
-                changes.append(f"{key[1]} deregistered from ELB {name}")
+                changes.append((seen, f"{key[1]} deregistered from ELB {name}"))
         watch.in_service = self._in_service(watch)
         if watch.balancers:
             watch.lowest = (
                 watch.in_service if watch.lowest is None else min(watch.lowest, watch.in_service)
             )
-        at = self.since()
-        for change in changes:
+        for at, change in changes:
             moments.append(
                 Moment(at, watch.ref.name, f"{change} ({watch.in_service} of {watch.desired} "
                        "InService)")

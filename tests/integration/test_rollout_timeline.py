@@ -147,6 +147,15 @@ def test_the_watcher_turns_the_apis_answers_into_the_rollouts_timeline() -> None
     assert watcher.settled
 
 
+def test_an_instance_in_service_comes_before_the_stop_it_allowed_when_seen_in_one_poll() -> None:
+    steps = rollout_steps()
+    del steps[3]  # i-0 and i-1 InService first seen with the next two tasks already stopped
+    _, lines = watch(steps)
+    assert lines.index("i-1 InService on ELB elb-location (2 of 4 InService)") < lines.index(
+        "task old2 stopped"
+    ) < lines.index("i-2 deregistered from ELB elb-location (2 of 4 InService)")
+
+
 def test_a_healthy_count_below_the_minimum_is_a_problem() -> None:
     watcher, _ = watch(rollout_steps(stopped_together=4))
     (result,) = watcher.results()
@@ -297,8 +306,8 @@ def test_a_changed_service_rolls_out_on_the_timeline_with_no_failed_request(
     started = [i for i, t in enumerate(location_moments) if re.fullmatch(r"task \S+ started", t)]
     in_service = [i for i, t in enumerate(location_moments) if " InService on ELB " in t]
     assert (len(stopped), len(started), len(in_service)) == (4, 4, 4), output
-    assert stopped[0] < started[0] < in_service[0], "a task stops to free its port first"
-    assert in_service[0] < stopped[-1], "the second half stops once the first is InService"
+    assert stopped[0] < started[0] < in_service[0], f"a task stops to free its port\n{output}"
+    assert in_service[0] < stopped[-1], f"the second half stops after an InService\n{output}"
     assert not [text for _, service, text in seen if service == "user"], "user did not change"
     assert "    location: rolled out to " in result.stdout
     assert re.search(r"location: .*COMPLETED, 1 deployment\(s\), duration \d+\.\ds", output)
