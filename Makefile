@@ -19,7 +19,7 @@ CDK_ARGS ?=
 # The project's folder (make review runs in another repository with -f this Makefile, in tests).
 HERE := $(dir $(abspath $(firstword $(MAKEFILE_LIST))))
 
-.PHONY: bench-scale install synth test test-fast regenerate snapshot-update lint loadtest local local-stop diff deploy clean help
+.PHONY: bench-scale install synth test test-fast regenerate snapshot-update lint loadtest local local-rollout local-stop diff deploy clean help
 
 CHECKOV_VENV := $(VENV)/tools/checkov
 # The install comes in parts, so that a verb waits only for what it runs. Every verb needs the
@@ -173,6 +173,9 @@ loadtest: $(STAMP) ## bounded load test of the real services on loopback (MySQL 
 
 local: $(STAMP) ## deploy to a local AWS emulator (moto on 127.0.0.1) with the real CDK CLI; again: an update
 	$(VENV_BIN)/python -m emulator up $(CDK_ARGS)
+
+local-rollout: $(STAMP) ## after changing docker/: `make local` under traffic through each ELB, printed as a timeline; exit 1 on a failed request or too few healthy
+	$(VENV_BIN)/python -m emulator rollout $(CDK_ARGS)
 
 local-stop: ## stop the local emulator that `make local` left running
 	$(VENV_BIN)/python -m emulator down
