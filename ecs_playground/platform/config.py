@@ -46,6 +46,14 @@ RESERVED_DB_NAMES = frozenset(
     {"mysql", "sys", "information_schema", "performance_schema", "rdsadmin", "innodb", "tmp"}
 )
 RESERVED_PREFIXES = ("cluster", "db", "vpc", "nag", "monitoring")
+ENVIRONMENTS = "environments"
+"""cdk.json's named environments (environments.py): read by the app, not a platform key."""
+SELECTED = "environment"
+"""The environment a verb works on (make's ENV=)."""
+TARGET = "environmentTarget"
+"""aws://ACCOUNT/REGION that the chosen environment is deployed to instead of its own (make
+local: the emulator's)."""
+ENVIRONMENT_KEYS = frozenset({ENVIRONMENTS, SELECTED, TARGET})
 
 
 class ConfigError(ValueError):
@@ -183,8 +191,10 @@ PLATFORM_KEYS: dict[str, tuple[Parser, str]] = {
     "stackName": (parse_str, "Name of the CloudFormation stack."),
     "services": (parse_str_list, "Services to deploy (a,b or a JSON list); each reads its keys "
                  "under '<service>.'."),
-    "vpc.maxAzs": (parse_int, "Availability zones of the VPC. The stack is environment-agnostic, "
-                   "so CloudFormation can name 2 (Fn::GetAZs): 2 is the only value applied."),
+    "vpc.maxAzs": (parse_int, "Availability zones of the VPC. Without environments the stack is "
+                   "environment-agnostic and CloudFormation can name 2 (Fn::GetAZs): 2 only. In "
+                   "a named environment (docs/environments.md): 2 up to the AZs its region has "
+                   "in cdk.context.json."),
     "vpc.natGateways": (parse_int, "NAT gateways for the private subnets (1 to vpc.maxAzs; 1 per "
                         "AZ for HA). The instances need one to reach ECS and pull images."),
     "vpc.cidr": (parse_str, "IPv4 CIDR of the VPC (a network address, /16 to /20, that holds "
@@ -360,8 +370,9 @@ class _Reader:
 REQUIRED_KEYS = ("stackName", "vpc.maxAzs", "vpc.natGateways", "vpc.cidr")
 
 
-def load(context: Mapping[str, Any]) -> PlatformConfig:
-    """Parse and check the whole context.
+def load(context: Mapping[str, Any], *, environment_specific: bool = False) -> PlatformConfig:
+    """Parse and check the whole context (`environment_specific`: for a stack with an account
+    and region, whose AZs are known; else environment-agnostic).
 
     Raises ConfigError (listing every problem) when the platform cannot be built at all; other
     problems are returned in `PlatformConfig.problems` for the stack to report with its own.
@@ -372,7 +383,7 @@ def load(context: Mapping[str, Any]) -> PlatformConfig:
     values: dict[str, Any] = {}
     unparsed: set[str] = set()
     for key, raw in context.items():
-        if not is_ours(key) or key == "services":  # services: read above
+        if not is_ours(key) or key == "services" or key in ENVIRONMENT_KEYS:  # read elsewhere
             continue
         spec = specs.get(key)
         if spec is None:
@@ -395,7 +406,7 @@ def load(context: Mapping[str, Any]) -> PlatformConfig:
             "allowed 1-128 letters, digits and '-', starting with a letter (a CloudFormation "
             "stack name); e.g. EcsPlayground",
         )
-    _check_vpc(reader, values)
+    _check_vpc(reader, values, environment_specific)
     buckets = values.get("serviceStacks", DEFAULT_SERVICE_STACKS)
     if not 1 <= buckets <= 200:
         reader.problem("serviceStacks", buckets, "allowed 1-200 (CloudFormation allows 2,000 "
@@ -458,7 +469,7 @@ def _service_names(reader: _Reader) -> list[str]:
             and n not in RESERVED_PREFIXES]
 
 
-def _check_vpc(reader: _Reader, values: Mapping[str, Any]) -> None:
+def _check_vpc(reader: _Reader, values: Mapping[str, Any], environment_specific: bool) -> None:
     import ipaddress
 
     cidr = values.get("vpc.cidr")
@@ -481,7 +492,13 @@ def _check_vpc(reader: _Reader, values: Mapping[str, Any]) -> None:
                     "e.g. 10.0.0.0/16",
                 )
     azs = values.get("vpc.maxAzs")
-    if azs is not None and azs != 2:
+    if azs is not None and environment_specific and azs < 2:
+        reader.problem(
+            "vpc.maxAzs", azs,
+            "allowed 2 up to the AZs of the environment's region (the database's subnet group "
+            "needs 2); e.g. 3",
+        )
+    elif azs is not None and not environment_specific and azs != 2:
         reader.problem(
             "vpc.maxAzs", azs,
             "allowed 2: the stack is environment-agnostic, so CloudFormation can name only 2 AZs "
