@@ -5,12 +5,11 @@ from __future__ import annotations
 import contextlib
 import json
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import aws_cdk as cdk
-from constructs import Construct
+from constructs import Construct, RootConstruct
 
 from ..capacity import CapacityError
 from ..quotas import QuotaError, check, template_usages
@@ -27,7 +26,7 @@ USER_ERRORS = (ConfigError, PlatformError, PropsValidationError, CapacityError, 
 
 DESCRIPTION = "ecs-playground: ECS on EC2 behind classic ELBs with RDS MySQL"
 VALIDATION_ONLY = {"aws:cdk:disable-asset-staging": True, "aws:cdk:bundling-stacks": []}
-"""CDK's context for an app that is built, never synthesized: no asset is copied or bundled."""
+"""CDK's context for a stage that is built, never synthesized: no asset is copied or bundled."""
 
 
 def build_platform(app: cdk.App) -> PlatformConfig:
@@ -52,7 +51,7 @@ def build_platform(app: cdk.App) -> PlatformConfig:
         problems: list[str] = []
         found[environment.name] = (environment, problems)
         try:
-            with _scope(app, context, environment, selection) as (scope, env):
+            with _scope(app, environment, selection) as (scope, env):
                 platform = config.load(environment.context(context), environment_specific=True)
                 EcsPlaygroundStack(scope, platform.stack_name, config=platform,
                                    description=DESCRIPTION, env=env)
@@ -68,18 +67,20 @@ def build_platform(app: cdk.App) -> PlatformConfig:
 
 @contextlib.contextmanager
 def _scope(
-    app: cdk.App, context: Mapping[str, Any], environment: environments.Environment,
-    selection: environments.Selection,
+    app: cdk.App, environment: environments.Environment, selection: environments.Selection,
 ) -> Iterator[tuple[Construct, cdk.Environment | None]]:
     """Where an environment's stacks go: its Stage in the app; the app itself, as top-level
     stacks in the target's account and region (make local); or, when this run does not build it,
-    a Stage in a scratch app that only validates it (no asset staging, never synthesized)."""
+    a Stage of its own that only validates it (the app's context, nothing staged or bundled,
+    never synthesized)."""
     where = cdk.Environment(account=environment.account, region=environment.region)
     if environment.name not in selection.chosen or None in (environment.account,
                                                             environment.region):
+        root = RootConstruct()
+        for key, value in {**app.node.get_all_context(), **VALIDATION_ONLY}.items():
+            root.node.set_context(key, value)
         with tempfile.TemporaryDirectory(prefix="ecs-playground-validate-") as outdir:
-            scratch = cdk.App(outdir=outdir, context={**context, **VALIDATION_ONLY})
-            yield cdk.Stage(scratch, environment.name, env=where), None
+            yield cdk.Stage(root, environment.name, env=where, outdir=outdir), None
     elif selection.target is not None:
         account, region = selection.target
         yield app, cdk.Environment(account=account, region=region)

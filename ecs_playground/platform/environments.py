@@ -169,14 +169,14 @@ def select(context: Mapping[str, Any]) -> Selection:
             )
         return Selection({}, (), None, tuple(problems))
     if selected is None and target is not None:
-        selected = LOCAL_DEFAULT
-        if selected not in declared and not problems:
+        if LOCAL_DEFAULT not in declared:
             problems.append(f"ENV is not given and there is no '{LOCAL_DEFAULT}' environment to "
                             f"deploy by default; choose one: ENV=<{'|'.join(declared)}>")
-    if selected == "":
+        selected = LOCAL_DEFAULT
+    elif selected == "":
         problems.append(f"ENV is required: this verb works on one environment and cdk.json "
                         f"declares {names}; e.g. ENV={next(iter(declared), 'dev')}")
-    elif selected is not None and selected not in declared and declared:
+    elif selected is not None and selected not in declared:
         problems.append(f"ENV={selected} is not a declared environment; declared: {names} "
                         f"(cdk.json context '{ENVIRONMENTS}')")
     chosen = tuple(declared) if selected is None else (selected,)
