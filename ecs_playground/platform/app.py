@@ -15,9 +15,10 @@ from ..capacity import CapacityError
 from ..quotas import QuotaError, check, template_usages
 from ..validation import PropsValidationError
 from . import config, environments
-from .config import ENVIRONMENTS, ConfigError, PlatformConfig
+from .config import ConfigError, PlatformConfig
 from .environments import named
 from .images import ImageSourceError
+from .keys import ENVIRONMENTS
 from .stack import EcsPlaygroundStack, PlatformError
 
 USER_ERRORS = (ConfigError, PlatformError, PropsValidationError, CapacityError, ImageSourceError,

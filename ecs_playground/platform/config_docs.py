@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import key_specs
+from .keys import key_specs
 
 
 def _show(value: Any) -> str:

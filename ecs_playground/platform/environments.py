@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import ENVIRONMENT_KEYS, ENVIRONMENTS, SELECTED, TARGET, is_ours
+from .keys import ENVIRONMENT_KEYS, ENVIRONMENTS, SELECTED, TARGET, is_ours
 from .review.template import DEFAULT_ENVIRONMENT
 
 DEFAULT = DEFAULT_ENVIRONMENT
