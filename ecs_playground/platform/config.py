@@ -259,7 +259,8 @@ def _check_vpc(reader: _Reader, values: Mapping[str, Any], environment_specific:
         reader.problem(
             "vpc.maxAzs", azs,
             "allowed 2: the stack is environment-agnostic, so CloudFormation can name only 2 AZs "
-            "(Fn::GetAZs); any other value would be silently ignored",
+            "(Fn::GetAZs); any other value would be silently ignored. For 3, declare named "
+            "environments with an account and region (docs/environments.md)",
         )
     nat = values.get("vpc.natGateways")
     if nat is not None and not 1 <= nat <= (azs if isinstance(azs, int) and azs > 0 else 2):
