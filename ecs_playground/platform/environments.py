@@ -113,21 +113,14 @@ def _declared(raw: Any, problems: list[str]) -> dict[str, Environment]:
             continue
         problems += [f"{where}.{key}: unknown field; allowed {', '.join(FIELDS)}"
                      for key in spec if key not in FIELDS]
-        account, region = spec.get("account"), spec.get("region")
-        if account is None:
-            problems.append(f"{where}.account is missing: give the 12-digit AWS account it "
-                            'deploys to, as text, e.g. "account": "111111111111"')
-        elif not (isinstance(account, str) and ACCOUNT_PATTERN.fullmatch(account)):
-            problems.append(f"{where}.account = {json.dumps(account)}: allowed 12 digits, as text "
-                            '(a number would lose leading zeros), e.g. "111111111111"')
-            account = None
-        if region is None:
-            problems.append(f"{where}.region is missing: give the AWS region it deploys to, e.g. "
-                            '"region": "eu-west-1"')
-        elif not (isinstance(region, str) and REGION_PATTERN.fullmatch(region)):
-            problems.append(f"{where}.region = {json.dumps(region)}: not an AWS region name; "
-                            "e.g. eu-west-1, us-east-1")
-            region = None
+        account = _field(spec, f"{where}.account", ACCOUNT_PATTERN, problems,
+                         missing='give the 12-digit AWS account it deploys to, as text, e.g. '
+                                 '"account": "111111111111"',
+                         malformed='allowed 12 digits, as text (a number would lose leading '
+                                   'zeros), e.g. "111111111111"')
+        region = _field(spec, f"{where}.region", REGION_PATTERN, problems,
+                        missing='give the AWS region it deploys to, e.g. "region": "eu-west-1"',
+                        malformed="not an AWS region name; e.g. eu-west-1, us-east-1")
         overrides = spec.get("overrides", {})
         if not isinstance(overrides, dict):
             problems.append(f"{where}.overrides = {json.dumps(overrides)}: expected an object of "
@@ -146,6 +139,19 @@ def _declared(raw: Any, problems: list[str]) -> dict[str, Environment]:
             k: v for k, v in overrides.items()
             if is_ours(k) and k not in ENVIRONMENT_KEYS and k not in APP_WIDE})
     return found
+
+
+def _field(spec: Mapping[str, Any], where: str, pattern: re.Pattern[str], problems: list[str],
+           *, missing: str, malformed: str) -> str | None:
+    """A required text field of an environment (None, reported, when missing or malformed)."""
+    value = spec.get(where.rsplit(".", 1)[1])
+    if value is None:
+        problems.append(f"{where} is missing: {missing}")
+    elif not (isinstance(value, str) and pattern.fullmatch(value)):
+        problems.append(f"{where} = {json.dumps(value)}: {malformed}")
+    else:
+        return value
+    return None
 
 
 def select(context: Mapping[str, Any]) -> Selection:
