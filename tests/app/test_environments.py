@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,43 +25,37 @@ from .environments_scenario import DEV, PROD, QA, context, resources_of, stacks
 STACK = "EcsPlayground"
 
 
+SCENARIOS: dict[str, Callable[[], dict[str, Any]]] = {
+    "dev_prod": lambda: context(),
+    "dev_prod_qa": lambda: context({"dev": DEV, "prod": PROD, "qa": QA}),
+    "prod_only": lambda: context(environment="prod"),
+    "prod_changed": lambda: context({"dev": DEV, "prod": {
+        **PROD, "overrides": {**PROD["overrides"], "location.desiredCount": 5}}}),
+    "local": lambda: context(environmentTarget="aws://123456789012/us-east-1"),
+}
+"""The scenarios synthesized by the tests of this module, each at most once."""
+Built = Callable[[str], Path]
+
+
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
-    """The scenario's assemblies, each synthesized once, by name."""
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """The assembly of a scenario, synthesized on first use (with the CLI's context)."""
     cache: dict[str, Path] = {}
 
-    def build(name: str, scenario: dict[str, Any]) -> Path:
+    def build(name: str) -> Path:
         if name not in cache:
-            cache[name] = run_app(tmp_path_factory.mktemp(name), scenario, cli=True)
+            cache[name] = run_app(tmp_path_factory.mktemp(name), SCENARIOS[name](), cli=True)
         return cache[name]
 
-    yield _Builds(build)  # type: ignore[misc]
-
-
-class _Builds(dict[str, Path]):
-    def __init__(self, build: Any) -> None:
-        super().__init__()
-        self.build = build
-
-    def __missing__(self, name: str) -> Path:
-        scenarios = {
-            "dev_prod": context(),
-            "dev_prod_qa": context({"dev": DEV, "prod": PROD, "qa": QA}),
-            "prod_only": context(environment="prod"),
-            "prod_changed": context({"dev": DEV, "prod": {
-                **PROD, "overrides": {**PROD["overrides"], "location.desiredCount": 5}}}),
-            "local": context(environmentTarget="aws://123456789012/us-east-1"),
-        }
-        path: Path = self.build(name, scenarios[name])
-        return path
+    return build
 
 
 def test_every_environment_synthesizes_offline_into_its_own_stage(
-    built: dict[str, Path],
+    built: Built,
 ) -> None:
     # given cdk.json's dev and prod, when the app is synthesized (stacks() fails on any lookup
     # the committed context does not answer)
-    found = stacks(built["dev_prod"])
+    found = stacks(built("dev_prod"))
 
     # then each environment is a Stage named after it, its stack in its account and region,
     # its subnets in the region's AZs named from cdk.context.json (three in prod)
@@ -76,8 +70,8 @@ def test_every_environment_synthesizes_offline_into_its_own_stage(
     assert dev_zones == {"us-east-1a", "us-east-1b"}
 
 
-def test_a_prod_only_override_does_not_reach_dev(built: dict[str, Path]) -> None:
-    found = stacks(built["dev_prod"])
+def test_a_prod_only_override_does_not_reach_dev(built: Built) -> None:
+    found = stacks(built("dev_prod"))
     dev, prod = found[f"dev/{STACK}"][1], found[f"prod/{STACK}"][1]
     # db.multiAz and location.desiredCount are set in prod only
     assert [d["MultiAZ"] for d in resources_of(prod, "AWS::RDS::DBInstance")] == [True]
@@ -118,10 +112,10 @@ def leaves(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, 
 
 
 def test_two_environments_differ_exactly_by_their_declared_overrides(
-    built: dict[str, Path],
+    built: Built,
 ) -> None:
     # given qa: dev's account and region, with two overrides of its own
-    found = stacks(built["dev_prod_qa"])
+    found = stacks(built("dev_prod_qa"))
     dev = dict(leaves(normalized(found[f"dev/{STACK}"][1], "dev")))
     qa = dict(leaves(normalized(found[f"qa/{STACK}"][1], "qa")))
 
@@ -138,9 +132,9 @@ def test_two_environments_differ_exactly_by_their_declared_overrides(
     assert qa[("Resources", *sorted(differing)[0])] == 14
 
 
-def test_a_third_environment_is_data_only_and_changes_no_other(built: dict[str, Path]) -> None:
+def test_a_third_environment_is_data_only_and_changes_no_other(built: Built) -> None:
     # given the same app with a third environment added to cdk.json (data, no code)
-    two, three = stacks(built["dev_prod"]), stacks(built["dev_prod_qa"])
+    two, three = stacks(built("dev_prod")), stacks(built("dev_prod_qa"))
 
     # then it has its own stage and stack name, and dev's and prod's templates are unchanged
     assert set(three) - set(two) == {f"qa/{STACK}"}
@@ -148,9 +142,9 @@ def test_a_third_environment_is_data_only_and_changes_no_other(built: dict[str, 
         assert three[name] == two[name], f"adding qa changed {name}"
 
 
-def test_env_builds_one_environment_with_the_same_templates(built: dict[str, Path]) -> None:
+def test_env_builds_one_environment_with_the_same_templates(built: Built) -> None:
     # given ENV=prod (make synth ENV=prod passes -c environment=prod)
-    one, every = stacks(built["prod_only"]), stacks(built["dev_prod"])
+    one, every = stacks(built("prod_only")), stacks(built("dev_prod"))
 
     # then only prod's stage is in the assembly, byte for byte what the synth of every
     # environment holds for it (a plan reviewed on all environments deploys one of them)
@@ -158,9 +152,9 @@ def test_env_builds_one_environment_with_the_same_templates(built: dict[str, Pat
     assert one[f"prod/{STACK}"] == every[f"prod/{STACK}"]
 
 
-def test_local_maps_dev_onto_the_emulators_account_and_region(built: dict[str, Path]) -> None:
+def test_local_maps_dev_onto_the_emulators_account_and_region(built: Built) -> None:
     # given make local (the driver adds -c environmentTarget=aws://123456789012/us-east-1)
-    found = stacks(built["local"])
+    found = stacks(built("local"))
 
     # then dev (the default) is built as top-level stacks in the emulator's account and region,
     # with dev's overrides
@@ -172,9 +166,9 @@ def test_local_maps_dev_onto_the_emulators_account_and_region(built: dict[str, P
 
 
 def test_synth_summary_shows_each_environment_and_prices_it_in_its_region(
-    built: dict[str, Path],
+    built: Built,
 ) -> None:
-    text = summarize(built["dev_prod"])
+    text = summarize(built("dev_prod"))
     assert "environment dev (us-east-1): 1 stack(s)" in text
     assert "environment prod (eu-central-1): 1 stack(s)" in text
     assert f"  cost dev/{STACK}: ~$" in text and "on-demand us-east-1 prices" in text
@@ -183,9 +177,9 @@ def test_synth_summary_shows_each_environment_and_prices_it_in_its_region(
     assert "$0.00" not in text
 
 
-def test_review_of_a_prod_only_change_says_so_per_environment(built: dict[str, Path]) -> None:
+def test_review_of_a_prod_only_change_says_so_per_environment(built: Built) -> None:
     # given a change of prod's overrides only
-    result = review(load_assembly(built["dev_prod"]), load_assembly(built["prod_changed"]))
+    result = review(load_assembly(built("dev_prod")), load_assembly(built("prod_changed")))
     text = render(result)
 
     # then the report's summary names each environment: dev unchanged, prod changed, each
