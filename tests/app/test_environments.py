@@ -12,9 +12,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_s3 as s3
 
-from ecs_playground.platform import environments
+from ecs_playground.platform import environments, gates
+from ecs_playground.platform.app import build_platform
 from ecs_playground.platform.review.report import render, review
 from ecs_playground.platform.review.template import load_assembly
 from ecs_playground.platform.summary import summarize
@@ -283,3 +286,16 @@ def test_selection_is_pure_data() -> None:
     assert no_dev.problems == ("ENV is not given and there is no 'dev' environment to deploy "
                                "by default; choose one: ENV=<prod>",)
     assert environments.select(context()).chosen == ("dev", "prod")
+
+
+def test_the_security_gates_check_every_environments_stacks(tmp_path: Path) -> None:
+    # given the app with environments and a bucket that breaks cdk-nag's rules in dev's stage
+    app = cdk.App(context=context(), outdir=str(tmp_path))
+    build_platform(app)
+    s3.Bucket(app.node.find_child("dev").node.find_child(STACK), "UnencryptedInTransit")
+    gates.register(app)
+
+    # when it is synthesized, then the gates (registered on the app) fail it, naming the stage
+    with pytest.raises(RuntimeError, match="AwsSolutions-S10") as failure:
+        app.synth()
+    assert f"dev/{STACK}/UnencryptedInTransit/Resource" in str(failure.value)
