@@ -192,6 +192,9 @@ def test_review_of_a_prod_only_change_says_so_per_environment(built: Built) -> N
     assert "`prod` (eu-central-1): **1 stack changed**, cost unpriced: no prices for " \
            "eu-central-1" in line, line
     assert f"### Stack `prod/{STACK}`" in text and f"### Stack `dev/{STACK}`" not in text
+    assert ("#### Cost (monthly, unpriced: no prices for eu-central-1 in the table (us-east-1 "
+            "only))") in text
+    assert "**Total:** unpriced" in text and "**Total:** BASE $0.00" not in text
 
 
 # --- validation: every environment, every problem, at once --------------------------------------
