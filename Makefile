@@ -103,11 +103,11 @@ diagram: $(STAMP) ## regenerate docs/architecture.md alone (a Mermaid diagram ch
 	$(CDK) synth --quiet -o cdk.review/diagram
 	$(VENV_BIN)/python -m ecs_playground.platform.review diagram cdk.review/diagram --write docs/architecture.md
 
-# What follows cdk.json (the default app's snapshots, the README's configuration table, the
+# What follows cdk.json (the default app's snapshots, docs/configuration.md's table, the
 # diagram) and what follows the code (every snapshot): one verb rewrites them all, and each test
 # that finds one stale names it. The tests of the tutorial's platform never read cdk.json.
-regenerate: $(STAMP) ## after changing cdk.json or the templates: rewrite the snapshots, the README's configuration table and docs/architecture.md; review the diff like code
-	$(VENV_BIN)/python -m ecs_playground.platform.config_docs --write README.md
+regenerate: $(STAMP) ## after changing cdk.json or the templates: rewrite the snapshots, docs/configuration.md's table and docs/architecture.md; review the diff like code
+	$(VENV_BIN)/python -m ecs_playground.platform.config_docs --write docs/configuration.md
 	$(MAKE) --no-print-directory diagram
 	$(VENV_BIN)/python -m pytest tests/snapshot --snapshot-update -q
 
@@ -138,7 +138,7 @@ help: ## list the verbs and what each does
 # Both first check, in a second or two and before any synth, that AWS credentials resolve and
 # the account/region is bootstrapped, and say how to fix what is missing ("Deploying to AWS" in
 # the README). `cdk diff` with no stack names compares every stack (it has no --all).
-diff: $(STAMP) ## cdk diff against your AWS account (needs credentials; README "Deploying to AWS")
+diff: $(STAMP) ## cdk diff against your AWS account (needs credentials; docs/deploying.md)
 	$(VENV_BIN)/python ecs_playground/platform/preflight.py diff -- $(CDK_ARGS)
 	$(CDK) diff $(ENV_STACKS:--all=) $(ONE_ENV_CONTEXT) $(CDK_ARGS)
 

@@ -212,7 +212,7 @@ def _group_of(item: pytest.Item, relative: str) -> str | None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", f"{FOLLOWS_CDK_JSON}: checks a file that follows the user's cdk.json (the "
-        f"default app's snapshots, the README's configuration table, docs/architecture.md); "
+        f"default app's snapshots, docs/configuration.md's table, docs/architecture.md); "
         f"`{REGENERATE}` brings it up to date")
 
 
@@ -235,7 +235,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if unused:
         terminalreporter.write_line(f"{unused} snapshot(s) unused")
     terminalreporter.write_line(
-        "The default app's snapshots, the README's configuration table and docs/architecture.md "
+        "The default app's snapshots, docs/configuration.md's table and docs/architecture.md "
         f"follow your cdk.json (and the code): `{REGENERATE}` rewrites them. Review the diff like "
         "code and commit it; the tests of the tutorial's platform do not read cdk.json.")
 

@@ -1,7 +1,7 @@
 """The default app: ``app.py`` as the user's own ``cdk.json`` configures it.
 
 It is the one scenario that follows ``cdk.json``, and three files follow it: the default app's
-snapshots (how a reviewer sees a template change in a pull request), the README's configuration
+snapshots (how a reviewer sees a template change in a pull request), docs/configuration.md's
 table and ``docs/architecture.md``. ``make regenerate`` rewrites all three; every check that finds
 one stale names it. Tests of the tutorial's platform build it from ``tests/tutorial.py`` instead,
 so a routine change of ``cdk.json`` never breaks them; ``tests/test_scenarios.py`` keeps every
@@ -42,7 +42,7 @@ def stale(what: str) -> str:
 
 
 def written_context(cdk_json: Path = CDK_JSON) -> dict[str, Any]:
-    """The context of the user's ``cdk.json`` as written (what the README's table shows)."""
+    """The context of the user's ``cdk.json`` as written (what docs/configuration.md shows)."""
     context: dict[str, Any] = json.loads(cdk_json.read_text(encoding="utf-8"))["context"]
     return context
 

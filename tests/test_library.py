@@ -168,8 +168,8 @@ def test_the_database_offers_services_no_master_credentials() -> None:
 
 
 def test_the_readme_examples_give_each_service_its_own_database_user() -> None:
-    blocks = [b for b in _readme_python_blocks() if "ClassicLoadBalancedService(" in b]
-    assert blocks
+    blocks = [b for _, b in _documented_python_blocks() if "ClassicLoadBalancedService(" in b]
+    assert len(blocks) >= 2
     for block in blocks:
         assert "DatabaseUsers(" in block and "container_secrets()" not in block, block
         assert re.search(r"secrets=users\.container_secrets\(\"\w+\"\)", block), block
@@ -315,31 +315,34 @@ def test_services_built_from_source_keep_the_health_path_their_images_serve() ->
     assert targets == ["HTTP:8081/health", "HTTP:9091/health"]
 
 
-def _readme_python_blocks() -> list[str]:
-    readme = (ROOT / "README.md").read_text()
-    return re.findall(r"```python\n(.*?)```", readme, re.S)
+def _documented_python_blocks() -> list[tuple[str, str]]:
+    """Every ```python block of the README and of docs/*.md, with the page it is on."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    return [(page.relative_to(ROOT).as_posix(), code) for page in pages
+            for code in re.findall(r"```python\n(.*?)```", page.read_text(), re.S)]
 
 
 RUN_BLOCKS = """
 import os, sys, traceback
 blocks = {blocks!r}
 failed = []
-for i, code in enumerate(blocks):
+for i, (page, code) in enumerate(blocks):
     try:
-        exec(compile(code, f"README.md python block {{i}}", "exec"), {{"__name__": "__main__"}})
+        exec(compile(code, f"{{page}} python block {{i}}", "exec"), {{"__name__": "__main__"}})
     except BaseException:
-        failed.append(i)
+        failed.append(f"{{page}} #{{i}}")
         traceback.print_exc()
 print(f"ran {{len(blocks)}} blocks")
-sys.exit(f"README blocks that failed: {{failed}}" if failed else 0)
+sys.exit(f"documented Python blocks that failed: {{failed}}" if failed else 0)
 """
 
 
 @pytest.mark.slow
 def test_readme_python_examples_run_as_written(tmp_path: Path) -> None:
-    # every block, each in a fresh namespace, in one process (one jsii start, not one per block)
-    blocks = _readme_python_blocks()
-    assert len(blocks) >= 2
+    # every block of the README and docs/, each in a fresh namespace, in one process (one jsii
+    # start, not one per block)
+    blocks = _documented_python_blocks()
+    assert {page for page, _ in blocks} >= {"README.md", "docs/database-users.md"}, blocks
     result = subprocess.run(
         [sys.executable, "-c", RUN_BLOCKS.format(blocks=blocks)], cwd=tmp_path,
         capture_output=True, text=True, timeout=600, check=False,

@@ -112,7 +112,7 @@ def test_diff_and_deploy_without_credentials_say_what_they_need_before_any_synth
     assert f"make {verb}: no AWS credentials found" in result.stderr, output
     for advice in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "aws sso login", "AWS_REGION",
                    'CDK_ARGS="--profile NAME"', "cdk bootstrap aws://ACCOUNT/REGION",
-                   "Deploying to AWS"):
+                   "docs/deploying.md"):
         assert advice in result.stderr, advice
     assert not (project / "cdk.out").exists(), "the CLI ran: it synthesizes first"
     assert "node_modules/.bin/cdk" not in result.stdout

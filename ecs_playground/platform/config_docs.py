@@ -1,6 +1,7 @@
-"""The README's configuration table, generated from the keys themselves and the values of a
-cdk.json: `python -m ecs_playground.platform.config_docs` prints it, `--write README.md` puts it
-between the README's markers (`make regenerate` does); a test keeps the README in sync."""
+"""The configuration table of docs/configuration.md, generated from the keys themselves and the
+values of a cdk.json: `python -m ecs_playground.platform.config_docs` prints it,
+`--write docs/configuration.md` puts it between the page's markers (`make regenerate` does); a
+test keeps the page in sync."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def _bounds(document: str) -> tuple[int, int]:
 
 
 def table_in(document: str) -> str:
-    """The configuration table a document (the README) holds between its markers."""
+    """The configuration table a document (docs/configuration.md) holds between its markers."""
     start, end = _bounds(document)
     return document[start:end].strip()
 
@@ -69,7 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cdk-json", type=Path, default=Path("cdk.json"),
                         help="the cdk.json whose values the table shows (default: ./cdk.json)")
     parser.add_argument("--write", type=Path, metavar="DOCUMENT",
-                        help="replace the table between the markers of DOCUMENT (the README)")
+                        help="replace the table between the markers of DOCUMENT "
+                             "(docs/configuration.md)")
     args = parser.parse_args(argv)
     table = markdown_table(json.loads(args.cdk_json.read_text(encoding="utf-8"))["context"])
     if args.write is None:

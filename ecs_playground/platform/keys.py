@@ -172,4 +172,4 @@ def suggest(key: str, known: Sequence[str]) -> str:
     if normal(key) in by_normal:
         return f"did you mean '{by_normal[normal(key)]}'? (keys are camelCase, case-sensitive)"
     close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.75)
-    return f"did you mean '{close[0]}'?" if close else "see the README's configuration table"
+    return f"did you mean '{close[0]}'?" if close else "see docs/configuration.md"

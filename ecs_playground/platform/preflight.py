@@ -56,7 +56,7 @@ CREDENTIALS_HELP = """\
   The region comes from AWS_REGION or the profile's `region` (default: us-east-1).
   The account and region must also be bootstrapped, once (the bucket, image repository and
   roles a deploy uses): node_modules/.bin/cdk bootstrap aws://ACCOUNT/REGION
-  See "Deploying to AWS" in README.md."""
+  See docs/deploying.md."""
 
 
 class PreflightError(Exception):
@@ -166,7 +166,7 @@ def report(verb: str, target: Target, project: Path, docker: str | None) -> list
             "for the assets and the roles a deploy assumes)."
         )
         if verb == "deploy":
-            raise PreflightError(f'make deploy: {problem}\n  See "Deploying to AWS" in README.md.')
+            raise PreflightError(f'make deploy: {problem}\n  See docs/deploying.md.')
         lines.append(f"  note: {problem} The diff shows every resource as new.")
     elif target.bootstrap_version == -1:
         lines.append(

@@ -39,10 +39,10 @@ ECHO_TYPE = "Custom::EmulatorEcho"
 
 
 def readme_catalog_context() -> dict[str, str]:
-    """The context of the README's second platform with its 6-service catalog, as written."""
-    text = (REPO / "README.md").read_text(encoding="utf-8")
+    """The context of docs/emulator.md's second platform with its 6-service catalog."""
+    text = (REPO / "docs" / "emulator.md").read_text(encoding="utf-8")
     match = re.search(r'make local CDK_ARGS="(-c stackName=EcsPlaygroundTwo [^"]*)"', text)
-    assert match, "README: the 'make local' command of the 6-service catalog is gone"
+    assert match, "docs/emulator.md: the 'make local' command of the 6-service catalog is gone"
     args = shlex.split(match.group(1).replace("\\\n", " "))
     assert args[::2] == ["-c"] * (len(args) // 2), args
     return dict(arg.split("=", 1) for arg in args[1::2])
