@@ -45,6 +45,16 @@ TARGET = "environmentTarget"
 """aws://ACCOUNT/REGION that the chosen environment is deployed to instead of its own (make
 local: the emulator's)."""
 ENVIRONMENT_KEYS = frozenset({ENVIRONMENTS, SELECTED, TARGET})
+ENVIRONMENT_MEANINGS: dict[str, str] = {
+    ENVIRONMENTS: "Named environments, each {account, region, overrides of any key here}: one "
+                  "CDK Stage per environment (docs/environments.md). Unset: one "
+                  "environment-agnostic stack.",
+    SELECTED: "The environment a verb works on (make's ENV=): unset, every environment; a "
+              "name, that one (every environment is still validated).",
+    TARGET: "aws://ACCOUNT/REGION that the chosen environment (default dev) is deployed to "
+            "instead of its own, as top-level stacks; make local sets the emulator's.",
+}
+"""The keys of named environments, for the configuration table."""
 
 
 @dataclass(frozen=True)
