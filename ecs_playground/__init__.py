@@ -1,18 +1,19 @@
-"""ecs-playground: the classic ECS-on-EC2 platform (classic ELBs, RDS MySQL) as L3 constructs.
+"""ECS on EC2 behind classic ELBs, with RDS MySQL, as L3 constructs for any CDK app.
 
-The library: constructs, their props, the capacity model, validation and template rules. The
-tutorial's own platform (stack, configuration, gates, summary) is the app layer,
-`ecs_playground.platform`, which builds on this package and is never imported by it.
+The library: constructs, their props, the protocols they accept (`IServiceCluster`,
+`IMySqlDatabase`), the capacity model, validation and template rules. An app composes them; the
+library never imports one (this repository's own app is `ecs_playground.platform`).
 """
 
 from .capacity import CapacityError, CapacityPlan, Headroom, InstanceResources, ServiceDemand
 from .classic_service import ClassicLoadBalancedService, ClassicLoadBalancedServiceProps
 from .container_cluster import ContainerCluster, ContainerClusterProps
-from .database import MySqlDatabase, MySqlDatabaseProps
+from .database import ExistingMySqlDatabase, IMySqlDatabase, MySqlDatabase, MySqlDatabaseProps
 from .database_users import DatabaseUsers, DatabaseUsersProps
 from .keywords import PropsKeywordError
-from .monitoring import PlatformMonitoring, PlatformMonitoringProps
+from .monitoring import Monitoring, MonitoringProps, PlatformMonitoring, PlatformMonitoringProps
 from .rules import EcsPlaygroundRules
+from .service_cluster import IServiceCluster
 from .validation import Problem, PropsValidationError
 
 __all__ = [
@@ -25,8 +26,13 @@ __all__ = [
     "DatabaseUsers",
     "DatabaseUsersProps",
     "EcsPlaygroundRules",
+    "ExistingMySqlDatabase",
     "Headroom",
+    "IMySqlDatabase",
+    "IServiceCluster",
     "InstanceResources",
+    "Monitoring",
+    "MonitoringProps",
     "MySqlDatabase",
     "MySqlDatabaseProps",
     "PlatformMonitoring",

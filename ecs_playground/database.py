@@ -1,167 +1,51 @@
-"""RDS MySQL for the services: private, encrypted, backed up, credentials in Secrets Manager."""
+"""RDS MySQL for the services: private, encrypted, backed up, credentials in Secrets Manager.
+
+The construct lives here; its props and their checks in `database_props`, its metrics and alarms
+in `database_alarms`, what an administrator needs to know of a database (`IMySqlDatabase`,
+`ExistingMySqlDatabase`) in `database_reference`; all re-exported here, so `from
+ecs_playground.database import MySqlDatabaseProps` keeps working.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import overload
 
+import jsii
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_kms as kms
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
-from constructs import Construct
+from constructs import Construct, IDependable
 
 from . import acknowledge
-from .alarms import ABOVE, BELOW, alarm, metric
-from .keywords import keywords_of, props_or_keywords
-from .props import doc, documented, setting
-from .validation import (
-    Checker,
-    Problem,
-    known,
-    raise_if_invalid,
-    subnet_problems,
-    type_problems,
+from .database_alarms import DatabaseMetrics, database_alarms
+from .database_props import (
+    DATABASE_SUBNET_TYPES,
+    PASSWORD_EXCLUDED_CHARACTERS,
+    MySqlDatabaseProps,
 )
+from .database_reference import MYSQL_PORT, ExistingMySqlDatabase, IMySqlDatabase
+from .keywords import keywords_of, props_or_keywords
+from .validation import Problem, PropsValidationError, raise_if_invalid
 
-MYSQL_PORT = 3306
-DATABASE_SUBNET_TYPES = (ec2.SubnetType.PRIVATE_ISOLATED, ec2.SubnetType.PRIVATE_WITH_EGRESS)
-ENGINE_VERSION_PATTERN = r"8\.(0|4)\.\d{1,2}"
-INSTANCE_CLASS_PATTERN = r"db\.[a-z][a-z0-9]*\.[a-z0-9]+"
-USERNAME_PATTERN = r"[A-Za-z][A-Za-z0-9_]{0,15}"
-RESERVED_USERNAMES = frozenset({"root", "rdsadmin", "mysql", "user"})
-# Characters that break DSNs, shell quoting or JSON in the services' configuration.
-PASSWORD_EXCLUDED_CHARACTERS = " %+~`#$&*()|[]{}:;<>?!'/@\"\\"
-
-
-@documented
-@dataclass(frozen=True, kw_only=True)
-class MySqlDatabaseProps:
-    """What the platform's MySQL needs. Every value has a safe default."""
-
-    vpc: ec2.IVpc = field(metadata=doc(
-        "VPC for the database. It goes into the VPC's isolated subnets when it has some (no "
-        "route to or from the internet), else into its private subnets with egress; a VPC with "
-        "public subnets only is refused. Needs subnets in at least two AZs (an RDS rule)."))
-    engine_version: str = field(default="8.4.10", metadata=setting(
-        "Full MySQL engine version (8.0.x or 8.4.x). Default 8.4.10: MySQL 8.4 is the LTS "
-        "line; 8.0 left RDS standard support in July 2026. A full version is required: a "
-        "major version alone lets RDS pick one, and minor upgrades then show up as template "
-        "drift."))
-    instance_class: str = field(default="db.t3.micro", metadata=setting(
-        "RDS instance class, e.g. db.t3.micro, db.m6i.large."))
-    allocated_storage_gib: int = field(default=20, metadata=setting(
-        "Initial gp3 storage (20-65536 GiB)."))
-    max_allocated_storage_gib: int = field(default=100, metadata=setting(
-        "Upper bound for storage autoscaling; must be >= allocated_storage_gib."))
-    master_username: str = field(default="admin", metadata=setting(
-        "Master user; its generated password goes to Secrets Manager, never into the "
-        "template."))
-    backup_retention_days: int = field(default=7, metadata=setting(
-        "Days of automated backups (1-35; 0 would disable them, which is not allowed here)."))
-    deletion_protection: bool = field(default=True, metadata=setting(
-        "RDS deletion protection. Set False for throwaway environments that `cdk destroy` "
-        "must remove; the instance is still snapshotted on delete."))
-    multi_az: bool = field(default=False, metadata=setting(
-        "Standby in a second AZ (doubles cost). The tutorial runs a single instance."))
-    iam_authentication: bool = field(default=False, metadata=setting(
-        "IAM database authentication: MySQL users created for the AWSAuthenticationPlugin log "
-        "in with a short-lived token that `rds-db:connect` permits, instead of a password. "
-        "Default off: no user of this platform logs in that way (each service has its own "
-        "password user, from Secrets Manager), and an authentication path nothing uses is one "
-        "more to review. Turn it on when you create such a user."))
-    subnets: ec2.SubnetSelection | None = field(default=None, metadata=doc(
-        "Where the instance runs. Default: the VPC's isolated subnets, or its private subnets "
-        "with egress when it has no isolated ones (an `ec2.Vpc(...)` with default settings)."))
-    encryption_key: kms.IKey | None = field(default=None, metadata=doc(
-        "Customer managed KMS key for the storage and the secret. Default: the AWS-managed "
-        "keys (aws/rds, aws/secretsmanager); both are encrypted either way."))
-
-    alarms: bool = field(default=True, metadata=setting(
-        "Create the database's alarms: CPU high, free storage low, freeable memory low, "
-        "connections high. They have no action until one is added "
-        "(`PlatformMonitoring.add_database`). False: none."))
-    alarm_cpu_percent: int = field(default=80, metadata=setting(
-        "CPU utilization (1-100 %) above which it alarms. Default 80."))
-    alarm_free_storage_gib: int = field(default=2, metadata=setting(
-        "Free storage (GiB, 1-65536) below which it alarms; storage autoscaling grows the "
-        "volume only up to max_allocated_storage_gib. Default 2."))
-    alarm_freeable_memory_mib: int = field(default=64, metadata=setting(
-        "Freeable memory (MiB, 1-1048576) below which it alarms. Default 64 (a db.t3.micro "
-        "has 1 GiB)."))
-    alarm_connections: int = field(default=50, metadata=setting(
-        "Open connections (1-100000) above which it alarms. Default 50: MySQL's default "
-        "max_connections on a db.t3.micro is about 60 (memory / 12 MiB); raise it with the "
-        "instance class."))
-    alarm_minutes: int = field(default=10, metadata=setting(
-        "Minutes a database metric must breach its threshold before it alarms (1-1440). "
-        "Default 10."))
-
-    def validate(self) -> list[Problem]:
-        """Every invalid prop, without creating anything (an empty list when all are valid)."""
-        wrong_types = type_problems(self)
-        if wrong_types:
-            return wrong_types
-        check = Checker()
-        check.pattern(
-            "engine_version", self.engine_version, ENGINE_VERSION_PATTERN,
-            "a full MySQL 8.0.x or 8.4.x version, e.g. 8.4.10",
-            "give major, minor and patch (a major version alone is not accepted)",
-        )
-        check.pattern(
-            "instance_class", self.instance_class, INSTANCE_CLASS_PATTERN,
-            "db.<family>.<size>, e.g. db.t3.micro", "prefix the EC2 type with 'db.'",
-        )
-        check.int_range("allocated_storage_gib", self.allocated_storage_gib, 20, 65536)
-        if (known(self.max_allocated_storage_gib, self.allocated_storage_gib)
-                and self.max_allocated_storage_gib < self.allocated_storage_gib):
-            check.add(
-                "max_allocated_storage_gib", self.max_allocated_storage_gib,
-                f">= allocated_storage_gib ({self.allocated_storage_gib})",
-                "raise max_allocated_storage_gib",
-            )
-        check.int_range(
-            "backup_retention_days", self.backup_retention_days, 1, 35,
-            "keep automated backups: set 1-35 days",
-        )
-        ok = check.pattern(
-            "master_username", self.master_username, USERNAME_PATTERN,
-            "1-16 letters, digits or '_', starting with a letter",
-            "choose a short name such as 'admin'",
-        )
-        if ok and self.master_username.lower() in RESERVED_USERNAMES:
-            check.add(
-                "master_username", self.master_username,
-                f"not one of {sorted(RESERVED_USERNAMES)}", "choose another name, e.g. 'admin'",
-            )
-        for prop, high in (("alarm_cpu_percent", 100), ("alarm_free_storage_gib", 65536),
-                           ("alarm_freeable_memory_mib", 1048576),
-                           ("alarm_connections", 100000), ("alarm_minutes", 1440)):
-            check.int_range(prop, getattr(self, prop), 1, high)
-        if self.subnets is None:
-            check.problems += subnet_problems(
-                "vpc", self.vpc, DATABASE_SUBNET_TYPES,
-                "give subnets=ec2.SubnetSelection(...), or a VPC with isolated or private subnets "
-                "(a database is never placed in public subnets)",
-            )
-        return check.problems
-
-    def placement(self) -> ec2.SubnetSelection:
-        """Where the instance goes: `subnets`, else the first private kind the VPC has."""
-        if self.subnets is not None:
-            return self.subnets
-        for subnet_type in DATABASE_SUBNET_TYPES:
-            if not subnet_problems("vpc", self.vpc, [subnet_type], ""):
-                return ec2.SubnetSelection(subnet_type=subnet_type)
-        raise AssertionError("validate() refuses a VPC without private subnets")
+__all__ = [
+    "DATABASE_SUBNET_TYPES", "MYSQL_PORT", "PASSWORD_EXCLUDED_CHARACTERS",
+    "ExistingMySqlDatabase", "IMySqlDatabase", "MySqlDatabase", "MySqlDatabaseProps",
+]
 
 
-class MySqlDatabase(Construct):
+@jsii.implements(ec2.IConnectable)
+class MySqlDatabase(DatabaseMetrics, Construct):
     """RDS MySQL in isolated subnets, not publicly accessible, storage encrypted, automated
     backups, snapshot on delete, generated master credentials in Secrets Manager (retained).
-    Nothing can reach port 3306 until `allow_from` is called.
+    Nothing can reach port 3306 until a client is allowed in:
+    `database.connections.allow_default_port_from(cluster_or_service)`.
+
+    Attributes: `instance`, `secret` (master), `attached_secret`, `security_group`,
+    `connections`, `alarms` (by name, without actions), `vpc`, `port`, `hostname`; the
+    `metric_*()` methods; `grant_connect` for IAM database authentication.
     """
 
     @overload
@@ -173,6 +57,14 @@ class MySqlDatabase(Construct):
     def __init__(self, scope: Construct, id: str, props: MySqlDatabaseProps) -> None:
         raise_if_invalid("MySqlDatabase", id, props.validate())
         super().__init__(scope, id)
+        self.vpc = props.vpc
+        """The database's VPC."""
+        self.port = MYSQL_PORT
+        """The MySQL port."""
+        self.master_username = props.master_username
+        """The admin user (never a service's: see `DatabaseUsers`)."""
+        self.iam_authentication = props.iam_authentication
+        """Whether IAM database authentication is on (`grant_connect` needs it)."""
         self.security_group = ec2.SecurityGroup(
             self, "SecurityGroup", vpc=props.vpc, allow_all_outbound=False,
             description="MySQL: inbound 3306 only from allowed clients, no outbound",
@@ -213,47 +105,65 @@ class MySqlDatabase(Construct):
             copy_tags_to_snapshot=True,
         )
         self._acknowledge(props)
-        self.alarms: dict[str, cw.Alarm] = self._alarms(props) if props.alarms else {}
+        self.alarms: dict[str, cw.Alarm] = database_alarms(
+            Construct(self, "Alarms"), self, props) if props.alarms else {}
         """The database's alarms by name (empty when `alarms` is off), without actions."""
         assert self.instance.secret is not None
         self.attached_secret: secretsmanager.ISecret = self.instance.secret
         """The master secret as attached to the instance (host, port, engine added by RDS), for
         administrators; never a service's credentials (see `DatabaseUsers`)."""
 
-    def _alarms(self, props: MySqlDatabaseProps) -> dict[str, cw.Alarm]:
-        scope = Construct(self, "Alarms")
-        dims = {"DBInstanceIdentifier": self.instance.instance_identifier}
-        minutes = props.alarm_minutes
-        checks = (
-            ("Cpu", "CPUUtilization", props.alarm_cpu_percent, ABOVE,
-             f"CPU above {props.alarm_cpu_percent} %"),
-            ("FreeStorage", "FreeStorageSpace", props.alarm_free_storage_gib * 1024**3, BELOW,
-             f"free storage below {props.alarm_free_storage_gib} GiB"),
-            ("FreeableMemory", "FreeableMemory", props.alarm_freeable_memory_mib * 1024**2,
-             BELOW, f"freeable memory below {props.alarm_freeable_memory_mib} MiB"),
-            ("Connections", "DatabaseConnections", props.alarm_connections, ABOVE,
-             f"more than {props.alarm_connections} connections"),
-        )
-        return {
-            key: alarm(
-                scope, key, metric=metric("AWS/RDS", metric_name, dims), threshold=threshold,
-                comparison=comparison, minutes=minutes,
-                description=f"MySQL database: {what} for {minutes} min",
-            )
-            for key, metric_name, threshold, comparison, what in checks
-        }
+    @property
+    def connections(self) -> ec2.Connections:
+        """The database's security group, with MySQL's port as default port: nothing is allowed
+        in until a client is, e.g. `database.connections.allow_default_port_from(service)`."""
+        return self.instance.connections
+
+    @property
+    def available(self) -> IDependable:
+        """The instance: a client that logs in at deployment waits for it."""
+        return self.instance
+
+    def grant_connect(self, grantee: iam.IGrantable, db_user: str) -> iam.Grant:
+        """Let `grantee` log in as the MySQL user `db_user` with IAM database authentication
+        (`rds-db:connect` on that user's `dbuser` ARN only; the user must be created with
+        the AWSAuthenticationPlugin).
+
+        Needs `iam_authentication=True`: like aws-cdk-lib's `DatabaseInstance.grant_connect`
+        when IAM authentication was explicitly disabled, it refuses rather than switching it
+        on, since that is a reviewed choice of the props. `db_user` is required and never the
+        master user: a client gets a user of its own."""
+        problems = []
+        if not self.iam_authentication:
+            problems.append(Problem(
+                "iam_authentication", False, "True, for grant_connect",
+                "set iam_authentication=True in MySqlDatabaseProps, then create the user with "
+                "the AWSAuthenticationPlugin",
+            ))
+        if not isinstance(db_user, str) or not db_user:
+            problems.append(Problem("db_user", db_user, "a MySQL user name",
+                                    "name the user the grantee logs in as"))
+        elif db_user == self.master_username:
+            problems.append(Problem(
+                "db_user", db_user, "a user other than the master user",
+                "give the client a user of its own (the master credentials stay with the "
+                "administrator)",
+            ))
+        if problems:
+            raise PropsValidationError("MySqlDatabase", self.node.id, problems)
+        return self.instance.grant_connect(grantee, db_user)
 
     def _acknowledge(self, props: MySqlDatabaseProps) -> None:
         acknowledge.nag(
             self.instance, "AwsSolutions-RDS11",
-            "MySQL's standard port 3306 is part of the platform's contract with its services; "
-            "only the container instances' security group can reach it",
+            "MySQL's standard port 3306 is what MySQL clients expect; nothing can reach it "
+            "until a client is allowed in (`connections`)",
         )
         acknowledge.nag(
             self.secret, "AwsSolutions-SMG4",
-            "the master credentials are read only by whoever administers the database (the "
-            "database-users provisioner, during deployments; no task gets them); rotating them "
-            "is left to the operator",
+            "the master credentials are read only by whoever administers the database (e.g. "
+            "the DatabaseUsers provisioner, during deployments; no task gets them); rotating "
+            "them is left to the operator",
         )
         monitoring_role = self.instance.node.find_child("MonitoringRole")
         acknowledge.nag(
@@ -263,16 +173,16 @@ class MySqlDatabase(Construct):
             "the AWS-maintained policy RDS enhanced monitoring requires",
         )
         if not props.multi_az:
-            reason = ("single instance by default, as in the tutorial (a standby doubles the "
-                      "cost); set multi_az / db.multiAz for production")
+            reason = ("single instance by default (a standby doubles the cost); set multi_az "
+                      "for production")
             acknowledge.nag(self.instance, "AwsSolutions-RDS3", reason)
             acknowledge.checkov(self.instance, "CKV_AWS_157", reason)
         if not props.iam_authentication:
             acknowledge.checkov(
                 self.instance, "CKV_AWS_161",
-                "IAM database authentication is off because nothing uses it: every database user "
-                "of the platform logs in with a password kept in Secrets Manager; set "
-                "iam_authentication (db.iamAuthentication) to create users that log in with IAM",
+                "IAM database authentication is off because nothing uses it: the database users "
+                "log in with passwords kept in Secrets Manager; set iam_authentication to create "
+                "users that log in with IAM (then grant_connect their clients)",
             )
         if not props.deletion_protection:
             acknowledge.nag(

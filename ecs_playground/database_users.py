@@ -13,7 +13,7 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import overload
+from typing import ClassVar, overload
 
 import jsii
 from aws_cdk import (
@@ -37,11 +37,18 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from . import acknowledge
-from .database import MYSQL_PORT, PASSWORD_EXCLUDED_CHARACTERS
+from .database import PASSWORD_EXCLUDED_CHARACTERS, IMySqlDatabase
 from .database_users_handler import index as handler
 from .keywords import keywords_of, props_or_keywords
 from .props import doc, documented, setting
-from .validation import Checker, Problem, is_token, raise_if_invalid, subnet_problems, type_problems
+from .validation import (
+    TYPE_FIX,
+    Checker,
+    is_token,
+    raise_if_invalid,
+    subnet_problems,
+    validator,
+)
 
 HANDLER_DIR = Path(__file__).resolve().parent / "database_users_handler"
 RESOURCE_TYPE = "Custom::DatabaseUsers"
@@ -55,27 +62,20 @@ _BUNDLE_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc")
 class DatabaseUsersProps:
     """Where the database is, who may administer it, and which services get a user."""
 
-    vpc: ec2.IVpc = field(metadata=doc(
-        "The database's VPC: the provisioner (and the rotation functions) run in it, in "
-        "subnets with a route to the Secrets Manager API."))
-    master_secret: secretsmanager.ISecret = field(metadata=doc(
-        "Secret with the master user's `username` and `password` (`MySqlDatabase.secret`, or "
-        "an existing database's admin secret). Only the provisioner is granted read access."))
-    endpoint_address: str = field(metadata=doc(
-        "The database's address (`MySqlDatabase.hostname`, or an existing database's "
-        "endpoint)."))
-    database: ec2.IConnectable = field(metadata=doc(
-        "The database's network side: `MySqlDatabase.instance`, or an existing database's "
-        "security group. `port` is opened on each of its security groups from the "
-        "provisioner's security group only; when it is a construct of this app (an instance), "
-        "the custom resource waits for it."))
+    database: IMySqlDatabase = field(metadata={**doc(
+        "The database, in one value: a `MySqlDatabase`, or `ExistingMySqlDatabase(vpc=..., "
+        "hostname=..., secret=..., security_groups=[...])` for one this app did not create. "
+        "The provisioner (and the rotation functions) run in its VPC; only the provisioner may "
+        "read its admin secret; its port is opened on each of its security groups from the "
+        "provisioner's security group only; the users are created once it is available."),
+        TYPE_FIX: "pass the MySqlDatabase itself (not its instance), or "
+                  "ExistingMySqlDatabase(...) for a database this app did not create"})
     services: Mapping[str, str] = field(metadata=doc(
         "Service name -> schema name, e.g. {'location': 'location'}. The service's MySQL user "
         "has the service's name; each service needs a schema of its own."))
-    port: int = field(default=MYSQL_PORT, metadata=setting("The database's port."))
     encryption_key: kms.IKey | None = field(default=None, metadata=doc(
         "Customer managed key for the service secrets and the provisioner's log groups; its "
-        "policy must let CloudWatch Logs use it, as the platform key's does. Default: the "
+        "policy must let CloudWatch Logs use it. Default: the "
         "AWS-managed keys (aws/secretsmanager; CloudWatch Logs' own encryption)."))
     drop_schemas_on_delete: bool = field(default=False, metadata=setting(
         "Deleting the custom resource (or the stack) drops the users; True also drops the "
@@ -106,12 +106,16 @@ class DatabaseUsersProps:
         "Secrets Manager API. Default: the VPC's private subnets with egress (through the NAT "
         "gateway)."))
 
-    def validate(self) -> list[Problem]:
-        """Every invalid prop, without creating anything (an empty list when all are valid)."""
-        wrong_types = type_problems(self)
-        if wrong_types:
-            return wrong_types
-        check = Checker()
+    MOVED_FIELDS: ClassVar[Mapping[str, str]] = {
+        old: f"{what} now comes from `database`: pass database=the MySqlDatabase, or "
+        "database=ExistingMySqlDatabase(vpc=..., hostname=..., secret=..., security_groups=[...])"
+        for old, what in (("vpc", "the VPC"), ("master_secret", "the admin secret"),
+                          ("endpoint_address", "the address"), ("port", "the port"))
+    }
+    """Keywords of the former props (three loose values that had to describe one database)."""
+
+    @validator
+    def validate(self, check: Checker) -> None:
         known = [(name, schema) for name, schema in self.services.items()
                  if not is_token(name) and not is_token(schema)]
         if known or not self.services:  # all names being tokens leaves nothing to check
@@ -126,10 +130,11 @@ class DatabaseUsersProps:
                     "services", name, f"names that differ in more than '-' (as {other!r} does)",
                     "rename one: both would get the construct ID " + repr(_construct_id(name)),
                 )
-        check.port("port", self.port)
-        if not is_token(self.endpoint_address) and not self.endpoint_address:
-            check.add("endpoint_address", self.endpoint_address, "the database's address",
-                      "pass MySqlDatabase.hostname or the existing database's endpoint")
+        database = self.database
+        check.port("database.port", database.port)
+        if not is_token(database.hostname) and not database.hostname:
+            check.add("database.hostname", database.hostname, "the database's address",
+                      "give the existing database's endpoint address")
         if self.rotation is not None and not self.rotation.is_unresolved():
             hours = self.rotation.to_hours(integral=False)
             in_range = ROTATION_MIN_HOURS <= hours <= ROTATION_MAX_DAYS * 24
@@ -142,11 +147,10 @@ class DatabaseUsersProps:
                 )
         if self.subnets is None:
             check.problems += subnet_problems(
-                "vpc", self.vpc, [ec2.SubnetType.PRIVATE_WITH_EGRESS],
+                "database.vpc", database.vpc, [ec2.SubnetType.PRIVATE_WITH_EGRESS],
                 "give subnets=ec2.SubnetSelection(...) with a route to the Secrets Manager API "
                 "(NAT gateway or VPC endpoint)",
             )
-        return check.problems
 
     def placement(self) -> ec2.SubnetSelection:
         """Where the provisioner and the rotation functions run."""
@@ -221,8 +225,9 @@ class DatabaseUsers(Construct):
         raise_if_invalid("DatabaseUsers", id, props.validate())
         super().__init__(scope, id)
         subnets = props.placement()
+        database = props.database
         self.security_group = ec2.SecurityGroup(
-            self, "SecurityGroup", vpc=props.vpc, allow_all_outbound=False,
+            self, "SecurityGroup", vpc=database.vpc, allow_all_outbound=False,
             description="Database users provisioner: MySQL to the database, HTTPS to Secrets "
             "Manager",
         )
@@ -235,26 +240,25 @@ class DatabaseUsers(Construct):
         # rules are then created in this one (this stack depends on the database's, never the
         # reverse); in one stack the rules are the same as `database.allow_from(...)`'s.
         self.security_group.connections.allow_to(
-            props.database, ec2.Port.tcp(props.port),
+            database.connections, ec2.Port.tcp(database.port),
             "MySQL from the database users provisioner",
         )
         self._secrets = self._service_secrets(props)
         self.function = lambda_.Function(
             self, "Function",
-            description="ecs-playground: creates each service's MySQL user, limited to its "
-            "own schema",
+            description="Creates each service's MySQL user, limited to its own schema",
             runtime=lambda_.Runtime.PYTHON_3_12,
             handler="index.handler",
             code=handler_code(),
             timeout=Duration.minutes(2),
             memory_size=256,
-            vpc=props.vpc,
+            vpc=database.vpc,
             vpc_subnets=subnets,
             security_groups=[self.security_group],
             log_group=self._log_group("FunctionLogs", props),
         )
         """The provisioner Lambda (in the VPC)."""
-        props.master_secret.grant_read(self.function)
+        database.secret.grant_read(self.function)
         for secret in self._secrets.values():
             secret.grant_read(self.function)
         self.provider = cr.Provider(
@@ -267,9 +271,9 @@ class DatabaseUsers(Construct):
             service_token=self.provider.service_token,
             resource_type=RESOURCE_TYPE,
             properties={
-                "Endpoint": props.endpoint_address,
-                "Port": Tokenization.stringify_number(props.port),
-                "MasterSecretArn": props.master_secret.secret_arn,
+                "Endpoint": database.hostname,
+                "Port": Tokenization.stringify_number(database.port),
+                "MasterSecretArn": database.secret.secret_arn,
                 "Services": [
                     {"User": name, "Schema": schema, "SecretArn": self._secrets[name].secret_arn}
                     for name, schema in props.services.items()
@@ -282,9 +286,8 @@ class DatabaseUsers(Construct):
         )
         """The users themselves: services that connect with them should depend on it."""
         # Runs only once the database is available and admits the provisioner.
-        if isinstance(props.database, Construct):
-            self.custom_resource.node.add_dependency(props.database)
-        for group in props.database.connections.security_groups:
+        self.custom_resource.node.add_dependency(database.available)
+        for group in database.connections.security_groups:
             self.custom_resource.node.add_dependency(group)
         self.rotation_schedules: dict[str, secretsmanager.RotationSchedule] = {}
         """Per service, its secret's rotation schedule (empty without `rotation`)."""
@@ -325,7 +328,7 @@ class DatabaseUsers(Construct):
 
     def grant_rotation_pickup(self, service: str, task_role: iam.IGrantable) -> None:
         """Let a service's task role read its own secret (`GetSecretValue`, and `kms:Decrypt`
-        through the platform key), so running tasks pick up a rotated password themselves."""
+        through the secrets' key), so running tasks pick up a rotated password themselves."""
         self.secret_for(service).grant_read(task_role)
 
     # ---------------------------------------------------------------- parts
@@ -344,7 +347,8 @@ class DatabaseUsers(Construct):
                 generate_secret_string=secretsmanager.SecretStringGenerator(
                     # The fields Secrets Manager's MySQL rotation needs, as on an RDS secret.
                     secret_string_template=stack.to_json_string({
-                        "engine": "mysql", "host": props.endpoint_address, "port": props.port,
+                        "engine": "mysql", "host": props.database.hostname,
+                        "port": props.database.port,
                         "username": name, "dbname": schema,
                     }),
                     generate_string_key="password",
@@ -370,7 +374,8 @@ class DatabaseUsers(Construct):
                 "Rotation",
                 automatically_after=every,
                 hosted_rotation=secretsmanager.HostedRotation.mysql_single_user(
-                    vpc=props.vpc, vpc_subnets=subnets, security_groups=[self.security_group],
+                    vpc=props.database.vpc, vpc_subnets=subnets,
+                    security_groups=[self.security_group],
                     exclude_characters=PASSWORD_EXCLUDED_CHARACTERS,
                 ),
                 # The first rotation waits for the schedule: rotating at creation would change

@@ -141,13 +141,12 @@ def build_props(
         ))
     elif props is None:
         allowed = f"the fields of {name}: {', '.join(fields)}"
+        moved: Mapping[str, str] = getattr(props_class, "MOVED_FIELDS", {})
         for key, value in keywords.items():
             if key not in fields:
                 close = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.6)
-                problems.append(Problem(
-                    key, value, allowed,
-                    f"did you mean {close[0]!r}?" if close else "remove it, or use one of those",
-                ))
+                fix = f"did you mean {close[0]!r}?" if close else "remove it, or use one of those"
+                problems.append(Problem(key, value, allowed, moved.get(key, fix)))
         problems += [
             Problem(field_name, MISSING_VALUE,
                     f"{field_type(props_class, field_name)} (required: it has no default)",

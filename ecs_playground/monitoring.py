@@ -1,9 +1,13 @@
-"""Where alarms go and what operators look at: one encrypted SNS topic and one dashboard per
-platform, fed by the alarms and metrics of the cluster, the services and the database."""
+"""Where alarms go and what operators look at: one encrypted SNS topic and one dashboard, fed by
+the alarms and the `metric_*()` methods of the cluster, the services and the database.
+
+`Monitoring` (construct ID of your choice) was called `PlatformMonitoring`; that name stays as a
+deprecated alias.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import overload
 
@@ -16,25 +20,36 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from .alarms import PERIOD, metric
+from .alarms import PERIOD
 from .classic_service import ClassicLoadBalancedService
+from .classic_service_alarms import ServiceMetrics
 from .container_cluster import ContainerCluster
 from .database import MySqlDatabase
 from .keywords import keywords_of, props_or_keywords
 from .props import doc, documented, setting
-from .validation import Checker, Problem, raise_if_invalid, type_problems
+from .validation import Checker, raise_if_invalid, validator
 
 EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[^@\s]+"
 DASHBOARD_NAME_PATTERN = r"[A-Za-z0-9_-]{1,255}"
 WIDTH = 24
 """A dashboard row is 24 units wide."""
 
+SERVICE_WIDGETS: tuple[tuple[str, Callable[[ServiceMetrics], cw.Metric]], ...] = (
+    ("Requests per minute (ELB)", lambda s: s.metric_request_count()),
+    ("Backend 5XX per minute (ELB)", lambda s: s.metric_backend_5xx_count()),
+    ("Latency p99, seconds (ELB)", lambda s: s.metric_latency()),
+    ("Unhealthy instances (ELB)", lambda s: s.metric_unhealthy_host_count()),
+    ("Healthy instances (ELB)", lambda s: s.metric_healthy_host_count()),
+)
+"""The per-service widgets of every services dashboard: title, and the service's metric it adds
+one line for (labelled with the service's name). Two rows: the first three, then the rest."""
+
 
 @documented
 @dataclass(frozen=True, kw_only=True)
-class PlatformMonitoringProps:
-    """Where the platform's alarms go and its dashboard. Defaults are neutral: no subscriber,
-    generated names."""
+class MonitoringProps:
+    """Where alarms go, and the dashboard. Defaults are neutral: no subscriber, generated
+    names."""
 
     email_subscriptions: Sequence[str] = field(default=(), metadata=setting(
         "E-mail addresses subscribed to the alarm topic (each must confirm the subscription "
@@ -47,12 +62,8 @@ class PlatformMonitoringProps:
         "(a key policy statement, on a key of this app). Default: a new key with rotation. "
         "The AWS-managed SNS key cannot be used: CloudWatch may not use it to publish."))
 
-    def validate(self) -> list[Problem]:
-        """Every invalid prop, without creating anything (an empty list when all are valid)."""
-        wrong_types = type_problems(self)
-        if wrong_types:
-            return wrong_types
-        check = Checker()
+    @validator
+    def validate(self, check: Checker) -> None:
         for address in self.email_subscriptions:
             check.pattern(
                 "email_subscriptions", address, EMAIL_PATTERN, "e-mail addresses",
@@ -63,10 +74,26 @@ class PlatformMonitoringProps:
                 "dashboard_name", self.dashboard_name, DASHBOARD_NAME_PATTERN,
                 "1-255 letters, digits, '-' or '_'", "rename it, or leave it unset",
             )
-        return check.problems
 
 
-class PlatformMonitoring(Construct):
+class ServicesWidgets:
+    """The per-service widgets of a dashboard (`SERVICE_WIDGETS`): a new service adds one line
+    to each, not new widgets."""
+
+    def __init__(self, dashboard: cw.Dashboard) -> None:
+        self._widgets = [(cw.GraphWidget(title=title, width=8, height=6, period=PERIOD), read)
+                         for title, read in SERVICE_WIDGETS]
+        widgets = [widget for widget, _ in self._widgets]
+        dashboard.add_widgets(*widgets[:3])
+        dashboard.add_widgets(*widgets[3:])
+
+    def add(self, service: ClassicLoadBalancedService) -> None:
+        """One line per widget for the service, labelled with its name."""
+        for widget, read in self._widgets:
+            widget.add_left_metric(read(service).with_(label=service.name))
+
+
+class Monitoring(Construct):
     """An encrypted SNS topic that every alarm added here notifies (ALARM and OK), and one
     CloudWatch dashboard.
 
@@ -78,17 +105,17 @@ class PlatformMonitoring(Construct):
     """
 
     @overload
-    def __init__(self, scope: Construct, id: str, props: PlatformMonitoringProps) -> None: ...
+    def __init__(self, scope: Construct, id: str, props: MonitoringProps) -> None: ...
     @overload
-    @keywords_of(PlatformMonitoringProps)
+    @keywords_of(MonitoringProps)
     def __init__(self, scope: Construct, id: str, /) -> None: ...
-    @props_or_keywords(PlatformMonitoringProps)
-    def __init__(self, scope: Construct, id: str, props: PlatformMonitoringProps) -> None:
-        raise_if_invalid("PlatformMonitoring", id, props.validate())
+    @props_or_keywords(MonitoringProps)
+    def __init__(self, scope: Construct, id: str, props: MonitoringProps) -> None:
+        raise_if_invalid("Monitoring", id, props.validate())
         super().__init__(scope, id)
         self.encryption_key = props.encryption_key or kms.Key(
             self, "TopicKey", enable_key_rotation=True, removal_policy=RemovalPolicy.RETAIN,
-            description="ecs-playground alarm topic",
+            description="Alarm topic: CloudWatch alarms publish here",
         )
         # CloudWatch publishes alarm notifications to the encrypted topic.
         self.encryption_key.add_to_resource_policy(iam.PolicyStatement(
@@ -99,7 +126,7 @@ class PlatformMonitoring(Construct):
         ))
         self.topic = sns.Topic(
             self, "AlarmTopic", master_key=self.encryption_key, enforce_ssl=True,
-            display_name="ecs-playground alarms",
+            display_name="Alarms",
         )
         for address in props.email_subscriptions:
             self.topic.add_subscription(subscriptions.EmailSubscription(address))
@@ -108,19 +135,10 @@ class PlatformMonitoring(Construct):
             self, "Dashboard", dashboard_name=props.dashboard_name,
             default_interval=Duration.hours(3),
         )
-        self._elb_widgets = {
-            ("RequestCount", "Sum"): _graph("Requests per minute (ELB)"),
-            ("HTTPCode_Backend_5XX", "Sum"): _graph("Backend 5XX per minute (ELB)"),
-            ("Latency", "p99"): _graph("Latency p99, seconds (ELB)"),
-            ("UnHealthyHostCount", "Maximum"): _graph("Unhealthy instances (ELB)"),
-            ("HealthyHostCount", "Minimum"): _graph("Healthy instances (ELB)"),
-        }
         self.dashboard.add_widgets(
             cw.TextWidget(markdown="## Services", width=WIDTH, height=1)
         )
-        widgets = list(self._elb_widgets.values())
-        self.dashboard.add_widgets(*widgets[:3])
-        self.dashboard.add_widgets(*widgets[3:])
+        self._services = ServicesWidgets(self.dashboard)
 
     def notify(self, alarms: Mapping[str, cw.Alarm]) -> None:
         """Send these alarms to the topic (ALARM and OK). Alarms in another stack reference the
@@ -132,7 +150,7 @@ class PlatformMonitoring(Construct):
     def add_service(self, service: ClassicLoadBalancedService) -> None:
         """Send the service's alarms to the topic; add its ELB metrics to the dashboard."""
         self.notify(service.alarms)
-        _add_elb_lines(self._elb_widgets, service)
+        self._services.add(service)
 
     def add_cluster(self, cluster: ContainerCluster) -> None:
         """Send the cluster's alarms to the topic; add cluster and per-service ECS widgets."""
@@ -158,41 +176,36 @@ class PlatformMonitoring(Construct):
                 right=[search("ECS/ContainerInsights", "DesiredTaskCount", "Average")],
             ),
         )
-        cluster_dims = {"ClusterName": name}
-        group = {"AutoScalingGroupName": cluster.auto_scaling_group.auto_scaling_group_name}
         self.dashboard.add_widgets(
             cw.TextWidget(markdown="## Cluster", width=WIDTH, height=1)
         )
         self.dashboard.add_widgets(
             cw.GraphWidget(
                 title="Cluster reservation, %", width=12, height=6,
-                left=[metric("AWS/ECS", "CPUReservation", cluster_dims).with_(label="CPU"),
-                      metric("AWS/ECS", "MemoryReservation", cluster_dims)
-                      .with_(label="memory")],
+                left=[cluster.metric_cpu_reservation(label="CPU"),
+                      cluster.metric_memory_reservation(label="memory")],
             ),
             cw.GraphWidget(
                 title="Instances", width=12, height=6,
-                left=[metric("AWS/AutoScaling", "GroupInServiceInstances", group)
-                      .with_(label="in service"),
-                      metric("AWS/AutoScaling", "GroupDesiredCapacity", group)
-                      .with_(label="desired")],
+                left=[cluster.metric_instances_in_service(label="in service"),
+                      cluster.metric_desired_instances(label="desired")],
             ),
         )
 
     def add_database(self, database: MySqlDatabase) -> None:
         """Send the database's alarms to the topic; add its widgets to the dashboard."""
         self.notify(database.alarms)
-        dims = {"DBInstanceIdentifier": database.instance.instance_identifier}
         self.dashboard.add_widgets(
             cw.TextWidget(markdown="## Database", width=WIDTH, height=1)
         )
         self.dashboard.add_widgets(*(
-            cw.GraphWidget(title=title, width=6, height=6,
-                           left=[metric("AWS/RDS", name, dims).with_(label=name)])
-            for title, name in (("Database CPU, %", "CPUUtilization"),
-                                ("Connections", "DatabaseConnections"),
-                                ("Free storage, bytes", "FreeStorageSpace"),
-                                ("Freeable memory, bytes", "FreeableMemory"))
+            cw.GraphWidget(title=title, width=6, height=6, left=[read(label=label)])
+            for title, read, label in (
+                ("Database CPU, %", database.metric_cpu_utilization, "CPUUtilization"),
+                ("Connections", database.metric_database_connections, "DatabaseConnections"),
+                ("Free storage, bytes", database.metric_free_storage_space, "FreeStorageSpace"),
+                ("Freeable memory, bytes", database.metric_freeable_memory, "FreeableMemory"),
+            )
         ))
 
     @property
@@ -204,38 +217,22 @@ class PlatformMonitoring(Construct):
 
 class ServicesDashboard(Construct):
     """A dashboard of the services of one stack (ELB requests, 5XX, latency, healthy and unhealthy
-    instances: one line per service), for services that live outside the platform's stack: the
-    platform's dashboard listing them would make the platform stack depend on theirs. The
-    cluster-wide ECS widgets of `PlatformMonitoring` find every service with a metric search.
-    Attribute: `dashboard`."""
+    instances: one line per service), for services that live outside the stack of `Monitoring`:
+    its dashboard listing them would make its stack depend on theirs. The cluster-wide ECS
+    widgets of `Monitoring` find every service with a metric search. Attribute: `dashboard`."""
 
     def __init__(self, scope: Construct, id: str, *, title: str) -> None:
         super().__init__(scope, id)
         self.dashboard = cw.Dashboard(self, "Dashboard", default_interval=Duration.hours(3))
-        self._widgets = {
-            ("RequestCount", "Sum"): _graph("Requests per minute (ELB)"),
-            ("HTTPCode_Backend_5XX", "Sum"): _graph("Backend 5XX per minute (ELB)"),
-            ("Latency", "p99"): _graph("Latency p99, seconds (ELB)"),
-            ("UnHealthyHostCount", "Maximum"): _graph("Unhealthy instances (ELB)"),
-            ("HealthyHostCount", "Minimum"): _graph("Healthy instances (ELB)"),
-        }
         self.dashboard.add_widgets(cw.TextWidget(markdown=f"## {title}", width=WIDTH, height=1))
-        widgets = list(self._widgets.values())
-        self.dashboard.add_widgets(*widgets[:3])
-        self.dashboard.add_widgets(*widgets[3:])
+        self._services = ServicesWidgets(self.dashboard)
 
     def add_service(self, service: ClassicLoadBalancedService) -> None:
         """Add the service's ELB metrics (one line per widget)."""
-        _add_elb_lines(self._widgets, service)
+        self._services.add(service)
 
 
-def _graph(title: str, width: int = 8) -> cw.GraphWidget:
-    return cw.GraphWidget(title=title, width=width, height=6, period=PERIOD)
-
-
-def _add_elb_lines(
-    widgets: Mapping[tuple[str, str], cw.GraphWidget], service: ClassicLoadBalancedService
-) -> None:
-    dims = {"LoadBalancerName": service.load_balancer.load_balancer_name}
-    for (name, statistic), widget in widgets.items():
-        widget.add_left_metric(metric("AWS/ELB", name, dims, statistic).with_(label=service.name))
+PlatformMonitoring = Monitoring
+"""Deprecated alias of `Monitoring` (its former name)."""
+PlatformMonitoringProps = MonitoringProps
+"""Deprecated alias of `MonitoringProps` (its former name)."""

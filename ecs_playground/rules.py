@@ -1,4 +1,4 @@
-"""ecs-playground's own template rules, for what cdk-nag, cfn-lint and checkov do not catch.
+"""The library's own template rules, for what cdk-nag, cfn-lint and checkov do not catch.
 
 * ``EcsPlayground-PlaintextSecret``: a credential in a container's plain environment. By name: a
   variable named like a credential (PASSWORD, PASS, PWD, SECRET, TOKEN, API/ACCESS/PRIVATE KEY,
@@ -6,7 +6,7 @@
   ``user:password@``, a dynamic reference to a secret (``{{resolve:secretsmanager:...}}`` or
   ``{{resolve:ssm-secure:...}}``, which CloudFormation writes into the task definition in clear
   at deploy time), a private key, or a well-known token format (AWS access key ID, GitHub,
-  Slack, JWT). The tutorial's ``DB_PWD=RDS_PWD`` passes all three scanners.
+  Slack, JWT). A literal ``DB_PWD=...`` passes all three scanners.
 * ``EcsPlayground-StatefulDelete``: a stateful resource (database, secret, log group, bucket,
   key, file system, table) whose data goes with the stack: no Retain/Snapshot deletion policy.
 * ``EcsPlayground-OpenInstancePort``: a security group rule that opens a port of an EC2 instance

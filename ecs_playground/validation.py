@@ -13,14 +13,20 @@ import struct
 import types
 import typing
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from aws_cdk import Token
 
 PORT_MIN = 1
 PORT_MAX = 65535
+BOUNDS = "ecs_playground.bounds"
+TYPE_FIX = "ecs_playground.type_fix"
+"""Field metadata: what to pass instead, added to the message of a value of the wrong type."""
+"""Field metadata: the (low, high) range of an integer prop, which `Checker.bounds` checks."""
+
+PropsT = TypeVar("PropsT")
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,41 @@ class Checker:
         if not ok:
             self.add(prop, value, allowed, fix)
         return ok
+
+    def bounds(self, props: Any) -> None:
+        """Check every field of `props` that declares a range (`BOUNDS` in its metadata)."""
+        for f in dataclasses.fields(props):
+            declared = f.metadata.get(BOUNDS)
+            if declared is not None:
+                self.int_range(f.name, getattr(props, f.name), *declared)
+
+
+def validator(
+    checks: Callable[[PropsT, Checker], None],
+) -> Callable[[PropsT], list[Problem]]:
+    """The `validate()` of a props class, from a method that records its checks on a `Checker`.
+
+    Every props class validates the same way: the field types first (a value of the wrong type
+    is reported alone, since the other checks would only misread it), then the class's own
+    checks; the result lists every problem (empty when all props are valid)::
+
+        @validator
+        def validate(self, check: Checker) -> None:
+            check.int_range("cpu", self.cpu, 128, 10240)
+    """
+
+    @functools.wraps(checks)
+    def validate(props: PropsT) -> list[Problem]:
+        wrong_types = type_problems(props)
+        if wrong_types:
+            return wrong_types
+        check = Checker()
+        checks(props, check)
+        return check.problems
+
+    validate.__doc__ = ("Every invalid prop, without creating anything (an empty list when all "
+                        "are valid): the field types first, then the values.")
+    return validate
 
 
 
@@ -247,6 +288,10 @@ def _is_a(value: Any, kind: Any) -> bool:
         return isinstance(value, bool)
     if kind is str:
         return isinstance(value, str)
+    if getattr(kind, "_is_runtime_protocol", False) and kind.__module__.startswith(
+        "ecs_playground."
+    ):  # one of this library's own protocols (IServiceCluster, IMySqlDatabase)
+        return isinstance(value, kind)
     if getattr(kind, "_is_protocol", False):
         members = _INTERFACES().get(kind)
         if members is None:
@@ -286,6 +331,8 @@ def type_problems(props: Any) -> list[Problem]:
                 hint = f" (write {int(value)}, not {value!r})"
             elif kind is bool and isinstance(value, str):
                 hint = " (write True or False, not a string)"
+            elif TYPE_FIX in f.metadata:
+                hint = f" ({f.metadata[TYPE_FIX]})"
             problems.append(Problem(
                 f.name, value, f"a value of type {_type_name(kind)}",
                 f"pass {with_article(_type_name(kind))}, not "

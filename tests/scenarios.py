@@ -68,8 +68,7 @@ def all_props_stack() -> cdk.Stack:
     )
     database.allow_from(cluster.security_group, "MySQL from the ECS instances")
     users = DatabaseUsers(stack, "DatabaseUsers", DatabaseUsersProps(
-        vpc=vpc, master_secret=database.secret, endpoint_address=database.hostname,
-        database=database.instance, services={"api": "api"},
+        database=database, services={"api": "api"},
     ))
     ClassicLoadBalancedService(
         stack, "Api",
@@ -77,7 +76,7 @@ def all_props_stack() -> cdk.Stack:
             name="api", cluster=cluster, service_name="api", family="api",
             image=ecs.ContainerImage.from_registry("example.org/team/api:2.3.1"),
             container_port=3000, host_port=8443, listener_port=80, cpu=1024,
-            memory_limit_mib=2048, essential=True,
+            memory_limit_mib=2048,
             environment={"LOG_LEVEL": "info", **database.container_environment("api")},
             secrets=users.container_secrets("api"),  # its own user, never the master's
             extra_hosts={"metrics": "10.0.0.10"}, desired_count=2, min_healthy_percent=100,

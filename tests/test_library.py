@@ -6,7 +6,6 @@ from __future__ import annotations
 import ast
 import inspect
 import json
-import os
 import pydoc
 import re
 import subprocess
@@ -32,10 +31,11 @@ from ecs_playground import (
     ContainerClusterProps,
     DatabaseUsers,
     DatabaseUsersProps,
+    ExistingMySqlDatabase,
+    Monitoring,
+    MonitoringProps,
     MySqlDatabase,
     MySqlDatabaseProps,
-    PlatformMonitoring,
-    PlatformMonitoringProps,
     PropsKeywordError,
     PropsValidationError,
 )
@@ -46,6 +46,7 @@ from ecs_playground.props import CONFIGURABLE, DOC
 
 from .conftest import ROOT
 from .factories import existing_vpc, new_stack
+from .library.doc_blocks import python_blocks, run_blocks
 from .tutorial import TUTORIAL_CONTEXT
 
 LIBRARY = ROOT / "ecs_playground"
@@ -103,10 +104,9 @@ def test_help_shows_each_fields_documentation(cls: type) -> None:
 def _platform(scope: Construct, vpc: ec2.IVpc) -> None:
     cluster = ContainerCluster(scope, "Cluster", ContainerClusterProps(vpc=vpc))
     database = MySqlDatabase(scope, "Database", MySqlDatabaseProps(vpc=vpc))
-    database.allow_from(cluster.security_group, "MySQL from the ECS instances")
+    database.connections.allow_default_port_from(cluster, "MySQL from the ECS instances")
     users = DatabaseUsers(scope, "DatabaseUsers", DatabaseUsersProps(
-        vpc=vpc, master_secret=database.secret, endpoint_address=database.hostname,
-        database=database.instance, services={"web": "web", "api": "api"},
+        database=database, services={"web": "web", "api": "api"},
     ))
     for name, port in (("web", 8080), ("api", 8081)):
         ClassicLoadBalancedService(scope, name.title(), ClassicLoadBalancedServiceProps(
@@ -181,9 +181,9 @@ def test_the_readme_examples_give_each_service_its_own_database_user() -> None:
 def _users_keywords(stack: cdk.Stack) -> dict[str, Any]:
     vpc = existing_vpc(stack)
     group = ec2.SecurityGroup.from_security_group_id(stack, "DbSg", "sg-0123456789abcdef0")
-    return {"vpc": vpc, "services": {"web": "web"}, "endpoint_address": "db.example.org",
-            "master_secret": secretsmanager.Secret.from_secret_name_v2(stack, "Admin", "admin"),
-            "database": ec2.Connections(security_groups=[group])}
+    return {"services": {"web": "web"}, "database": ExistingMySqlDatabase(
+        vpc=vpc, hostname="db.example.org", security_groups=[group],
+        secret=secretsmanager.Secret.from_secret_name_v2(stack, "Admin", "admin"))}
 
 
 def _service_keywords(stack: cdk.Stack) -> dict[str, Any]:
@@ -198,7 +198,7 @@ KEYWORD_CASES: dict[type, tuple[type, Any]] = {
     MySqlDatabase: (MySqlDatabaseProps, lambda s: {"vpc": existing_vpc(s), "multi_az": True}),
     ClassicLoadBalancedService: (ClassicLoadBalancedServiceProps, _service_keywords),
     DatabaseUsers: (DatabaseUsersProps, _users_keywords),
-    PlatformMonitoring: (PlatformMonitoringProps, lambda s: {"dashboard_name": "shop"}),
+    Monitoring: (MonitoringProps, lambda s: {"dashboard_name": "shop"}),
 }
 
 
@@ -315,26 +315,14 @@ def test_services_built_from_source_keep_the_health_path_their_images_serve() ->
     assert targets == ["HTTP:8081/health", "HTTP:9091/health"]
 
 
+DOCS_WITH_THEIR_OWN_RUN = {"constructs.md"}
+"""Pages whose blocks a test of their own runs (tests/library/test_docs_constructs.py)."""
+
+
 def _documented_python_blocks() -> list[tuple[str, str]]:
     """Every ```python block of the README and of docs/*.md, with the page it is on."""
-    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-    return [(page.relative_to(ROOT).as_posix(), code) for page in pages
-            for code in re.findall(r"```python\n(.*?)```", page.read_text(), re.S)]
-
-
-RUN_BLOCKS = """
-import os, sys, traceback
-blocks = {blocks!r}
-failed = []
-for i, (page, code) in enumerate(blocks):
-    try:
-        exec(compile(code, f"{{page}} python block {{i}}", "exec"), {{"__name__": "__main__"}})
-    except BaseException:
-        failed.append(f"{{page}} #{{i}}")
-        traceback.print_exc()
-print(f"ran {{len(blocks)}} blocks")
-sys.exit(f"documented Python blocks that failed: {{failed}}" if failed else 0)
-"""
+    return python_blocks(ROOT / "README.md", *sorted(
+        page for page in (ROOT / "docs").glob("*.md") if page.name not in DOCS_WITH_THEIR_OWN_RUN))
 
 
 @pytest.mark.slow
@@ -343,14 +331,7 @@ def test_readme_python_examples_run_as_written(tmp_path: Path) -> None:
     # start, not one per block)
     blocks = _documented_python_blocks()
     assert {page for page, _ in blocks} >= {"README.md", "docs/database-users.md"}, blocks
-    result = subprocess.run(
-        [sys.executable, "-c", RUN_BLOCKS.format(blocks=blocks)], cwd=tmp_path,
-        capture_output=True, text=True, timeout=600, check=False,
-        # a clean environment, but the user's HOME: jsii's package cache lives there (a fresh
-        # HOME makes jsii unpack aws-cdk-lib again, ~10 s of CPU that no user pays twice)
-        env={"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
-             "HOME": os.environ.get("HOME", str(tmp_path)), "PYTHONPATH": str(ROOT)},
-    )
+    result = run_blocks(blocks, tmp_path)
     assert result.returncode == 0, result.stderr[-4000:]
     assert f"ran {len(blocks)} blocks" in result.stdout
 

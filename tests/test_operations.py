@@ -20,8 +20,8 @@ from ecs_playground import (
     CapacityError,
     ClassicLoadBalancedService,
     ContainerClusterProps,
-    PlatformMonitoring,
-    PlatformMonitoringProps,
+    Monitoring,
+    MonitoringProps,
     PropsValidationError,
 )
 from ecs_playground.capacity import INSTANCE_TYPES, CapacityPlan, ServiceDemand
@@ -249,7 +249,7 @@ def test_dashboard_widgets_do_not_grow_with_the_services() -> None:
     """A service adds lines to the grouped widgets, not widgets: 200 services fit one body."""
     def dashboard(services: int) -> tuple[int, int]:
         cluster = new_cluster()
-        monitoring = PlatformMonitoring(Stack.of(cluster), "Monitoring", PlatformMonitoringProps())
+        monitoring = Monitoring(Stack.of(cluster), "Monitoring", MonitoringProps())
         monitoring.add_cluster(cluster)
         for n in range(services):
             monitoring.add_service(ClassicLoadBalancedService(

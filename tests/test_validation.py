@@ -123,7 +123,6 @@ PROPS_CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("service", {"environment": {"DATABASE_URL": "mysql://app:pw@db/app"}},
      "environment['DATABASE_URL']", "a URL with a password"),
     ("service", {"allowed_cidrs": []}, "allowed_cidrs", "at least one"),
-    ("service", {"essential": False}, "essential", "essential container"),
 ]
 
 
@@ -263,7 +262,7 @@ def test_type_messages_use_the_right_article() -> None:
     cluster = new_cluster()
     problems = service_props(cluster.auto_scaling_group).validate()  # type: ignore[arg-type]
     assert [p.fix for p in problems] == [
-        "pass an ICluster or ContainerCluster, not an AutoScalingGroup"]
+        "pass an ICluster or IServiceCluster, not an AutoScalingGroup"]
 
 
 @pytest.mark.parametrize(("noun", "expected"), [

@@ -90,7 +90,7 @@ class PlatformConfig:
     database: Mapping[str, Any]
     """Keyword arguments for MySqlDatabaseProps (without vpc)."""
     monitoring: Mapping[str, Any]
-    """Keyword arguments for PlatformMonitoringProps (without encryption_key)."""
+    """Keyword arguments for MonitoringProps (without encryption_key)."""
     services: Mapping[str, ServiceConfig]
     """Per service name, in deployment order."""
     service_stacks: int = DEFAULT_SERVICE_STACKS

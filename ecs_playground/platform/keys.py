@@ -22,7 +22,7 @@ from typing import Any
 from ..classic_service import ClassicLoadBalancedServiceProps
 from ..container_cluster import ContainerClusterProps
 from ..database import MySqlDatabaseProps
-from ..monitoring import PlatformMonitoringProps
+from ..monitoring import MonitoringProps
 from ..props import configurable_fields, field_doc
 from .images import SERVICE_IMAGE_HEALTH_PATH
 from .parsers import (
@@ -117,7 +117,7 @@ APP_DEFAULTS: dict[str, str] = {
 key's meaning."""
 PROPS_BY_PREFIX: dict[str, type] = {
     "cluster": ContainerClusterProps, "db": MySqlDatabaseProps,
-    "monitoring": PlatformMonitoringProps,
+    "monitoring": MonitoringProps,
 }
 SERVICE_PROPS = ClassicLoadBalancedServiceProps
 

@@ -23,9 +23,9 @@ from ..access_logs import elb_access_logs_bucket
 from ..capacity import CapacityError
 from ..classic_service import ClassicLoadBalancedService, ClassicLoadBalancedServiceProps
 from ..container_cluster import ContainerCluster, ContainerClusterProps
-from ..database import MySqlDatabase, MySqlDatabaseProps
+from ..database import ExistingMySqlDatabase, MySqlDatabase, MySqlDatabaseProps
 from ..database_users import DatabaseUsers, DatabaseUsersProps
-from ..monitoring import PlatformMonitoring, PlatformMonitoringProps, ServicesDashboard
+from ..monitoring import Monitoring, MonitoringProps, ServicesDashboard
 from ..validation import Problem
 from . import layout
 from .config import PlatformConfig, ServiceConfig
@@ -81,10 +81,10 @@ class ServiceStack(Stack):
                 encryption_key=key,
             )
         return DatabaseUsersProps(
-            vpc=platform.vpc,
-            master_secret=secret,
-            endpoint_address=platform.database.hostname,
-            database=platform.database.instance,
+            database=ExistingMySqlDatabase(
+                vpc=platform.vpc, hostname=platform.database.hostname, secret=secret,
+                security_groups=[platform.database.security_group],
+            ) if scope is not None else platform.database,
             services=services,
             encryption_key=key,
         )
@@ -97,7 +97,7 @@ class ServiceStack(Stack):
         )
 
     def add_service(self, name: str, service: ClassicLoadBalancedService,
-                    monitoring: PlatformMonitoring) -> None:
+                    monitoring: Monitoring) -> None:
         """Alarms to the platform's topic, ELB lines on this stack's dashboard, an output."""
         self.services[name] = service
         monitoring.notify(service.alarms)
@@ -169,7 +169,7 @@ class EcsPlaygroundStack(Stack):
         database_props = MySqlDatabaseProps(
             vpc=self.vpc, encryption_key=self.encryption_key, **config.database
         )
-        monitoring_props = PlatformMonitoringProps(
+        monitoring_props = MonitoringProps(
             encryption_key=self.encryption_key, **config.monitoring
         )
         # Every construct's props are checked before anything is built on them; a construct
@@ -180,7 +180,7 @@ class EcsPlaygroundStack(Stack):
         problems += self._in_config_terms("cluster", "ContainerCluster", cluster_problems)
         problems += self._in_config_terms("db", "MySqlDatabase", database_problems)
         problems += self._in_config_terms(
-            "monitoring", "PlatformMonitoring", monitoring_props.validate()
+            "monitoring", "Monitoring", monitoring_props.validate()
         )
         cluster: ContainerCluster | ecs.ICluster = ecs.Cluster.from_cluster_attributes(
             self, "UnbuiltCluster", cluster_name="unbuilt", vpc=self.vpc
@@ -194,10 +194,7 @@ class EcsPlaygroundStack(Stack):
                 self.database.allow_from(self.cluster.security_group,
                                          "MySQL from the ECS instances")
             users_props = DatabaseUsersProps(
-                vpc=self.vpc,
-                master_secret=self.database.secret,
-                endpoint_address=self.database.hostname,
-                database=self.database.instance,
+                database=self.database,
                 services={name: service.db_name for name, service in config.services.items()
                           if f"{name}.dbName" not in config.unparsed  # else reported already
                           and self.layout[name] == layout.PLATFORM},
@@ -286,7 +283,7 @@ class EcsPlaygroundStack(Stack):
             service.service.node.add_dependency(users.custom_resource)
             # and re-reads its own secret (only) after a rotation, with the task role
             users.grant_rotation_pickup(name, service.task_definition.task_role)
-        self.monitoring = PlatformMonitoring(self, "Monitoring", monitoring_props)
+        self.monitoring = Monitoring(self, "Monitoring", monitoring_props)
         """The alarm topic and the dashboard."""
         for name, service in self.services.items():
             if self.layout[name] == layout.PLATFORM:

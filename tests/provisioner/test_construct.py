@@ -23,7 +23,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.assertions import Template
 from service_harness import MySQL
 
-from ecs_playground.database import MySqlDatabase, MySqlDatabaseProps
+from ecs_playground.database import ExistingMySqlDatabase, MySqlDatabase, MySqlDatabaseProps
 from ecs_playground.database_users import DatabaseUsers, DatabaseUsersProps
 from ecs_playground.validation import PropsValidationError
 
@@ -85,8 +85,7 @@ def platform_stack() -> tuple[cdk.Stack, DatabaseUsers, MySqlDatabase, kms.Key]:
     vpc, key = _vpc(stack), _key(stack)
     database = MySqlDatabase(stack, "Database", MySqlDatabaseProps(vpc=vpc, encryption_key=key))
     users = DatabaseUsers(stack, "DatabaseUsers", DatabaseUsersProps(
-        vpc=vpc, master_secret=database.secret, endpoint_address=database.hostname,
-        database=database.instance, services=SERVICES, encryption_key=key,
+        database=database, services=SERVICES, encryption_key=key,
     ))
     return stack, users, database, key
 
@@ -96,13 +95,17 @@ def existing_database_stack() -> tuple[cdk.Stack, DatabaseUsers, kms.Key]:
     stack = new_stack("ExistingDatabase")
     key = _key(stack)
     users = DatabaseUsers(stack, "DatabaseUsers", DatabaseUsersProps(
-        vpc=existing_vpc(stack),
-        master_secret=secretsmanager.Secret.from_secret_complete_arn(
-            stack, "AdminSecret", EXISTING_SECRET_ARN),
-        endpoint_address="orders.cluster-abc.eu-west-1.rds.amazonaws.com",
-        database=ec2.SecurityGroup.from_security_group_id(stack, "DatabaseSg", EXISTING_SG),
+        database=ExistingMySqlDatabase(
+            vpc=existing_vpc(stack),
+            secret=secretsmanager.Secret.from_secret_complete_arn(
+                stack, "AdminSecret", EXISTING_SECRET_ARN),
+            hostname="orders.cluster-abc.eu-west-1.rds.amazonaws.com",
+            security_groups=[
+                ec2.SecurityGroup.from_security_group_id(stack, "DatabaseSg", EXISTING_SG)],
+            port=3307,
+        ),
         services={"orders": "orders_db"}, encryption_key=key,
-        rotation=cdk.Duration.days(30), drop_schemas_on_delete=True, port=3307,
+        rotation=cdk.Duration.days(30), drop_schemas_on_delete=True,
         adopt_existing_schemas=True,
     ))
     return stack, users, key
@@ -440,16 +443,16 @@ def test_cdk_nag_and_our_rules_have_no_unacknowledged_finding(any_built: Built) 
 # ---------------------------------------------------------------- props validation
 
 
-def _props(stack: cdk.Stack, **overrides: Any) -> DatabaseUsersProps:
-    values: dict[str, Any] = {
-        "vpc": existing_vpc(stack),
-        "master_secret": secretsmanager.Secret.from_secret_complete_arn(
-            stack, "Admin", EXISTING_SECRET_ARN),
-        "endpoint_address": "db.example.internal",
-        "database": ec2.SecurityGroup.from_security_group_id(stack, "Sg", EXISTING_SG),
-        "services": SERVICES,
-        **overrides,
-    }
+def _props(stack: cdk.Stack, *, vpc: ec2.IVpc | None = None, port: Any = 3306,
+           hostname: str = "db.example.internal", **overrides: Any) -> DatabaseUsersProps:
+    database = ExistingMySqlDatabase(
+        vpc=vpc or existing_vpc(stack),
+        secret=secretsmanager.Secret.from_secret_complete_arn(stack, "Admin", EXISTING_SECRET_ARN),
+        hostname=hostname,
+        security_groups=[ec2.SecurityGroup.from_security_group_id(stack, "Sg", EXISTING_SG)],
+        port=port,
+    )
+    values: dict[str, Any] = {"database": database, "services": SERVICES, **overrides}
     return DatabaseUsersProps(**values)
 
 
@@ -459,7 +462,7 @@ def test_every_invalid_prop_is_reported_at_once_before_any_child_is_created() ->
         stack,
         services={"Location": "location", "user": "mysql", "order-api": "orders",
                   "orders": "ORDERS", "a1": "a1", "a-1": "b1", "x" * 33: "x"},
-        port=0, endpoint_address="", rotation=cdk.Duration.hours(1),
+        port=0, hostname="", rotation=cdk.Duration.hours(1),
     )
 
     with pytest.raises(PropsValidationError) as caught:
@@ -472,8 +475,8 @@ def test_every_invalid_prop_is_reported_at_once_before_any_child_is_created() ->
         ("services (schema of service 'orders')", "ORDERS"),
         ("services (service)", "x" * 33),
         ("services", "a-1"),
-        ("port", "0"),
-        ("endpoint_address", ""),
+        ("database.port", "0"),
+        ("database.hostname", ""),
         ("rotation", "1 hour"),
     }
     assert "DatabaseUsers 'Users': 8 invalid prop(s)" in str(caught.value)
@@ -501,12 +504,12 @@ def test_a_wrongly_typed_prop_is_named_before_anything_else() -> None:
     stack = new_stack("Typed")
 
     with pytest.raises(PropsValidationError) as caught:
-        DatabaseUsers(stack, "Users", _props(stack, port="3306", drop_schemas_on_delete="yes",
+        DatabaseUsers(stack, "Users", _props(stack, drop_schemas_on_delete="yes",
                                              adopt_existing_users="yes"))
 
     assert {p.prop for p in caught.value.problems} == {
-        "port", "drop_schemas_on_delete", "adopt_existing_users"}
-    assert "write 3306, not '3306'" in str(caught.value)
+        "drop_schemas_on_delete", "adopt_existing_users"}
+    assert "write True or False, not a string" in str(caught.value)
 
 
 def test_a_vpc_without_private_subnets_with_egress_is_refused_clearly() -> None:
