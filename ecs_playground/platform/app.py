@@ -36,8 +36,8 @@ def build_platform(app: cdk.App) -> PlatformConfig:
 
     No `environments` in the context: today's single environment-agnostic stack. Otherwise one
     CDK Stage per environment (its ID is the environment's name), or only the one `environment`
-    names (ENV=); the others are still built, into a scratch app that is never synthesized, so
-    that every environment is validated by the same code in every run."""
+    names (ENV=); the others are still built, each into a Stage of its own that is never
+    synthesized, so that every environment is validated by the same code in every run."""
     context = app.node.get_all_context()
     selection = environments.select(context)
     if ENVIRONMENTS not in context:
