@@ -15,11 +15,19 @@ export CDK_DISABLE_VERSION_CHECK := true
 CDK := node_modules/.bin/cdk --no-notices
 STAMP := $(VENV)/.installed-stamp
 CDK_ARGS ?=
+# ENV=<name>: one of cdk.json's environments (docs/environments.md) for synth, review, diff, deploy
+# and local. The app checks it (a name not declared is an error listing the declared ones); it
+# reaches the app verbatim through the environment, never parsed by make or a shell. diff and
+# deploy work on one environment: with environments declared they need ENV.
+export ECS_PLAYGROUND_ENV = $(value ENV)
+ENV_CONTEXT = $(if $(value ENV),-c "environment=$$ECS_PLAYGROUND_ENV")
+ONE_ENV_CONTEXT = -c "environment=$$ECS_PLAYGROUND_ENV"
+ENV_STACKS = $(if $(filter-out default,$(value ENV)),"$$ECS_PLAYGROUND_ENV/*",--all)
 , := ,
 # The project's folder (make review runs in another repository with -f this Makefile, in tests).
 HERE := $(dir $(abspath $(firstword $(MAKEFILE_LIST))))
 
-.PHONY: bench-scale install synth test test-fast regenerate snapshot-update lint loadtest local local-stop diff deploy clean help
+.PHONY: bench-scale install synth test test-fast regenerate snapshot-update lint loadtest local local-rollout local-stop diff deploy clean help
 
 CHECKOV_VENV := $(VENV)/tools/checkov
 # The install comes in parts, so that a verb waits only for what it runs. Every verb needs the
@@ -115,7 +123,7 @@ install-scanning:
 # is not scanned again, and the output says which were reused (ecs_playground/platform/synth_gates.py).
 synth: install-scanning ## synthesize into cdk.out/, scan every template (cfn-lint, checkov) and print a summary (e.g. make synth CDK_ARGS="-c location.image=repo:tag")
 	$(VENV_BIN)/python ecs_playground/platform/light.py ecs_playground.platform.synth_gates \
-		--outdir cdk.out --checkov $(CHECKOV_VENV)/bin/checkov -- $(CDK) synth --quiet $(CDK_ARGS)
+		--outdir cdk.out --checkov $(CHECKOV_VENV)/bin/checkov -- $(CDK) synth --quiet $(ENV_CONTEXT) $(CDK_ARGS)
 
 # Both test verbs run on every core (pytest-xdist; the emulator tests stay on one worker, in
 # order). PYTEST_ARGS adds options, e.g. PYTEST_ARGS="-n 0 -k rotation" for one serial test.
@@ -140,7 +148,7 @@ test-fast: $(STAMP) ## the quick loop: every test except the emulator, the CLI a
 
 review: export REVIEW_BASE = $(value BASE)
 review: export REVIEW_ALLOW_REPLACE = $(value ALLOW_REPLACE)
-review: export REVIEW_CDK_ARGS = $(value CDK_ARGS)
+review: export REVIEW_CDK_ARGS = $(value CDK_ARGS)$(if $(value ENV), -c environment=$(value ENV))
 review: $(STAMP) ## offline review of this change against BASE (report on stdout and in cdk.review/report.md), e.g. make review BASE=origin/main
 	$(VENV_BIN)/python $(HERE)ecs_playground/platform/light.py ecs_playground.platform.review run $(if $(filter undefined,$(origin BASE)),,--base="$$REVIEW_BASE") --allow-replace="$$REVIEW_ALLOW_REPLACE" --cdk-args="$$REVIEW_CDK_ARGS"
 
@@ -172,7 +180,10 @@ loadtest: $(STAMP) ## bounded load test of the real services on loopback (MySQL 
 	$(VENV_BIN)/python tests/services/loadtest.py --service user
 
 local: $(STAMP) ## deploy to a local AWS emulator (moto on 127.0.0.1) with the real CDK CLI; again: an update
-	$(VENV_BIN)/python -m emulator up $(CDK_ARGS)
+	$(VENV_BIN)/python -m emulator up $(ENV_CONTEXT) $(CDK_ARGS)
+
+local-rollout: $(STAMP) ## after changing docker/: `make local` under traffic through each ELB, printed as a timeline; exit 1 on a failed request or too few healthy
+	$(VENV_BIN)/python -m emulator rollout $(CDK_ARGS)
 
 local-stop: ## stop the local emulator that `make local` left running
 	$(VENV_BIN)/python -m emulator down
@@ -185,11 +196,11 @@ help: ## list the verbs and what each does
 # the README). `cdk diff` with no stack names compares every stack (it has no --all).
 diff: $(STAMP) ## cdk diff against your AWS account (needs credentials; docs/deploying.md)
 	$(VENV_BIN)/python ecs_playground/platform/preflight.py diff -- $(CDK_ARGS)
-	$(CDK) diff $(CDK_ARGS)
+	$(CDK) diff $(ENV_STACKS:--all=) $(ONE_ENV_CONTEXT) $(CDK_ARGS)
 
 deploy: $(STAMP) ## cdk deploy to your AWS account (credentials, a bootstrapped region, Docker), e.g. CDK_ARGS="-c location.image=repo:tag"
 	$(VENV_BIN)/python ecs_playground/platform/preflight.py deploy -- $(CDK_ARGS)
-	$(CDK) deploy --all --require-approval broadening $(CDK_ARGS)
+	$(CDK) deploy $(ENV_STACKS) --require-approval broadening $(ONE_ENV_CONTEXT) $(CDK_ARGS)
 
 clean:
 	rm -rf cdk.out .pytest_cache

@@ -1,5 +1,5 @@
-"""``python -m emulator up|down|status``: the entry points behind ``make local`` / ``make local-
-stop``.
+"""``python -m emulator up|rollout|down|status``: the entry points behind ``make local``,
+``make local-rollout`` and ``make local-stop``.
 """
 
 from __future__ import annotations
@@ -8,9 +8,43 @@ import argparse
 import sys
 from pathlib import Path
 
-from emulator import driver
+from emulator import driver, rollout
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def _deploy_options(parser: argparse.ArgumentParser) -> None:
+    """What ``up`` deploys (``rollout`` redeploys the same way)."""
+    parser.add_argument(
+        "--app-dir", type=Path, default=REPO, help="directory with cdk.json (default: the repo)"
+    )
+    parser.add_argument(
+        "-c",
+        "--context",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="CDK context, passed to bootstrap and deploy (repeatable)",
+    )
+    parser.add_argument(
+        "-o", "--output", type=Path, default=None, help="cloud assembly directory (cdk -o)"
+    )
+    parser.add_argument(
+        "--app",
+        type=Path,
+        default=None,
+        metavar="ASSEMBLY_DIR",
+        help="deploy this cloud assembly (from 'cdk synth -o DIR') as it is, without a synth; "
+        "-c and -o do not apply to it",
+    )
+    parser.add_argument(
+        "--lambda-custom-resource",
+        action="append",
+        default=[],
+        metavar="TYPE",
+        help="answer this custom resource type with its own Lambda code (Python), run in the "
+        "emulator (repeatable)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,35 +56,20 @@ def _parser() -> argparse.ArgumentParser:
     up = commands.add_parser(
         "up", help="start the emulator, bootstrap, deploy all stacks, print what runs"
     )
-    up.add_argument(
-        "--app-dir", type=Path, default=REPO, help="directory with cdk.json (default: the repo)"
+    _deploy_options(up)
+    watch = commands.add_parser(
+        "rollout",
+        help="redeploy into the running emulator (as 'up') under continuous traffic through "
+        "every local ELB; print the rollout as a timeline and per service the requests sent and "
+        "failed and the lowest InService count; exit 1 if a request failed, the InService count "
+        "went below the minimum or a deployment failed",
     )
-    up.add_argument(
-        "-c",
-        "--context",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="CDK context, passed to bootstrap and deploy (repeatable)",
-    )
-    up.add_argument(
-        "-o", "--output", type=Path, default=None, help="cloud assembly directory (cdk -o)"
-    )
-    up.add_argument(
-        "--app",
-        type=Path,
-        default=None,
-        metavar="ASSEMBLY_DIR",
-        help="deploy this cloud assembly (from 'cdk synth -o DIR') as it is, without a synth; "
-        "-c and -o do not apply to it",
-    )
-    up.add_argument(
-        "--lambda-custom-resource",
-        action="append",
-        default=[],
-        metavar="TYPE",
-        help="answer this custom resource type with its own Lambda code (Python), run in the "
-        "emulator (repeatable)",
+    _deploy_options(watch)
+    watch.add_argument(
+        "--max-seconds",
+        type=float,
+        default=600.0,
+        help="stop the traffic and the watch after this long (default 600)",
     )
     commands.add_parser("down", help="stop the emulator")
     commands.add_parser("status", help="print what runs in the emulator")
@@ -78,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         args.lambda_custom_resource,
         args.app.resolve() if args.app else None,
     )
+    if args.command == "rollout":
+        return rollout.run(options, args.max_seconds)
     try:
         timings = driver.up(options)
     except (driver.DriverError, RuntimeError) as error:

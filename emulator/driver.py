@@ -72,6 +72,13 @@ def context_args(context: Sequence[str]) -> list[str]:
     return [arg for item in merged for arg in ("-c", item)]
 
 
+def target_args() -> list[str]:
+    """The emulator's one account and region for the app: a named environment (ENV=, else
+    ``dev``) is synthesized as top-level stacks there, its own account and region replaced and
+    its overrides kept (docs/environments.md); an app without environments ignores it."""
+    return ["-c", f"environmentTarget=aws://{ACCOUNT_ID}/{REGION}"]
+
+
 def _output_args(options: UpOptions) -> list[str]:
     return ["-o", str(options.output_dir)] if options.output_dir else []
 
@@ -186,7 +193,7 @@ def _up(options: UpOptions, out: Callable[[str], None]) -> dict[str, float]:
         assembly = options.assembly or assets.ready_assembly(options.app_dir)
         if assembly is None:
             assembly = (options.output_dir or options.state_dir / "cdk.out").resolve()
-            synth = ["synth", "--quiet", *context, "-o", str(assembly)]
+            synth = ["synth", "--quiet", *context, *target_args(), "-o", str(assembly)]
             timings["synth"] = _step("synth", synth, emulator, options.app_dir, out)
         source = ["--app", str(_without_image_assets(assembly, options.state_dir, out))]
         deploy = ["deploy", "--all", "--require-approval", "never", *source]

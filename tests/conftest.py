@@ -177,6 +177,7 @@ def resources_of() -> Callable[[Template, str], dict[str, Any]]:
 SHARED_FIXTURE_GROUPS = {
     "integration/test_local.py": "emulator",
     "integration/test_runtime.py": "emulator-runtime",
+    "integration/test_rollout_timeline.py": "emulator",
     "integration/": "emulator-small",
     "review/": "review",
     "gates/": "scanners",

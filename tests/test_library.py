@@ -40,7 +40,7 @@ from ecs_playground import (
     PropsValidationError,
 )
 from ecs_playground.platform import config
-from ecs_playground.platform.config import PARSERS
+from ecs_playground.platform.parsers import PARSERS
 from ecs_playground.platform.stack import EcsPlaygroundStack
 from ecs_playground.props import CONFIGURABLE, DOC
 

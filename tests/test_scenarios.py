@@ -31,8 +31,10 @@ TOUCHES_CDK_JSON: dict[str, str] = {
                                         "never finishes",
     "tests/integration/test_up.py": "reads the tutorial's cdk.json written in the session's app "
                                     "folder",
-    "tests/integration/test_make_install.py": "runs `make install` in a copy of the repository "
-                                              "into a venv of its own; nothing reads cdk.json",
+    "tests/integration/test_rollout_timeline.py": "writes the tutorial's cdk.json (images from a "
+                                                  "copy of docker/) into the session's app folder",
+    "tests/test_install.py": "runs `make install` with stand-in installers into a venv of its "
+                             "own; nothing reads cdk.json",
     "tests/review/conftest.py": "runs `cdk diff --app ASSEMBLY` on assemblies synthesized from "
                                 "the tutorial's scenario: cdk.json's context does not apply",
     "tests/review/fake_cdk.py": "a stand-in for the CDK CLI: reads the cdk.json of the folder "

@@ -1,11 +1,7 @@
 """Typed platform configuration from CDK context (cdk.json, overridable with `-c KEY=VALUE`).
 
-Keys are the construct props that declare themselves configurable (`setting(...)` in their field
-metadata), in camelCase under a prefix: `cluster.instanceType` is
-`ContainerClusterProps.instance_type`, `db.backupRetentionDays` is
-`MySqlDatabaseProps.backup_retention_days`, `location.desiredCount` is the `location` service's
-`ClassicLoadBalancedServiceProps.desired_count`. The app's own keys (`stackName`, `vpc.*`, ...)
-are listed in `PLATFORM_KEYS` and `SERVICE_KEYS`.
+The keys (what each means and sets) are keys.py's; the generic value parsers, parsers.py's; this
+module loads a context into a `PlatformConfig` and checks what spans keys.
 
 Values given with `-c` arrive as strings. Each is converted by the parser that `PARSERS` names for
 the prop's type: whole numbers, `true`/`false`, text, lists (`a,b` or a JSON list) and maps
@@ -16,25 +12,28 @@ is either used or rejected with a suggestion: a typo must not be ignored.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import functools
 import json
 import re
-import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..classic_service import ClassicLoadBalancedServiceProps
-from ..container_cluster import ContainerClusterProps
-from ..database import MySqlDatabaseProps
-from ..monitoring import MonitoringProps
-from ..props import configurable_fields, field_doc
 from ..validation import image_problems
-from .images import SERVICE_IMAGE_HEALTH_PATH
+from .keys import (
+    ENVIRONMENT_KEYS,
+    PROPS_BY_PREFIX,
+    RESERVED_PREFIXES,
+    SERVICE_PROPS,
+    KeySpec,
+    is_ours,
+    key_specs,
+    normal,
+    props_keys,
+    suggest,
+)
 from .layout import DEFAULT_SERVICE_STACKS, PLATFORM
+from .parsers import ParseError, parse_str_list
 
-Parser = Callable[[Any], Any]
 SERVICE_NAME_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,31}")
 STACK_NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
 SECRET_REF_PATTERN = re.compile(
@@ -45,7 +44,6 @@ DB_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 RESERVED_DB_NAMES = frozenset(
     {"mysql", "sys", "information_schema", "performance_schema", "rdsadmin", "innodb", "tmp"}
 )
-RESERVED_PREFIXES = ("cluster", "db", "vpc", "nag", "monitoring")
 
 
 class ConfigError(ValueError):
@@ -57,237 +55,6 @@ class ConfigError(ValueError):
             "Invalid ecs-playground configuration (cdk.json context / -c KEY=VALUE), "
             f"{len(self.problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in self.problems)
         )
-
-
-# --- parsers: context value (typed from cdk.json, a string from -c) -> the prop's type ---------
-
-
-class ParseError(ValueError):
-    """A value that does not parse; the message says what was expected, with an example."""
-
-
-def parse_int(raw: Any) -> int:
-    """A whole number: 4 in cdk.json, "4" from -c."""
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        return raw
-    if isinstance(raw, str) and re.fullmatch(r"\s*[+-]?\d{1,12}\s*", raw):
-        return int(raw)
-    raise ParseError("expected a whole number, e.g. 4")
-
-
-def parse_bool(raw: Any) -> bool:
-    """true or false (any case)."""
-    if isinstance(raw, bool):
-        return raw
-    if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
-        return raw.strip().lower() == "true"
-    raise ParseError("expected true or false")
-
-
-def parse_str(raw: Any) -> str:
-    """Text, as given."""
-    if isinstance(raw, str):
-        return raw
-    raise ParseError(f"expected text, got {type(raw).__name__} {json.dumps(raw)}")
-
-
-def parse_str_list(raw: Any) -> tuple[str, ...]:
-    """A list of text: `a,b` (no quoting needed on a command line) or a JSON list."""
-    if isinstance(raw, str):
-        text = raw.strip()
-        if text.startswith("["):
-            try:
-                raw = json.loads(text)
-            except json.JSONDecodeError:
-                raise ParseError(
-                    'expected a list: a,b or a JSON list like ["a","b"] (in a shell, quote '
-                    "JSON with single quotes, or use the a,b form)"
-                ) from None
-        else:
-            return tuple(item.strip() for item in text.split(",") if item.strip())
-    if isinstance(raw, list) and all(isinstance(v, str) for v in raw):
-        return tuple(raw)
-    raise ParseError('expected a list of text: a,b or ["a","b"]')
-
-
-def parse_str_map(raw: Any) -> dict[str, str]:
-    """A map of text: `k=v,k2=v2` (no quoting needed) or a JSON object."""
-    if isinstance(raw, str):
-        text = raw.strip()
-        if text.startswith("{"):
-            try:
-                raw = json.loads(text)
-            except json.JSONDecodeError:
-                raise ParseError(
-                    'expected a map: k=v,k2=v2 or a JSON object like {"k":"v"} (in a shell, '
-                    "quote JSON with single quotes, or use the k=v form)"
-                ) from None
-        else:
-            pairs = [item.strip() for item in text.split(",") if item.strip()]
-            if not all("=" in pair for pair in pairs):
-                raise ParseError("expected a map: k=v,k2=v2 (each entry KEY=VALUE)")
-            return dict(tuple(p.strip() for p in pair.split("=", 1)) for pair in pairs)  # type: ignore[misc]
-    if isinstance(raw, dict) and all(
-        isinstance(k, str) and isinstance(v, str) for k, v in raw.items()
-    ):
-        return dict(raw)
-    raise ParseError('expected a map of text: k=v,k2=v2 or {"k":"v"}')
-
-
-def parse_stack(raw: Any) -> str:
-    """'platform' or a stack number: 3 in cdk.json, "3" from -c (kept as text)."""
-    if isinstance(raw, str) and not raw.strip().isdigit():
-        return raw.strip()
-    return str(parse_int(raw))
-
-
-def optional(parse: Parser) -> Parser:
-    """The same parser, with null (JSON null or the text "null") for 'unset'."""
-
-    def parse_optional(raw: Any) -> Any:
-        return None if raw is None or raw == "null" else parse(raw)
-
-    return parse_optional
-
-
-PARSERS: dict[Any, Parser] = {
-    int: parse_int,
-    bool: parse_bool,
-    str: parse_str,
-    int | None: optional(parse_int),
-    str | None: optional(parse_str),
-    Sequence[str]: parse_str_list,
-    Mapping[str, str]: parse_str_map,
-}
-"""The parser for each type a configurable prop may have. A new type needs a row here (a test
-checks that every configurable prop has one)."""
-
-
-# --- the keys ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class KeySpec:
-    """One configuration key: how its value is parsed, what it means, the prop it sets."""
-
-    key: str
-    parse: Parser
-    meaning: str
-    field: str | None = None
-    """The props field it sets; None for the app's own keys."""
-    default: Any = None
-    """What an unset key means (the prop's default)."""
-
-
-PLATFORM_KEYS: dict[str, tuple[Parser, str]] = {
-    "stackName": (parse_str, "Name of the CloudFormation stack."),
-    "services": (parse_str_list, "Services to deploy (a,b or a JSON list); each reads its keys "
-                 "under '<service>.'."),
-    "vpc.maxAzs": (parse_int, "Availability zones of the VPC. The stack is environment-agnostic, "
-                   "so CloudFormation can name 2 (Fn::GetAZs): 2 is the only value applied."),
-    "vpc.natGateways": (parse_int, "NAT gateways for the private subnets (1 to vpc.maxAzs; 1 per "
-                        "AZ for HA). The instances need one to reach ECS and pull images."),
-    "vpc.cidr": (parse_str, "IPv4 CIDR of the VPC (a network address, /16 to /20, that holds "
-                 "the subnet layout: /24 public, /22 private, /24 isolated per AZ)."),
-    "nag.compliancePacks": (parse_bool, "Also run cdk-nag's HIPAA Security and NIST 800-53 R5 "
-                            "packs (an audit run: their findings fail the synth and fill "
-                            "cdk.out/validation-report.json)."),
-    "serviceStacks": (parse_int, "Service stacks (fixed buckets) that services without "
-                      "<service>.stack are spread over by a stable hash of their name; changing "
-                      "it moves services (their ELBs are replaced), adding a service never does. "
-                      "Default: 24."),
-    "imagesDirectory": (parse_str, "Docker build context of the service images (one "
-                        "Dockerfile, one folder per service); relative to the app's directory."),
-}
-SERVICE_KEYS: dict[str, tuple[Parser, str]] = {
-    "stack": (optional(parse_stack), "Stack of the service: 'platform' (the platform stack, as the "
-              "default app's services) or a service stack number 1..serviceStacks. Default: "
-              "a stable hash of the service name picks the service stack, so adding or removing "
-              "another service never moves this one."),
-    "image": (optional(parse_str), "Registry image REPO:TAG (or REPO@sha256:...) to run instead "
-              "of the image built from imagesDirectory/<service>; set it to roll out a published "
-              "image."),
-    "dbName": (optional(parse_str), "Database (schema) name the service uses, passed as "
-               "DB_NAME. Default: the service name."),
-    "repositoryCredentials": (optional(parse_str), "Name or ARN of a Secrets Manager secret "
-                              "with the credentials of a private registry ({\"username\": ..., "
-                              "\"password\": ...}) for `image`; the task pulls with it and its "
-                              "execution role may read that secret only. Default: none (a "
-                              "public image, or the asset built from imagesDirectory)."),
-}
-APP_DEFAULTS: dict[str, str] = {
-    "health_check_path": f"In this app, a service whose image is built from "
-                         f"imagesDirectory/<service> gets '{SERVICE_IMAGE_HEALTH_PATH}' when the "
-                         "key is unset (the images serve it).",
-}
-"""What this app sets where the library's default would apply (by props field), appended to the
-key's meaning."""
-PROPS_BY_PREFIX: dict[str, type] = {
-    "cluster": ContainerClusterProps, "db": MySqlDatabaseProps,
-    "monitoring": MonitoringProps,
-}
-SERVICE_PROPS = ClassicLoadBalancedServiceProps
-
-
-def camel(snake: str) -> str:
-    """memory_limit_mib -> memoryLimitMib."""
-    head, *rest = snake.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-@functools.cache
-def props_keys(prefix: str, cls: type) -> tuple[KeySpec, ...]:
-    """The keys of a props class's configurable fields, under a prefix."""
-    hints = typing.get_type_hints(cls)
-    return tuple(
-        KeySpec(f"{prefix}.{camel(f.name)}", PARSERS[hints[f.name]], field_doc(f), f.name,
-                _default(f))
-        for f in configurable_fields(cls)
-    )
-
-
-def _default(f: dataclasses.Field[Any]) -> Any:
-    if f.default is not dataclasses.MISSING:
-        return f.default
-    if f.default_factory is not dataclasses.MISSING:
-        return f.default_factory()
-    return None
-
-
-def key_specs(services: Sequence[str]) -> dict[str, KeySpec]:
-    """Every key this configuration accepts, for the given service names."""
-    specs = {k: KeySpec(k, parse, meaning) for k, (parse, meaning) in PLATFORM_KEYS.items()}
-    for prefix, cls in PROPS_BY_PREFIX.items():
-        specs.update((s.key, s) for s in props_keys(prefix, cls))
-    for service in services:
-        specs.update(
-            (f"{service}.{k}", KeySpec(f"{service}.{k}", parse, meaning))
-            for k, (parse, meaning) in SERVICE_KEYS.items()
-        )
-        specs.update(
-            (s.key, dataclasses.replace(s, meaning=f"{s.meaning} {APP_DEFAULTS[s.field]}")
-             if s.field in APP_DEFAULTS else s)
-            for s in props_keys(service, SERVICE_PROPS)
-        )
-    return specs
-
-
-def is_ours(key: str) -> bool:
-    """Keys of this app: everything but CDK's own (feature flags `@aws-cdk/...`, `aws:cdk:*`,
-    lookups `vpc-provider:...`): a key that merely looks like ours is still checked."""
-    return not key.startswith("@") and ":" not in key
-
-
-def _normal(key: str) -> str:
-    return re.sub(r"[_\-\s]", "", key).lower()
-
-
-def _suggest(key: str, known: Sequence[str]) -> str:
-    by_normal = {_normal(k): k for k in known}
-    if _normal(key) in by_normal:
-        return f"did you mean '{by_normal[_normal(key)]}'? (keys are camelCase, case-sensitive)"
-    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.75)
-    return f"did you mean '{close[0]}'?" if close else "see docs/configuration.md"
 
 
 # --- the parsed configuration -----------------------------------------------------------------
@@ -360,8 +127,9 @@ class _Reader:
 REQUIRED_KEYS = ("stackName", "vpc.maxAzs", "vpc.natGateways", "vpc.cidr")
 
 
-def load(context: Mapping[str, Any]) -> PlatformConfig:
-    """Parse and check the whole context.
+def load(context: Mapping[str, Any], *, environment_specific: bool = False) -> PlatformConfig:
+    """Parse and check the whole context (`environment_specific`: for a stack with an account
+    and region, whose AZs are known; else environment-agnostic).
 
     Raises ConfigError (listing every problem) when the platform cannot be built at all; other
     problems are returned in `PlatformConfig.problems` for the stack to report with its own.
@@ -372,7 +140,7 @@ def load(context: Mapping[str, Any]) -> PlatformConfig:
     values: dict[str, Any] = {}
     unparsed: set[str] = set()
     for key, raw in context.items():
-        if not is_ours(key) or key == "services":  # services: read above
+        if not is_ours(key) or key == "services" or key in ENVIRONMENT_KEYS:  # read elsewhere
             continue
         spec = specs.get(key)
         if spec is None:
@@ -395,7 +163,7 @@ def load(context: Mapping[str, Any]) -> PlatformConfig:
             "allowed 1-128 letters, digits and '-', starting with a letter (a CloudFormation "
             "stack name); e.g. EcsPlayground",
         )
-    _check_vpc(reader, values)
+    _check_vpc(reader, values, environment_specific)
     buckets = values.get("serviceStacks", DEFAULT_SERVICE_STACKS)
     if not 1 <= buckets <= 200:
         reader.problem("serviceStacks", buckets, "allowed 1-200 (CloudFormation allows 2,000 "
@@ -428,12 +196,12 @@ def _is_service_key(key: str) -> bool:
 def _unknown(key: str, services: Sequence[str], specs: Mapping[str, KeySpec]) -> str:
     prefix = key.split(".", 1)[0]
     if "." in key and prefix not in RESERVED_PREFIXES and prefix not in services:
-        in_list = [s for s in services if _normal(s) == _normal(prefix)]
+        in_list = [s for s in services if normal(s) == normal(prefix)]
         if not in_list:
             return (f"unknown key '{key}': '{prefix}' is not a service in 'services' "
                     f"({', '.join(services) or 'none'}); add it to services, or "
-                    + _suggest(key, list(specs)))
-    return f"unknown key '{key}'; " + _suggest(key, list(specs))
+                    + suggest(key, list(specs)))
+    return f"unknown key '{key}'; " + suggest(key, list(specs))
 
 
 def _service_names(reader: _Reader) -> list[str]:
@@ -458,7 +226,7 @@ def _service_names(reader: _Reader) -> list[str]:
             and n not in RESERVED_PREFIXES]
 
 
-def _check_vpc(reader: _Reader, values: Mapping[str, Any]) -> None:
+def _check_vpc(reader: _Reader, values: Mapping[str, Any], environment_specific: bool) -> None:
     import ipaddress
 
     cidr = values.get("vpc.cidr")
@@ -481,11 +249,18 @@ def _check_vpc(reader: _Reader, values: Mapping[str, Any]) -> None:
                     "e.g. 10.0.0.0/16",
                 )
     azs = values.get("vpc.maxAzs")
-    if azs is not None and azs != 2:
+    if azs is not None and environment_specific and azs < 2:
+        reader.problem(
+            "vpc.maxAzs", azs,
+            "allowed 2 up to the AZs of the environment's region (the database's subnet group "
+            "needs 2); e.g. 3",
+        )
+    elif azs is not None and not environment_specific and azs != 2:
         reader.problem(
             "vpc.maxAzs", azs,
             "allowed 2: the stack is environment-agnostic, so CloudFormation can name only 2 AZs "
-            "(Fn::GetAZs); any other value would be silently ignored",
+            "(Fn::GetAZs); any other value would be silently ignored. For 3, declare named "
+            "environments with an account and region (docs/environments.md)",
         )
     nat = values.get("vpc.natGateways")
     if nat is not None and not 1 <= nat <= (azs if isinstance(azs, int) and azs > 0 else 2):

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import key_specs
+from .keys import ENVIRONMENT_MEANINGS, key_specs
 
 
 def _show(value: Any) -> str:
@@ -34,6 +34,8 @@ def markdown_table(context: Mapping[str, Any]) -> str:
         else:
             shown = _show(context.get(key, spec.default))
         rows.append(f"| `{key}` | {shown} | {spec.meaning.replace('|', '/')} |")
+    rows += [f"| `{key}` | {_show(context.get(key))} | {meaning} |"
+             for key, meaning in ENVIRONMENT_MEANINGS.items()]
     return "\n".join(rows)
 
 

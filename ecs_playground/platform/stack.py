@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import jsii
-from aws_cdk import Aws, CfnOutput, RemovalPolicy, Stack
+from aws_cdk import Aws, CfnOutput, RemovalPolicy, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
@@ -152,6 +152,7 @@ class EcsPlaygroundStack(Stack):
             for key in layout.by_stack(self.layout) if key != layout.PLATFORM
         }
         """The stacks of the services that do not live in this one, by key."""
+        problems += self._zone_problems(config)
         self.vpc = self._vpc(config, problems)
         self._acknowledge_default_sg_restriction()
         self.encryption_key = self._encryption_key()
@@ -302,6 +303,16 @@ class EcsPlaygroundStack(Stack):
         if namespace is None:
             return {}
         return {"DISCOVERY_NAMESPACE": namespace.namespace_name}
+
+    def _zone_problems(self, config: PlatformConfig) -> list[str]:
+        """vpc.maxAzs beyond the AZs of an environment's region (the VPC would silently use
+        fewer). Skipped while the region's AZs are not looked up yet (CDK's dummy values)."""
+        zones = [z for z in self.availability_zones if not Token.is_unresolved(z)]
+        if (not zones or zones[0].startswith("dummy") or "vpc.maxAzs" in config.unparsed
+                or config.vpc_max_azs <= len(zones)):
+            return []
+        return [f"vpc.maxAzs = {config.vpc_max_azs}: the region {self.region} has {len(zones)} "
+                f"AZs in cdk.context.json ({', '.join(zones)}); allowed 2-{len(zones)}"]
 
     def _vpc(self, config: PlatformConfig, problems: list[str]) -> ec2.Vpc:
         try:

@@ -1,7 +1,8 @@
 """Summarize a synthesized cloud assembly: `python -m ecs_playground.summary cdk.out`.
 
-Stacks with resource counts, every ECS service with its ports, desired count and image, and the
-capacity headroom that the cluster's capacity check recorded in the template.
+Per environment (when cdk.json declares any: its name and region), stacks with resource counts,
+every ECS service with its ports, desired count and image, and the capacity headroom that the
+cluster's capacity check recorded in the template.
 """
 
 from __future__ import annotations
@@ -9,24 +10,16 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ..quotas import INCREASES_METADATA_KEY
 from .review.cost import monthly_cost_lines
+from .review.template import DEFAULT_ENVIRONMENT, Stack, load_assembly
 
 HEADROOM_KEY = "EcsPlayground::CapacityHeadroom"
 QUOTA_INCREASES_KEY = INCREASES_METADATA_KEY
-
-
-def _templates(outdir: Path) -> dict[str, dict[str, Any]]:
-    manifest = json.loads((outdir / "manifest.json").read_text())
-    templates = {}
-    for name, artifact in manifest.get("artifacts", {}).items():
-        if artifact.get("type") == "aws:cloudformation:stack":
-            file = artifact["properties"]["templateFile"]
-            templates[name] = json.loads((outdir / file).read_text())
-    return templates
 
 
 def _image(value: Any) -> str:
@@ -80,10 +73,27 @@ def _headroom(resources: dict[str, Any]) -> list[str]:
 
 
 def summarize(outdir: Path) -> str:
-    """The summary text for a cloud assembly directory."""
+    """The summary text for a cloud assembly directory: per environment (when the app declares
+    any: its name and region first), each stack and its cost."""
+    stacks = load_assembly(outdir)
+    environments = sorted({stack.environment for stack in stacks.values()})
     lines = []
-    for name, template in sorted(_templates(outdir).items()):
-        resources = template.get("Resources", {})
+    for environment in environments:
+        mine = {name: stack for name, stack in stacks.items() if stack.environment == environment}
+        if environments != [DEFAULT_ENVIRONMENT]:
+            regions = sorted({stack.region or "environment-agnostic" for stack in mine.values()})
+            lines.append(f"environment {environment} ({', '.join(regions)}): "
+                         f"{len(mine)} stack(s)")
+        lines += _stacks(mine)
+        lines += monthly_cost_lines(outdir, mine)  # the same estimate `make review` reports
+    return "\n".join(lines)
+
+
+def _stacks(stacks: Mapping[str, Stack]) -> list[str]:
+    lines = []
+    for name, stack in sorted(stacks.items()):
+        template = stack.template
+        resources = dict(template.get("Resources", {}))
         counts = Counter(r["Type"] for r in resources.values())
         top = ", ".join(f"{t.split('::', 1)[1]} {n}" for t, n in counts.most_common(6))
         lines.append(f"stack {name}: {len(resources)} resources ({top}, ...)")
@@ -91,8 +101,7 @@ def summarize(outdir: Path) -> str:
         lines += _headroom(resources)
         lines += [f"  needs a quota increase: {line}"
                   for line in template.get("Metadata", {}).get(QUOTA_INCREASES_KEY, [])]
-    lines += monthly_cost_lines(outdir)  # the same estimate `make review` reports
-    return "\n".join(lines)
+    return lines
 
 
 def main(argv: list[str]) -> int:

@@ -435,12 +435,15 @@ def _pipe(source: socket.socket, sink: socket.socket) -> None:
 def describe_instance_health(self: Any, lb_name: str, instances: list[dict[str, str]]) -> Any:
     """``DescribeInstanceHealth`` from the health checks (moto: InService when running)."""
     answered = _original_describe_instance_health(self, lb_name, instances)
+    runs = lb_name in balancers()
     for entry in answered:
         target = instance_health(lb_name, entry["InstanceId"])
         if target is not None:
             entry.update(
                 State=target.state, ReasonCode=target.reason_code, Description=target.description
             )
+        elif runs:  # registered since the runtime's last look: no check has passed yet
+            entry.update(State=OUT_OF_SERVICE, ReasonCode="ELB", Description=REGISTERING)
     return answered
 
 

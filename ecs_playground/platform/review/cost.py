@@ -297,16 +297,20 @@ def price_basis() -> str:
     return f"on-demand {table['region']} prices of {table['date']}"
 
 
-def monthly_cost_lines(outdir: Path) -> list[str]:
-    """The synth summary's cost line per stack of an assembly, e.g.
+def monthly_cost_lines(outdir: Path, stacks: Mapping[str, Stack] | None = None) -> list[str]:
+    """The synth summary's cost line per stack of an assembly (or of `stacks`, some of its), e.g.
     '  cost EcsPlayground: ~$248.80/month (on-demand us-east-1 prices of 2026-11-29; ...)',
-    followed by the usage-based charges it does not count."""
+    followed by the usage-based charges it does not count. A stack in a region the table has no
+    prices for says so instead of a total."""
     out = []
-    for name, stack in sorted(load_assembly(outdir).items()):
+    for name, stack in sorted((stacks if stacks is not None else load_assembly(outdir)).items()):
         result = estimate(stack)
         unpriced = ", ".join(f"{line.kind} {line.item}" for line in result.unpriced) or "none"
         region = f"; {result.region_note}" if result.region_note else ""
-        out.append(f"  cost {name}: ~{money(result.total)}/month ({price_basis()}{region}; "
-                   f"unpriced: {unpriced})")
+        if result.priced_region is None:
+            out.append(f"  cost {name}: unpriced ({result.region_note})")
+        else:
+            out.append(f"  cost {name}: ~{money(result.total)}/month ({price_basis()}{region}; "
+                       f"unpriced: {unpriced})")
         out.append(f"    not counted (usage-based): {'; '.join(result.excluded)}")
     return out

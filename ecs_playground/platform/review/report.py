@@ -29,7 +29,7 @@ from .sections import (
     verdict_line,
 )
 from .status import ExitStatus
-from .template import Stack, short_type
+from .template import DEFAULT_ENVIRONMENT, Stack, short_type
 
 MARKER = "<!-- ecs-playground-review -->"
 """Hidden first line: CI finds its own PR comment by it and updates it."""
@@ -55,6 +55,12 @@ class StackReview:
     def name(self) -> str:
         """The stack's name."""
         return self.diff.name
+
+    @property
+    def environment(self) -> str:
+        """The named environment (CDK Stage) of the stack; 'default' for a top-level stack."""
+        stack = self.diff.head or self.diff.base
+        return stack.environment if stack else DEFAULT_ENVIRONMENT
 
     @property
     def changed(self) -> bool:
@@ -221,6 +227,32 @@ def _cost_total(result: Review) -> str:
     return text + (f"; unpriced, not counted: {_some(unpriced)}" if unpriced else "")
 
 
+def _environments(result: Review) -> list[str]:
+    """Per named environment (none for an app without them): whether this change touches it,
+    and its monthly cost priced in its own region."""
+    names = list(dict.fromkeys(s.environment for s in result.stacks))
+    if names == [DEFAULT_ENVIRONMENT]:
+        return []
+    parts = []
+    for name in names:
+        mine = [s for s in result.stacks if s.environment == name]
+        changed = [s for s in mine if s.changed]
+        region = next((s.diff.region for s in mine if s.diff.region), None)
+        base = [s.cost_base for s in mine if s.cost_base]
+        head = [s.cost_head for s in mine if s.cost_head]
+        if any(e.priced_region is None for e in (*base, *head)):
+            price = "cost unpriced: " + next(e.region_note for e in (*base, *head)
+                                             if e.priced_region is None)
+        else:
+            before, after = (round(sum(e.total for e in side), 2) for side in (base, head))
+            price = (f"cost {cost.money(before)} → {cost.money(after)} "
+                     f"({cost.signed(after - before)}/month)")
+        touched = (f"**{plural(len(changed), 'stack')} changed**" if changed
+                   else "unchanged")
+        parts.append(f"`{name}` ({region or 'environment-agnostic'}): {touched}, {price}")
+    return [f"- **Environments:** {' · '.join(parts)}"]
+
+
 def summary(result: Review) -> list[str]:
     """What matters, on the first screen: stacks added/removed, what is replaced, restarted or
     would fail, data at risk, the total monthly cost change and the security widenings."""
@@ -248,7 +280,7 @@ def summary(result: Review) -> list[str]:
     security_line = (f"{plural(len(widenings), 'addition')} widening access: "
                      + _some([text for _flagged, text in widenings]) if widenings else
                      "no access widened")
-    lines = ["**Summary**", "",
+    lines = ["**Summary**", "", *_environments(result),
              f"- **Stacks:** {stacks}",
              f"- **Replaced:** {len(replaced)}" + (f": {_some(replaced)}" if replaced else ""),
              "- **Restarts and downtime:** " + ("; ".join(restarts) if restarts else "none"),

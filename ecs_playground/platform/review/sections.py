@@ -331,10 +331,14 @@ def cost_section(stack: StackReview) -> list[str]:
     lines += table(["Kind", "Item", "BASE", "head", "Delta"], priced)
     old_total = base.total if base else 0.0
     new_total = head.total if head else 0.0
-    lines += ["", f"**Total:** BASE {cost.money(old_total)} → head {cost.money(new_total)} "
-              f"(**{cost.signed(new_total - old_total)}**/month)."]
     estimate = head or base
     assert estimate is not None
+    if estimate.priced_region is None:  # another region: no total, never a $0.00
+        lines[0] = f"#### Cost (monthly, unpriced: {estimate.region_note.split(':')[0]})"
+        lines += ["", "**Total:** unpriced (the table has no prices for this stack's region)."]
+    else:
+        lines += ["", f"**Total:** BASE {cost.money(old_total)} → head {cost.money(new_total)} "
+                  f"(**{cost.signed(new_total - old_total)}**/month)."]
     unpriced = sorted({f"{u.kind} {u.item}" for e in (base, head) if e for u in e.unpriced})
     notes = []
     if estimate.region_note:

@@ -16,6 +16,8 @@ from typing import Any
 PATH_KEY = "aws:cdk:path"
 TIMES = "\N{MULTIPLICATION SIGN}"
 """The multiplication sign of '4 x t2.medium' in labels and report cells."""
+DEFAULT_ENVIRONMENT = "default"
+"""The environment of a top-level stack: an app that declares no named environments."""
 _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
@@ -28,6 +30,8 @@ class Stack:
     template: Mapping[str, Any]
     region: str | None
     """The stack's region, or None when it is environment-agnostic (``unknown-region``)."""
+    environment: str = DEFAULT_ENVIRONMENT
+    """The named environment (the CDK Stage) it belongs to; ``default`` for a top-level stack."""
 
     @property
     def resources(self) -> Mapping[str, Any]:
@@ -40,8 +44,9 @@ class AssemblyError(ValueError):
     """The folder is not a cloud assembly that can be read."""
 
 
-def load_assembly(outdir: Path) -> dict[str, Stack]:
-    """The stacks of a cloud assembly folder (nested stage assemblies included), by name."""
+def load_assembly(outdir: Path, environment: str = DEFAULT_ENVIRONMENT) -> dict[str, Stack]:
+    """The stacks of a cloud assembly folder (nested stage assemblies included), by name: a
+    stage's stacks by their display name, ``prod/EcsPlayground``, and in its environment."""
     manifest_file = outdir / "manifest.json"
     if not manifest_file.is_file():
         raise AssemblyError(
@@ -55,9 +60,11 @@ def load_assembly(outdir: Path) -> dict[str, Stack]:
         props = artifact.get("properties", {})
         if kind == "aws:cloudformation:stack":
             template = json.loads((outdir / props["templateFile"]).read_text())
-            stacks[artifact_id] = Stack(artifact_id, template, _region(artifact.get("environment")))
+            name = artifact.get("displayName", artifact_id)
+            stacks[name] = Stack(name, template, _region(artifact.get("environment")), environment)
         elif kind == "cdk:cloud-assembly":
-            stacks.update(load_assembly(outdir / props["directoryName"]))
+            stage = props.get("displayName") or artifact_id.removeprefix("assembly-")
+            stacks.update(load_assembly(outdir / props["directoryName"], stage))
     return stacks
 
 
