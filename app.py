@@ -10,9 +10,9 @@ import sys
 import aws_cdk as cdk
 
 from ecs_playground.platform import gates
-from ecs_playground.platform.app import USER_ERRORS, build_platform, synthesize
+from ecs_playground.platform.app import TRACE_SWITCHES, USER_ERRORS, build_platform, synthesize
 
-app = cdk.App()
+app = cdk.App(context=TRACE_SWITCHES)
 try:
     platform = build_platform(app)
 except USER_ERRORS as error:

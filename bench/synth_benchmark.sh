@@ -11,11 +11,11 @@
 # and checks that the two templates have the same resource counts by type.
 #
 # Environment:
-#   PY_EXTRA_ARGS  extra `cdk synth` arguments for the Python app. Default: the registry images
-#                  srirajan/location:10 and srirajan/user:1 (-c location.image=srirajan/location:10
-#                  -c user.image=srirajan/user:1), which the TypeScript app also uses. Set it to ""
-#                  to synthesize the Python app exactly as its cdk.json says (it then builds
-#                  Docker image assets from docker/, which the TypeScript app does not mirror).
+#   PY_EXTRA_ARGS  extra `cdk synth` arguments for the Python app only. Default: none, the app as
+#                  the committed cdk.json says (image assets built from docker/, as the mirror).
+#   EXTRA_ARGS     extra `cdk synth` arguments for both apps, e.g. a CDK switch to measure
+#                  (-c @aws-cdk/core:validateAgainstDefaultRules=false). Default: none.
+#   CDK_ENV        extra environment for both apps' synths, e.g. "CDK_DISABLE_STACK_TRACE=1".
 set -euo pipefail
 
 RUNS="${1:-5}"
@@ -30,11 +30,13 @@ TS_APP="$BENCH_DIR/ts-app"
 CDK="$ROOT/node_modules/.bin/cdk"
 export PATH="$ROOT/.venv/bin:$PATH"   # Node 24 (not the system's node 20), python with aws-cdk-lib
 export CDK_DISABLE_CLI_TELEMETRY=true
-PY_EXTRA_ARGS="${PY_EXTRA_ARGS--c location.image=srirajan/location:10 -c user.image=srirajan/user:1}"
+PY_EXTRA_ARGS="${PY_EXTRA_ARGS-}"
 read -r -a PY_ARGS <<<"$PY_EXTRA_ARGS"
+read -r -a BOTH_ARGS <<<"${EXTRA_ARGS-}"
+read -r -a ENV_ARGS <<<"${CDK_ENV-}"
 # aws-cdk-lib writes performance-counters.json only when synth takes >= this many ms per stack
 # (default 10000); 0 makes it write the in-app phase timings on every run. Both apps get it.
-COMMON_ARGS=(-c @aws-cdk/core.slowSynthThreshold=0)
+COMMON_ARGS=(-c @aws-cdk/core.slowSynthThreshold=0 ${BOTH_ARGS[@]+"${BOTH_ARGS[@]}"})
 
 node_major="$(node -p 'process.versions.node.split(".")[0]')"
 if (( node_major < 24 )); then
@@ -44,11 +46,7 @@ fi
 [[ -x "$CDK" ]] || { echo "missing $CDK: run 'npm ci' in $ROOT" >&2; exit 1; }
 
 # TypeScript app dependencies: `npm ci` when node_modules is missing or older than the lock file.
-if [[ ! -f "$TS_APP/node_modules/.package-lock.json" \
-      || "$TS_APP/package-lock.json" -nt "$TS_APP/node_modules/.package-lock.json" ]]; then
-  echo "Installing bench/ts-app dependencies (npm ci)..."
-  (cd "$TS_APP" && npm ci --no-audit --no-fund --loglevel=error)
-fi
+python3 "$BENCH_DIR/ts_app.py" install
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/synth-bench.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
@@ -61,9 +59,9 @@ synth() {
   if [[ "$app" == python ]]; then dir="$ROOT"; else dir="$TS_APP"; fi
   load1="$(cut -d' ' -f1 /proc/loadavg)"
   local args=(synth -q --no-notices -o "$out" "${COMMON_ARGS[@]}")
-  [[ "$app" == python ]] && args+=("${PY_ARGS[@]}")
+  if [[ "$app" == python && ${#PY_ARGS[@]} -gt 0 ]]; then args+=("${PY_ARGS[@]}"); fi
   # %e wall seconds; %U + %S CPU seconds of the whole tree (CLI, python, jsii kernel / node app).
-  (cd "$dir" && /usr/bin/time -o "$WORK/time" -f '%e %U %S' "$CDK" "${args[@]}")
+  (cd "$dir" && env ${ENV_ARGS[@]+"${ENV_ARGS[@]}"} /usr/bin/time -o "$WORK/time" -f '%e %U %S' "$CDK" "${args[@]}")
   python3 - "$app" "$kind" "$(cat "$WORK/time")" "$load1" "$out" >>"$RESULTS" <<'EOF'
 import json, os, sys
 app, kind, times, load1, out = sys.argv[1:]
@@ -86,7 +84,8 @@ EOF
 echo "cdk synth benchmark: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, node $(node --version)," \
   "cdk CLI $("$CDK" --version 2>/dev/null | cut -d' ' -f1), python $(python3 -c 'import sys; print(sys.version.split()[0])')"
 echo "python app: $ROOT (git $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- app.py cdk.json ecs_playground || echo ', with uncommitted changes')), extra args: ${PY_EXTRA_ARGS:-none}"
-echo "typescript app: $TS_APP"
+echo "typescript app: $TS_APP (git $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- bench/ts-app || echo ', with uncommitted changes'))"
+echo "both apps: extra args ${EXTRA_ARGS:-none}, extra environment ${CDK_ENV:-none}"
 echo "runs: 1 warm-up + $RUNS timed per app, interleaved"
 echo "progress (stderr):" >&2
 synth python warmup

@@ -7,6 +7,7 @@ ecs_playground.classic_service import ClassicLoadBalancedServiceProps` keeps wor
 
 from __future__ import annotations
 
+import functools
 from typing import overload
 
 import jsii
@@ -153,7 +154,7 @@ class ClassicLoadBalancedService(ServiceMetrics, Construct):
             circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True)
             if props.circuit_breaker
             else None,
-            health_check_grace_period=Duration.seconds(props.health_check_grace_period_seconds),
+            health_check_grace_period=_seconds(props.health_check_grace_period_seconds),
             placement_constraints=[ecs.PlacementConstraint.distinct_instances()],
             capacity_provider_strategies=[
                 ecs.CapacityProviderStrategy(
@@ -240,7 +241,7 @@ class ClassicLoadBalancedService(ServiceMetrics, Construct):
         return ecs.CloudMapOptions(
             name=props.discovery_name or props.name,
             dns_record_type=servicediscovery.DnsRecordType.SRV,
-            dns_ttl=Duration.seconds(10),
+            dns_ttl=_seconds(10),
             container_port=props.container_port,
         )
 
@@ -285,8 +286,8 @@ class ClassicLoadBalancedService(ServiceMetrics, Construct):
                 protocol=elb.LoadBalancingProtocol.TCP if props.health_check_path is None
                 else elb.LoadBalancingProtocol.HTTP,
                 path=props.health_check_path,
-                interval=Duration.seconds(props.health_check_interval_seconds),
-                timeout=Duration.seconds(props.health_check_timeout_seconds),
+                interval=_seconds(props.health_check_interval_seconds),
+                timeout=_seconds(props.health_check_timeout_seconds),
                 healthy_threshold=props.healthy_threshold,
                 unhealthy_threshold=props.unhealthy_threshold,
             ),
@@ -414,3 +415,10 @@ def _upper_case_protocols(scope: Construct, listeners: object) -> IResolvable:
         ]
 
     return lazy_any(produce)
+
+
+@functools.cache
+def _seconds(seconds: int) -> Duration:
+    """`Duration.seconds`, one object per value: durations are immutable, and each new one is a
+    jsii round trip (four per service)."""
+    return Duration.seconds(seconds)

@@ -4,6 +4,7 @@ ELB needs, validated before anything is created."""
 from __future__ import annotations
 
 import ipaddress
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -488,13 +489,23 @@ def registry_image_name(image: ecs.ContainerImage, scope: IConstruct) -> str | N
     if isinstance(image, ecs.EcrImage):
         return image.image_name
     if isinstance(image, ecs.RepositoryImage):
+        known = _IMAGE_NAMES.get(image)
+        if known is not None:
+            return known
         try:  # the name is private in jsii; resolving the image reads it without binding it
             resolved = Stack.of(scope).resolve(image)
         except (jsii.errors.JSIIError, RuntimeError):  # credentials: a construct, circular
             return None
         name = resolved.get("imageName") if isinstance(resolved, dict) else None
-        return name if isinstance(name, str) else None
+        if isinstance(name, str):
+            _IMAGE_NAMES[image] = name
+            return name
     return None
+
+
+_IMAGE_NAMES: weakref.WeakKeyDictionary[ecs.ContainerImage, str] = weakref.WeakKeyDictionary()
+"""Registry names already read, by image: the stack validates a service's props and the
+construct validates them again, and each reading costs two jsii round trips."""
 
 
 def _is_ip(value: str) -> bool:

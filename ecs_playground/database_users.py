@@ -9,6 +9,7 @@ their own secret (`container_secrets`), never the master's.
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -176,16 +177,17 @@ class _HandlerBundle:
     and with it the asset hash, depends only on the sources."""
 
     def try_bundle(self, output_dir: str, options: BundlingOptions) -> bool:
-        try:
-            import pymysql
-        except ImportError as exc:
+        # Found, not imported: importing PyMySQL (and the cryptography parts it loads) would
+        # only cost the synth time; the files are what is bundled.
+        spec = importlib.util.find_spec("pymysql")
+        if spec is None or spec.origin is None:
             raise RuntimeError(
                 "DatabaseUsers bundles PyMySQL from the environment that runs the synth, and "
                 "it is not installed there: pip install PyMySQL"
-            ) from exc
+            )
         out = Path(output_dir)
         shutil.copytree(HANDLER_DIR, out, dirs_exist_ok=True, ignore=_BUNDLE_IGNORE)
-        shutil.copytree(Path(pymysql.__file__).parent, out / "pymysql", ignore=_BUNDLE_IGNORE)
+        shutil.copytree(Path(spec.origin).parent, out / "pymysql", ignore=_BUNDLE_IGNORE)
         distribution = importlib.metadata.distribution("PyMySQL")
         meta = out / f"pymysql-{distribution.version}.dist-info"
         meta.mkdir()

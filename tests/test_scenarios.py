@@ -39,6 +39,8 @@ TOUCHES_CDK_JSON: dict[str, str] = {
                                 "the tutorial's scenario: cdk.json's context does not apply",
     "tests/review/fake_cdk.py": "a stand-in for the CDK CLI: reads the cdk.json of the folder "
                                 "it runs in, as the CLI does",
+    "tests/bench/test_ts_mirror.py": "reads the TypeScript mirror's own bench/ts-app/cdk.json "
+                                      "(its feature flags), never the user's",
     "tests/review/test_cli.py": "commits the tutorial's cdk.json into a clone of HEAD and edits it "
                                 "there",
     "tests/review/test_report.py": "names cdk.json only as text of a report it renders",

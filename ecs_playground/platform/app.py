@@ -29,6 +29,17 @@ DESCRIPTION = "ecs-playground: ECS on EC2 behind classic ELBs with RDS MySQL"
 VALIDATION_ONLY = {"aws:cdk:disable-asset-staging": True, "aws:cdk:bundling-stacks": []}
 """CDK's context for a stage that is built, never synthesized: no asset is copied or bundled."""
 
+TRACE_SWITCHES: dict[str, bool] = {
+    "aws:cdk:disable-creation-stack-traces": True,
+    "aws:cdk:disable-stack-trace": True,
+}
+"""Context of the platform's `cdk.App`: no stack traces in the cloud assembly's metadata, neither
+of each construct's creation nor of each annotation. Behind jsii they hold only the kernel's own
+frames ('...jsii runtime, node internals...', no line of Python), and capturing them cost about
+10 % and 5 % of the default app's synth CPU (bench/README.md). Templates are unchanged;
+`cdk synth --debug` still records them. Here, not in cdk.json: the CLI warns about `aws:` keys
+there."""
+
 
 def build_platform(app: cdk.App) -> PlatformConfig:
     """Read the app's context and add the platform's stacks; raise one of USER_ERRORS on bad
