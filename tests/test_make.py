@@ -91,23 +91,24 @@ def test_plain_make_prints_the_verbs_and_installs_nothing(tmp_path: Path) -> Non
     assert sorted(p.name for p in tmp_path.iterdir()) == ["Makefile"]
 
 
-def _pytest_line(verb: str) -> str:
+def _pytest_line(project: Path, verb: str) -> str:
     """The pytest command `make VERB` runs (make -n: printed, not run)."""
     result = subprocess.run(["make", "--no-print-directory", "-n", verb, "PYTEST_ARGS=-x"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=30, check=False)
+                            cwd=project, capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     (line,) = [line for line in result.stdout.splitlines() if " -m pytest " in line]
     return line
 
 
-def test_ci_runs_every_test_make_test_leaves_out_only_the_long_ones() -> None:
+def test_ci_runs_every_test_make_test_leaves_out_only_the_long_ones(tmp_path: Path) -> None:
     # given the CI entry point and the two verbs it runs
     ci = [line.strip() for line in (ROOT / ".ci/run").read_text().splitlines()]
     assert "make test" in ci and "make test-long" in ci, ci
 
     # then `make test` deselects exactly the tests marked long, `make test-long` selects exactly
     # those, and both still take PYTEST_ARGS
-    test, long = _pytest_line("test"), _pytest_line("test-long")
+    project = project_copy(tmp_path / "project")
+    test, long = _pytest_line(project, "test"), _pytest_line(project, "test-long")
     assert '-m "not long" -x' in test, test
     assert "-m long -x" in long, long
     assert "long:" in (ROOT / "pyproject.toml").read_text(), "the marker is registered"
