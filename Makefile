@@ -27,7 +27,7 @@ ENV_STACKS = $(if $(filter-out default,$(value ENV)),"$$ECS_PLAYGROUND_ENV/*",--
 # The project's folder (make review runs in another repository with -f this Makefile, in tests).
 HERE := $(dir $(abspath $(firstword $(MAKEFILE_LIST))))
 
-.PHONY: bench-scale install synth test test-fast regenerate snapshot-update lint loadtest local local-rollout local-stop diff deploy clean help
+.PHONY: bench-scale install synth test test-long test-fast regenerate snapshot-update lint loadtest local local-rollout local-stop diff deploy clean help
 
 CHECKOV_VENV := $(VENV)/tools/checkov
 # The install comes in parts, so that a verb waits only for what it runs. Every verb needs the
@@ -125,16 +125,23 @@ synth: install-scanning ## synthesize into cdk.out/, scan every template (cfn-li
 	$(VENV_BIN)/python ecs_playground/platform/light.py ecs_playground.platform.synth_gates \
 		--outdir cdk.out --checkov $(CHECKOV_VENV)/bin/checkov -- $(CDK) synth --quiet $(ENV_CONTEXT) $(CDK_ARGS)
 
-# Both test verbs run on every core (pytest-xdist; the emulator tests stay on one worker, in
+# The test verbs run on every core (pytest-xdist; each emulator's tests stay on one worker, in
 # order). PYTEST_ARGS adds options, e.g. PYTEST_ARGS="-n 0 -k rotation" for one serial test.
+# `make test` keeps within its goal (120 s on 2 cores) by leaving out the long scenarios, the
+# tests marked `long` (pyproject.toml): `make test-long` runs exactly those, and CI (.ci/run) runs
+# both verbs, so every test runs there. A new long test takes @pytest.mark.long (a whole file:
+# pytestmark = [pytest.mark.long]).
 PYTEST_ARGS ?=
 PYTEST_PARALLEL := --numprocesses auto --dist loadgroup --no-loadscope-reorder
 
-test: install ## every test: unit, validation, snapshots, gates, services, the real CDK CLI, the emulator
-	$(VENV_BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
+test: install ## every test but the long scenarios: unit, validation, snapshots, gates, services, the real CDK CLI, the emulator (goal: 120 s on 2 cores)
+	$(VENV_BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not long" $(PYTEST_ARGS)
 
-test-fast: $(STAMP) ## the quick loop: every test except the emulator, the CLI and separate-process ones
-	$(VENV_BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not cli and not slow" --ignore=tests/integration $(PYTEST_ARGS)
+test-long: install ## the long scenarios `make test` leaves out (marked long: a rollout under traffic, a second platform, a whole make synth); CI runs both
+	$(VENV_BIN)/python -m pytest $(PYTEST_PARALLEL) -m long $(PYTEST_ARGS)
+
+test-fast: $(STAMP) ## the quick loop: every test except the emulator, the CLI, separate-process and long ones
+	$(VENV_BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not cli and not slow and not long" --ignore=tests/integration $(PYTEST_ARGS)
 
 # make review: BASE defaults to the merge base with main (given, it must be a git ref: an empty or
 # malformed BASE is an error); ALLOW_REPLACE=LogicalId,... acknowledges the replacement or deletion

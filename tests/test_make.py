@@ -85,9 +85,33 @@ def test_plain_make_prints_the_verbs_and_installs_nothing(tmp_path: Path) -> Non
     # then it lists every verb with what it does, and touches nothing
     assert result.returncode == 0, result.stdout + result.stderr
     verbs = {line.split()[0] for line in result.stdout.splitlines() if line.startswith("  ")}
-    assert {"install", "synth", "test", "diff", "deploy", "local", "help"} <= verbs, result.stdout
+    assert {"install", "synth", "test", "test-long", "diff", "deploy", "local", "help"} <= verbs, (
+        result.stdout)
     assert "up to date" not in result.stdout + result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["Makefile"]
+
+
+def _pytest_line(project: Path, verb: str) -> str:
+    """The pytest command `make VERB` runs (make -n: printed, not run)."""
+    result = subprocess.run(["make", "--no-print-directory", "-n", verb, "PYTEST_ARGS=-x"],
+                            cwd=project, capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (line,) = [line for line in result.stdout.splitlines() if " -m pytest " in line]
+    return line
+
+
+def test_ci_runs_every_test_make_test_leaves_out_only_the_long_ones(tmp_path: Path) -> None:
+    # given the CI entry point and the two verbs it runs
+    ci = [line.strip() for line in (ROOT / ".ci/run").read_text().splitlines()]
+    assert "make test" in ci and "make test-long" in ci, ci
+
+    # then `make test` deselects exactly the tests marked long, `make test-long` selects exactly
+    # those, and both still take PYTEST_ARGS
+    project = project_copy(tmp_path / "project")
+    test, long = _pytest_line(project, "test"), _pytest_line(project, "test-long")
+    assert '-m "not long" -x' in test, test
+    assert "-m long -x" in long, long
+    assert "long:" in (ROOT / "pyproject.toml").read_text(), "the marker is registered"
 
 
 @pytest.mark.slow
@@ -120,6 +144,7 @@ def test_diff_and_deploy_without_credentials_say_what_they_need_before_any_synth
 
 
 @pytest.mark.cli
+@pytest.mark.long  # a whole `make synth` (cfn-lint and checkov, which tests/gates run anyway)
 def test_make_synth_prints_no_upgrade_banner_and_no_alarm_notes(tmp_path: Path) -> None:
     # given a registry that says a newer CDK CLI exists (the CLI checks once a day, on a
     # terminal), and proof that the pinned CLI, run directly, does print its upgrade banner

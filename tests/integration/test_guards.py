@@ -168,14 +168,11 @@ def _stopped(emulator: process.Emulator) -> Iterator[None]:
         os.kill(emulator.pid, signal.SIGCONT)
 
 
-@pytest.fixture(scope="module")
-def own_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[process.Emulator]:
-    """An emulator of this module's own (nothing deployed): frozen, killed and lied about."""
-    state_dir = tmp_path_factory.mktemp("guarded")
-    try:
-        yield process.start(state_dir)
-    finally:
-        process.stop(state_dir, grace=1)
+@pytest.fixture
+def own_emulator(session: Session) -> process.Emulator:
+    """The session's running emulator, frozen (each test lets it go on) and lied about (each
+    test restores its state file): one emulator start less than one of this module's own."""
+    return session.emulator
 
 
 def _state_dir(emulator: process.Emulator) -> Path:

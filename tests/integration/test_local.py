@@ -48,6 +48,9 @@ from tests.integration.inventory import exists
 from tests.tutorial import TUTORIAL_CONTEXT
 
 pytestmark = [pytest.mark.cli, requires_cli]
+# The second platform's tests (a 6-service catalog synthesized, deployed beside the first and
+# destroyed: about half of this file's time) are marked long: `make test-long` runs them, `make
+# test` leaves them out.
 
 PROTECTED_MESSAGE = (
     "Cannot delete protected DB Instance, please disable deletion protection and try again."
@@ -500,6 +503,7 @@ def twin(session: Session, created: Created) -> Twin:
     return Twin(result, assembly, templates, physical, first)
 
 
+@pytest.mark.long
 def test_second_platform_with_a_six_service_catalog_deploys_side_by_side(
     session: Session, twin: Twin
 ) -> None:
@@ -569,6 +573,7 @@ def _of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str
     return {n: b for n, b in template.items() if b["Type"] == resource_type}
 
 
+@pytest.mark.long
 def test_every_catalog_service_runs_its_task_definition_behind_its_elb(
     session: Session, twin: Twin
 ) -> None:
@@ -614,6 +619,7 @@ def test_every_catalog_service_runs_its_task_definition_behind_its_elb(
     assert len(arns) == 6, "the cluster runs services the templates do not declare"
 
 
+@pytest.mark.long
 def test_service_stacks_read_the_platform_stacks_outputs(session: Session, twin: Twin) -> None:
     templates = twin.templates
     cfn = session.clients("cloudformation")
@@ -634,6 +640,7 @@ def test_service_stacks_read_the_platform_stacks_outputs(session: Session, twin:
             assert outputs.get(spec["OutputName"]), (stack, spec)
 
 
+@pytest.mark.long
 def test_every_catalog_service_has_its_mysql_user(session: Session, twin: Twin) -> None:
     output = twin.output
     if not _database_users_run():
@@ -649,6 +656,7 @@ def test_every_catalog_service_has_its_mysql_user(session: Session, twin: Twin) 
     assert {"location02", "user02"} <= set(logins)
 
 
+@pytest.mark.long
 def test_everything_on_properties_reach_the_service_apis(session: Session, twin: Twin) -> None:
     physical = twin.physical[TWIN]
     template = twin.templates[TWIN]
@@ -718,6 +726,7 @@ def test_everything_on_properties_reach_the_service_apis(session: Session, twin:
     assert {"ops@example.org", "oncall@example.org"} <= {t["Endpoint"] for t in topics}
 
 
+@pytest.mark.long
 def test_destroying_the_second_platform_leaves_the_first_intact(
     session: Session, twin: Twin
 ) -> None:

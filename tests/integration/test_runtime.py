@@ -567,6 +567,7 @@ class Traffic:
             thread.join(timeout=30)
 
 
+@pytest.mark.long  # `make test-long`: the full rollout of 4 tasks under continuous traffic
 def test_a_rollout_under_traffic_keeps_the_minimum_healthy_and_drops_no_request(
     platform: Platform,
 ) -> None:
