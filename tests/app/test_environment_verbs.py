@@ -31,6 +31,7 @@ def make(copy: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[
                           timeout=900, check=False)
 
 
+@pytest.mark.long
 @pytest.mark.cli
 def test_make_synth_env_builds_checks_and_summarizes_that_environment(tmp_path: Path) -> None:
     # given a project with dev and prod

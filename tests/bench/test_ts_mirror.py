@@ -92,6 +92,7 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any],
     )
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_the_mirror_has_the_same_resources_by_type_and_count(
     templates: tuple[dict[str, Any], dict[str, Any]],
@@ -106,6 +107,7 @@ def test_the_mirror_has_the_same_resources_by_type_and_count(
     )
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_the_mirror_has_the_same_logical_ids(
     templates: tuple[dict[str, Any], dict[str, Any]],

@@ -286,6 +286,7 @@ def moments(output: str) -> list[tuple[float, str, str]]:
 
 @pytest.mark.cli
 @requires_cli
+@pytest.mark.long
 def test_a_changed_service_rolls_out_on_the_timeline_with_no_failed_request(
     project: Project,
 ) -> None:
@@ -322,6 +323,7 @@ def test_a_changed_service_rolls_out_on_the_timeline_with_no_failed_request(
 
 @pytest.mark.cli
 @requires_cli
+@pytest.mark.long
 def test_a_version_that_breaks_requests_fails_the_rollout(project: Project) -> None:
     project.change_location({"resource": "towns"})  # /api/cities is gone from the new version
 
