@@ -16,7 +16,7 @@ CDK := node_modules/.bin/cdk --no-notices
 STAMP := $(VENV)/.installed-stamp
 CDK_ARGS ?=
 
-.PHONY: bench-scale install synth test test-fast regenerate snapshot-update lint loadtest local local-stop diff deploy clean help
+.PHONY: bench-scale install synth test test-fast regenerate snapshot-update lint loadtest local local-stop diff deploy deploy-role clean help
 
 CHECKOV_VENV := $(VENV)/tools/checkov
 
@@ -133,9 +133,26 @@ diff: $(STAMP) ## cdk diff against your AWS account (needs credentials; README "
 	$(VENV_BIN)/python ecs_playground/platform/preflight.py diff -- $(CDK_ARGS)
 	$(CDK) diff $(CDK_ARGS)
 
-deploy: $(STAMP) ## cdk deploy to your AWS account (credentials, a bootstrapped region, Docker), e.g. CDK_ARGS="-c location.image=repo:tag"
+# With PLAN=cdk.review/plan.json (what `make review` wrote), deploy enforces the plan
+# (docs/delivering.md): the deployed stacks must be the reviewed BASE, the assembly the reviewed
+# head (sha256), and each change set's replacements and removals the plan's, before it executes;
+# it deploys the reviewed assembly (no synth). ENV picks the environment; PLAN and ENV reach the
+# tool verbatim through the environment, as make review's variables do.
+deploy: export DELIVER_PLAN = $(value PLAN)
+deploy: export DELIVER_ENV = $(value ENV)
+deploy: $(STAMP) ## cdk deploy to your AWS account (credentials, a bootstrapped region, Docker), e.g. CDK_ARGS="-c location.image=repo:tag"; PLAN=cdk.review/plan.json [ENV=dev] deploys what make review reviewed, and nothing else
 	$(VENV_BIN)/python ecs_playground/platform/preflight.py deploy -- $(CDK_ARGS)
+ifdef PLAN
+	$(VENV_BIN)/python -m ecs_playground.platform.deliver --plan="$$DELIVER_PLAN" $(if $(ENV),--env="$$DELIVER_ENV") -- $(CDK_ARGS)
+else
 	$(CDK) deploy --all --require-approval broadening $(CDK_ARGS)
+endif
+
+# Once per AWS account: GitHub's OIDC provider and a deploy role per environment for
+# .github/workflows/delivery.yml (docs/delivering.md), e.g.
+# make deploy-role CDK_ARGS="-c deployRole.repository=OWNER/REPO -c deployRole.environments=dev"
+deploy-role: $(STAMP) ## once per AWS account: GitHub's OIDC provider and the delivery workflow's deploy roles (docs/delivering.md)
+	$(CDK) deploy --app "$(VENV_BIN)/python -m ecs_playground.platform.deploy_role" -o cdk.out.deploy-role --require-approval broadening $(CDK_ARGS)
 
 clean:
 	rm -rf cdk.out .pytest_cache
