@@ -51,21 +51,15 @@ def sha256_file(path: Path) -> str:
 
 
 def sha256_tree(path: Path) -> str:
-    """The sha256 of a file, or of a directory: every entry's relative path, kind and content
-    (a symbolic link by its target), in sorted order, so that any added, removed, renamed or
-    edited file changes it."""
-    if not path.is_dir() or path.is_symlink():
+    """The sha256 of a file, or of a directory: every file's relative path and content, in
+    sorted order, so that any added, removed, renamed or edited file changes it. Links are
+    followed and modes and empty directories left out, as a workflow artifact keeps neither."""
+    if not path.is_dir():
         return sha256_file(path)
     digest = hashlib.sha256()
     for entry in sorted(path.rglob("*"), key=lambda p: p.relative_to(path).as_posix()):
-        relative = entry.relative_to(path).as_posix()
-        if entry.is_symlink():
-            digest.update(f"L\0{relative}\0{os.readlink(entry)}\0".encode())
-        elif entry.is_file():
-            mode = "x" if os.access(entry, os.X_OK) else "f"
-            digest.update(f"{mode}\0{relative}\0{sha256_file(entry)}\0".encode())
-        elif entry.is_dir():
-            digest.update(f"d\0{relative}\0".encode())
+        if entry.is_file():
+            digest.update(f"{entry.relative_to(path).as_posix()}\0{sha256_file(entry)}\0".encode())
     return digest.hexdigest()
 
 
