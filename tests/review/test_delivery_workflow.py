@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +21,7 @@ import pytest
 import yaml
 
 from .synth_app import ROOT
-from .test_workflow import jobs, permissions, steps
+from .test_workflow import assert_actionlint_accepts, jobs, permissions, steps
 
 WORKFLOW = ROOT / ".github" / "workflows" / "delivery.yml"
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -132,8 +131,4 @@ def test_the_environments_come_from_the_plan_and_none_is_a_clear_skip(
 
 
 def test_actionlint_accepts_the_workflow() -> None:
-    actionlint = shutil.which("actionlint") or str(ROOT / ".venv" / "bin" / "actionlint")
-    assert Path(actionlint).exists(), "run `make install` (actionlint is in requirements-dev.txt)"
-    result = subprocess.run([actionlint, str(WORKFLOW)], capture_output=True, text=True,
-                            timeout=120, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert_actionlint_accepts(WORKFLOW)
