@@ -87,7 +87,7 @@ test-fast: $(STAMP) ## the quick loop: every test except the emulator, the CLI a
 review: export REVIEW_BASE = $(value BASE)
 review: export REVIEW_ALLOW_REPLACE = $(value ALLOW_REPLACE)
 review: export REVIEW_CDK_ARGS = $(value CDK_ARGS)
-review: $(STAMP) ## offline review of this change against BASE (report on stdout and in cdk.review/report.md), e.g. make review BASE=origin/main
+review: $(STAMP) ## offline review of this change against BASE (report on stdout and in cdk.review/report.md; the plan make deploy PLAN= enforces in cdk.review/plan.json), e.g. make review BASE=origin/main
 	$(VENV_BIN)/python -m ecs_playground.platform.review run $(if $(filter undefined,$(origin BASE)),,--base="$$REVIEW_BASE") --allow-replace="$$REVIEW_ALLOW_REPLACE" --cdk-args="$$REVIEW_CDK_ARGS"
 
 diagram: $(STAMP) ## regenerate docs/architecture.md alone (a Mermaid diagram checked by Mermaid's parser) from the default app; `make regenerate` does it with the rest
