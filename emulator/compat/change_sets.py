@@ -1,4 +1,11 @@
-"""``DescribeChangeSet`` says whether each modified resource is replaced (moto 5.2.5 does not).
+"""Change sets as a deploy that prepares, checks, then executes them needs (moto 5.2.5 lacks both).
+
+``DeleteChangeSet`` of a change set that does not exist, on a stack that does, succeeds as on
+CloudFormation (``cfn_engine`` answered ``ChangeSetNotFound``): the CDK CLI deletes the change set
+name it is about to create first, so ``cdk deploy --change-set-name NEW`` failed on an existing
+stack.
+
+``DescribeChangeSet`` says whether each modified resource is replaced.
 
 CloudFormation's ``ResourceChange.Replacement`` is ``True`` when a create-only property changes
 (or the type), ``Conditional`` when a conditionally create-only one does, else ``False``; and its
@@ -20,6 +27,8 @@ from importlib import resources
 from typing import Any
 
 from moto.cloudformation import models as cfn_models
+
+from emulator.compat import cfn_engine
 
 _MISSING = object()
 
@@ -88,6 +97,22 @@ def diff(self: Any) -> list[Any]:
     return changes
 
 
+_engine_delete = cfn_engine.delete_change_set
+
+
+def delete_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
+    """``DeleteChangeSet``: a change set that is not there is already deleted (the stack must
+    exist: ``find_change_set`` looks it up among live stacks)."""
+    try:
+        _engine_delete(self, change_set_name, stack_name)
+    except cfn_engine.ChangeSetNotFound:
+        if stack_name is None or not any(stack_name in (s.name, s.stack_id)
+                                         for s in self.stacks.values()):
+            raise
+
+
 def apply() -> None:
-    """Install the shim."""
+    """Install the shims (after cfn_engine's)."""
     cfn_models.ChangeSet.diff = diff  # type: ignore[method-assign]
+    cfn_models.CloudFormationBackend.delete_change_set = (  # type: ignore[method-assign]
+        delete_change_set)
