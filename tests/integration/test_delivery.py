@@ -207,3 +207,19 @@ def test_the_reviewed_change_deploys_with_its_plan(at_base: Demo) -> None:
     assert [c[c.index("deploy") + 1] for c in commands] == [
         "--method=prepare-change-set", "--method=execute-change-set"]
     assert all(str(at_base.head) in c for c in commands), "deployed from another assembly"
+
+
+@pytest.mark.parametrize(("after", "replacement"), [
+    ({"Name": "/delivery/renamed", "Value": "one"}, "True"),  # create-only
+    ({"Name": "/delivery/setting", "Value": "two"}, "False"),  # updatable
+])
+def test_the_emulators_change_sets_say_what_is_replaced(after: dict[str, str],
+                                                        replacement: str) -> None:
+    from emulator.compat.change_sets import replacement as decide
+
+    before = {"Type": "AWS::SSM::Parameter",
+              "Properties": {"Name": "/delivery/setting", "Value": "one"}}
+    said, changed = decide("us-east-1", before, {"Type": "AWS::SSM::Parameter",
+                                                 "Properties": after})
+    assert said == replacement
+    assert changed == [next(k for k in after if after[k] != before["Properties"][k])]
