@@ -314,10 +314,13 @@ def test_a_plan_of_several_environments_needs_env(
     assert "the plan has 2 environments (default, dev): name one" in capsys.readouterr().err
 
 
-def test_make_deploy_with_a_plan_runs_the_delivery_not_cdk_deploy() -> None:
+def test_make_deploy_with_a_plan_runs_the_delivery_not_cdk_deploy(tmp_path: Path) -> None:
+    # make -n prints the recipe without running it; in an empty folder, nothing reads cdk.json
     result = subprocess.run(
-        ["make", "-n", "--no-print-directory", "deploy", "PLAN=cdk.review/plan.json",
-         "ENV=prod"], cwd=ROOT, capture_output=True, text=True, check=True)
+        ["make", "-n", "--no-print-directory", "-f", str(ROOT / "Makefile"), "-o",
+         ".venv/.installed-stamp", "deploy",
+         "PLAN=cdk.review/plan.json", "ENV=prod"], cwd=tmp_path, capture_output=True, text=True,
+        check=True)
     deploy = result.stdout.splitlines()[-1]
     assert "-m ecs_playground.platform.deliver" in deploy
     assert '--plan="$DELIVER_PLAN" --env="$DELIVER_ENV"' in deploy
