@@ -27,7 +27,7 @@ ENV_STACKS = $(if $(filter-out default,$(value ENV)),"$$ECS_PLAYGROUND_ENV/*",--
 # The project's folder (make review runs in another repository with -f this Makefile, in tests).
 HERE := $(dir $(abspath $(firstword $(MAKEFILE_LIST))))
 
-.PHONY: bench-scale install synth test test-long test-fast regenerate snapshot-update lint loadtest local local-rollout local-stop diff deploy clean help
+.PHONY: bench-scale install synth test test-long test-fast regenerate snapshot-update lint loadtest local local-rollout local-stop diff deploy deploy-role clean help
 
 CHECKOV_VENV := $(VENV)/tools/checkov
 # The install comes in parts, so that a verb waits only for what it runs. Every verb needs the
@@ -156,7 +156,7 @@ test-fast: $(STAMP) ## the quick loop: every test except the emulator, the CLI, 
 review: export REVIEW_BASE = $(value BASE)
 review: export REVIEW_ALLOW_REPLACE = $(value ALLOW_REPLACE)
 review: export REVIEW_CDK_ARGS = $(value CDK_ARGS)$(if $(value ENV), -c environment=$(value ENV))
-review: $(STAMP) ## offline review of this change against BASE (report on stdout and in cdk.review/report.md), e.g. make review BASE=origin/main
+review: $(STAMP) ## offline review of this change against BASE (report on stdout and in cdk.review/report.md; the plan make deploy PLAN= enforces in cdk.review/plan.json), e.g. make review BASE=origin/main
 	$(VENV_BIN)/python $(HERE)ecs_playground/platform/light.py ecs_playground.platform.review run $(if $(filter undefined,$(origin BASE)),,--base="$$REVIEW_BASE") --allow-replace="$$REVIEW_ALLOW_REPLACE" --cdk-args="$$REVIEW_CDK_ARGS"
 
 diagram: $(STAMP) ## regenerate docs/architecture.md alone (a Mermaid diagram checked by Mermaid's parser) from the default app; `make regenerate` does it with the rest
@@ -205,9 +205,26 @@ diff: $(STAMP) ## cdk diff against your AWS account (needs credentials; docs/dep
 	$(VENV_BIN)/python ecs_playground/platform/preflight.py diff -- $(CDK_ARGS)
 	$(CDK) diff $(ENV_STACKS:--all=) $(ONE_ENV_CONTEXT) $(CDK_ARGS)
 
-deploy: $(STAMP) ## cdk deploy to your AWS account (credentials, a bootstrapped region, Docker), e.g. CDK_ARGS="-c location.image=repo:tag"
+# With PLAN=cdk.review/plan.json (what `make review` wrote), deploy enforces the plan
+# (docs/delivering.md): the deployed stacks must be the reviewed BASE, the assembly the reviewed
+# head (sha256), and each change set's replacements and removals the plan's, before it executes;
+# it deploys the reviewed assembly (no synth). ENV picks the environment; PLAN and ENV reach the
+# tool verbatim through the environment, as make review's variables do.
+deploy: export DELIVER_PLAN = $(value PLAN)
+deploy: export DELIVER_ENV = $(value ENV)
+deploy: $(STAMP) ## cdk deploy to your AWS account (credentials, a bootstrapped region, Docker), e.g. CDK_ARGS="-c location.image=repo:tag"; PLAN=cdk.review/plan.json [ENV=dev] deploys what make review reviewed, and nothing else
 	$(VENV_BIN)/python ecs_playground/platform/preflight.py deploy -- $(CDK_ARGS)
+ifdef PLAN
+	$(VENV_BIN)/python -m ecs_playground.platform.deliver --plan="$$DELIVER_PLAN" $(if $(value ENV),--env="$$DELIVER_ENV") -- $(CDK_ARGS)
+else
 	$(CDK) deploy $(ENV_STACKS) --require-approval broadening $(ONE_ENV_CONTEXT) $(CDK_ARGS)
+endif
+
+# Once per AWS account: GitHub's OIDC provider and a deploy role per environment for
+# .github/workflows/delivery.yml (docs/delivering.md), e.g.
+# make deploy-role CDK_ARGS="-c deployRole.repository=OWNER/REPO -c deployRole.environments=dev"
+deploy-role: $(STAMP) ## once per AWS account: GitHub's OIDC provider and the delivery workflow's deploy roles (docs/delivering.md)
+	$(CDK) deploy --app "$(VENV_BIN)/python -m ecs_playground.platform.deploy_role" -o cdk.out.deploy-role --require-approval broadening $(CDK_ARGS)
 
 clean:
 	rm -rf cdk.out .pytest_cache

@@ -36,6 +36,7 @@ def apply_all() -> None:
     from emulator.compat import (
         cfn_engine,
         cfn_models,
+        change_sets,
         custom_resources,
         ec2,
         ecs,
@@ -45,6 +46,7 @@ def apply_all() -> None:
 
     cfn_models.apply()
     cfn_engine.apply()
+    change_sets.apply()
     custom_resources.apply()
     custom_resources.register("Custom::DatabaseUsers", local_mysql.LocalDatabaseUsers())
     ecs.apply()

@@ -88,6 +88,9 @@ def test_replaced_database_exits_2_with_the_report_on_stdout_and_in_a_file(
     assert f"`{DB}` (RDS::DBInstance) **REPLACED** — not acknowledged" in report
     assert "`MasterUsername` `admin` → `dbadmin` **REPLACE**" in report
     assert f"make review ALLOW_REPLACE={DB}" in report
+    # and the plan of the same review beside it (tests/review/test_plan.py)
+    plan = json.loads((out / "plan.json").read_text())
+    assert (plan["verdict"], plan["head"]["assembly"]) == ("data-loss", "head")
     # progress goes to stderr, not into the report
     assert "review: synthesizing BASE" in result.stderr
     assert "review: synthesizing head" in result.stderr

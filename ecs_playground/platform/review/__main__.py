@@ -2,9 +2,11 @@
 
     python -m ecs_playground.platform.review run [--base REF] [--allow-replace IDS]
                                                  [--cdk-args ARGS] [-- CDK_ARGS...]
-        synthesize BASE (a temporary git worktree) and the working tree, print the report
+        synthesize BASE (a temporary git worktree) and the working tree, print the report;
+        write it and the plan (plan.json, docs/delivering.md) into cdk.review/
     python -m ecs_playground.platform.review compare BASE_DIR HEAD_DIR [--allow-replace IDS]
-        the report for two cloud assemblies that exist already
+                                                     [--report FILE] [--plan FILE]
+        the report and the plan for two cloud assemblies that exist already
     python -m ecs_playground.platform.review diagram ASSEMBLY [--write FILE]
         docs/architecture.md for an assembly
 
@@ -25,9 +27,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import plan
 from .diagram import MermaidUnavailable, architecture_markdown, parse_errors
 from .inputs import changed_inputs
-from .report import render, review
+from .report import Review, render, review
 from .status import ExitStatus, table
 from .synth import Side, UsageError, head_label, progress, resolve_base, synthesize, worktree
 from .template import AssemblyError, load_assembly
@@ -58,18 +61,22 @@ def _cdk_args(args: argparse.Namespace) -> list[str]:
     return words + [a for a in args.cdk_args if a != "--"]
 
 
-def _emit(report: str, path: Path) -> None:
+def _emit(result: Review, path: Path, plan_file: Path, base: Path, head: Path) -> None:
+    """Print the report and write it, then the plan of the same review."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(report)
-    sys.stdout.write(report)
+    path.write_text(render(result))
+    sys.stdout.write(path.read_text())
     sys.stdout.flush()
     progress(f"report written to {path}")
+    plan.write(result, base, head, plan_file)
+    progress(f"plan written to {plan_file} (make deploy PLAN={plan_file} enforces it)")
 
 
 def _run(args: argparse.Namespace) -> int:
     repo = Path(args.repo).resolve()
     out = (repo / args.dir) if not Path(args.dir).is_absolute() else Path(args.dir)
-    (out / "report.md").unlink(missing_ok=True)  # no stale report if this run fails
+    for stale in ("report.md", "plan.json"):  # no stale report or plan if this run fails
+        (out / stale).unlink(missing_ok=True)
     # what the user gave first: a bad BASE, ALLOW_REPLACE or CDK_ARGS is named as such
     cdk_args = _cdk_args(args)
     allowed = _allowed(args.allow_replace)
@@ -89,7 +96,7 @@ def _run(args: argparse.Namespace) -> int:
     result = review(load_assembly(out / "base"), load_assembly(out / "head"),
                     allowed=allowed, base_label=base_label,
                     head_label=sides[1].label, cdk_args=cdk_args, inputs=inputs)
-    _emit(render(result), out / "report.md")
+    _emit(result, out / "report.md", out / "plan.json", out / "base", out / "head")
     return result.exit_code
 
 
@@ -101,7 +108,7 @@ def _compare(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from error
     result = review(base, head, allowed=allowed,
                     base_label=f"`{args.base_dir}`", head_label=f"`{args.head_dir}`")
-    _emit(render(result), Path(args.report))
+    _emit(result, Path(args.report), Path(args.plan), Path(args.base_dir), Path(args.head_dir))
     return result.exit_code
 
 
@@ -167,6 +174,8 @@ def parser() -> argparse.ArgumentParser:
     compare.add_argument("head_dir")
     compare.add_argument("--allow-replace", default="")
     compare.add_argument("--report", default=str(DEFAULT_DIR / "report.md"))
+    compare.add_argument("--plan", default=str(DEFAULT_DIR / "plan.json"),
+                         help="where the plan goes (default: cdk.review/plan.json)")
     compare.set_defaults(handler=_compare)
     diagram = commands.add_parser("diagram", help="docs/architecture.md from a cloud assembly")
     diagram.add_argument("assembly")
