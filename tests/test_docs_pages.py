@@ -89,6 +89,9 @@ def test_every_make_verb_named_in_the_docs_exists() -> None:
 def test_every_context_key_named_in_the_docs_is_a_configuration_key() -> None:
     plain, per_service = _configuration_keys()
     assert {"stackName", "db.instanceClass"} <= plain and "image" in per_service
+    # the deploy-role app's own keys (make deploy-role), as its module reads them
+    deploy_role = (ROOT / "ecs_playground" / "platform" / "deploy_role.py").read_text()
+    plain |= set(re.findall(r'context\.get\("(deployRole\.\w+)"', deploy_role))
     unknown = set()
     for page in PAGES:
         for key in re.findall(r"-c ([a-z][\w.]*)=", page.read_text()):

@@ -29,7 +29,7 @@ from ecs_playground.platform.review.plan import canonical_sha256
 from emulator import cdk as emulator_cdk
 from tests.integration.conftest import REPO, Session, requires_cli
 
-pytestmark = [pytest.mark.cli, requires_cli]
+pytestmark = [pytest.mark.cli, pytest.mark.long, requires_cli]  # make test-long: ~45 s of CPU
 
 STACK = "DeliveryDemo"
 CDK = f"{emulator_cdk.cdk_binary()} --no-notices"
