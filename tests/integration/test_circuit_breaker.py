@@ -131,7 +131,7 @@ def _template(cluster: str, database: str, mysql: MySQL, asset: str) -> dict[str
                     "DesiredCount": 1,
                     "LaunchType": "EC2",
                     "TaskDefinition": {"Ref": "TaskDefinition"},
-                    "HealthCheckGracePeriodSeconds": 10,
+                    "HealthCheckGracePeriodSeconds": 300,
                     "LoadBalancers": [{"ContainerName": "location", "ContainerPort": PORT,
                                        "LoadBalancerName": {"Ref": "LoadBalancer"}}],
                     "DeploymentConfiguration": {
