@@ -187,6 +187,7 @@ def deployment_started(service: Any, reason: str = "") -> None:
         for deployment in service.deployments:
             if deployment.get("status") == "PRIMARY":
                 deployment["status"] = "ACTIVE"
+        _take_over(service)
         service.deployments.insert(0, new_deployment(service, 0, completed=False))
         service.running_count = sum(1 for t in _tasks_of(service) if not t.stopping)
 
@@ -293,6 +294,15 @@ def _breaker(service: Any) -> dict[str, Any]:
     return dict(config.get("deploymentCircuitBreaker") or {})
 
 
+def _take_over(service: Any) -> None:
+    """A new deployment of the service's task definition takes over the tasks of an older
+    deployment of the same task definition (a rollback to it, or a stack rolled back to it):
+    that one is gone, else it would keep counting them and the new one never completes."""
+    service.deployments[:] = [
+        d for d in service.deployments if d["taskDefinition"] != service.task_definition
+    ]
+
+
 def _failed(service: Any, task_definition: str, reason: str) -> None:
     """A task of ``task_definition`` failed to start or to become healthy (``reason``): counted
     on the primary deployment when it is that deployment's task."""
@@ -334,11 +344,8 @@ def _trip_if_due(runtime: Runtime, service: Any) -> None:
     if not breaker.get("rollback") or target is None:
         return  # FAILED: no more tasks are launched; the old ones keep running
     primary["status"] = "ACTIVE"
-    # the rollback deployment takes over the tasks of the task definition it rolls back to
-    service.deployments[:] = [
-        d for d in service.deployments if d["taskDefinition"] != target["taskDefinition"]
-    ]
     service.task_definition = target["taskDefinition"]
+    _take_over(service)
     rollback = new_deployment(service, 0, completed=False)
     rollback["rolloutStateReason"] = (
         f"ECS deployment circuit breaker: rolling back to deploymentId {target['id']}."
