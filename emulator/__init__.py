@@ -26,6 +26,7 @@ def sdk_environment(endpoint: str) -> dict[str, str]:
 
 ANSWER_TIMEOUT_VARIABLE = "EMULATOR_ANSWER_TIMEOUT_SECONDS"
 CLI_TIMEOUT_VARIABLE = "EMULATOR_CLI_TIMEOUT_SECONDS"
+ROLLOUT_TIMEOUT_VARIABLE = "EMULATOR_ROLLOUT_TIMEOUT_SECONDS"
 
 
 def _seconds(variable: str, default: float) -> float:
@@ -48,3 +49,9 @@ def cli_timeout_seconds() -> float:
     ``EMULATOR_CLI_TIMEOUT_SECONDS``, default 1800 (the tutorial's first deploy takes about
     a minute)."""
     return _seconds(CLI_TIMEOUT_VARIABLE, 1800.0)
+
+
+def rollout_timeout_seconds() -> float:
+    """How long CloudFormation waits for an ECS service's deployment to complete (or its
+    rollback) before the resource fails: ``EMULATOR_ROLLOUT_TIMEOUT_SECONDS``, default 300."""
+    return _seconds(ROLLOUT_TIMEOUT_VARIABLE, 300.0)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
@@ -174,6 +175,7 @@ def up(options: UpOptions, out: Callable[[str], None] = print) -> dict[str, floa
 
 def _up(options: UpOptions, out: Callable[[str], None]) -> dict[str, float]:
     started = time.monotonic()
+    since = datetime.now(UTC)
     emulator, reused = _emulator(options, out)
     timings = {"start": time.monotonic() - started}
     context = context_args(options.context)
@@ -198,8 +200,11 @@ def _up(options: UpOptions, out: Callable[[str], None]) -> dict[str, float]:
         source = ["--app", str(_without_image_assets(assembly, options.state_dir, out))]
         deploy = ["deploy", "--all", "--require-approval", "never", *source]
         timings["deploy"] = _step("deploy", deploy, emulator, options.app_dir, out)
-    except DriverError:
+    except DriverError as error:
+        rollouts = _failed_rollouts(emulator, since)
         _after_failure(options, emulator, reused, before, out)
+        if rollouts:
+            raise DriverError("\n".join([str(error), *rollouts])) from error
         raise
     out("==> report: what runs, as the AWS CLI would describe it")
     with _asking(emulator, "the report after the deploy"):
@@ -212,6 +217,34 @@ def _up(options: UpOptions, out: Callable[[str], None]) -> dict[str, float]:
     hint = None if options.assembly else (rollout_hint(options.context) or SOURCE_ROLLOUT_HINT)
     _print_next_steps(emulator, [s.name for s in result.stacks], services, hint, out)
     return timings
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _failed_rollouts(emulator: process.Emulator, since: datetime) -> list[str]:
+    """What CloudFormation said about each ECS service whose rollout failed in this run (the
+    circuit breaker's reason: which service, which task definition, why its tasks failed)."""
+    cloudformation = report.client(emulator.endpoint, "cloudformation")
+    found = []
+    try:
+        for stack in cloudformation.describe_stacks()["Stacks"]:
+            events = cloudformation.describe_stack_events(StackName=stack["StackId"])
+            for event in reversed(events["StackEvents"]):
+                if (
+                    event["ResourceType"] == "AWS::ECS::Service"
+                    and event["ResourceStatus"] in ("CREATE_FAILED", "UPDATE_FAILED")
+                    and _aware(event["Timestamp"]) >= since
+                ):
+                    found.append(
+                        f"==> the rollout of {stack['StackName']}/{event['LogicalResourceId']} "
+                        f"failed ({event['ResourceStatus']}, then the stack rolled back, now "
+                        f"{stack['StackStatus']}): {event.get('ResourceStatusReason', '')}"
+                    )
+    except (ClientError, BotoCoreError, OSError):
+        return found
+    return found
 
 
 def _without_image_assets(assembly: Path, state_dir: Path, out: Callable[[str], None]) -> Path:

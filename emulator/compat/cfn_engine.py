@@ -21,7 +21,7 @@ from moto.cloudformation.exceptions import CloudFormationError, ValidationError
 from moto.s3.models import s3_backends
 
 from emulator import MOTO_VERSION
-from emulator.compat import notes
+from emulator.compat import cfn_stabilize, notes
 
 logger = logging.getLogger("emulator.compat")
 
@@ -185,7 +185,9 @@ def execute_change_set(self: Any, change_set_name: str, stack_name: str | None =
     stack = self.stacks[change_set.stack_id]
     kind = change_set.change_set_type
     _link_exports(self, stack)
-    stack._add_stack_event(f"{kind}_IN_PROGRESS", resource_status_reason="User Initiated")
+    checkpoint = cfn_stabilize.Checkpoint.take(stack) if kind == "UPDATE" else None
+    stack.status = f"{kind}_IN_PROGRESS"
+    stack._add_stack_event(stack.status, resource_status_reason="User Initiated")
     stack.template = change_set.template
     stack._parse_template()
     try:
@@ -202,9 +204,18 @@ def execute_change_set(self: Any, change_set_name: str, stack_name: str | None =
     if change_set.parameters:
         stack.parameters = change_set.parameters
     stack.description = stack.template_dict.get("Description")
-    stack.status = f"{kind}_COMPLETE"
-    stack._add_stack_event(stack.status)
     change_set.execution_status = "EXECUTE_COMPLETE"
+
+    def complete() -> None:
+        stack.status = f"{kind}_COMPLETE"
+        stack._add_stack_event(stack.status)
+
+    # ECS services roll out in the background: the stack completes (or rolls back) after them
+    waiting = cfn_stabilize.probes(stack.resource_map)
+    if waiting:
+        cfn_stabilize.finish_in_background(stack, kind, waiting, checkpoint, complete)
+    else:
+        complete()
 
 
 _original_create_change_set = cfn_models.CloudFormationBackend.create_change_set
@@ -464,7 +475,8 @@ def _update_one(self: Any, name: str, previous: dict[str, Any] | None = None) ->
         updated.cf_resource_type = body["Type"]
         updated.logical_resource_id = name
         self._parsed_resources[name] = updated
-    self._add_event(name, body["Type"], "UPDATE_COMPLETE")
+    stabilizing = cfn_stabilize.waits(self._parsed_resources.get(name), body["Type"])
+    self._add_event(name, body["Type"], "UPDATE_IN_PROGRESS" if stabilizing else "UPDATE_COMPLETE")
 
 
 def _create_one(self: Any, name: str) -> None:
@@ -483,7 +495,8 @@ def _create_one(self: Any, name: str) -> None:
         notes.record(notes.SKIPPED, resource_type, subject, f"not created: {detail}")
         self._add_event(name, resource_type, "CREATE_SKIPPED", f"emulator: skipped ({detail})")
         return
-    self._add_event(name, resource_type, "CREATE_COMPLETE")
+    stabilizing = cfn_stabilize.waits(created, resource_type)
+    self._add_event(name, resource_type, "CREATE_IN_PROGRESS" if stabilizing else "CREATE_COMPLETE")
 
 
 def reason(error: BaseException) -> str:

@@ -20,7 +20,7 @@ from moto.ecs import models as ecs_models
 from moto.ecs.models import ecs_backends
 from moto.moto_api._internal import mock_random
 
-from emulator.compat import notes
+from emulator.compat import cfn_stabilize, notes
 from emulator.compat.util import camel, camel_keys, physical_id, props
 from emulator.runtime import scheduler
 
@@ -51,9 +51,14 @@ def _tags(properties: dict[str, Any]) -> list[dict[str, str]]:
 # ---------------------------------------------------------------- task definitions
 
 
-def _register_task_definition(properties: dict[str, Any], account_id: str, region_name: str) -> Any:
+def _register_task_definition(
+    properties: dict[str, Any], account_id: str, region_name: str, family: str | None = None
+) -> Any:
+    """Register the next revision of the family (``Family``, else ``family``, else a new one)."""
     backend = ecs_backends[account_id][region_name]
-    family = properties.get("Family") or f"task-definition-{mock_random.randint(0, 10**6)}"
+    family = (
+        properties.get("Family") or family or f"task-definition-{mock_random.randint(0, 10**6)}"
+    )
     return backend.register_task_definition(
         family=family,
         container_definitions=container_definitions(properties.get("ContainerDefinitions", [])),
@@ -95,12 +100,21 @@ def task_definition_update(
     account_id: str,
     region_name: str,
 ) -> Any:
-    """A task definition is immutable: register revision N+1, deregister N (CloudFormation's
-    replacement).
+    """A task definition is immutable: register revision N+1 of the same family (the generated
+    one too, when the template names none), deregister N (CloudFormation's replacement; a
+    rollback makes N ACTIVE again, :func:`task_definition_restore`).
     """
-    new = _register_task_definition(props(cloudformation_json), account_id, region_name)
+    new = _register_task_definition(
+        props(cloudformation_json), account_id, region_name, original_resource.family
+    )
     ecs_backends[account_id][region_name].deregister_task_definition(original_resource.arn)
     return new
+
+
+def task_definition_restore(self: Any) -> None:
+    """A stack rollback made this revision current again: ACTIVE, as CloudFormation had not
+    deregistered it yet (it does at the update's cleanup)."""
+    self.status = "ACTIVE"
 
 
 def task_definition_delete(self: Any, account_id: str, region_name: str) -> None:
@@ -274,6 +288,54 @@ def _deployed(service: Any) -> None:
         steady_state(service)
 
 
+CIRCUIT_BREAKER_MESSAGE = (
+    "Resource handler returned message: \"Error occurred during operation 'ECS Deployment "
+    "Circuit Breaker was triggered'.\" (HandlerErrorCode: GeneralServiceException)"
+)
+
+
+def service_stabilizer(service: Any) -> cfn_stabilize.Probe | None:
+    """What CloudFormation waits for after creating or updating a service: nothing when its
+    PRIMARY deployment is COMPLETED (a simulated one is at once); else a probe that is stable
+    once the deployment of the template's task definition is COMPLETED, and fails with ECS's
+    reason (and which task definition, why its tasks failed) once the circuit breaker failed
+    it or the service was rolled back."""
+    primary = next((d for d in service.deployments if d.get("status") == "PRIMARY"), None)
+    if primary is None or primary.get("rolloutState") == "COMPLETED":
+        return None
+    wanted, deployment_id = service.task_definition, str(primary["id"])
+
+    def probe() -> str | None:
+        with scheduler.LOCK:
+            if service.status != "ACTIVE":
+                return ""
+            mine = [d for d in service.deployments if d["id"] == deployment_id]
+            if mine and mine[0].get("rolloutState") == "COMPLETED":
+                return ""
+            if mine and mine[0].get("rolloutState") != "FAILED":
+                return None
+            return _breaker_reason(service, wanted, deployment_id)
+
+    return probe
+
+
+def _breaker_reason(service: Any, wanted: str, deployment_id: str) -> str:
+    reasons = scheduler.failure_reasons(deployment_id)
+    revision = wanted.split("/")[-1]
+    rolled_back = (
+        f"ECS rolled the service back to {service.task_definition.split('/')[-1]}"
+        if service.task_definition != wanted
+        else "no rollback (deploymentCircuitBreaker.rollback is off): its old tasks keep running"
+    )
+    why = f": {reasons[-1]}" if reasons else ""
+    return (
+        f"{CIRCUIT_BREAKER_MESSAGE} emulator: service {service.name} (cluster "
+        f"{service.cluster_name}), task definition {revision}: {len(reasons)} tasks failed, "
+        f"threshold {scheduler.failure_threshold(int(service.desired_count))}{why}; "
+        f"{rolled_back}."
+    )
+
+
 def service_update(
     cls: Any,
     original_resource: Any,
@@ -418,6 +480,8 @@ def apply() -> None:
     ecs_models.TaskDefinition.create_from_cloudformation_json = classmethod(task_definition_create)  # type: ignore[method-assign,assignment]
     ecs_models.TaskDefinition.update_from_cloudformation_json = classmethod(task_definition_update)  # type: ignore[method-assign,assignment]
     ecs_models.TaskDefinition.delete = task_definition_delete  # type: ignore[attr-defined]
+    cfn_stabilize.RESTORERS["AWS::ECS::TaskDefinition"] = task_definition_restore
+    cfn_stabilize.STABILIZERS["AWS::ECS::Service"] = service_stabilizer
     ecs_models.Cluster.create_from_cloudformation_json = classmethod(cluster_create)  # type: ignore[method-assign,assignment]
     ecs_models.Cluster.delete = cluster_delete  # type: ignore[attr-defined]
     ecs_models.Service.create_from_cloudformation_json = classmethod(service_create)  # type: ignore[method-assign,assignment]

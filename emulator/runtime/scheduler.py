@@ -9,6 +9,14 @@ only while the healthy count stays at or above ``minimumHealthyPercent`` of the 
 task is healthy once its host port accepts connections. The deployment is COMPLETED (event
 "has reached a steady state") once all its tasks are healthy and no older task runs.
 
+The deployment circuit breaker (``deploymentConfiguration.deploymentCircuitBreaker``) counts
+the primary deployment's tasks that fail to start (the process cannot start or exits before it
+is healthy) or fail the load balancer's health check after the grace period (``failedTasks``).
+At ECS's threshold (:func:`failure_threshold`) the deployment is FAILED and launches no more
+tasks; with ``rollback``, a new PRIMARY deployment of the last COMPLETED deployment's task
+definition rolls out under the same minimum healthy / maximum percent, so the old tasks keep
+serving while the failing ones are replaced.
+
 Services whose images have no source here stay simulated by ``compat.ecs.steady_state``.
 """
 
@@ -30,6 +38,9 @@ from emulator.runtime import clock, elb, pids, placement, tasks
 LOG = logging.getLogger("emulator.runtime")
 TICK_SECONDS = 0.25
 STOP_TIMEOUT_SECONDS = 30.0
+CIRCUIT_BREAKER_MINIMUM = 3
+CIRCUIT_BREAKER_MAXIMUM = 200
+FAILED_REASON = "ECS deployment circuit breaker: tasks failed to start."
 LOCK = threading.RLock()
 """Held while the scheduler reads or changes moto's ECS models (the server is threaded)."""
 
@@ -69,6 +80,10 @@ class Runtime:
     """Stopped tasks whose process has not ended yet: their host ports and resources stay taken,
     as a container's until it exits."""
     last_event: dict[str, str] = field(default_factory=dict)
+    completed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Service ARN -> its last COMPLETED deployment (what the circuit breaker rolls back to)."""
+    failures: dict[str, list[str]] = field(default_factory=dict)
+    """Deployment ID -> why each of its failed tasks failed (for CloudFormation's message)."""
     stop: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
 
@@ -172,6 +187,7 @@ def deployment_started(service: Any, reason: str = "") -> None:
         for deployment in service.deployments:
             if deployment.get("status") == "PRIMARY":
                 deployment["status"] = "ACTIVE"
+        _take_over(service)
         service.deployments.insert(0, new_deployment(service, 0, completed=False))
         service.running_count = sum(1 for t in _tasks_of(service) if not t.stopping)
 
@@ -260,10 +276,82 @@ def _health(runtime: Runtime, service: Any, task: Task) -> None:
         if s is not None and s.description == elb.FAILED
     ]
     if failed and time.monotonic() - task.started >= grace:
-        primary = _primary(service)
-        if task.task_definition == service.task_definition:
-            primary["failedTasks"] = primary.get("failedTasks", 0) + 1
-        _stop(runtime, service, task, f"Task failed ELB health checks in (elb {failed[0]})")
+        reason = f"Task failed ELB health checks in (elb {failed[0]})"
+        _failed(service, task.task_definition, reason)
+        _stop(runtime, service, task, reason)
+
+
+def failure_threshold(desired_count: int) -> int:
+    """ECS's circuit-breaker threshold: half the desired count, rounded up, at least 3 and at
+    most 200 failed tasks (ServiceDeploymentCircuitBreaker.threshold)."""
+    return min(
+        CIRCUIT_BREAKER_MAXIMUM, max(CIRCUIT_BREAKER_MINIMUM, math.ceil(0.5 * desired_count))
+    )
+
+
+def _breaker(service: Any) -> dict[str, Any]:
+    config = service.deployment_configuration or {}
+    return dict(config.get("deploymentCircuitBreaker") or {})
+
+
+def _take_over(service: Any) -> None:
+    """A new deployment of the service's task definition takes over the tasks of an older
+    deployment of the same task definition (a rollback to it, or a stack rolled back to it):
+    that one is gone, else it would keep counting them and the new one never completes."""
+    service.deployments[:] = [
+        d for d in service.deployments if d["taskDefinition"] != service.task_definition
+    ]
+
+
+def _failed(service: Any, task_definition: str, reason: str) -> None:
+    """A task of ``task_definition`` failed to start or to become healthy (``reason``): counted
+    on the primary deployment when it is that deployment's task."""
+    primary = _primary(service)
+    if primary.get("taskDefinition") == task_definition:
+        primary["failedTasks"] = primary.get("failedTasks", 0) + 1
+        if _RUNTIME is not None:
+            _RUNTIME.failures.setdefault(str(primary["id"]), []).append(reason)
+
+
+def failure_reasons(deployment_id: str) -> list[str]:
+    """Why the tasks of a deployment failed, oldest first."""
+    return list(_RUNTIME.failures.get(deployment_id, [])) if _RUNTIME is not None else []
+
+
+def _trip_if_due(runtime: Runtime, service: Any) -> None:
+    """Fail the primary deployment at the threshold; roll back to the last COMPLETED one."""
+    from moto.core.utils import utcnow
+
+    from emulator.compat.ecs import new_deployment
+
+    primary = _primary(service)
+    breaker = _breaker(service)
+    if (
+        not breaker.get("enable")
+        or primary.get("rolloutState") != "IN_PROGRESS"
+        or primary.get("failedTasks", 0) < failure_threshold(int(service.desired_count))
+    ):
+        return
+    primary["rolloutState"] = "FAILED"
+    primary["rolloutStateReason"] = FAILED_REASON
+    primary["updatedAt"] = utcnow()
+    _event(
+        service,
+        f"(service {service.name}) (deployment {primary['id']}) deployment failed: tasks failed "
+        "to start.",
+    )
+    target = runtime.completed.get(service.arn)
+    if not breaker.get("rollback") or target is None:
+        return  # FAILED: no more tasks are launched; the old ones keep running
+    primary["status"] = "ACTIVE"
+    service.task_definition = target["taskDefinition"]
+    _take_over(service)
+    rollback = new_deployment(service, 0, completed=False)
+    rollback["rolloutStateReason"] = (
+        f"ECS deployment circuit breaker: rolling back to deploymentId {target['id']}."
+    )
+    service.deployments.insert(0, rollback)
+    _event(service, f"(service {service.name}) rolling back to deployment {target['id']}.")
 
 
 def adopt(service: Any) -> None:
@@ -323,6 +411,10 @@ def _reconcile(runtime: Runtime, ecs: Any, service: Any) -> None:
     for task in list(service_tasks):
         if not task.stopping:
             _health(runtime, service, task)
+    _trip_if_due(runtime, service)
+    if _primary(service).get("rolloutState") == "FAILED":
+        _count(runtime, ecs, service, 0)  # no rollback: ECS launches no more tasks
+        return
     config = service.deployment_configuration or {}
     desired = int(service.desired_count)
     minimum = math.ceil(desired * int(config.get("minimumHealthyPercent", 100)) / 100)
@@ -399,7 +491,7 @@ def _start(runtime: Runtime, ecs: Any, service: Any) -> Task | str:
         )
         process.start()
     except (tasks.TaskError, OSError, ValueError) as error:
-        _primary(service)["failedTasks"] = _primary(service).get("failedTasks", 0) + 1
+        _failed(service, service.task_definition, f"task failed to start: {error}")
         return f"service {service.name} task failed to start: {error}"
     model.status = "RUNNING"
     for model_container in model.containers:
@@ -474,8 +566,12 @@ def _reap_exited(runtime: Runtime, service: Any, service_tasks: list[Task]) -> N
         with contextlib.suppress(AttributeError, IndexError):
             task.model.containers[0].exitCode = code
         if not task.healthy:
-            primary = _primary(service)
-            primary["failedTasks"] = primary.get("failedTasks", 0) + 1
+            _failed(
+                service,
+                task.task_definition,
+                f"{reason} (exit code {code}) before it was healthy; its output: "
+                f"{task.process.log_path}",
+            )
         _stop(runtime, service, task, reason)
 
 
@@ -549,6 +645,9 @@ def _count(runtime: Runtime, ecs: Any, service: Any, unplaced: int) -> None:
         primary["rolloutState"] = "COMPLETED"
         primary["rolloutStateReason"] = f"ECS deployment {primary['id']} completed."
         primary["updatedAt"] = utcnow()
+        runtime.completed[service.arn] = primary
+        _event(service, f"(service {service.name}) (deployment {primary['id']}) deployment "
+               "completed.")
         _event(service, f"(service {service.name}) has reached a steady state.")
     for ci_id, ci in ecs.container_instances.get(service.cluster_name, {}).items():
         here = [t for ts in runtime.tasks.values() for t in ts if t.instance == ci_id]
