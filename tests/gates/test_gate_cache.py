@@ -183,6 +183,7 @@ def test_a_failing_synth_fails_with_its_status(tmp_path: Path,
 # --- the real scanners ---------------------------------------------------------------------------
 
 
+@pytest.mark.long
 @pytest.mark.slow  # cfn-lint and checkov on real templates
 def test_the_real_scanners_pass_the_tutorial_and_reject_the_bad_fixture(
         scans: Scans, tmp_path: Path) -> None:
@@ -210,6 +211,7 @@ def test_a_scanner_config_file_is_part_of_its_identity(
     assert cache.lookup(before, "x") is not None and cache.lookup(after, "x") is None
 
 
+@pytest.mark.long
 @pytest.mark.cli
 def test_make_synth_scans_every_template_then_reuses_what_passed(tmp_path: Path) -> None:
     # given the project (its .venv linked), synthesized once by `make synth`

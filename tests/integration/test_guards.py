@@ -357,6 +357,7 @@ def _database_users_resources(secret: str) -> dict[str, Any]:
 
 
 @requires_cli
+@pytest.mark.long
 def test_a_mysql_server_that_never_answers_fails_make_local_naming_it(
     silent_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

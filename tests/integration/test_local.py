@@ -58,7 +58,6 @@ PROTECTED_MESSAGE = (
 WATCHDOG_BOUND_SECONDS = 30
 """The CLI alone retries a dead endpoint for longer (7 attempts, back-off up to 15 s each)."""
 
-_state: dict[str, Any] = {}
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +156,6 @@ def killed(session: Session, tmp_path_factory: pytest.TempPathFactory) -> Killed
     _, errors = driver.communicate(timeout=300)
     assert killed_at is not None, "the deploy never reached CreateChangeSet"
     seconds = time.monotonic() - killed_at
-    _state["killed_seconds"] = seconds
     return Killed(driver.returncode, errors, seconds)
 
 
@@ -191,9 +189,7 @@ class Created:
 def created(session: Session, killed: Killed) -> Created:
     """``up`` of the tutorial's platform, recovering from the killed emulator (every test that
     needs the platform deployed asks for this, so each runs alone with ``-k``)."""
-    started = time.monotonic()
     result = session.up()
-    _state["up_create_seconds"] = time.monotonic() - started
     assert result.returncode == 0, result.stdout + result.stderr
     return Created(result, _physical(session))
 
@@ -396,9 +392,7 @@ def test_up_on_a_running_emulator_deploys_an_update(session: Session, created: C
     task = _logical_id(template, "AWS::ECS::TaskDefinition", "Family", "location")
     service = _logical_id(template, "AWS::ECS::Service", "ServiceName", "location")
     before = _task_definition(session, _service(session, "location")["taskDefinition"])
-    started = time.monotonic()
     result = session.up("-c", "location.image=srirajan/location:11")
-    _state["up_update_seconds"] = time.monotonic() - started
     assert result.returncode == 0, result.stdout + result.stderr
     assert "==> start: deploying into the emulator already running" in result.stdout
     after = _task_definition(session, _service(session, "location")["taskDefinition"])
@@ -492,11 +486,8 @@ def twin(session: Session, created: Created) -> Twin:
     first = _physical(session)
     session.start_twin_synth()
     assert session.twin_synth is not None, "the twin's synth did not start"
-    started = time.monotonic()
     assembly = session.twin_synth.assembly()
-    _state["twin_synth_wait_seconds"] = time.monotonic() - started
     result = session.up("--app", str(assembly), output=False)
-    _state["up_twin_seconds"] = time.monotonic() - started
     assert result.returncode == 0, result.stdout + result.stderr
     templates = _twin_templates(assembly)
     physical = {stack: _stack_physical(session, stack) for stack in templates}
@@ -737,7 +728,6 @@ def test_destroying_the_second_platform_leaves_the_first_intact(
         session.emulator.endpoint,
         session.app_dir,
     )
-    _state["destroy_twin_seconds"] = result.seconds
     assert result.returncode == 0, result.output
     # cdk destroy --all removes the service stacks before the platform stack they read
     order = {stack: result.output.index(f"{stack}: destroyed") for stack in templates}
@@ -871,11 +861,6 @@ def test_destroy_after_disabling_protection_keeps_only_retained_resources(
         DBInstanceIdentifier=physical[database], DeletionProtection=False, ApplyImmediately=True
     )
     result = session.destroy()
-    _state["destroy_seconds"] = result.seconds
     assert result.returncode == 0, result.output
     _assert_destroyed(session, STACK, template, physical)
 
-
-def test_report_timings() -> None:
-    """Not an assertion: prints the measured seconds (pytest -s, or see -rA)."""
-    print({k: round(v, 1) for k, v in _state.items() if k.endswith("seconds")})

@@ -448,6 +448,7 @@ def test_the_elb_routes_round_robin_to_every_in_service_task(platform: Platform)
     assert served() == {task: 2 for task in running}, "round-robin over the 4 InService tasks"
 
 
+@pytest.mark.long
 def test_a_task_failing_its_health_check_goes_out_of_service_and_is_replaced(
     platform: Platform,
 ) -> None:
