@@ -33,7 +33,7 @@ from constructs import Construct
 
 from ..validation import Problem, PropsValidationError, is_token
 from . import gates
-from .config import ParseError, parse_str_list
+from .parsers import ParseError, parse_str_list
 
 GITHUB_OIDC_URL = "https://token.actions.githubusercontent.com"
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"

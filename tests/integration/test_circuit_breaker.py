@@ -29,7 +29,7 @@ from emulator.runtime.scheduler import failure_threshold
 from tests.integration.conftest import MANIFEST_VERSION, REPO, Session, requires_cli
 from tests.services.service_harness import MySQL
 
-pytestmark = [pytest.mark.cli, pytest.mark.long, requires_cli]  # make test-long: a rollback under traffic
+pytestmark = [pytest.mark.cli, pytest.mark.long, requires_cli]  # make test-long
 
 STACK = "BreakerProbe"
 PORT = 8081
