@@ -171,10 +171,13 @@ def _restore(stack: Any, checkpoint: Checkpoint) -> None:
     parsed = resource_map._parsed_resources
     added = [n for n in current_map if n not in checkpoint.json_map]
     cfn_engine.delete_resources(resource_map, added)
+    # _parsed_resources also holds the template's mappings, parameters and conditions: only the
+    # resources of the checkpoint's template can have been replaced
     replaced = {
         n: parsed[n]
         for n, old in checkpoint.parsed.items()
-        if old is not None and parsed.get(n) is not None and parsed[n] is not old
+        if n in checkpoint.json_map
+        and old is not None and parsed.get(n) is not None and parsed[n] is not old
     }
     stack.template = checkpoint.template
     stack._parse_template()

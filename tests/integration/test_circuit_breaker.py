@@ -66,13 +66,16 @@ def _template(cluster: str, database: str, mysql: MySQL, asset: str) -> dict[str
         "Type": "AWS::EC2::Instance",
         "Properties": {
             "ImageId": {"Ref": "Ami"},
-            "InstanceType": "t3.medium",
+            # a mapping, as CDK writes for region facts (the real app has one): the stack's
+            # rollback must tell it apart from the resources it restores
+            "InstanceType": {"Fn::FindInMap": ["Sizes", {"Ref": "AWS::Region"}, "instance"]},
             "UserData": {"Fn::Base64": f"#!/bin/bash\necho ECS_CLUSTER={cluster} >> x\n"},
         },
     }
     user = {"Fn::Join": ["", [{"Ref": "DbUser"}, ":username::"]]}
     password = {"Fn::Join": ["", [{"Ref": "DbUser"}, ":password::"]]}
     return {
+        "Mappings": {"Sizes": {REGION: {"instance": "t3.medium"}}},
         "Parameters": {"Ami": {
             "Type": "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>",
             "Default": "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
