@@ -42,7 +42,8 @@ DEFAULT_IMAGES: tuple[str, ...] = ()
 TOOLKIT_STACK = "CDKToolkit"
 SOURCE_ROLLOUT_HINT = (
     "change a service's code under docker/ (e.g. docker/location/) and run 'make local' again: "
-    "its tasks are replaced in a rolling deployment behind its ELB"
+    "its tasks are replaced in a rolling deployment behind its ELB ('make local-rollout' does "
+    "the same under traffic and prints the rollout as a timeline)"
 )
 """The rollout hint when every image runs from its source (no ``-c SERVICE.image=...``)."""
 

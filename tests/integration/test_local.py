@@ -359,6 +359,7 @@ def test_the_printed_hints_work_as_printed(created: Created, tmp_path: Path) -> 
         "Roll out a new version as an update of this emulator: change a service's code under "
         "docker/ (e.g. docker/location/) and run 'make local' again"
     ) in output
+    assert "'make local-rollout' does the same under traffic" in output
     (export,) = [line.strip() for line in output.splitlines() if line.strip().startswith("export ")]
     commands = [line.strip() for line in output.splitlines() if line.startswith("    aws ")]
     assert len(commands) >= 3, output
