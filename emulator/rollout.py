@@ -62,8 +62,13 @@ def summary_problems(
         state = watch.states.get(final, "?")
         took = f"{watch.duration:.1f}s" if watch.duration is not None else "not finished"
         definition = timeline.short_name(watch.task_definitions.get(final, ""))
-        out(f"    {name}: rolled out to {definition}: {state}, {len(watch.new_deployments)} "
-            f"deployment(s), duration {took}")
+        if len(watch.new_deployments) == 1:
+            out(f"    {name}: rolled out to {definition}: {state}, 1 deployment, duration {took}")
+        else:  # e.g. the circuit breaker's rollback: the failed version, then the one before
+            path = " -> ".join(timeline.short_name(watch.task_definitions.get(d, "?"))
+                               for d in watch.new_deployments)
+            out(f"    {name}: ended on {definition}: {state}, {len(watch.new_deployments)} "
+                f"deployments ({path}), duration {took}")
     else:
         out(f"    {name}: no new deployment (its task definition did not change)")
     problems = watch.problems()

@@ -184,6 +184,21 @@ def test_a_failed_deployment_is_a_problem() -> None:
     assert result.problems() == ["location: deployment failed: tasks failed to start"]
 
 
+def test_a_rolled_back_version_ends_on_the_version_before_in_the_summary() -> None:
+    # given a new version whose deployment fails, then the circuit breaker's rollback to location:1
+    steps = rollout_steps(fails=True)
+    back = {**_deployment("ecs-svc/3", "COMPLETED", "location:1"), "rolloutState": "COMPLETED"}
+    steps.append(Step([back], steps[-1].events, steps[-1].health))
+    watcher, _ = watch(steps)
+    (result,) = watcher.results()
+    lines: list[str] = []
+    problems = summary_problems(result, Counts(sent=10), lines.append)
+    # then the summary says where the service ended and by which path, and the failure is named
+    assert lines[0] == ("    location: ended on location:1: COMPLETED, 2 deployments "
+                        "(location:2 -> location:1), duration " + lines[0].rsplit(" ", 1)[-1])
+    assert problems == ["location: deployment failed: tasks failed to start"]
+
+
 def test_a_failed_request_is_a_problem_of_the_summary() -> None:
     watcher, _ = watch(rollout_steps())
     (result,) = watcher.results()
