@@ -326,7 +326,7 @@ def test_a_changed_service_rolls_out_on_the_timeline_with_no_failed_request(
     assert in_service[0] < stopped[-1], f"the second half stops after an InService\n{output}"
     assert not [text for _, service, text in seen if service == "user"], "user did not change"
     assert "    location: rolled out to " in result.stdout
-    assert re.search(r"location: .*COMPLETED, 1 deployment\(s\), duration \d+\.\ds", output)
+    assert re.search(r"location: .*COMPLETED, 1 deployment, duration \d+\.\ds", output)
     summary = result.stdout.split("    location: rolled out", 1)[1]
     sent = re.search(r"requests: (\d+) sent, 0 failed", summary)
     assert sent and int(sent.group(1)) > 20, output
