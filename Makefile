@@ -52,7 +52,7 @@ PIP_INSTALL = if test -x $(VENV_BIN)/uv; then $(VENV_BIN)/uv pip install --quiet
 # STAMP writes the bytecode of what make local runs by importing it once (~6 s of CPU), and
 # BYTECODE_STAMP compiles the rest for the tests. (uv --compile-bytecode does all of it for
 # checkov, whose venv is small.)
-BYTECODE_IMPORTS := ecs_playground.platform.app ecs_playground.platform.gates cdk_nag cfnlint.runner.cli cfnlint.config emulator.__main__ emulator.server emulator.compat moto.moto_server.werkzeug_app
+BYTECODE_IMPORTS := ecs_playground_app.app ecs_playground_app.gates cdk_nag cfnlint.runner.cli cfnlint.config emulator.__main__ emulator.server emulator.compat moto.moto_server.werkzeug_app
 
 # Each stage prints what it installs when it starts, a line every INSTALL_TICK_SECONDS while it
 # runs and its time when done (the installers themselves stay --quiet: uv and pip would print a
@@ -120,9 +120,9 @@ install-scanning:
 # make synth: the synth, then cfn-lint and checkov on every template (they start while the synth
 # runs its validation plugins, and at the same time), then the summary. A scanner's pass is kept in
 # .cache/gates per template sha256, scanner version and configuration: a template that passed before
-# is not scanned again, and the output says which were reused (ecs_playground/platform/synth_gates.py).
+# is not scanned again, and the output says which were reused (ecs_playground_app/synth_gates.py).
 synth: install-scanning ## synthesize into cdk.out/, scan every template (cfn-lint, checkov) and print a summary (e.g. make synth CDK_ARGS="-c location.image=repo:tag")
-	$(VENV_BIN)/python ecs_playground/platform/light.py ecs_playground.platform.synth_gates \
+	$(VENV_BIN)/python ecs_playground_app/light.py ecs_playground_app.synth_gates \
 		--outdir cdk.out --checkov $(CHECKOV_VENV)/bin/checkov -- $(CDK) synth --quiet $(ENV_CONTEXT) $(CDK_ARGS)
 
 # The test verbs run on every core (pytest-xdist; each emulator's tests stay on one worker, in
@@ -157,24 +157,24 @@ review: export REVIEW_BASE = $(value BASE)
 review: export REVIEW_ALLOW_REPLACE = $(value ALLOW_REPLACE)
 review: export REVIEW_CDK_ARGS = $(value CDK_ARGS)$(if $(value ENV), -c environment=$(value ENV))
 review: $(STAMP) ## offline review of this change against BASE (report on stdout and in cdk.review/report.md; the plan make deploy PLAN= enforces in cdk.review/plan.json), e.g. make review BASE=origin/main
-	$(VENV_BIN)/python $(HERE)ecs_playground/platform/light.py ecs_playground.platform.review run $(if $(filter undefined,$(origin BASE)),,--base="$$REVIEW_BASE") --allow-replace="$$REVIEW_ALLOW_REPLACE" --cdk-args="$$REVIEW_CDK_ARGS"
+	$(VENV_BIN)/python $(HERE)ecs_playground_app/light.py assembly_review run $(if $(filter undefined,$(origin BASE)),,--base="$$REVIEW_BASE") --allow-replace="$$REVIEW_ALLOW_REPLACE" --cdk-args="$$REVIEW_CDK_ARGS"
 
 diagram: $(STAMP) ## regenerate docs/architecture.md alone (a Mermaid diagram checked by Mermaid's parser) from the default app; `make regenerate` does it with the rest
 	$(CDK) synth --quiet -o cdk.review/diagram
-	$(VENV_BIN)/python -m ecs_playground.platform.review diagram cdk.review/diagram --write docs/architecture.md
+	$(VENV_BIN)/python -m assembly_review diagram cdk.review/diagram --write docs/architecture.md
 
 # What follows cdk.json (the default app's snapshots, docs/configuration.md's table, the
 # diagram) and what follows the code (every snapshot): one verb rewrites them all, and each test
 # that finds one stale names it. The tests of the tutorial's platform never read cdk.json.
 regenerate: $(STAMP) ## after changing cdk.json or the templates: rewrite the snapshots, docs/configuration.md's table and docs/architecture.md; review the diff like code
-	$(VENV_BIN)/python -m ecs_playground.platform.config_docs --write docs/configuration.md
+	$(VENV_BIN)/python -m ecs_playground_app.config_docs --write docs/configuration.md
 	$(MAKE) --no-print-directory diagram
 	$(VENV_BIN)/python -m pytest tests/snapshot --snapshot-update -q
 
 snapshot-update: regenerate
 
 lint: $(STAMP) ## ruff, mypy --strict and actionlint on the CI workflow
-	$(VENV_BIN)/ruff check ecs_playground tests app.py docker emulator bench/compare_templates.py
+	$(VENV_BIN)/ruff check ecs_playground ecs_playground_app assembly_review tests app.py docker emulator bench/compare_templates.py
 	$(VENV_BIN)/mypy
 	$(VENV_BIN)/mypy --strict docker/common/ecs_service
 	$(VENV_BIN)/actionlint .github/workflows/*.yml
@@ -202,7 +202,7 @@ help: ## list the verbs and what each does
 # the account/region is bootstrapped, and say how to fix what is missing ("Deploying to AWS" in
 # the README). `cdk diff` with no stack names compares every stack (it has no --all).
 diff: $(STAMP) ## cdk diff against your AWS account (needs credentials; docs/deploying.md)
-	$(VENV_BIN)/python ecs_playground/platform/preflight.py diff -- $(CDK_ARGS)
+	$(VENV_BIN)/python ecs_playground_app/preflight.py diff -- $(CDK_ARGS)
 	$(CDK) diff $(ENV_STACKS:--all=) $(ONE_ENV_CONTEXT) $(CDK_ARGS)
 
 # With PLAN=cdk.review/plan.json (what `make review` wrote), deploy enforces the plan
@@ -213,9 +213,9 @@ diff: $(STAMP) ## cdk diff against your AWS account (needs credentials; docs/dep
 deploy: export DELIVER_PLAN = $(value PLAN)
 deploy: export DELIVER_ENV = $(value ENV)
 deploy: $(STAMP) ## cdk deploy to your AWS account (credentials, a bootstrapped region, Docker), e.g. CDK_ARGS="-c location.image=repo:tag"; PLAN=cdk.review/plan.json [ENV=dev] deploys what make review reviewed, and nothing else
-	$(VENV_BIN)/python ecs_playground/platform/preflight.py deploy -- $(CDK_ARGS)
+	$(VENV_BIN)/python ecs_playground_app/preflight.py deploy -- $(CDK_ARGS)
 ifdef PLAN
-	$(VENV_BIN)/python -m ecs_playground.platform.deliver --plan="$$DELIVER_PLAN" $(if $(value ENV),--env="$$DELIVER_ENV") -- $(CDK_ARGS)
+	$(VENV_BIN)/python -m ecs_playground_app.deliver --plan="$$DELIVER_PLAN" $(if $(value ENV),--env="$$DELIVER_ENV") -- $(CDK_ARGS)
 else
 	$(CDK) deploy $(ENV_STACKS) --require-approval broadening $(ONE_ENV_CONTEXT) $(CDK_ARGS)
 endif
@@ -224,7 +224,7 @@ endif
 # .github/workflows/delivery.yml (docs/delivering.md), e.g.
 # make deploy-role CDK_ARGS="-c deployRole.repository=OWNER/REPO -c deployRole.environments=dev"
 deploy-role: $(STAMP) ## once per AWS account: GitHub's OIDC provider and the delivery workflow's deploy roles (docs/delivering.md)
-	$(CDK) deploy --app "$(VENV_BIN)/python -m ecs_playground.platform.deploy_role" -o cdk.out.deploy-role --require-approval broadening $(CDK_ARGS)
+	$(CDK) deploy --app "$(VENV_BIN)/python -m ecs_playground_app.deploy_role" -o cdk.out.deploy-role --require-approval broadening $(CDK_ARGS)
 
 clean:
 	rm -rf cdk.out .pytest_cache

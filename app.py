@@ -9,8 +9,8 @@ import sys
 
 import aws_cdk as cdk
 
-from ecs_playground.platform import gates
-from ecs_playground.platform.app import TRACE_SWITCHES, USER_ERRORS, build_platform, synthesize
+from ecs_playground_app import gates
+from ecs_playground_app.app import TRACE_SWITCHES, USER_ERRORS, build_platform, synthesize
 
 app = cdk.App(context=TRACE_SWITCHES)
 try:

@@ -5,7 +5,7 @@ app (`app.py`, gates included, as `cdk synth` runs it) and print per size: wall 
 stacks, and the resources and bytes of the largest stack, with each time's ratio to the
 2-service time of the same run and the per-service slope (least squares).
 
-The catalog comes from `ecs_playground.platform.catalog` (data only). Each size runs in a fresh
+The catalog comes from `ecs_playground_app.catalog` (data only). Each size runs in a fresh
 process (the CDK CLI passes context the same way: CDK_CONTEXT_JSON and CDK_OUTDIR).
 
 Usage: bench/scale_benchmark.py [-c KEY=JSON ...] [SIZES...]     (default 2 20 100 200)
@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 # PATH, and it must be the checkout's Node 24 (as `make synth` runs it), not the system's.
 os.environ["PATH"] = f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"
 
-from ecs_playground.platform.catalog import catalog_context  # noqa: E402
+from ecs_playground_app.catalog import catalog_context  # noqa: E402
 
 MEASURE = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
            "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
@@ -81,8 +81,8 @@ def profile(services: int, dump: str | None = None) -> None:
 
     import aws_cdk as cdk
 
-    from ecs_playground.platform import gates
-    from ecs_playground.platform.app import build_platform, synthesize
+    from ecs_playground_app import gates
+    from ecs_playground_app.app import build_platform, synthesize
 
     with tempfile.TemporaryDirectory() as out:
         app = cdk.App(context=context(services), outdir=out)

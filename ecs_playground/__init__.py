@@ -2,7 +2,7 @@
 
 The library: constructs, their props, the protocols they accept (`IServiceCluster`,
 `IMySqlDatabase`), the capacity model, validation and template rules. An app composes them; the
-library never imports one (this repository's own app is `ecs_playground.platform`).
+library never imports one (this repository's own app is `ecs_playground_app`).
 """
 
 from .capacity import CapacityError, CapacityPlan, Headroom, InstanceResources, ServiceDemand

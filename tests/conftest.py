@@ -22,8 +22,8 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
-from ecs_playground.platform import config, gates
-from ecs_playground.platform.stack import EcsPlaygroundStack
+from ecs_playground_app import config, gates
+from ecs_playground_app.stack import EcsPlaygroundStack
 
 from . import scenarios
 from .default_app import FOLLOWS_CDK_JSON, REGENERATE, run_app, user_context

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ecs_playground.platform.summary import summarize
+from ecs_playground_app.summary import summarize
 
 from .tutorial import ROOT, write_cdk_json
 

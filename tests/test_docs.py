@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ecs_playground.platform.config_docs import END, markdown_table, table_in, with_table
-from ecs_playground.platform.review.diagram import architecture_markdown
+from assembly_review.diagram import architecture_markdown
+from ecs_playground_app.config_docs import END, markdown_table, table_in, with_table
 
 from .default_app import stale, written_context
 from .tutorial import ROOT, TUTORIAL_CONTEXT

@@ -90,7 +90,7 @@ def test_every_context_key_named_in_the_docs_is_a_configuration_key() -> None:
     plain, per_service = _configuration_keys()
     assert {"stackName", "db.instanceClass"} <= plain and "image" in per_service
     # the deploy-role app's own keys (make deploy-role), as its module reads them
-    deploy_role = (ROOT / "ecs_playground" / "platform" / "deploy_role.py").read_text()
+    deploy_role = (ROOT / "ecs_playground_app" / "deploy_role.py").read_text()
     plain |= set(re.findall(r'context\.get\("(deployRole\.\w+)"', deploy_role))
     unknown = set()
     for page in PAGES:

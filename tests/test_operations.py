@@ -25,7 +25,7 @@ from ecs_playground import (
     PropsValidationError,
 )
 from ecs_playground.capacity import INSTANCE_TYPES, CapacityPlan, ServiceDemand
-from ecs_playground.platform.stack import PlatformError
+from ecs_playground_app.stack import PlatformError
 
 from .conftest import EVERYTHING_ON, build_stack, template_of
 from .factories import ENV, existing_vpc, new_cluster, new_stack, service_props

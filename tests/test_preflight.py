@@ -17,12 +17,12 @@ import pytest
 from aws_cdk.assertions import Template
 from moto.server import ThreadedMotoServer
 
-from ecs_playground.platform import preflight
+from ecs_playground_app import preflight
 
 from .conftest import ROOT
 from .test_make import without_aws
 
-SCRIPT = ROOT / "ecs_playground" / "platform" / "preflight.py"
+SCRIPT = ROOT / "ecs_playground_app" / "preflight.py"
 ACCOUNT = "123456789012"  # moto's
 REGION = "eu-west-1"
 VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"

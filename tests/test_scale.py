@@ -12,10 +12,10 @@ import aws_cdk as cdk
 import pytest
 
 from ecs_playground import quotas
-from ecs_playground.platform import config, layout
-from ecs_playground.platform.app import check_assembly
-from ecs_playground.platform.catalog import catalog_context, generated_names
-from ecs_playground.platform.stack import EcsPlaygroundStack, PlatformError
+from ecs_playground_app import config, layout
+from ecs_playground_app.app import check_assembly
+from ecs_playground_app.catalog import catalog_context, generated_names
+from ecs_playground_app.stack import EcsPlaygroundStack, PlatformError
 
 from .conftest import build_stack
 from .tutorial import TUTORIAL_CONTEXT

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ecs_playground.platform.config_docs import markdown_table
+from ecs_playground_app.config_docs import markdown_table
 
 from .conftest import build_stack
 from .tutorial import ROOT, TUTORIAL_CONTEXT

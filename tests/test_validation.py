@@ -20,9 +20,9 @@ from ecs_playground import (
     MySqlDatabaseProps,
     PropsValidationError,
 )
-from ecs_playground.platform.config import ConfigError
-from ecs_playground.platform.stack import PlatformError
 from ecs_playground.validation import image_problems, is_token, with_article
+from ecs_playground_app.config import ConfigError
+from ecs_playground_app.stack import PlatformError
 
 from .conftest import build_stack
 from .factories import (

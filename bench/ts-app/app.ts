@@ -10,7 +10,7 @@
 // built as Docker image assets from ../../docker, the monitoring topic and dashboard), the
 // acknowledgments (cdk-nag, checkov, cfn-lint metadata), and the gates: cdk-nag's AwsSolutions
 // pack plus EcsPlaygroundRules (lib/rules.ts, a port of ecs_playground/rules.py), registered as
-// validation plugins as ecs_playground/platform/gates.py does.
+// validation plugins as ecs_playground_app/gates.py does.
 //
 // What is not mirrored: reading and validating the configuration (config.py, the props'
 // validate()), the capacity check (its result, the cluster's CapacityHeadroom metadata, is
@@ -53,7 +53,7 @@ const CAPACITY_HEADROOM = {
   minFreeCpuUnitsOnAnInstance: 1024,
   minFreeMemoryMibOnAnInstance: 1688,
 };
-// ecs_playground/platform/images.py
+// ecs_playground_app/images.py
 const SERVICE_IMAGE_HEALTH_CHECK: ecs.HealthCheck = {
   command: ['CMD', 'python', '-m', 'ecs_service.healthcheck'],
   interval: cdk.Duration.seconds(30),
@@ -234,13 +234,13 @@ class EcsPlaygroundStack extends cdk.Stack {
   }
 }
 
-// As app.py: TRACE_SWITCHES (ecs_playground/platform/app.py), no stack traces in the metadata.
+// As app.py: TRACE_SWITCHES (ecs_playground_app/app.py), no stack traces in the metadata.
 const app = new cdk.App({
   context: { 'aws:cdk:disable-creation-stack-traces': true, 'aws:cdk:disable-stack-trace': true },
 });
 new EcsPlaygroundStack(app, 'EcsPlayground', {
   description: 'ecs-playground: ECS on EC2 behind classic ELBs with RDS MySQL',
 });
-// As gates.register(app) (ecs_playground/platform/gates.py) with nag.compliancePacks false.
+// As gates.register(app) (ecs_playground_app/gates.py) with nag.compliancePacks false.
 cdk.Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new EcsPlaygroundRules());
 app.synth();

@@ -16,11 +16,11 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_s3 as s3
 
-from ecs_playground.platform import environments, gates
-from ecs_playground.platform.app import build_platform
-from ecs_playground.platform.review.report import render, review
-from ecs_playground.platform.review.template import load_assembly
-from ecs_playground.platform.summary import summarize
+from assembly_review.report import render, review
+from assembly_review.template import load_assembly
+from ecs_playground_app import environments, gates
+from ecs_playground_app.app import build_platform
+from ecs_playground_app.summary import summarize
 
 from ..default_app import run_app
 from .environments_scenario import DEV, PROD, QA, context, resources_of, stacks

@@ -122,7 +122,7 @@ def test_the_mirror_has_the_same_logical_ids(
 
 def test_the_mirror_constructs_its_app_with_the_pythons_trace_switches() -> None:
     # given the context app.py gives its cdk.App (no stack traces in the assembly's metadata)
-    from ecs_playground.platform.app import TRACE_SWITCHES
+    from ecs_playground_app.app import TRACE_SWITCHES
 
     source = (TS_APP / "app.ts").read_text()
     # then the mirror's `new cdk.App({ context: ... })` sets each to the same value

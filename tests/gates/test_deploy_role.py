@@ -1,4 +1,4 @@
-"""The delivery workflow's deploy-role stack (ecs_playground/platform/deploy_role.py): GitHub's OIDC
+"""The delivery workflow's deploy-role stack (ecs_playground_app/deploy_role.py): GitHub's OIDC
 provider, one role per environment trusted only by that environment's jobs of this repository,
 allowed only to assume the CDK bootstrap roles; cdk-nag clean (its gates run at synth, as the
 platform's do), props validated all at once."""
@@ -16,8 +16,8 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
-from ecs_playground.platform import deploy_role, gates
 from ecs_playground.validation import PropsValidationError
+from ecs_playground_app import deploy_role, gates
 
 from ..conftest import ROOT
 
@@ -135,7 +135,7 @@ def test_every_invalid_prop_is_reported_at_once() -> None:
 @pytest.mark.cli
 def test_the_stack_synthesizes_from_its_entry_point_and_names_a_missing_repository(
         tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "ecs_playground.platform.deploy_role"]
+    command = [sys.executable, "-m", "ecs_playground_app.deploy_role"]
     env = {"CDK_OUTDIR": str(tmp_path / "out"),
            "CDK_CONTEXT_JSON": json.dumps({"deployRole.repository": REPOSITORY,
                                            "deployRole.environments": "dev"})}

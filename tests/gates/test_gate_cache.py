@@ -1,4 +1,4 @@
-"""`make synth`'s scanners (ecs_playground/platform/synth_gates.py): they start while the synth
+"""`make synth`'s scanners (ecs_playground_app/synth_gates.py): they start while the synth
 runs, at the same time, and a remembered pass is reused only for the same template bytes, scanner
 version and configuration; a failure is never remembered.
 
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from ecs_playground.platform.gate_cache import GateIdentity, PassCache
-from ecs_playground.platform.synth_gates import CfnLint, Checkov, Verdict, run
+from ecs_playground_app.gate_cache import GateIdentity, PassCache
+from ecs_playground_app.synth_gates import CfnLint, Checkov, Verdict, run
 
 from ..conftest import ROOT
 from ..test_make import project_copy
@@ -240,15 +240,15 @@ def test_make_synth_scans_every_template_then_reuses_what_passed(tmp_path: Path)
 
 
 
-@pytest.mark.parametrize("module", ["ecs_playground.platform.synth_gates",
-                                    "ecs_playground.platform.review"])
+@pytest.mark.parametrize("module", ["ecs_playground_app.synth_gates",
+                                    "assembly_review"])
 def test_make_synth_and_make_review_start_their_tools_without_the_cdk(module: str) -> None:
     # `python -m` would import ecs_playground/__init__.py: every construct, aws_cdk, jsii's Node
-    light = ROOT / "ecs_playground" / "platform" / "light.py"
+    light = ROOT / "ecs_playground_app" / "light.py"
     result = subprocess.run([sys.executable, "-X", "importtime", str(light), module, "--help"],
                             capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0 and "usage:" in result.stdout, result.stderr[-3000:]
     imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()
                 if line.startswith("import time:")}
-    assert "ecs_playground.platform" in imported, sorted(imported)[:20]
+    assert module.split(".")[0] in imported, sorted(imported)[:20]
     assert not {"aws_cdk", "jsii", "constructs"} & imported

@@ -13,8 +13,8 @@ import pytest
 from aws_cdk.assertions import Template
 
 from ecs_playground import ClassicLoadBalancedService, MySqlDatabase
-from ecs_playground.platform import config, gates
-from ecs_playground.platform.stack import EcsPlaygroundStack
+from ecs_playground_app import config, gates
+from ecs_playground_app.stack import EcsPlaygroundStack
 
 from ..conftest import CERTIFICATE_ARN, synth_gated
 from ..factories import database_props, existing_vpc, new_cluster, new_stack, service_props

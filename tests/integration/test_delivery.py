@@ -1,5 +1,5 @@
 """What was reviewed is what deploys (issue 22), end to end on the emulator with the real CDK CLI:
-``review compare`` writes the plan, ``python -m ecs_playground.platform.deliver`` (what
+``review compare`` writes the plan, ``python -m ecs_playground_app.deliver`` (what
 ``make deploy PLAN=...`` runs) enforces it.
 
 A small app (two SSM parameters and a file asset), synthesized in-process, is deployed once as
@@ -25,7 +25,7 @@ import pytest
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_ssm as ssm
 
-from ecs_playground.platform.review.plan import canonical_sha256
+from assembly_review.plan import canonical_sha256
 from emulator import cdk as emulator_cdk
 from tests.integration.conftest import REPO, Session, requires_cli
 
@@ -83,7 +83,7 @@ class Demo:
         """`review compare` of two assemblies: the plan's path."""
         plan = self.root / f"{name}.plan.json"
         result = subprocess.run(
-            [sys.executable, "-m", "ecs_playground.platform.review", "compare", str(base),
+            [sys.executable, "-m", "assembly_review", "compare", str(base),
              str(head), "--report", str(self.root / f"{name}.md"), "--plan", str(plan)],
             cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
         assert result.returncode == 0, result.stdout + result.stderr
@@ -92,7 +92,7 @@ class Demo:
     def deliver(self, plan: Path, *options: str) -> subprocess.CompletedProcess[str]:
         """What `make deploy PLAN=...` runs, against the emulator."""
         return subprocess.run(
-            [sys.executable, "-m", "ecs_playground.platform.deliver", "--plan", str(plan),
+            [sys.executable, "-m", "ecs_playground_app.deliver", "--plan", str(plan),
              "--cdk", CDK, *options],
             cwd=self.root, env=emulator_cdk.environment(self.session.emulator.endpoint),
             capture_output=True, text=True, timeout=600, check=False)

@@ -28,7 +28,7 @@ from typing import Any
 import pymysql
 import pytest
 
-from ecs_playground.platform import layout
+from ecs_playground_app import layout
 from emulator import cdk, process
 from emulator.compat import custom_resources, local_mysql, notes
 from emulator.compat.util import camel_keys

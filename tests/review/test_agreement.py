@@ -8,11 +8,11 @@ from collections.abc import Callable
 
 import pytest
 
-from ecs_playground.platform.review import diff, replacement, report
-from ecs_playground.platform.review.replacement import Impact
-from ecs_playground.platform.review.report import Review, review
-from ecs_playground.platform.review.schemas import TypeSchema
-from ecs_playground.platform.review.template import load_assembly
+from assembly_review import diff, replacement, report
+from assembly_review.replacement import Impact
+from assembly_review.report import Review, review
+from assembly_review.schemas import TypeSchema
+from assembly_review.template import load_assembly
 
 from . import cli_diff
 from .changes import CHANGES

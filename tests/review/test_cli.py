@@ -1,4 +1,4 @@
-"""`python -m ecs_playground.platform.review run` end to end, on a clone of this repository:
+"""`python -m assembly_review run` end to end, on a clone of this repository:
 BASE in a git worktree, head in the working tree, in parallel, the same CDK_ARGS on both sides;
 exit 0 / 2 / 1; the report on stdout and in a file, progress on stderr.
 
@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from ecs_playground.platform.review.__main__ import main
-from ecs_playground.platform.review.inputs import InputChange, changed_inputs
-from ecs_playground.platform.review.report import MARKER
-from ecs_playground.platform.review.status import ExitStatus
+from assembly_review.__main__ import main
+from assembly_review.inputs import InputChange, changed_inputs
+from assembly_review.report import MARKER
+from assembly_review.status import ExitStatus
 from tests.tutorial import TUTORIAL_CDK_JSON
 
 from .synth_app import ROOT
@@ -30,7 +30,7 @@ DB = "DatabaseInstanceAA8A5FDE"
 
 
 def tool(*args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "ecs_playground.platform.review", *args]
+    command = [sys.executable, "-m", "assembly_review", *args]
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300,
                           check=False)
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from ecs_playground.platform.review import cost
-from ecs_playground.platform.review.report import review
-from ecs_playground.platform.review.template import TIMES as X
-from ecs_playground.platform.review.template import Stack, load_assembly
+from assembly_review import cost
+from assembly_review.report import review
+from assembly_review.template import TIMES as X
+from assembly_review.template import Stack, load_assembly
 
 from .conftest import STACK, Case
 
@@ -108,7 +108,7 @@ def test_summary_lines_state_figure_date_region_and_exclusions(default_assembly:
 
 
 def test_report_shows_the_cost_delta(cases: dict[str, Case]) -> None:
-    from ecs_playground.platform.review.report import render
+    from assembly_review.report import render
 
     case = cases["db_instance_class"]
     text = render(review(load_assembly(case.base), load_assembly(case.head)))

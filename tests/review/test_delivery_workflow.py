@@ -52,7 +52,7 @@ def test_one_job_synthesizes_and_uploads_the_plan_with_the_assembly(
     synthesizers = [name for name, job in jobs(workflow).items()
                     if any(word in runs(job) for word in SYNTHESIZING)]
     assert synthesizers == ["plan"]
-    assert "-m ecs_playground.platform.review run --base=" in runs(plan)
+    assert "-m assembly_review run --base=" in runs(plan)
     upload = next(s for s in steps(plan)
                   if str(s.get("uses", "")).startswith("actions/upload-artifact@"))
     assert upload["with"]["name"] == "delivery"

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from ecs_playground.platform.review.diagram import (
+from assembly_review.diagram import (
     build,
     mermaid,
     parse_errors,
 )
-from ecs_playground.platform.review.report import Review, review
-from ecs_playground.platform.review.template import TIMES as X
-from ecs_playground.platform.review.template import load_assembly
+from assembly_review.report import Review, review
+from assembly_review.template import TIMES as X
+from assembly_review.template import load_assembly
 
 from .conftest import STACK, Case
 from .synth_app import ROOT

@@ -20,10 +20,10 @@ import pytest
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_ssm as ssm
 
-from ecs_playground.platform import deliver
-from ecs_playground.platform.review import plan as plan_module
-from ecs_playground.platform.review.__main__ import main as review_main
-from ecs_playground.platform.review.status import ExitStatus
+from assembly_review import plan as plan_module
+from assembly_review.__main__ import main as review_main
+from assembly_review.status import ExitStatus
+from ecs_playground_app import deliver
 
 from .conftest import Case
 from .synth_app import ROOT
@@ -322,6 +322,6 @@ def test_make_deploy_with_a_plan_runs_the_delivery_not_cdk_deploy(tmp_path: Path
          "PLAN=cdk.review/plan.json", "ENV=prod"], cwd=tmp_path, capture_output=True, text=True,
         check=True)
     deploy = result.stdout.splitlines()[-1]
-    assert "-m ecs_playground.platform.deliver" in deploy
+    assert "-m ecs_playground_app.deliver" in deploy
     assert '--plan="$DELIVER_PLAN" --env="$DELIVER_ENV"' in deploy
     assert "cdk deploy" not in result.stdout

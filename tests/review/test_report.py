@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ecs_playground.platform.review.inputs import InputChange
-from ecs_playground.platform.review.replacement import SUBNET_GROUP_MOVED
-from ecs_playground.platform.review.report import MARKER, Review, render, review
-from ecs_playground.platform.review.status import ExitStatus
-from ecs_playground.platform.review.template import Stack, load_assembly
+from assembly_review.inputs import InputChange
+from assembly_review.replacement import SUBNET_GROUP_MOVED
+from assembly_review.report import MARKER, Review, render, review
+from assembly_review.status import ExitStatus
+from assembly_review.template import Stack, load_assembly
 from ecs_playground.quotas import INCREASES_METADATA_KEY
 
 from .conftest import Case
@@ -98,7 +98,7 @@ def test_twenty_service_report_is_grouped_by_service(twenty_services: tuple[Path
 
 
 def test_stacks_added_and_removed_are_listed_and_a_removed_database_is_destructive() -> None:
-    from ecs_playground.platform.review.template import Stack
+    from assembly_review.template import Stack
 
     database = {"Db": {"Type": "AWS::RDS::DBInstance", "DeletionPolicy": "Snapshot",
                        "Properties": {"DBInstanceClass": "db.t3.micro"}}}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ecs_playground.platform.review.synth import Side, UsageError, synthesize, worktree
+from assembly_review.synth import Side, UsageError, synthesize, worktree
 
 CLI = """
 import json, os, pathlib, sys

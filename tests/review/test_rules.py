@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from ecs_playground.platform.review.diff import diff_stack
-from ecs_playground.platform.review.replacement import Impact, Verdict, assess
-from ecs_playground.platform.review.report import review
-from ecs_playground.platform.review.template import Stack
+from assembly_review.diff import diff_stack
+from assembly_review.replacement import Impact, Verdict, assess
+from assembly_review.report import review
+from assembly_review.template import Stack
 
 Resources = dict[str, Any]
 

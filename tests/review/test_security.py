@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ecs_playground.platform.review import security
-from ecs_playground.platform.review.template import Stack, load_assembly
+from assembly_review import security
+from assembly_review.template import Stack, load_assembly
 
 from . import cli_diff
 from .conftest import SINGLE_DIFFS, STACK, Case

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
-from ecs_playground.platform.review.report import MARKER
-from ecs_playground.platform.review.status import ExitStatus
+from assembly_review.report import MARKER
+from assembly_review.status import ExitStatus
 
 from .synth_app import ROOT
 
@@ -109,7 +109,7 @@ def test_review_passes_the_base_branch_by_environment_and_keeps_the_tools_status
     review = steps(jobs(workflow)["review"])
     step = next(s for s in review if s.get("id") == "review")
     assert step["env"]["BASE_REF"] == "${{ github.base_ref }}"
-    assert ('.venv/bin/python -m ecs_playground.platform.review run --base="origin/${BASE_REF}"'
+    assert ('.venv/bin/python -m assembly_review run --base="origin/${BASE_REF}"'
             in step["run"])
     assert "make review" not in step["run"]  # make exits 2 for every failure
     upload = next(s for s in review if s.get("with", {}).get("name") == "review-report")

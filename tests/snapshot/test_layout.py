@@ -6,8 +6,8 @@ from __future__ import annotations
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from ecs_playground.platform import layout
-from ecs_playground.platform.catalog import generated_names
+from ecs_playground_app import layout
+from ecs_playground_app.catalog import generated_names
 
 
 def test_layout_of_sixty_services(snapshot: SnapshotAssertion) -> None:

@@ -1,13 +1,13 @@
 """Command line of the review tool.
 
-    python -m ecs_playground.platform.review run [--base REF] [--allow-replace IDS]
+    python -m assembly_review run [--base REF] [--allow-replace IDS]
                                                  [--cdk-args ARGS] [-- CDK_ARGS...]
         synthesize BASE (a temporary git worktree) and the working tree, print the report;
         write it and the plan (plan.json, docs/delivering.md) into cdk.review/
-    python -m ecs_playground.platform.review compare BASE_DIR HEAD_DIR [--allow-replace IDS]
+    python -m assembly_review compare BASE_DIR HEAD_DIR [--allow-replace IDS]
                                                      [--report FILE] [--plan FILE]
         the report and the plan for two cloud assemblies that exist already
-    python -m ecs_playground.platform.review diagram ASSEMBLY [--write FILE]
+    python -m assembly_review diagram ASSEMBLY [--write FILE]
         docs/architecture.md for an assembly
 
 Every value is used verbatim, never parsed by a shell: --base '$(id)' is a ref named `$(id)`.
@@ -148,7 +148,7 @@ class _Parser(argparse.ArgumentParser):
 
 def parser() -> argparse.ArgumentParser:
     """The command line."""
-    top = _Parser(prog="python -m ecs_playground.platform.review",
+    top = _Parser(prog="python -m assembly_review",
                                   description=(__doc__ or "").format(statuses=table()),
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = top.add_subparsers(dest="command", required=True)

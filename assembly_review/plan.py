@@ -1,5 +1,5 @@
 """The review's machine-readable plan (``cdk.review/plan.json``): what was reviewed, so that a
-deploy can enforce it (``ecs_playground/platform/deliver.py``, ``make deploy PLAN=...``).
+deploy can enforce it (``ecs_playground_app/deliver.py``, ``make deploy PLAN=...``).
 
 Per environment and stack, the plan records the sha256 of the BASE and head templates (of the
 file as written, and of its JSON canonical form, which is what CloudFormation's GetTemplate can be

@@ -1,6 +1,6 @@
 """`make synth`: the synth, every template through cfn-lint and checkov, then the summary.
 
-    python ecs_playground/platform/light.py ecs_playground.platform.synth_gates \
+    python ecs_playground_app/light.py ecs_playground_app.synth_gates \
         --checkov CHECKOV -- node_modules/.bin/cdk synth --quiet
 
 (Through light.py: importing the package would start the CDK's Node runtime, which nothing here
@@ -40,13 +40,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Protocol
 
-from .gate_cache import (
-    GateIdentity,
-    PassCache,
-    files_fingerprint,
-    installed_packages,
-    sha256,
-)
+from assembly_review.fingerprint import files_fingerprint, installed_packages, sha256
+
+from .gate_cache import GateIdentity, PassCache
 
 DEFAULT_CACHE = Path(".cache/gates")
 

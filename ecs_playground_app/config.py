@@ -18,7 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..validation import image_problems
+from ecs_playground.validation import image_problems
+
 from .keys import (
     ENVIRONMENT_KEYS,
     PROPS_BY_PREFIX,

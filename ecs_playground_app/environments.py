@@ -28,8 +28,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from assembly_review.template import DEFAULT_ENVIRONMENT
+
 from .keys import ENVIRONMENT_KEYS, ENVIRONMENTS, SELECTED, TARGET, is_ours
-from .review.template import DEFAULT_ENVIRONMENT
 
 DEFAULT = DEFAULT_ENVIRONMENT
 """The one environment of an app that declares none (the plan and the review name it so)."""

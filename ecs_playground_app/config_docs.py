@@ -1,5 +1,5 @@
 """The configuration table of docs/configuration.md, generated from the keys themselves and the
-values of a cdk.json: `python -m ecs_playground.platform.config_docs` prints it,
+values of a cdk.json: `python -m ecs_playground_app.config_docs` prints it,
 `--write docs/configuration.md` puts it between the page's markers (`make regenerate` does); a
 test keeps the page in sync."""
 
@@ -67,7 +67,7 @@ def with_table(document: str, table: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m ecs_playground.platform.config_docs",
+        prog="python -m ecs_playground_app.config_docs",
         description="Print the configuration table of a cdk.json, or write it into a document.")
     parser.add_argument("--cdk-json", type=Path, default=Path("cdk.json"),
                         help="the cdk.json whose values the table shows (default: ./cdk.json)")

@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..gate_cache import files_fingerprint, installed_packages, sha256
+from .fingerprint import files_fingerprint, installed_packages, sha256
 
 DEFAULT_BRANCHES = ("main", "origin/main")
 _TAIL_LINES = 25

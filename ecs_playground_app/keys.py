@@ -19,11 +19,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..classic_service import ClassicLoadBalancedServiceProps
-from ..container_cluster import ContainerClusterProps
-from ..database import MySqlDatabaseProps
-from ..monitoring import MonitoringProps
-from ..props import configurable_fields, field_doc
+from ecs_playground.classic_service import ClassicLoadBalancedServiceProps
+from ecs_playground.container_cluster import ContainerClusterProps
+from ecs_playground.database import MySqlDatabaseProps
+from ecs_playground.monitoring import MonitoringProps
+from ecs_playground.props import configurable_fields, field_doc
+
 from .images import SERVICE_IMAGE_HEALTH_PATH
 from .parsers import (
     PARSERS,

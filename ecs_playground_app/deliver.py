@@ -1,7 +1,7 @@
 """`make deploy ENV=... PLAN=cdk.review/plan.json`: deploy what the review reviewed, and nothing
 else (docs/delivering.md).
 
-    python -m ecs_playground.platform.deliver --plan FILE [--env NAME] [--assembly DIR]
+    python -m ecs_playground_app.deliver --plan FILE [--env NAME] [--assembly DIR]
                                               [--cdk COMMAND] [-- CDK_ARGS...]
 
 From the cloud assembly the review synthesized (the plan's head, never a new synth), per stack of
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .review.plan import (
+from assembly_review.plan import (
     DEFAULT_ENVIRONMENT,
     SCHEMA_ID,
     SCHEMA_VERSION,
@@ -369,7 +369,7 @@ class Delivery:
 
 def parser() -> argparse.ArgumentParser:
     """The command line."""
-    top = argparse.ArgumentParser(prog="python -m ecs_playground.platform.deliver",
+    top = argparse.ArgumentParser(prog="python -m ecs_playground_app.deliver",
                                   description=__doc__,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     top.add_argument("--plan", required=True, help="the plan.json make review wrote")

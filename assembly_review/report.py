@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ...quotas import INCREASES_METADATA_KEY
 from . import cost, rollout, security
 from .diagram import review_diagram
 from .diff import StackDiff, diff_stacks
@@ -30,6 +29,10 @@ from .sections import (
 )
 from .status import ExitStatus
 from .template import DEFAULT_ENVIRONMENT, Stack, short_type
+
+QUOTA_INCREASES_METADATA_KEY = "EcsPlayground::QuotaIncreases"
+"""Template metadata under which a stack may list the adjustable AWS quotas its plan exceeds
+(rendered lines; ecs_playground's stacks write it at synth): the report shows what a change adds."""
 
 MARKER = "<!-- ecs-playground-review -->"
 """Hidden first line: CI finds its own PR comment by it and updates it."""
@@ -134,7 +137,7 @@ def review(base: Mapping[str, Stack], head: Mapping[str, Stack], *,
 def _quota_increases(result: Review, side: str) -> set[str]:
     """The adjustable quotas a side's plan exceeds, as its stacks recorded them at synth."""
     return {line for s in result.stacks for stack in [getattr(s.diff, side)] if stack
-            for line in stack.template.get("Metadata", {}).get(INCREASES_METADATA_KEY, [])}
+            for line in stack.template.get("Metadata", {}).get(QUOTA_INCREASES_METADATA_KEY, [])}
 
 
 def _quotas(result: Review) -> list[str]:

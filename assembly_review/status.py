@@ -8,7 +8,7 @@ import enum
 
 
 class ExitStatus(enum.IntEnum):
-    """What `python -m ecs_playground.platform.review run|compare` exits with."""
+    """What `python -m assembly_review run|compare` exits with."""
 
     SAFE = 0
     """Safe to merge: no change, or nothing at risk (every destructive change acknowledged)."""

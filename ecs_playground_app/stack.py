@@ -18,15 +18,19 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from .. import acknowledge, quotas
-from ..access_logs import elb_access_logs_bucket
-from ..capacity import CapacityError
-from ..classic_service import ClassicLoadBalancedService, ClassicLoadBalancedServiceProps
-from ..container_cluster import ContainerCluster, ContainerClusterProps
-from ..database import ExistingMySqlDatabase, MySqlDatabase, MySqlDatabaseProps
-from ..database_users import DatabaseUsers, DatabaseUsersProps
-from ..monitoring import Monitoring, MonitoringProps, ServicesDashboard
-from ..validation import Problem
+from ecs_playground import acknowledge, quotas
+from ecs_playground.access_logs import elb_access_logs_bucket
+from ecs_playground.capacity import CapacityError
+from ecs_playground.classic_service import (
+    ClassicLoadBalancedService,
+    ClassicLoadBalancedServiceProps,
+)
+from ecs_playground.container_cluster import ContainerCluster, ContainerClusterProps
+from ecs_playground.database import ExistingMySqlDatabase, MySqlDatabase, MySqlDatabaseProps
+from ecs_playground.database_users import DatabaseUsers, DatabaseUsersProps
+from ecs_playground.monitoring import Monitoring, MonitoringProps, ServicesDashboard
+from ecs_playground.validation import Problem
+
 from . import layout
 from .config import PlatformConfig, ServiceConfig
 from .images import (

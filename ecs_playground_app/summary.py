@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..quotas import INCREASES_METADATA_KEY
-from .review.cost import monthly_cost_lines
-from .review.template import DEFAULT_ENVIRONMENT, Stack, load_assembly
+from assembly_review.cost import monthly_cost_lines
+from assembly_review.template import DEFAULT_ENVIRONMENT, Stack, load_assembly
+from ecs_playground.quotas import INCREASES_METADATA_KEY
 
 HEADROOM_KEY = "EcsPlayground::CapacityHeadroom"
 QUOTA_INCREASES_KEY = INCREASES_METADATA_KEY

@@ -7,7 +7,7 @@ destructive changes on stateful resources, security changes, the image rollout, 
 on-demand cost and a Mermaid diagram. Every module here reads template dicts or assembly folders
 only; none imports the CDK app.
 
-Entry points: ``python -m ecs_playground.platform.review --help``,
-:func:`ecs_playground.platform.review.cost.monthly_cost_lines` (the synth summary's cost line) and
-:func:`ecs_playground.platform.review.diagram.architecture_markdown` (docs/architecture.md).
+Entry points: ``python -m assembly_review --help``,
+:func:`assembly_review.cost.monthly_cost_lines` (the synth summary's cost line) and
+:func:`assembly_review.diagram.architecture_markdown` (docs/architecture.md).
 """

@@ -11,9 +11,10 @@ from pathlib import Path
 import aws_cdk as cdk
 from constructs import Construct, RootConstruct
 
-from ..capacity import CapacityError
-from ..quotas import QuotaError, check, template_usages
-from ..validation import PropsValidationError
+from ecs_playground.capacity import CapacityError
+from ecs_playground.quotas import QuotaError, check, template_usages
+from ecs_playground.validation import PropsValidationError
+
 from . import config, environments
 from .config import ConfigError, PlatformConfig
 from .environments import named

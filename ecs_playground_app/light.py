@@ -1,6 +1,6 @@
 """Run an app-layer module as `python -m` does, without the package's ``__init__``:
 
-    python ecs_playground/platform/light.py ecs_playground.platform.review run --base=main
+    python ecs_playground_app/light.py assembly_review run --base=main
 
 ``ecs_playground/__init__.py`` re-exports every construct, so `python -m ecs_playground.X` first
 imports aws_cdk and starts its Node runtime (jsii): ~1.5 s of CPU and, on a busy machine, many
@@ -17,7 +17,7 @@ import sys
 import types
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def bare_package() -> None:
@@ -30,7 +30,7 @@ def bare_package() -> None:
 def main(argv: list[str]) -> None:
     """Run the module named first with the arguments after it, as its ``__main__``."""
     if len(argv) < 2:
-        raise SystemExit("usage: python ecs_playground/platform/light.py MODULE [ARGS...]")
+        raise SystemExit("usage: python ecs_playground_app/light.py MODULE [ARGS...]")
     # this file's folder (the Python path's first entry for a script) holds modules named like
     # common ones (config, layout): the checkout's root replaces it
     sys.path[0] = str(ROOT)

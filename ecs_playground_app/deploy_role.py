@@ -9,7 +9,7 @@ it does through those roles, which ``cdk bootstrap`` created with their own perm
 
 Synthesize or deploy it as an app of its own (``make deploy-role``)::
 
-    cdk deploy --app "python -m ecs_playground.platform.deploy_role" \\
+    cdk deploy --app "python -m ecs_playground_app.deploy_role" \\
         -c deployRole.repository=OWNER/REPO -c deployRole.environments=dev,staging
 
 Context keys: ``deployRole.repository`` (required), ``deployRole.environments`` (a,b or a JSON
@@ -31,7 +31,8 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from ..validation import Problem, PropsValidationError, is_token
+from ecs_playground.validation import Problem, PropsValidationError, is_token
+
 from . import gates
 from .parsers import ParseError, parse_str_list
 
@@ -170,7 +171,7 @@ def build(app: cdk.App) -> cdk.Stack:
 
 
 def main() -> int:
-    """`cdk synth/deploy --app "python -m ecs_playground.platform.deploy_role"`."""
+    """`cdk synth/deploy --app "python -m ecs_playground_app.deploy_role"`."""
     app = cdk.App()
     try:
         build(app)

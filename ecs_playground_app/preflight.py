@@ -1,6 +1,6 @@
 """What `make diff` and `make deploy` need from AWS, checked before anything is synthesized.
 
-    python ecs_playground/platform/preflight.py {diff,deploy} [-- CDK_ARGS...]
+    python ecs_playground_app/preflight.py {diff,deploy} [-- CDK_ARGS...]
 
 (Run as a file, not with -m: importing the package would start the CDK's Node runtime, ~10 s.)
 

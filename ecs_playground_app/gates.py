@@ -10,7 +10,7 @@ from __future__ import annotations
 from aws_cdk import App, IPolicyValidationPlugin, Validations
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks
 
-from ..rules import EcsPlaygroundRules
+from ecs_playground.rules import EcsPlaygroundRules
 
 
 def register(app: App, *, compliance_packs: bool = False) -> None:

@@ -12,37 +12,17 @@ Standard library only: `make synth` imports this without the CDK (see light.py).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from assembly_review.fingerprint import sha256
+
 SCHEMA = 1
 """Bumped when the meaning of a stored pass changes: every older pass is then ignored."""
-
-
-def sha256(data: bytes) -> str:
-    """Hex sha256 of the bytes."""
-    return hashlib.sha256(data).hexdigest()
-
-
-def files_fingerprint(paths: Iterable[Path]) -> dict[str, str]:
-    """{path: sha256 of its content, or 'absent'}: config files a scanner would read."""
-    return {str(p): sha256(p.read_bytes()) if p.is_file() else "absent" for p in paths}
-
-
-def installed_packages(site_packages: Iterable[Path]) -> list[str]:
-    """'name-version' of every distribution in these site-packages folders (read from the
-    *.dist-info folder names: no import, a directory listing)."""
-    found: set[str] = set()
-    for folder in site_packages:
-        if folder.is_dir():
-            found.update(entry.name.removesuffix(".dist-info") for entry in os.scandir(folder)
-                         if entry.name.endswith(".dist-info"))
-    return sorted(found)
 
 
 @dataclass(frozen=True)
