@@ -141,7 +141,7 @@ test-long: install ## the long scenarios `make test` leaves out (marked long: a 
 	$(VENV_BIN)/python -m pytest $(PYTEST_PARALLEL) -m long $(PYTEST_ARGS)
 
 test-fast: $(STAMP) ## the quick loop: every test except the emulator, the CLI, separate-process and long ones
-	$(VENV_BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not cli and not slow and not long" --ignore=tests/integration $(PYTEST_ARGS)
+	$(VENV_BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not cli and not slow and not long" --ignore=tests/emulator $(PYTEST_ARGS)
 
 # make review: BASE defaults to the merge base with main (given, it must be a git ref: an empty or
 # malformed BASE is an error); ALLOW_REPLACE=LogicalId,... acknowledges the replacement or deletion
@@ -169,7 +169,7 @@ diagram: $(STAMP) ## regenerate docs/architecture.md alone (a Mermaid diagram ch
 regenerate: $(STAMP) ## after changing cdk.json or the templates: rewrite the snapshots, docs/configuration.md's table and docs/architecture.md; review the diff like code
 	$(VENV_BIN)/python -m ecs_playground_app.config_docs --write docs/configuration.md
 	$(MAKE) --no-print-directory diagram
-	$(VENV_BIN)/python -m pytest tests/snapshot --snapshot-update -q
+	$(VENV_BIN)/python -m pytest tests/app/snapshot --snapshot-update -q
 
 snapshot-update: regenerate
 

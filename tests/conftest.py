@@ -175,14 +175,14 @@ def resources_of() -> Callable[[Template, str], dict[str, Any]]:
 
 
 SHARED_FIXTURE_GROUPS = {
-    "integration/test_local.py": "emulator",
-    "integration/test_runtime.py": "emulator-runtime",
-    "integration/test_rollout_timeline.py": "emulator",
-    "integration/": "emulator-small",
+    "emulator/test_local.py": "emulator",
+    "emulator/test_runtime.py": "emulator-runtime",
+    "emulator/test_rollout_timeline.py": "emulator",
+    "emulator/": "emulator-small",
     "review/": "review",
-    "gates/": "scanners",
-    "test_scale.py": "scale",
-    "provisioner/test_construct.py": "provisioner-synth",
+    "app/gates/": "scanners",
+    "app/test_scale.py": "scale",
+    "library/provisioner/test_construct.py": "provisioner-synth",
 }
 """Tests (by path under tests/, first match) that share one expensive session or module fixture:
 the emulator and its deploys in file order (test_local.py: the real app; test_runtime.py: task
@@ -261,7 +261,7 @@ def pytest_xdist_node_collection_finished(node: Any, ids: Sequence[str]) -> None
     emulator tests would be spread over workers and fail in confusing ways: stop with the reason."""
     if node.config.getoption("dist") != "loadgroup":
         return
-    lost = [i for i in ids if i.startswith("tests/integration/") and "@" not in i]
+    lost = [i for i in ids if i.startswith("tests/emulator/") and "@" not in i]
     if lost:
         pytest.exit(
             f"pytest-xdist did not group {len(lost)} emulator tests (e.g. {lost[0]}): --dist "

@@ -4,7 +4,7 @@ It is the one scenario that follows ``cdk.json``, and three files follow it: the
 snapshots (how a reviewer sees a template change in a pull request), docs/configuration.md's
 table and ``docs/architecture.md``. ``make regenerate`` rewrites all three; every check that finds
 one stale names it. Tests of the tutorial's platform build it from ``tests/tutorial.py`` instead,
-so a routine change of ``cdk.json`` never breaks them; ``tests/test_scenarios.py`` keeps every
+so a routine change of ``cdk.json`` never breaks them; ``tests/app/test_scenarios.py`` keeps every
 other test module away from ``cdk.json``.
 """
 

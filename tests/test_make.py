@@ -144,7 +144,7 @@ def test_diff_and_deploy_without_credentials_say_what_they_need_before_any_synth
 
 
 @pytest.mark.cli
-@pytest.mark.long  # a whole `make synth` (cfn-lint and checkov, which tests/gates run anyway)
+@pytest.mark.long  # a whole `make synth` (cfn-lint and checkov, which tests/app/gates run anyway)
 def test_make_synth_prints_no_upgrade_banner_and_no_alarm_notes(tmp_path: Path) -> None:
     # given a registry that says a newer CDK CLI exists (the CLI checks once a day, on a
     # terminal), and proof that the pinned CLI, run directly, does print its upgrade banner

@@ -2,7 +2,7 @@
 offline: the plan validates against its published schema and says what the review said; the
 deploy refuses an assembly that is not the plan's head, a deployed stack that is not the plan's
 BASE, and a change set whose replacements or removals the plan does not show, deleting the
-change set and executing nothing. (tests/integration/test_delivery.py does it all on the
+change set and executing nothing. (tests/emulator/test_delivery.py does it all on the
 emulator with the real CLI.)"""
 
 from __future__ import annotations

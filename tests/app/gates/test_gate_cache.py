@@ -1,0 +1,254 @@
+"""`make synth`'s scanners (ecs_playground_app/synth_gates.py): they start while the synth
+runs, at the same time, and a remembered pass is reused only for the same template bytes, scanner
+version and configuration; a failure is never remembered.
+
+Most tests drive the orchestration with a stand-in synth (a process that writes an assembly) and
+stand-in scanners that record what they were asked, so they take a second; the last ones run the
+real cfn-lint and checkov, and the real `make synth`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pytest
+
+from ecs_playground_app.gate_cache import GateIdentity, PassCache
+from ecs_playground_app.synth_gates import CfnLint, Checkov, Verdict, run
+from tests.conftest import ROOT
+from tests.test_make import project_copy
+
+from .conftest import CHECKOV, Scans
+
+GOOD = json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}, indent=1)
+
+# A stand-in for `cdk synth`: writes the template(s) and the manifest, then "validates" for a
+# while (as the CDK's validation plugins do after writing), optionally rewrites a template, exits.
+SYNTH = """
+import json, pathlib, sys, time
+out = pathlib.Path(sys.argv[1]); spec = json.loads(sys.argv[2])
+out.mkdir(parents=True, exist_ok=True)
+for name, text in spec["templates"].items():
+    (out / name).write_text(text)
+(out / "manifest.json").write_text(json.dumps({"version": "48.0.0", "artifacts": {
+    name.split(".")[0]: {"type": "aws:cloudformation:stack", "properties": {"templateFile": name}}
+    for name in spec["templates"]}}))
+time.sleep(spec.get("validate_seconds", 0))
+for name, text in spec.get("rewrite", {}).items():
+    (out / name).write_text(text)
+pathlib.Path(spec["ended"]).write_text(str(time.time()))
+sys.exit(spec.get("exit", 0))
+"""
+
+
+class StandIn:
+    """A scanner that records each run (which template bytes, when) and fails the templates
+    that contain *fails_on*."""
+
+    def __init__(self, name: str, version: str = "1.0", config: str = "default",
+                 seconds: float = 0.0, fails_on: str | None = None) -> None:
+        self.identity = GateIdentity(name, version, {"rules": config})
+        self.seconds = seconds
+        self.fails_on = fails_on
+        self.runs: list[tuple[float, float, list[str]]] = []
+        self._lock = threading.Lock()
+
+    def check(self, files: Mapping[str, Path]) -> dict[str, Verdict]:
+        started = time.time()
+        time.sleep(self.seconds)
+        texts = [path.read_text() for path in files.values()]
+        with self._lock:
+            self.runs.append((started, time.time(), texts))
+        return {digest: Verdict(self.fails_on is None or self.fails_on not in path.read_text(),
+                                f"{self.identity.name}: X001 bad thing in {path.name}")
+                for digest, path in files.items()}
+
+    def stop(self) -> None:
+        pass
+
+    @property
+    def checked(self) -> list[str]:
+        return [text for _s, _e, texts in self.runs for text in texts]
+
+
+def synth_gates(tmp_path: Path, capsys: pytest.CaptureFixture[str], gates: list[StandIn],
+                templates: Mapping[str, str] | None = None,
+                summarize: Callable[[Path], str] = lambda _: "SUMMARY",
+                **spec: object) -> tuple[int, str, float]:
+    """One `make synth` with the stand-ins: (exit status, output, when the synth ended)."""
+    ended = tmp_path / "synth-ended"
+    spec = {"templates": templates or {"App.template.json": GOOD}, "ended": str(ended), **spec}
+    command = [sys.executable, "-c", SYNTH, str(tmp_path / "cdk.out"), json.dumps(spec)]
+    status = run(command, tmp_path / "cdk.out", gates, tmp_path / "cache", summarize)
+    out, err = capsys.readouterr()
+    return status, out + err, float(ended.read_text()) if ended.exists() else 0.0
+
+
+def test_a_pass_is_reused_only_for_the_same_template_version_and_configuration(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # given a template both scanners passed once
+    status, output, _ = synth_gates(tmp_path, capsys, [StandIn("lint"), StandIn("scan")])
+    assert status == 0 and "2 checked now, 0 reused" in output, output
+
+    # when the same template is synthesized again
+    lint, scan = StandIn("lint"), StandIn("scan")
+    status, output, _ = synth_gates(tmp_path, capsys, [lint, scan])
+    # then neither scanner runs, and the output says what was reused and why it may be
+    assert status == 0 and lint.runs == [] and scan.runs == [], output
+    assert "gate lint     pass App.template.json" in output and "reused (passed 20" in output
+    assert "0 checked now, 2 reused" in output and "SUMMARY" in output, output
+
+    # when a scanner's version or configuration changes, it scans again (the other reuses)
+    for changed in (StandIn("lint", version="1.1"), StandIn("lint", config="a new rule file")):
+        other = StandIn("scan")
+        status, output, _ = synth_gates(tmp_path, capsys, [changed, other])
+        assert status == 0 and changed.checked == [GOOD] and other.runs == [], output
+        assert "1 checked now, 1 reused" in output, output
+
+
+def test_a_changed_template_is_scanned_again(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    synth_gates(tmp_path, capsys, [StandIn("lint")])
+    # given one byte more in the template
+    changed = GOOD + " "
+    lint = StandIn("lint")
+    status, output, _ = synth_gates(tmp_path, capsys, [lint],
+                                    templates={"App.template.json": changed})
+    # then it is scanned, and only the changed bytes
+    assert status == 0 and lint.checked == [changed], output
+    assert "reused" not in output.split("gates:")[0], output
+
+
+def test_a_failing_scanner_fails_synth_with_its_output_and_is_never_remembered(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = GOOD.replace("Topic", "BadTopic")
+    for attempt in range(2):
+        # given a scanner that rejects the template (twice: a failure is not remembered)
+        lint = StandIn("lint", fails_on="BadTopic")
+        status, output, _ = synth_gates(tmp_path, capsys, [lint, StandIn("scan")],
+                                        templates={"App.template.json": bad})
+        # then make synth fails with the scanner's own words and prints no summary
+        assert status == 1, (attempt, output)
+        assert lint.checked == [bad], (attempt, output)
+        assert "lint FAILED on" in output and "X001 bad thing in App.template.json" in output
+        assert "SUMMARY" not in output
+    stored = list((tmp_path / "cache").glob("lint/*.json"))
+    assert stored == [], "a failure was remembered as a pass"
+    assert list((tmp_path / "cache").glob("scan/*.json")), "the other scanner's pass is kept"
+
+
+def test_the_scanners_run_at_once_and_while_the_synth_validates(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # given two scanners of 0.8 s each, and a synth that validates for 1.5 s after writing
+    lint, scan = StandIn("lint", seconds=0.8), StandIn("scan", seconds=0.8)
+    status, output, synth_ended = synth_gates(tmp_path, capsys, [lint, scan],
+                                              validate_seconds=1.5)
+    assert status == 0, output
+    (lint_start, lint_end, _), = lint.runs
+    (scan_start, scan_end, _), = scan.runs
+    # then their runs overlap, and both started before the synth ended
+    assert lint_start < scan_end and scan_start < lint_end, (lint.runs, scan.runs)
+    assert max(lint_start, scan_start) < synth_ended, (lint.runs, scan.runs, synth_ended)
+    # and the timings are in the output and in last-run.json
+    scans = json.loads((tmp_path / "cache" / "last-run.json").read_text())["scans"]
+    assert sorted(s["gate"] for s in scans) == ["lint", "scan"], scans
+    assert "gate lint     scanned 1 template(s) from +" in output, output
+
+
+def test_a_template_that_changes_after_the_early_scan_is_scanned_as_it_ends(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # given a synth that rewrites its template after writing the manifest (the early scan sees
+    # the first bytes, the assembly ends with others)
+    final = GOOD.replace("Topic", "BadTopic")
+    lint = StandIn("lint", fails_on="BadTopic")
+    status, output, _ = synth_gates(tmp_path, capsys, [lint], validate_seconds=0.6,
+                                    rewrite={"App.template.json": final})
+    # then the final bytes are scanned too, and their failure fails make synth
+    assert final in lint.checked, lint.runs
+    assert status == 1 and "lint FAILED on" in output, output
+
+
+def test_a_failing_synth_fails_with_its_status(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    status, output, _ = synth_gates(tmp_path, capsys, [StandIn("lint")], exit=3)
+    assert status == 3 and "SUMMARY" not in output, output
+
+
+# --- the real scanners ---------------------------------------------------------------------------
+
+
+@pytest.mark.long
+@pytest.mark.slow  # cfn-lint and checkov on real templates
+def test_the_real_scanners_pass_the_tutorial_and_reject_the_bad_fixture(
+        scans: Scans, tmp_path: Path) -> None:
+    (good,) = [t for t in scans.templates["tutorial"] if t.name.endswith(".template.json")][:1]
+    (bad,) = scans.templates["bad_tutorial"]
+    for gate in (CfnLint(), Checkov(CHECKOV)):
+        verdicts = gate.check({"good": good, "bad": bad})
+        assert verdicts["good"].passed, (gate.identity.name, verdicts["good"].output)
+        assert not verdicts["bad"].passed, gate.identity.name
+        # the failure shows the scanner's own findings
+        expected = "W2501" if gate.identity.name == "cfn-lint" else "CKV_AWS_"
+        assert expected in verdicts["bad"].output, verdicts["bad"].output[-3000:]
+
+
+def test_a_scanner_config_file_is_part_of_its_identity(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    before = CfnLint().identity
+    (tmp_path / ".cfnlintrc").write_text("ignore_checks: [W2501]\n")
+    after = CfnLint().identity
+    assert before.key("x") != after.key("x")
+    assert before.version == after.version
+    cache = PassCache(tmp_path / "cache")
+    cache.store_pass(before, "x", "App.template.json")
+    assert cache.lookup(before, "x") is not None and cache.lookup(after, "x") is None
+
+
+@pytest.mark.long
+@pytest.mark.cli
+def test_make_synth_scans_every_template_then_reuses_what_passed(tmp_path: Path) -> None:
+    # given the project (its .venv linked), synthesized once by `make synth`
+    project = project_copy(tmp_path / "project")
+
+    def make_synth() -> str:
+        result = subprocess.run(["make", "--no-print-directory", "synth"], cwd=project,
+                                capture_output=True, text=True, timeout=900, check=False)
+        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+        return result.stdout
+
+    first = make_synth()
+    templates = sorted(project.glob("cdk.out/*.template.json"))
+    assert templates and "reused" not in first.split("gates:")[0], first
+    for template in templates:
+        for gate in ("cfn-lint", "checkov"):
+            assert f"gate {gate:<8} pass {template.name}" in first, first
+    contents = {t.name: t.read_bytes() for t in templates}
+
+    # when it runs again on the same code
+    second = make_synth()
+    # then the same templates come out, each gate's pass is reused and said so
+    assert {t.name: t.read_bytes() for t in templates} == contents
+    assert f"0 checked now, {2 * len(templates)} reused" in second, second
+    assert "stack EcsPlayground:" in second, second
+
+
+
+@pytest.mark.parametrize("module", ["ecs_playground_app.synth_gates",
+                                    "assembly_review"])
+def test_make_synth_and_make_review_start_their_tools_without_the_cdk(module: str) -> None:
+    # `python -m` would import ecs_playground/__init__.py: every construct, aws_cdk, jsii's Node
+    light = ROOT / "ecs_playground_app" / "light.py"
+    result = subprocess.run([sys.executable, "-X", "importtime", str(light), module, "--help"],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0 and "usage:" in result.stdout, result.stderr[-3000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert module.split(".")[0] in imported, sorted(imported)[:20]
+    assert not {"aws_cdk", "jsii", "constructs"} & imported

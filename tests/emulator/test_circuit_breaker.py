@@ -1,0 +1,355 @@
+"""A failing version is rolled back by ECS's deployment circuit breaker (issue 19), as a user
+meets it: ``docker/location`` changed so the service exits at start, then ``python -m emulator
+up`` (what ``make local`` runs) deploys it under continuous traffic through the ELB.
+
+The smallest service that shows it: one task (minimumHealthyPercent 100, maximumPercent 200)
+on two container instances, so each new task has an instance of its own while the old one
+keeps serving. ECS's threshold for one task is its minimum, 3 failed tasks. The stack is
+deployed into the session's emulator (tests/emulator/conftest.py); the first deploy runs
+in a module fixture, the failing one once for all the tests below.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from emulator import ACCOUNT_ID, REGION
+from emulator.runtime.scheduler import failure_threshold
+from tests.emulator.conftest import MANIFEST_VERSION, REPO, Session, requires_cli
+from tests.services.service_harness import MySQL
+
+pytestmark = [pytest.mark.cli, pytest.mark.long, requires_cli]  # make test-long
+
+STACK = "BreakerProbe"
+PORT = 8081
+GOOD, BAD = "c1b0" + "0" * 60, "c1b1" + "0" * 60
+"""The image assets of the working version and of the failing one (their source hashes)."""
+REPOSITORY = f"cdk-hnb659fds-container-assets-{ACCOUNT_ID}-{REGION}"
+T = TypeVar("T")
+
+
+def _until(what: str, probe: Callable[[], T | None], timeout: float = 60.0) -> T:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(0.2)
+    raise AssertionError(f"{what} within {timeout}s (last: {last!r})")
+
+
+def _source(target: Path, broken: bool) -> None:
+    """docker/ as the image asset builds it for location; ``broken``: the user's mistake, a
+    field type the service does not know (it exits 2 at start with a configuration error)."""
+    shutil.copytree(REPO / "docker", target, ignore=shutil.ignore_patterns("user"))
+    if broken:
+        definition = target / "location" / "service.json"
+        text = definition.read_text()
+        definition.write_text(text.replace('"type": "integer"', '"type": "int"'))
+
+
+def _template(cluster: str, database: str, mysql: MySQL, asset: str) -> dict[str, Any]:
+    image = f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/{REPOSITORY}:{asset}"
+    instance = {
+        "Type": "AWS::EC2::Instance",
+        "Properties": {
+            "ImageId": {"Ref": "Ami"},
+            # a mapping, as CDK writes for region facts (the real app has one): the stack's
+            # rollback must tell it apart from the resources it restores
+            "InstanceType": {"Fn::FindInMap": ["Sizes", {"Ref": "AWS::Region"}, "instance"]},
+            "UserData": {"Fn::Base64": f"#!/bin/bash\necho ECS_CLUSTER={cluster} >> x\n"},
+        },
+    }
+    user = {"Fn::Join": ["", [{"Ref": "DbUser"}, ":username::"]]}
+    password = {"Fn::Join": ["", [{"Ref": "DbUser"}, ":password::"]]}
+    return {
+        "Mappings": {"Sizes": {REGION: {"instance": "t3.medium"}}},
+        "Parameters": {"Ami": {
+            "Type": "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>",
+            "Default": "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
+        }},
+        "Resources": {
+            "Cluster": {"Type": "AWS::ECS::Cluster", "Properties": {"ClusterName": cluster}},
+            "InstanceA": instance,
+            "InstanceB": instance,
+            "DbUser": {
+                "Type": "AWS::SecretsManager::Secret",
+                "Properties": {
+                    "SecretString": json.dumps({"username": mysql.user, "password": mysql.password})
+                },
+            },
+            "TaskDefinition": {
+                "Type": "AWS::ECS::TaskDefinition",
+                "Properties": {
+                    "Family": f"{cluster}-location",
+                    "NetworkMode": "bridge",
+                    "ContainerDefinitions": [{
+                        "Name": "location",
+                        "Image": image,
+                        "Memory": 256,
+                        "Essential": True,
+                        "PortMappings": [{"ContainerPort": PORT, "HostPort": PORT}],
+                        "Environment": [
+                            {"Name": "DB_HOST", "Value": mysql.host},
+                            {"Name": "DB_PORT", "Value": str(mysql.port)},
+                            {"Name": "DB_NAME", "Value": database},
+                        ],
+                        "Secrets": [
+                            {"Name": "DB_USER", "ValueFrom": user},
+                            {"Name": "DB_PWD", "ValueFrom": password},
+                        ],
+                    }],
+                },
+            },
+            "LoadBalancer": {
+                "Type": "AWS::ElasticLoadBalancing::LoadBalancer",
+                "Properties": {
+                    "AvailabilityZones": [f"{REGION}a"],
+                    "Listeners": [{"LoadBalancerPort": str(PORT), "InstancePort": str(PORT),
+                                   "Protocol": "HTTP"}],
+                    "HealthCheck": {"Target": f"HTTP:{PORT}/health", "Interval": "5",
+                                    "Timeout": "2", "HealthyThreshold": "2",
+                                    "UnhealthyThreshold": "2"},
+                    "ConnectionDrainingPolicy": {"Enabled": True, "Timeout": 10},
+                },
+            },
+            "Service": {
+                "Type": "AWS::ECS::Service",
+                "DependsOn": ["InstanceA", "InstanceB"],
+                "Properties": {
+                    "Cluster": {"Ref": "Cluster"},
+                    "ServiceName": "location",
+                    "DesiredCount": 1,
+                    "LaunchType": "EC2",
+                    "TaskDefinition": {"Ref": "TaskDefinition"},
+                    "HealthCheckGracePeriodSeconds": 300,
+                    "LoadBalancers": [{"ContainerName": "location", "ContainerPort": PORT,
+                                       "LoadBalancerName": {"Ref": "LoadBalancer"}}],
+                    "DeploymentConfiguration": {
+                        "MinimumHealthyPercent": 100,
+                        "MaximumPercent": 200,
+                        "DeploymentCircuitBreaker": {"Enable": True, "Rollback": True},
+                    },
+                },
+            },
+        },
+    }
+
+
+def write_assembly(folder: Path, template: dict[str, Any], asset: str, broken: bool) -> Path:
+    """A cloud assembly of the stack whose image asset is docker/ (SERVICE=location)."""
+    assembly = folder / asset[:4]
+    shutil.rmtree(assembly, ignore_errors=True)
+    assembly.mkdir(parents=True)
+    _source(assembly / f"asset.{asset}", broken)
+    docker = {asset: {
+        "source": {"directory": f"asset.{asset}",
+                   "dockerBuildArgs": {"SERVICE": "location", "PORT": str(PORT)}},
+        "destinations": {f"{ACCOUNT_ID}-{REGION}": {
+            "repositoryName": "cdk-hnb659fds-container-assets-${AWS::AccountId}-${AWS::Region}",
+            "imageTag": asset,
+        }},
+    }}
+    stack = {"type": "aws:cloudformation:stack", "environment": f"aws://{ACCOUNT_ID}/{REGION}",
+             "properties": {"templateFile": f"{STACK}.template.json"}}
+    (assembly / "manifest.json").write_text(
+        json.dumps({"version": MANIFEST_VERSION, "artifacts": {STACK: stack}}))
+    (assembly / f"{STACK}.assets.json").write_text(
+        json.dumps({"version": MANIFEST_VERSION, "files": {}, "dockerImages": docker}))
+    (assembly / f"{STACK}.template.json").write_text(json.dumps(template))
+    return assembly
+
+
+@dataclass
+class Traffic:
+    """Requests through the ELB without pause, and the fewest InService instances seen."""
+
+    url: str
+    endpoint: str
+    balancer: str
+    sent: int = 0
+    errors: list[str] = field(default_factory=list)
+    lowest: int | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def _requests(self) -> None:
+        with httpx.Client(timeout=30) as client:
+            while not self.stop.is_set():
+                self.sent += 1
+                try:
+                    answer = client.get(f"{self.url}/api/cities")
+                    if answer.status_code != 200:
+                        self.errors.append(f"{answer.status_code} {answer.text[:80]}")
+                except httpx.HTTPError as error:
+                    self.errors.append(repr(error))
+
+    def _health(self) -> None:
+        while not self.stop.is_set():
+            described = httpx.get(f"{self.endpoint}/_emulator/load-balancers", timeout=5).json()
+            seen = len(described["loadBalancers"][self.balancer]["inService"])
+            self.lowest = seen if self.lowest is None else min(self.lowest, seen)
+            time.sleep(0.05)
+
+    def run(self, during: Callable[[], T]) -> T:
+        threads = [threading.Thread(target=self._requests), threading.Thread(target=self._health)]
+        for thread in threads:
+            thread.start()
+        try:
+            return during()
+        finally:
+            self.stop.set()
+            for thread in threads:
+                thread.join(timeout=30)
+
+
+@dataclass
+class Rollback:
+    """The failing version's deploy and what was seen meanwhile."""
+
+    session: Session
+    cluster: str
+    returncode: int
+    output: str
+    traffic: Traffic
+
+    def service(self) -> dict[str, Any]:
+        (found,) = self.session.clients("ecs").describe_services(
+            cluster=self.cluster, services=["location"])["services"]
+        return dict(found)
+
+    def tasks(self, status: str) -> list[dict[str, Any]]:
+        ecs = self.session.clients("ecs")
+        arns = ecs.list_tasks(cluster=self.cluster, desiredStatus=status)["taskArns"]
+        return list(ecs.describe_tasks(cluster=self.cluster, tasks=arns)["tasks"]) if arns else []
+
+
+def _balancer(session: Session) -> tuple[str, str]:
+    """The stack's load balancer: its name and local URL."""
+    resources = session.clients("cloudformation").describe_stack_resources(StackName=STACK)
+    (name,) = [r["PhysicalResourceId"] for r in resources["StackResources"]
+               if r["LogicalResourceId"] == "LoadBalancer"]
+    described = httpx.get(f"{session.emulator.endpoint}/_emulator/load-balancers",
+                          timeout=5).json()
+    (listener,) = described["loadBalancers"][name]["listeners"]
+    return name, str(listener["url"])
+
+
+@pytest.fixture(scope="module")
+def rollback(session: Session, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rollback]:
+    """The working version deployed and steady, then the failing one deployed under traffic."""
+    mysql = MySQL()
+    try:
+        mysql.execute("SELECT 1")
+    except Exception as error:
+        pytest.skip(f"no MySQL server at {mysql.host}:{mysql.port}: {error}")
+    folder = tmp_path_factory.mktemp("breaker")
+    suffix = uuid.uuid4().hex[:8]
+    cluster, database = f"cb{suffix}", f"ecs_cb_{suffix}"
+
+    def up(asset: str, broken: bool) -> Any:
+        template = _template(cluster, database, mysql, asset)
+        assembly = write_assembly(folder, template, asset, broken)
+        return session.up("--app", str(assembly), output=False, timeout=300)
+
+    try:
+        first = up(GOOD, broken=False)
+        assert first.returncode == 0, first.stdout + first.stderr
+        name, url = _balancer(session)
+        _until("the working version InService", lambda: httpx.get(
+            f"{session.emulator.endpoint}/_emulator/load-balancers", timeout=5
+        ).json()["loadBalancers"][name]["inService"])
+        traffic = Traffic(url, session.emulator.endpoint, name)
+        second = traffic.run(lambda: up(BAD, broken=True))
+        yield Rollback(session, cluster, second.returncode, second.stdout + second.stderr,
+                       traffic)
+    finally:
+        session.clients("cloudformation").delete_stack(StackName=STACK)
+        mysql.drop_database(database)
+
+
+def test_ecs_threshold_is_half_the_desired_count_between_3_and_200() -> None:
+    assert [failure_threshold(n) for n in (0, 1, 6, 7, 8, 399, 400, 401, 1000)] == [
+        3, 3, 3, 4, 4, 200, 200, 200, 200,
+    ]
+
+
+def test_make_local_exits_non_zero_naming_the_service_the_task_definition_and_why(
+    rollback: Rollback,
+) -> None:
+    assert rollback.returncode == 1, rollback.output
+    error = rollback.output[rollback.output.index("error: deploy failed"):]
+    assert "ECS Deployment Circuit Breaker was triggered" in error, error
+    assert f"service location (cluster {rollback.cluster}), task definition " \
+           f"{rollback.cluster}-location:2: 3 tasks failed, threshold 3" in error, error
+    assert "Essential container in task exited (exit code 2)" in error, error
+    assert f"ECS rolled the service back to {rollback.cluster}-location:1" in error, error
+    assert "UPDATE_ROLLBACK_COMPLETE" in error, error
+
+
+def test_traffic_is_served_throughout_by_the_old_task(rollback: Rollback) -> None:
+    assert rollback.traffic.sent > 20
+    assert rollback.traffic.errors == []
+    assert rollback.traffic.lowest == 1, "minimumHealthyPercent 100: the old task stays InService"
+
+
+def test_describe_services_ends_with_the_old_task_definition_primary_and_completed(
+    rollback: Rollback,
+) -> None:
+    service = rollback.service()
+    (primary,) = service["deployments"]
+    assert primary["status"] == "PRIMARY"
+    assert primary["taskDefinition"].endswith(f"/{rollback.cluster}-location:1")
+    assert primary["rolloutState"] == "COMPLETED"
+    assert service["taskDefinition"] == primary["taskDefinition"]
+    assert (service["runningCount"], service["pendingCount"]) == (1, 0)
+    messages = [e["message"] for e in service["events"]]
+    failed = [m for m in messages if m.endswith("deployment failed: tasks failed to start.")]
+    assert len(failed) == 1, messages
+    rolled = [m for m in messages if m.startswith("(service location) rolling back to deployment")]
+    assert len(rolled) == 1, messages
+    assert messages.index(rolled[0]) < messages.index(failed[0]), "newest first"
+
+
+def test_the_circuit_breaker_trips_at_three_failed_tasks_and_starts_no_more(
+    rollback: Rollback,
+) -> None:
+    stopped = [t for t in rollback.tasks("STOPPED")
+               if t["taskDefinitionArn"].endswith("-location:2")]
+    assert [t["stoppedReason"] for t in stopped] == ["Essential container in task exited"] * 3
+    running = rollback.tasks("RUNNING")
+    assert [t["taskDefinitionArn"].split("/")[-1] for t in running] == [
+        f"{rollback.cluster}-location:1"], "the old task kept running: never replaced"
+
+
+def test_the_stack_rolled_back_to_the_previous_task_definition(rollback: Rollback) -> None:
+    cloudformation = rollback.session.clients("cloudformation")
+    (stack,) = cloudformation.describe_stacks(StackName=STACK)["Stacks"]
+    assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    events = cloudformation.describe_stack_events(StackName=STACK)["StackEvents"]
+    (failed,) = [e for e in events if e["ResourceStatus"] == "UPDATE_FAILED"]
+    assert failed["LogicalResourceId"] == "Service"
+    assert failed["ResourceStatusReason"].startswith(
+        "Resource handler returned message: \"Error occurred during operation 'ECS Deployment "
+        "Circuit Breaker was triggered'.\"")
+    resources = cloudformation.describe_stack_resources(StackName=STACK)["StackResources"]
+    (definition,) = [r for r in resources if r["LogicalResourceId"] == "TaskDefinition"]
+    assert definition["PhysicalResourceId"].endswith(f"{rollback.cluster}-location:1")
+    ecs = rollback.session.clients("ecs")
+    statuses = {
+        revision: ecs.describe_task_definition(
+            taskDefinition=f"{rollback.cluster}-location:{revision}")["taskDefinition"]["status"]
+        for revision in (1, 2)
+    }
+    assert statuses == {1: "ACTIVE", 2: "INACTIVE"}
