@@ -130,8 +130,8 @@ def _diagram(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from error
     if errors:
         candidate.unlink()
-        raise UsageError("Mermaid's parser rejects the generated diagram (a bug in diagram.py): "
-                         + "; ".join(errors.values()))
+        raise UsageError("Mermaid's parser rejects the generated diagram (a bug in "
+                         "assembly_review/diagram/): " + "; ".join(errors.values()))
     candidate.replace(target)
     progress(f"wrote {target} (checked by Mermaid's parser)")
     return 0
