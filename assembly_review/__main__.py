@@ -106,8 +106,8 @@ def _compare(args: argparse.Namespace) -> int:
         base, head = load_assembly(Path(args.base_dir)), load_assembly(Path(args.head_dir))
     except AssemblyError as error:
         raise UsageError(str(error)) from error
-    result = review(base, head, allowed=allowed,
-                    base_label=f"`{args.base_dir}`", head_label=f"`{args.head_dir}`")
+    result = review(base, head, allowed=allowed, base_label=f"`{args.base_dir}`",
+                    head_label=f"`{args.head_dir}`", synthesized=False)
     _emit(result, Path(args.report), Path(args.plan), Path(args.base_dir), Path(args.head_dir))
     return result.exit_code
 

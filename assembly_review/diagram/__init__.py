@@ -20,16 +20,19 @@ from .extract import build
 from .mermaid_check import MermaidUnavailable, parse_errors
 from .model import Edge, Graph, Group, Node
 from .overlay import collapse, review_graph
-from .render import LEGEND, mermaid
+from .render import DRAWN, LEGEND, mermaid
 
-__all__ = ["LEGEND", "Edge", "Graph", "Group", "MermaidUnavailable", "Node",
+__all__ = ["DRAWN", "LEGEND", "Edge", "Graph", "Group", "MermaidUnavailable", "Node",
            "architecture_markdown", "build", "mermaid", "parse_errors", "review_diagram",
            "review_graph"]
 
 
 def review_diagram(base: Stack | None, head: Stack | None, verdicts: list[Verdict]) -> str:
-    """Mermaid source for a review: head's architecture, changes marked, removed nodes dashed."""
+    """Mermaid source for a review: head's architecture, changes marked, removed nodes dashed;
+    '' when neither side has anything the diagram draws (:data:`DRAWN`)."""
     graph = review_graph(base, head, verdicts)
+    if not graph.nodes and not graph.groups:
+        return ""
     collapse(graph)
     return mermaid(graph)
 

@@ -17,6 +17,10 @@ _LT = "\N{SINGLE LEFT-POINTING ANGLE QUOTATION MARK}"
 _GT = "\N{SINGLE RIGHT-POINTING ANGLE QUOTATION MARK}"
 LEGEND = ("Legend: ✚ green = added, ✎ yellow = changed in place, ⟳ red = replaced, "
           "✖ dashed = removed.")
+DRAWN = ("the diagram shows VPCs and their subnet tiers, NAT gateways, classic load balancers, ECS "
+         "clusters and services, RDS instances, Secrets Manager secrets and Lambda functions in a "
+         "VPC; this stack has none of them")
+"""What a stack without any of them is told instead of an empty diagram."""
 
 
 def _text(value: str) -> str:
