@@ -85,7 +85,7 @@ class Review:
     """Changes to what the synth executes (cdk.json's app, the Makefile, requirements...)."""
     synthesized: bool = True
     """True when the review synthesized both sides (`run`); False for two assemblies given as
-    they are (`compare`): no synth to speak of, and --allow-replace to acknowledge with."""
+    they are (`compare`): no synth to speak of."""
 
     @property
     def unacknowledged(self) -> list[tuple[str, Verdict]]:
@@ -328,8 +328,7 @@ def render(result: Review) -> str:
             lines.append(f"> ⚠️ **Will fail to deploy:** `{logical_id}` {warning}.")
         if warnings:
             lines.append("")
-        lines += destructive_section(stack, "make review ALLOW_REPLACE={names}"
-                                     if result.synthesized else "--allow-replace {names}")
+        lines += destructive_section(stack)
         lines += resources_section(stack)
         lines += security_section(stack)
         lines += rollout_section(stack)

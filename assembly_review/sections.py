@@ -147,9 +147,7 @@ def _old_resource(verdict: Verdict) -> str:
     return "deleted"
 
 
-def destructive_section(stack: StackReview, rerun: str) -> list[str]:
-    """The stateful resources replaced or removed; `rerun` says how to acknowledge them
-    ('{names}': their logical IDs, comma-separated)."""
+def destructive_section(stack: StackReview) -> list[str]:
     destructive = [v for v in stack.verdicts if v.destructive]
     if not destructive:
         return []
@@ -160,7 +158,7 @@ def destructive_section(stack: StackReview, rerun: str) -> list[str]:
     lines += table(["Resource", "Holds", "Change", "Cause", "Old resource", "Acknowledged"], rows)
     if any(not v.acknowledged for v in destructive):
         names = ",".join(v.logical_id for v in destructive if not v.acknowledged)
-        lines += ["", f"To accept, rerun with `{rerun.format(names=names)}` (per resource)."]
+        lines += ["", f"To accept, rerun with `make review ALLOW_REPLACE={names}` (per resource)."]
     return [*lines, ""]
 
 

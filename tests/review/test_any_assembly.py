@@ -67,8 +67,7 @@ def test_a_replaced_bucket_is_data_loss_with_the_whole_change_on_the_first_scree
     assert result.stdout == report
     assert report.startswith(FIRST_SCREEN), report[:len(FIRST_SCREEN) + 200]
     # then the stack's section: the resources in one group (no ECS services to group them by),
-    # the bucket's cause, how to acknowledge it with this command, and no empty diagram
-    assert "To accept, rerun with `--allow-replace OrdersArchive` (per resource)." in report
+    # the bucket's cause, and no empty diagram
     assert "**All resources** — 1 added · 1 changed in place · 1 replaced · 0 removed" in report
     assert ("| added | `OrdersQueue` | SQS::Queue |  | new resource |") in report
     assert ("`BucketName` `orders-archive-2025` → `orders-archive-2026` **REPLACE**: create-only "
