@@ -106,8 +106,8 @@ def _compare(args: argparse.Namespace) -> int:
         base, head = load_assembly(Path(args.base_dir)), load_assembly(Path(args.head_dir))
     except AssemblyError as error:
         raise UsageError(str(error)) from error
-    result = review(base, head, allowed=allowed,
-                    base_label=f"`{args.base_dir}`", head_label=f"`{args.head_dir}`")
+    result = review(base, head, allowed=allowed, base_label=f"`{args.base_dir}`",
+                    head_label=f"`{args.head_dir}`", synthesized=False)
     _emit(result, Path(args.report), Path(args.plan), Path(args.base_dir), Path(args.head_dir))
     return result.exit_code
 
@@ -130,8 +130,8 @@ def _diagram(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from error
     if errors:
         candidate.unlink()
-        raise UsageError("Mermaid's parser rejects the generated diagram (a bug in diagram.py): "
-                         + "; ".join(errors.values()))
+        raise UsageError("Mermaid's parser rejects the generated diagram (a bug in "
+                         "assembly_review/diagram/): " + "; ".join(errors.values()))
     candidate.replace(target)
     progress(f"wrote {target} (checked by Mermaid's parser)")
     return 0

@@ -33,6 +33,11 @@ MISSING: Any = _Missing()
 """The value of a property that is not in the template."""
 
 
+def is_empty(value: Any) -> bool:
+    """Absent (MISSING), or present without a value: null, '', [] or {}."""
+    return value is MISSING or value in (None, "", [], {})
+
+
 class Status(enum.Enum):
     """How a logical ID changed between BASE and head."""
 

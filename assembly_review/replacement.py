@@ -8,9 +8,9 @@ Rules, all offline:
   ``Fn::Sub`` / ``Fn::Join``) a replaced resource is replaced too, transitively, because the
   referenced value changes at deploy time; references in updatable properties make an in-place
   update;
-- a changed ``conditionalCreateOnlyProperties`` property is decided by :data:`CONDITIONAL_RULES`
-  where the condition can be read from the template (the CDK CLI says "may be replaced" for all of
-  them); the rest stay may-replace.
+- a changed ``conditionalCreateOnlyProperties`` property is decided by the per-type rules of
+  replacement_rules.py where the condition can be read from the template (the CDK CLI says "may be
+  replaced" for all of them); the rest stay may-replace.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import copy
 import enum
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,10 +29,12 @@ from .diff import (
     ResourceDiff,
     StackDiff,
     Status,
+    is_empty,
     leaf_changes,
     path_text,
     resource_changes,
 )
+from .replacement_rules import CONDITIONAL_RULES, INTERRUPTIONS, interruption
 from .schemas import Pointer, TypeSchema, type_schema
 from .template import construct_path, properties, ref_target, short_type
 
@@ -137,191 +139,6 @@ class Verdict:
         return str(resource.get(key, "Delete"))
 
 
-ConditionalRule = Callable[[Mapping[str, Any], Mapping[str, Any], Mapping[str, Any]],
-                           tuple[Impact, str]]
-"""(BASE properties, head properties, head resource) -> (impact, reason)."""
-
-
-def _empty(value: Any) -> bool:
-    return value is MISSING or value in (None, "", [], {})
-
-
-def _replace_unless(mutable: bool, yes: str, no: str) -> tuple[Impact, str]:
-    return (Impact.IN_PLACE, yes) if mutable else (Impact.REPLACE, no)
-
-
-def _rds_engine(before: Mapping[str, Any], after: Mapping[str, Any],
-                _resource: Mapping[str, Any]) -> tuple[Impact, str]:
-    old, new = str(before.get("Engine", "")).lower(), str(after.get("Engine", "")).lower()
-    upgrades = {("aurora", "aurora-mysql"), ("oracle-se", "oracle-se2"),
-                ("oracle-se1", "oracle-se2"), ("oracle-ee", "oracle-ee-cdb"),
-                ("oracle-se2", "oracle-se2-cdb")}
-    return _replace_unless(
-        old == new or (old, new) in upgrades,
-        f"engine {old} -> {new} is an upgrade path RDS applies in place",
-        f"RDS cannot turn a {old} instance into {new}: a new, empty instance is created",
-    )
-
-
-def _rds_cleared(name: str) -> ConditionalRule:
-    def rule(before: Mapping[str, Any], after: Mapping[str, Any],
-             _resource: Mapping[str, Any]) -> tuple[Impact, str]:
-        return _replace_unless(
-            _empty(after.get(name, MISSING)) or (name == "UseLatestRestorableTime"
-                                                  and after.get(name) is not True),
-            f"{name} removed after the restore/creation: the instance stays as it is",
-            f"a new {name} makes RDS create a new instance from it",
-        )
-    return rule
-
-
-def _rds_source(name: str) -> ConditionalRule:
-    def rule(before: Mapping[str, Any], after: Mapping[str, Any],
-             _resource: Mapping[str, Any]) -> tuple[Impact, str]:
-        return _replace_unless(
-            _empty(after.get(name, MISSING)),
-            f"{name} removed: the read replica is promoted to a standalone instance in place",
-            f"a different {name} needs a new replica",
-        )
-    return rule
-
-
-def _rds_performance_insights_key(before: Mapping[str, Any], after: Mapping[str, Any],
-                                  _resource: Mapping[str, Any]) -> tuple[Impact, str]:
-    return _replace_unless(
-        _empty(before.get("PerformanceInsightsKMSKeyId", MISSING)),
-        "a first Performance Insights key is set in place",
-        "RDS cannot change the Performance Insights key once set: a new instance",
-    )
-
-
-def _rds_availability_zone(before: Mapping[str, Any], after: Mapping[str, Any],
-                           _resource: Mapping[str, Any]) -> tuple[Impact, str]:
-    return _replace_unless(
-        _empty(after.get("AvailabilityZone", MISSING)) and after.get("MultiAZ") is True,
-        "the AZ is dropped for a Multi-AZ deployment: RDS places it, in place",
-        "moving a single-AZ instance to another AZ creates a new instance",
-    )
-
-
-def _rds_in_place(reason: str) -> ConditionalRule:
-    def rule(before: Mapping[str, Any], after: Mapping[str, Any],
-             _resource: Mapping[str, Any]) -> tuple[Impact, str]:
-        return Impact.IN_PLACE, reason
-    return rule
-
-
-def _rds_backup_retention(before: Mapping[str, Any], after: Mapping[str, Any],
-                          _resource: Mapping[str, Any]) -> tuple[Impact, str]:
-    old = before.get("BackupRetentionPeriod", 1)
-    new = after.get("BackupRetentionPeriod", 1)
-    if (str(old) == "0") != (str(new) == "0"):
-        return Impact.IN_PLACE, (
-            f"automated backups turned {'on' if str(old) == '0' else 'off'} ({old} -> {new} "
-            "days): modified in place, with a brief outage while RDS applies it")
-    return Impact.IN_PLACE, f"backup retention {old} -> {new} days: modified in place, no outage"
-
-
-def _elb_present(name: str) -> ConditionalRule:
-    def rule(before: Mapping[str, Any], after: Mapping[str, Any],
-             _resource: Mapping[str, Any]) -> tuple[Impact, str]:
-        had, has = not _empty(before.get(name, MISSING)), not _empty(after.get(name, MISSING))
-        return _replace_unless(
-            had and has,
-            f"{name} changed but present before and after: updated in place (a classic ELB is "
-            f"replaced only when {name} is added or removed entirely)",
-            f"{name} {'added' if has else 'removed'} entirely: CloudFormation replaces a classic "
-            "ELB in that case",
-        )
-    return rule
-
-
-def _asg_replacing(name: str) -> ConditionalRule:
-    def rule(before: Mapping[str, Any], after: Mapping[str, Any],
-             resource: Mapping[str, Any]) -> tuple[Impact, str]:
-        policy = resource.get("UpdatePolicy", {})
-        will_replace = policy.get("AutoScalingReplacingUpdate", {}).get("WillReplace")
-        if will_replace is True or str(will_replace).lower() == "true":
-            return Impact.REPLACE, (f"{name} changed and UpdatePolicy.AutoScalingReplacingUpdate"
-                                    ".WillReplace is true: a new group replaces the old one")
-        if "AutoScalingRollingUpdate" in policy:
-            return Impact.IN_PLACE, (f"{name} changed: updated in place; the rolling-update policy "
-                                     "replaces the instances in batches")
-        return Impact.IN_PLACE, (f"{name} changed: updated in place; no rolling-update policy, so "
-                                 "running instances are not replaced (only new ones use it)")
-    return rule
-
-
-def _vpc_tenancy(before: Mapping[str, Any], after: Mapping[str, Any],
-                 _resource: Mapping[str, Any]) -> tuple[Impact, str]:
-    return _replace_unless(
-        after.get("InstanceTenancy", "default") == "default",
-        "tenancy dedicated -> default is modified in place",
-        "a VPC's tenancy can only be changed to default in place",
-    )
-
-
-CONDITIONAL_RULES: dict[tuple[str, str], ConditionalRule] = {
-    # The RDS provider replaces an instance only when its immutability checks fail: engine
-    # (except upgrade paths), Performance Insights key once set, AZ, snapshot/restore/source
-    # settings. The other conditional properties are always modified in place.
-    ("AWS::RDS::DBInstance", "Engine"): _rds_engine,
-    ("AWS::RDS::DBInstance", "PerformanceInsightsKMSKeyId"): _rds_performance_insights_key,
-    ("AWS::RDS::DBInstance", "AvailabilityZone"): _rds_availability_zone,
-    **{("AWS::RDS::DBInstance", name): _rds_cleared(name) for name in (
-        "DBSnapshotIdentifier", "DBClusterSnapshotIdentifier", "RestoreTime",
-        "UseLatestRestorableTime", "SourceDBInstanceAutomatedBackupsArn", "SourceDbiResourceId")},
-    **{("AWS::RDS::DBInstance", name): _rds_source(name) for name in (
-        "SourceDBInstanceIdentifier", "SourceDBClusterIdentifier")},
-    ("AWS::RDS::DBInstance", "MultiAZ"): _rds_in_place(
-        "Multi-AZ on/off is a ModifyDBInstance in place: turning it on adds a standby built from a "
-        "snapshot without downtime (latency may rise while it syncs), turning it off removes it"),
-    ("AWS::RDS::DBInstance", "BackupRetentionPeriod"): _rds_backup_retention,
-    ("AWS::RDS::DBInstance", "AutoMinorVersionUpgrade"): _rds_in_place(
-        "modified in place, no outage"),
-    ("AWS::RDS::DBInstance", "PreferredMaintenanceWindow"): _rds_in_place(
-        "modified in place, no outage"),
-    ("AWS::RDS::DBInstance", "DBParameterGroupName"): _rds_in_place(
-        "modified in place; static parameters apply at the next reboot"),
-    **{("AWS::ElasticLoadBalancing::LoadBalancer", name): _elb_present(name)
-       for name in ("HealthCheck", "Subnets", "AvailabilityZones")},
-    **{("AWS::AutoScaling::AutoScalingGroup", name): _asg_replacing(name) for name in (
-        "LaunchTemplate", "LaunchConfigurationName", "MixedInstancesPolicy", "VPCZoneIdentifier")},
-    ("AWS::EC2::VPC", "InstanceTenancy"): _vpc_tenancy,
-}
-
-
-# Updatable properties whose update still interrupts the resource (CloudFormation's "Some
-# interruptions"), with what the reviewer should expect.
-INTERRUPTIONS: dict[tuple[str, str], str] = {
-    ("AWS::RDS::DBInstance", "DBInstanceClass"): (
-        "updated in place with some interruption: RDS moves the instance to the new class and "
-        "restarts it (minutes of downtime for a single-AZ instance, a failover for Multi-AZ)"),
-    ("AWS::RDS::DBInstance", "EngineVersion"): (
-        "updated in place with some interruption: the engine upgrade restarts the instance"),
-    ("AWS::RDS::DBInstance", "StorageType"): (
-        "updated in place; storage optimization runs for hours, with degraded performance"),
-    ("AWS::RDS::DBInstance", "MonitoringInterval"): (
-        "updated in place with some interruption (turning Enhanced Monitoring on or off)"),
-    ("AWS::ElasticLoadBalancing::LoadBalancer", "Listeners"): (
-        "updated in place, but CloudFormation deletes and re-creates the listener: clients cannot "
-        "connect to it during the update"),
-}
-
-
-def interruption(resource_type: str, name: str, before: Mapping[str, Any],
-                 after: Mapping[str, Any]) -> str:
-    """What updating one top-level property in place interrupts ('' for nothing)."""
-    if (resource_type, name) == ("AWS::RDS::DBInstance", "BackupRetentionPeriod"):
-        old = str(before.get("BackupRetentionPeriod", 1))
-        new = str(after.get("BackupRetentionPeriod", 1))
-        if (old == "0") != (new == "0"):
-            return "a brief outage while RDS turns automated backups " + (
-                "on" if old == "0" else "off")
-        return ""
-    return INTERRUPTIONS.get((resource_type, name), "")
-
-
 def values_at(value: Any, pointer: Pointer) -> Any:
     """The value(s) a schema pointer selects; '*' maps over a list. MISSING where absent."""
     if not pointer:
@@ -401,7 +218,7 @@ def _name_warning(schema: TypeSchema, before: Mapping[str, Any],
         if len(pointer) != 1 or pointer[0] not in names:
             continue
         old, new = before.get(pointer[0], MISSING), after.get(pointer[0], MISSING)
-        if _empty(new) or old != new:
+        if is_empty(new) or old != new:
             continue
         shown = new if isinstance(new, str) else json.dumps(new)
         if renamed:
@@ -446,7 +263,8 @@ def evaluate(resource_type: str, before: Mapping[str, Any], after: Mapping[str, 
                 "conditionally create-only in the provider schema; the condition is not visible "
                 "in the template")
         else:
-            impact, reason = rule(old, new, after)
+            replaces, reason = rule(old, new, after)
+            impact = Impact.REPLACE if replaces else Impact.IN_PLACE
         stops = (interruption(resource_type, pointer[0], old, new)
                  if impact is Impact.IN_PLACE else "")
         causes.append(Cause(impact, path_text(pointer), _with_refs(reason, a), b, a,

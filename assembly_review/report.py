@@ -83,6 +83,9 @@ class Review:
     unused_acknowledgements: list[str] = field(default_factory=list)
     inputs: Sequence[InputChange] = ()
     """Changes to what the synth executes (cdk.json's app, the Makefile, requirements...)."""
+    synthesized: bool = True
+    """True when the review synthesized both sides (`run`); False for two assemblies given as
+    they are (`compare`): no synth to speak of."""
 
     @property
     def unacknowledged(self) -> list[tuple[str, Verdict]]:
@@ -112,8 +115,9 @@ class Review:
 
 def review(base: Mapping[str, Stack], head: Mapping[str, Stack], *,
            allowed: Iterable[str] = (), base_label: str = "BASE", head_label: str = "head",
-           cdk_args: Sequence[str] = (), inputs: Sequence[InputChange] = ()) -> Review:
-    """Compare two assemblies (stacks by name)."""
+           cdk_args: Sequence[str] = (), inputs: Sequence[InputChange] = (),
+           synthesized: bool = True) -> Review:
+    """Compare two assemblies (stacks by name); `synthesized`: see :attr:`Review.synthesized`."""
     allowed = [a for a in allowed if a.strip()]
     stacks = []
     unused: set[str] = set(allowed)
@@ -131,7 +135,7 @@ def review(base: Mapping[str, Stack], head: Mapping[str, Stack], *,
             diagram=review_diagram(stack_diff.base, stack_diff.head, verdicts),
         ))
     return Review(stacks, base_label, head_label, tuple(cdk_args), tuple(allowed), sorted(unused),
-                  tuple(inputs))
+                  tuple(inputs), synthesized)
 
 
 def _quota_increases(result: Review, side: str) -> set[str]:
@@ -222,6 +226,9 @@ def _widenings(changes: security.SecurityChanges) -> list[tuple[bool, str]]:
 def _cost_total(result: Review) -> str:
     base = [s.cost_base for s in result.stacks if s.cost_base]
     head = [s.cost_head for s in result.stacks if s.cost_head]
+    estimates = (*base, *head)
+    if estimates and all(e.priced_region is None for e in estimates):  # never $0.00 for no prices
+        return "unpriced: " + "; ".join(sorted({e.region_note for e in estimates}))
     before = round(sum(e.total for e in base), 2)
     after = round(sum(e.total for e in head), 2)
     unpriced = sorted({f"{u.kind} {u.item}" for e in (*base, *head) for u in e.unpriced})
@@ -302,9 +309,10 @@ def render(result: Review) -> str:
     """The whole markdown report."""
     changed = [s for s in result.stacks if s.changed]
     args = (" ".join(result.cdk_args) or "none").replace("`", "'")
+    origin = (f"CDK_ARGS: `{args}` · synthesized offline with the same context on both sides"
+              if result.synthesized else "two cloud assemblies compared as given")
     lines = [MARKER, _title(result, changed), "",
-             f"BASE {result.base_label} → head {result.head_label} · CDK_ARGS: `{args}` · "
-             "synthesized offline with the same context on both sides", ""]
+             f"BASE {result.base_label} → head {result.head_label} · {origin}", ""]
     lines += _inputs(result)
     lines += _acknowledged(result)
     if not changed:

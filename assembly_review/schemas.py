@@ -2,8 +2,8 @@
 provider schemas that the pinned cfn-lint bundles (``cfnlint/data/schemas``), read offline.
 
 ``createOnlyProperties``: changing one replaces the resource. ``conditionalCreateOnlyProperties``:
-the provider replaces the resource only under some conditions (see replacement.py for the ones
-this review can decide from the template).
+the provider replaces the resource only under some conditions (replacement_rules.py holds the
+ones this review can decide from the template).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import cost, rollout
-from .diagram import LEGEND
+from .diagram import DRAWN, LEGEND
 from .diff import MISSING
 from .replacement import Cause, Impact, Verdict
 from .template import construct_path, short_type
@@ -18,6 +18,10 @@ if TYPE_CHECKING:
 
 _VALUE_WIDTH = 48
 _CAUSES_PER_ROW = 4
+SHARED = "Platform (shared)"
+"""The group of a stack's resources that belong to none of its ECS services."""
+ALL_RESOURCES = "All resources"
+"""The one group of a stack without ECS services: nothing to group by."""
 
 
 # -- markdown helpers ------------------------------------------------------------------------------
@@ -219,7 +223,7 @@ def _group_of(verdict: Verdict, prefixes: Mapping[str, str]) -> str:
     for prefix, name in sorted(prefixes.items(), key=lambda p: -len(p[0])):
         if path == prefix or path.startswith(prefix + "/"):
             return f"Service `{name}`"
-    return "Platform (shared)"
+    return SHARED if prefixes else ALL_RESOURCES
 
 
 def resources_section(stack: StackReview) -> list[str]:
@@ -228,7 +232,7 @@ def resources_section(stack: StackReview) -> list[str]:
     for verdict in stack.verdicts:
         groups.setdefault(_group_of(verdict, prefixes), []).append(verdict)
     lines = ["#### Resources", ""]
-    order = sorted(groups, key=lambda g: (g != "Platform (shared)", g))
+    order = sorted(groups, key=lambda g: (g != SHARED, g))
     for group in order:
         verdicts = sorted(groups[group], key=lambda v: (-v.impact, v.logical_id))
         lines += [f"**{group}** — {counts(verdicts)}", ""]
@@ -350,6 +354,8 @@ def cost_section(stack: StackReview) -> list[str]:
 
 
 def diagram_section(stack: StackReview) -> list[str]:
+    if not stack.diagram:
+        return ["#### Diagram", "", f"Nothing to draw: {DRAWN}.", ""]
     return ["#### Diagram", "", "```mermaid", stack.diagram.rstrip(), "```", "", LEGEND, ""]
 
 
