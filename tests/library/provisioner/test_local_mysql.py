@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from service_harness import MySQL
 
 from ecs_playground.database_users_handler import index as handler
 from emulator.compat import local_mysql
 from emulator.compat.custom_resources import Request
+from tests.services.service_harness import MySQL
 
 from .conftest import SUFFIX, World
 from .test_handler import ACCESS_DENIED, error_of, grants, login
