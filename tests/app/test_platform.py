@@ -401,7 +401,7 @@ def test_service_rolls_out_200_50_with_circuit_breaker_behind_its_elb(
     service = only(tutorial_template, "AWS::ECS::Service", {"ServiceName": name})["Properties"]
     assert service["DesiredCount"] == 4
     config = dict(service["DeploymentConfiguration"])
-    alarms = config.pop("Alarms")  # deployment alarms: tests/library/test_operations.py
+    alarms = config.pop("Alarms")  # deployment alarms: tests/app/test_stack_operations.py
     assert alarms["Enable"] is True and alarms["Rollback"] is True
     assert config == {
         "MaximumPercent": 200, "MinimumHealthyPercent": 50,
