@@ -26,9 +26,11 @@ PROPS = (ContainerClusterProps, MySqlDatabaseProps, ClassicLoadBalancedServicePr
 @pytest.mark.parametrize("cls", PROPS, ids=lambda c: c.__name__)
 def test_every_configurable_field_has_a_context_parser(cls: type) -> None:
     hints = typing.get_type_hints(cls)
-    for f in cls.__dataclass_fields__.values():  # type: ignore[attr-defined]
-        if f.metadata[CONFIGURABLE]:
-            assert hints[f.name] in PARSERS, f"no context parser for {hints[f.name]}"
+    configurable = [f for f in cls.__dataclass_fields__.values()  # type: ignore[attr-defined]
+                    if f.metadata[CONFIGURABLE]]
+    assert configurable, f"{cls.__name__} has no configurable field"
+    for f in configurable:
+        assert hints[f.name] in PARSERS, f"no context parser for {hints[f.name]}"
 
 
 def test_services_built_from_source_keep_the_health_path_their_images_serve() -> None:

@@ -50,6 +50,7 @@ PROPS = (ContainerClusterProps, MySqlDatabaseProps, ClassicLoadBalancedServicePr
 @pytest.mark.parametrize("cls", PROPS, ids=lambda c: c.__name__)
 def test_every_field_is_documented_and_says_if_it_is_configurable(cls: type) -> None:
     # (the app has a context parser for each configurable one: tests/app/test_library_in_the_app.py)
+    assert cls.__dataclass_fields__  # type: ignore[attr-defined]
     for f in cls.__dataclass_fields__.values():  # type: ignore[attr-defined]
         assert len(f.metadata.get(DOC, "")) > 10, f"{cls.__name__}.{f.name} has no documentation"
         assert isinstance(f.metadata.get(CONFIGURABLE), bool), f"{cls.__name__}.{f.name}"
@@ -58,6 +59,7 @@ def test_every_field_is_documented_and_says_if_it_is_configurable(cls: type) -> 
 @pytest.mark.parametrize("cls", PROPS, ids=lambda c: c.__name__)
 def test_help_shows_each_fields_documentation(cls: type) -> None:
     text = pydoc.render_doc(cls, renderer=pydoc.plaintext)
+    assert cls.__dataclass_fields__  # type: ignore[attr-defined]
     for f in cls.__dataclass_fields__.values():  # type: ignore[attr-defined]
         first_words = " ".join(f.metadata[DOC].split()[:4])
         assert f"{f.name}: {first_words}" in text, f"help() lacks {f.name}"
