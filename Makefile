@@ -183,8 +183,8 @@ bench-scale: $(STAMP) ## synth catalogs of 2, 20, 100, 200 services: time, memor
 	$(VENV_BIN)/python bench/scale_benchmark.py
 
 loadtest: $(STAMP) ## bounded load test of the real services on loopback (MySQL at 127.0.0.1:3306)
-	$(VENV_BIN)/python tests/services/loadtest.py --service location
-	$(VENV_BIN)/python tests/services/loadtest.py --service user
+	$(VENV_BIN)/python -m tests.services.loadtest --service location
+	$(VENV_BIN)/python -m tests.services.loadtest --service user
 
 local: $(STAMP) ## deploy to a local AWS emulator (moto on 127.0.0.1) with the real CDK CLI; again: an update
 	$(VENV_BIN)/python -m emulator up $(ENV_CONTEXT) $(CDK_ARGS)

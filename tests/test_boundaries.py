@@ -87,3 +87,17 @@ def test_the_review_reads_the_quota_metadata_the_library_writes() -> None:
     from ecs_playground.quotas import INCREASES_METADATA_KEY
 
     assert QUOTA_INCREASES_METADATA_KEY == INCREASES_METADATA_KEY
+
+
+def test_the_library_tests_use_the_library_alone() -> None:
+    # tests/ mirrors the packages: what tests the library imports neither the app layer nor the
+    # emulator (what needs them lives in tests/app/ and tests/emulator/)
+    found = sorted((ROOT / "tests" / "library").rglob("*.py"))
+    assert len(found) > 10, found
+    offenders = {}
+    for path in found:
+        bad = sorted({name.split(".")[0] for name in imports(path)}
+                     & {"ecs_playground_app", "emulator"})
+        if bad:
+            offenders[str(path.relative_to(ROOT))] = bad
+    assert not offenders, f"library tests import what the library must do without: {offenders}"

@@ -140,6 +140,7 @@ def test_a_third_environment_is_data_only_and_changes_no_other(built: Built) -> 
     two, three = stacks(built("dev_prod")), stacks(built("dev_prod_qa"))
 
     # then it has its own stage and stack name, and dev's and prod's templates are unchanged
+    assert set(two) == {f"dev/{STACK}", f"prod/{STACK}"}
     assert set(three) - set(two) == {f"qa/{STACK}"}
     for name in two:
         assert three[name] == two[name], f"adding qa changed {name}"

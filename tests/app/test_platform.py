@@ -366,12 +366,17 @@ def test_no_task_can_read_the_master_secret_or_another_services(
 
 def test_tasks_start_only_after_their_database_users_exist(tutorial_template: Template) -> None:
     (users,) = tutorial_template.find_resources("Custom::DatabaseUsers")
-    for service in tutorial_template.find_resources("AWS::ECS::Service").values():
+    services = tutorial_template.find_resources("AWS::ECS::Service").values()
+    assert len(services) == len(SERVICES)
+    for service in services:
         assert users in service["DependsOn"]
 
 
 def test_no_container_has_a_plaintext_credential(tutorial_template: Template) -> None:
-    for task in tutorial_template.find_resources("AWS::ECS::TaskDefinition").values():
+    tasks = tutorial_template.find_resources("AWS::ECS::TaskDefinition").values()
+    assert len(tasks) == len(SERVICES)
+    for task in tasks:
+        assert len(task["Properties"]["ContainerDefinitions"]) == 1
         for container in task["Properties"]["ContainerDefinitions"]:
             env = {e["Name"]: e["Value"] for e in container.get("Environment", [])}
             assert not [n for n in env if any(w in n for w in ("PWD", "PASS", "SECRET"))
@@ -401,7 +406,7 @@ def test_service_rolls_out_200_50_with_circuit_breaker_behind_its_elb(
     service = only(tutorial_template, "AWS::ECS::Service", {"ServiceName": name})["Properties"]
     assert service["DesiredCount"] == 4
     config = dict(service["DeploymentConfiguration"])
-    alarms = config.pop("Alarms")  # deployment alarms: tests/library/test_operations.py
+    alarms = config.pop("Alarms")  # deployment alarms: tests/app/test_stack_operations.py
     assert alarms["Enable"] is True and alarms["Rollback"] is True
     assert config == {
         "MaximumPercent": 200, "MinimumHealthyPercent": 50,
@@ -516,7 +521,9 @@ def test_logs_and_credentials_use_the_rotated_platform_key(tutorial_template: Te
     key = only(tutorial_template, "AWS::KMS::Key")
     assert key["Properties"]["EnableKeyRotation"] is True
     key_ref = {"Fn::GetAtt": [key["Id"], "Arn"]}
-    for group in tutorial_template.find_resources("AWS::Logs::LogGroup").values():
+    groups = tutorial_template.find_resources("AWS::Logs::LogGroup").values()
+    assert len(groups) == 5  # the flow log's, each service's, the provisioner's, its provider's
+    for group in groups:
         assert group["Properties"]["KmsKeyId"] == key_ref
     secrets = tutorial_template.find_resources("AWS::SecretsManager::Secret").values()
     assert len(secrets) == 3

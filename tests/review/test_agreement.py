@@ -233,6 +233,7 @@ def _check_reasons(name: str, result: Review) -> None:
         if found is None:
             continue
         _pattern, (_mine, theirs, why) = found
+        assert verdict.causes, (verdict.logical_id, why)
         if theirs == "unchanged":
             assert all("which is replaced" in c.reason for c in verdict.causes), (
                 verdict.logical_id, verdict.causes, why)

@@ -81,8 +81,9 @@ def test_each_environment_deploys_the_artifact_with_oidc_credentials(
     assert steps(job).index(download) < steps(job).index(credentials)
     assert runs(job).strip().splitlines()[-1] == (
         f"make deploy ENV={environment} PLAN=cdk.review/plan.json")
-    for checkout in (s for s in steps(job) if str(s.get("uses", "")).startswith(
-            "actions/checkout@")):
+    checkouts = [s for s in steps(job) if str(s.get("uses", "")).startswith("actions/checkout@")]
+    assert checkouts
+    for checkout in checkouts:
         assert checkout["with"]["persist-credentials"] is False
 
 
@@ -99,9 +100,11 @@ def test_dev_then_staging_then_prod_after_its_approval(workflow: dict[str, Any])
 
 
 def test_no_expression_is_pasted_into_a_shell(workflow: dict[str, Any]) -> None:
-    for name, job in jobs(workflow).items():
-        for step in steps(job):
-            assert "${{" not in str(step.get("run", "")), f"job {name}: pass it by env"
+    shells = [(name, step["run"]) for name, job in jobs(workflow).items() for step in steps(job)
+              if "run" in step]
+    assert shells
+    for name, run in shells:
+        assert "${{" not in str(run), f"job {name}: pass it by env"
 
 
 def _environments_step(workflow: dict[str, Any]) -> str:

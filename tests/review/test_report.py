@@ -250,7 +250,8 @@ def test_subnet_group_moved_to_another_vpc_in_place_fails_and_one_kept_does_not(
                                          CidrBlock="10.0.2.0/24")}
     kept = review(_side(Net=base), _side(Net=head))
     assert kept.exit_code == ExitStatus.SAFE
-    assert not [v for s in kept.stacks for v in s.verdicts if v.warnings]
+    verdicts = [v for s in kept.stacks for v in s.verdicts]
+    assert verdicts and not [v for v in verdicts if v.warnings]
 
 
 def test_change_to_what_the_synth_runs_is_on_the_first_screen() -> None:

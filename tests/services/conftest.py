@@ -9,35 +9,21 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pymysql
 import pytest
 
-HERE = Path(__file__).resolve().parent
-for _path in (HERE, HERE.parents[1] / "docker" / "common"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-
-from service_harness import SERVICES, MySQL, ServiceProcess, running_service, unique_database_name  # noqa: E402
+from tests.services.fixtures import mysql_fixture  # noqa: F401 - the shared `mysql`
+from tests.services.service_harness import (
+    SERVICES,
+    MySQL,
+    ServiceProcess,
+    running_service,
+    unique_database_name,
+)
 
 StartService = Callable[..., ServiceProcess]
-
-
-@pytest.fixture(scope="session")
-def mysql() -> MySQL:
-    """The database server; fails the test when it cannot be reached."""
-    server = MySQL()
-    try:
-        server.execute("SELECT 1")
-    except pymysql.err.Error as exc:
-        pytest.fail(
-            f"MySQL/MariaDB is required at {server.host}:{server.port} and unreachable: {exc}",
-            pytrace=False,
-        )
-    return server
 
 
 @pytest.fixture(scope="session")

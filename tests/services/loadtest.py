@@ -1,6 +1,6 @@
 """Bounded load test of one service, run as the image runs it, on loopback only.
 
-    python tests/services/loadtest.py [--service location|user] [--requests N]
+    python -m tests.services.loadtest [--service location|user] [--requests N]
                                       [--concurrency C] [--seed N] [--max-seconds S]
 
 It creates a fresh database on the test MySQL server (see ``MYSQL_TEST_*`` in
@@ -25,7 +25,13 @@ from pathlib import Path
 
 import httpx
 import pymysql
-from service_harness import MySQL, running_service, sample_record, unique_database_name
+
+from tests.services.service_harness import (
+    MySQL,
+    running_service,
+    sample_record,
+    unique_database_name,
+)
 
 API = {"location": "/api/cities", "user": "/api/users"}
 

@@ -16,7 +16,6 @@ import selectors
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -28,9 +27,6 @@ from typing import Any
 import httpx
 import pymysql
 
-# The loadtest runs this file's folder as a script: the repository root is not on sys.path then.
-if str(Path(__file__).resolve().parents[2]) not in sys.path:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from emulator.runtime.image import ImageSource, instructions
 
 # One client for every test request: building one costs ~0.1 s (its TLS context),

@@ -10,8 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
-from service_harness import HTTP, MySQL, ServiceProcess
-from service_harness import sample_record as sample
+
+from tests.services.service_harness import HTTP, MySQL, ServiceProcess
+from tests.services.service_harness import sample_record as sample
 
 API = {"location": "/api/cities", "user": "/api/users"}
 TITLE = {"location": "Location Service", "user": "User Service"}

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from service_harness import MySQL, ServiceProcess, running_service
+
+from tests.services.service_harness import MySQL, ServiceProcess, running_service
 
 IDLE_S = 4
 HEAD_S = 2

@@ -18,7 +18,8 @@ from ecs_service.db import ConnectionPool
 from ecs_service.definition import load_definition
 from ecs_service.schema import SchemaKeeper
 from ecs_service.settings import DatabaseSettings
-from service_harness import (
+
+from tests.services.service_harness import (
     DOCKER_DIR,
     HTTP,
     MySQL,

@@ -13,7 +13,14 @@ import sys
 from collections.abc import Callable
 
 import pytest
-from service_harness import HTTP, MySQL, ServiceProcess, dockerfile_instruction, free_port
+
+from tests.services.service_harness import (
+    HTTP,
+    MySQL,
+    ServiceProcess,
+    dockerfile_instruction,
+    free_port,
+)
 
 StartService = Callable[..., ServiceProcess]
 

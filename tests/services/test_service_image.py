@@ -11,7 +11,14 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-from service_harness import COMMON_DIR, DOCKER_DIR, DOCKERFILE, SERVICES, dockerfile_cmd
+
+from tests.services.service_harness import (
+    COMMON_DIR,
+    DOCKER_DIR,
+    DOCKERFILE,
+    SERVICES,
+    dockerfile_cmd,
+)
 
 INSTRUCTIONS = re.compile(r"^([A-Z]+)\s+(.*)$")
 

@@ -18,7 +18,15 @@ from ecs_service.db import ConnectionPool, DictConnection
 from ecs_service.definition import load_definition, parse_definition
 from ecs_service.schema import SchemaKeeper, lock_name, migrate, schema_problem
 from ecs_service.settings import DatabaseSettings
-from service_harness import DOCKER_DIR, HTTP, MySQL, ServiceProcess, TcpProxy, wait_for_status
+
+from tests.services.service_harness import (
+    DOCKER_DIR,
+    HTTP,
+    MySQL,
+    ServiceProcess,
+    TcpProxy,
+    wait_for_status,
+)
 
 StartService = Callable[..., ServiceProcess]
 CITY = {"name": "Lisbon", "country_code": "PRT", "district": "Lisboa", "population": 545_000}

@@ -22,7 +22,8 @@ import pytest
 from ecs_service import credentials
 from ecs_service.definition import load_definition
 from ecs_service.settings import SettingsError, load_settings
-from service_harness import (
+
+from tests.services.service_harness import (
     DOCKER_DIR,
     HTTP,
     MySQL,

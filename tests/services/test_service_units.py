@@ -29,12 +29,13 @@ from ecs_service.validation import (
     validate_record,
 )
 from ecs_service.web import SlashRedirect
-from service_harness import DOCKER_DIR
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Message
+
+from tests.services.service_harness import DOCKER_DIR
 
 LOCATION = load_definition(DOCKER_DIR / "location" / "service.json")
 MINIMAL: dict[str, Any] = {

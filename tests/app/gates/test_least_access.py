@@ -132,6 +132,7 @@ def test_every_log_group_under_the_key_gets_a_name_the_key_condition_admits() ->
         # names a log group '<stack name>-<logical ID>-<random>')
         assert stack_name == "EcsPlayground" or stack_name.startswith("EcsPlayground-")
         groups = _of_type(template, "AWS::Logs::LogGroup").values()
+        assert groups, stack_name
         # and no encrypted log group has a fixed name the condition might not admit
         assert all("LogGroupName" not in g["Properties"] for g in groups), stack_name
         assert all("KmsKeyId" in g["Properties"] for g in groups), stack_name

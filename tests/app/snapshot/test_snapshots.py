@@ -53,6 +53,7 @@ def test_default_app(default_app: Path, snapshot_json: SnapshotAssertion) -> Non
     # one snapshot per stack of app.py's assembly, named after the stack: a service stack that
     # a new service brings is a new file in the pull request, a removed one an unused snapshot
     stacks = templates(default_app)
+    assert stacks, default_app
     for name, template in sorted(stacks.items()):
         assert template == snapshot_json(name=name, matcher=mask_volatile), stale(
             f"The default app's snapshot of stack {name} (it follows cdk.json)")

@@ -12,23 +12,17 @@ from __future__ import annotations
 import itertools
 import re
 import secrets
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pymysql
 import pytest
 
 from ecs_playground.database_users_handler import index as handler
-
-SERVICES_TESTS = Path(__file__).resolve().parents[2] / "services"
-if str(SERVICES_TESTS) not in sys.path:
-    sys.path.insert(0, str(SERVICES_TESTS))
-
-from service_harness import MySQL  # noqa: E402
+from tests.services.fixtures import mysql_fixture  # noqa: F401 - the shared `mysql`
+from tests.services.service_harness import MySQL
 
 SUFFIX = uuid.uuid4().hex[:6]
 """This session's mark on every user, schema and role it creates."""
@@ -40,35 +34,26 @@ _numbers = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
-def mysql() -> Iterator[MySQL]:
-    """The database server (fails the test when unreachable); drops this session's users,
-    roles and schemas at the end."""
-    server = MySQL()
+def session_server(mysql: MySQL) -> Iterator[MySQL]:
+    """The shared server, with this session's users, roles and schemas dropped at the end."""
     try:
-        server.execute("SELECT 1")
-    except pymysql.err.Error as exc:
-        pytest.fail(
-            f"MySQL/MariaDB is required at {server.host}:{server.port} and unreachable: {exc}",
-            pytrace=False,
-        )
-    try:
-        yield server
+        yield mysql
     finally:
-        for user, host in server.execute(
+        for user, host in mysql.execute(
             "SELECT User, Host FROM mysql.user WHERE User LIKE %s", (f"%{SUFFIX}",)
         ):
-            server.execute("DROP USER IF EXISTS %s@%s", (user, host))
-        if server.execute("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s",
-                          (handler.RECORD_SCHEMA,)):
-            server.execute(
+            mysql.execute("DROP USER IF EXISTS %s@%s", (user, host))
+        if mysql.execute("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s",
+                         (handler.RECORD_SCHEMA,)):
+            mysql.execute(
                 f"DELETE FROM {handler.record_table()} WHERE name LIKE %s OR name LIKE %s",
                 (f"%{SUFFIX}", SCHEMA_PREFIX.replace("_", "\\_") + "%"),
             )
-        for (schema,) in server.execute(
+        for (schema,) in mysql.execute(
             "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE %s",
             (SCHEMA_PREFIX.replace("_", "\\_") + "%",),
         ):
-            server.drop_database(schema)
+            mysql.drop_database(schema)
 
 
 class RecordingCursor:
@@ -222,6 +207,6 @@ class World:
 
 
 @pytest.fixture
-def world(mysql: MySQL) -> World:
+def world(session_server: MySQL) -> World:
     """A fresh handler world on the session's server."""
-    return World(mysql)
+    return World(session_server)

@@ -21,13 +21,13 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.assertions import Template
-from service_harness import MySQL
 
 from ecs_playground.database import ExistingMySqlDatabase, MySqlDatabase, MySqlDatabaseProps
 from ecs_playground.database_users import DatabaseUsers, DatabaseUsersProps
 from ecs_playground.validation import PropsValidationError
 from tests.conftest import Gated, synth_gated
 from tests.factories import existing_vpc, new_stack
+from tests.services.service_harness import MySQL
 
 SERVICES = {"location": "location", "user": "user"}
 EXISTING_SECRET_ARN = (
@@ -363,7 +363,7 @@ def test_the_bundled_handler_runs_on_its_own_against_mysql(
     key = platform.resource(platform.users.function)["Properties"]["Code"]["S3Key"]
     asset = Path(platform.gated.outdir) / f"asset.{key.removesuffix('.zip')}"
     script = (
-        "import sys; sys.path.insert(0, sys.argv[1]); import index, pymysql\n"
+        "import sys, index, pymysql\n"
         "assert pymysql.__file__.startswith(sys.argv[1]), pymysql.__file__\n"
         "conn = index.connect_mysql(index.Endpoint(sys.argv[2], int(sys.argv[3])),\n"
         "                           index.Credentials(sys.argv[4], sys.argv[5]))\n"
@@ -373,7 +373,8 @@ def test_the_bundled_handler_runs_on_its_own_against_mysql(
     result = subprocess.run(
         [sys.executable, "-S", "-c", script, str(asset), mysql.host, str(mysql.port),
          mysql.user, mysql.password],
-        capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, timeout=60,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(asset)},
     )
 
     assert result.returncode == 0, result.stderr

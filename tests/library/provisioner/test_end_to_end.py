@@ -12,9 +12,9 @@ import boto3
 import httpx
 import pytest
 from moto import mock_aws
-from service_harness import MySQL, running_service, sample_record
 
 from ecs_playground.database_users_handler import index as handler
+from tests.services.service_harness import MySQL, running_service, sample_record
 
 from .conftest import STACK_ID, World
 

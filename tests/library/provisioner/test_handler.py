@@ -12,9 +12,9 @@ from typing import Any
 
 import pymysql
 import pytest
-from service_harness import MySQL
 
 from ecs_playground.database_users_handler import index as handler
+from tests.services.service_harness import MySQL
 
 from .conftest import MASTER_ARN, SUFFIX, Service, World
 

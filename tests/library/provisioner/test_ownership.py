@@ -13,9 +13,9 @@ from typing import Any
 
 import pymysql
 import pytest
-from service_harness import MySQL
 
 from ecs_playground.database_users_handler import index as handler
+from tests.services.service_harness import MySQL
 
 from .conftest import SUFFIX, Service, World
 from .test_handler import ACCESS_DENIED, error_of, exact_grants, grants, login, user_exists

@@ -9,15 +9,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from service_harness import MySQL
 
 from ecs_playground.database_users_handler import index as handler
 from emulator.compat import local_mysql
 from emulator.compat.custom_resources import Request
-
-from .conftest import SUFFIX, World
-from .test_handler import ACCESS_DENIED, error_of, grants, login
-from .test_ownership import finishes_within, silent_server  # noqa: F401 - a fixture
+from tests.library.provisioner.conftest import SUFFIX, World
+from tests.library.provisioner.test_handler import ACCESS_DENIED, error_of, grants, login
+from tests.library.provisioner.test_ownership import finishes_within
+from tests.services.service_harness import MySQL
 
 EMULATOR_ACCOUNT = "123456789012"
 
@@ -109,7 +108,7 @@ def test_accounts_outside_the_emulators_account_are_never_handed_over(world: Wor
 
 
 def test_a_local_server_that_never_answers_fails_instead_of_hanging(
-    silent_server: tuple[str, int], monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+    silent_server: tuple[str, int], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(local_mysql, "READ_TIMEOUT_SECONDS", 1)
     monkeypatch.setattr(local_mysql, "CONNECT_TIMEOUT_SECONDS", 1)
