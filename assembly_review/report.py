@@ -305,10 +305,22 @@ def summary(result: Review) -> list[str]:
 # -- the report ------------------------------------------------------------------------------------
 
 
+ARGUMENTS_SHOWN = 300
+"""Characters of CDK_ARGS the report's header shows: a catalog's hundreds of -c keys would push
+the verdict off the first screen (plan.json and the log keep them all)."""
+
+
+def _shown_arguments(cdk_args: Sequence[str]) -> str:
+    text = (" ".join(cdk_args) or "none").replace("`", "'")
+    if len(text) <= ARGUMENTS_SHOWN:
+        return text
+    return f"{text[:ARGUMENTS_SHOWN].rsplit(' ', 1)[0]} … ({len(cdk_args)} arguments in all)"
+
+
 def render(result: Review) -> str:
     """The whole markdown report."""
     changed = [s for s in result.stacks if s.changed]
-    args = (" ".join(result.cdk_args) or "none").replace("`", "'")
+    args = _shown_arguments(result.cdk_args)
     origin = (f"CDK_ARGS: `{args}` · synthesized offline with the same context on both sides"
               if result.synthesized else "two cloud assemblies compared as given")
     lines = [MARKER, _title(result, changed), "",
@@ -328,7 +340,7 @@ def render(result: Review) -> str:
             lines.append(f"> ⚠️ **Will fail to deploy:** `{logical_id}` {warning}.")
         if warnings:
             lines.append("")
-        lines += destructive_section(stack)
+        lines += destructive_section(stack, result.synthesized)
         lines += resources_section(stack)
         lines += security_section(stack)
         lines += rollout_section(stack)

@@ -147,7 +147,9 @@ def _old_resource(verdict: Verdict) -> str:
     return "deleted"
 
 
-def destructive_section(stack: StackReview) -> list[str]:
+def destructive_section(stack: StackReview, synthesized: bool = True) -> list[str]:
+    """The destructive changes of a stack, and how to acknowledge them: `make review
+    ALLOW_REPLACE=` after a synthesized review, `--allow-replace` for two given assemblies."""
     destructive = [v for v in stack.verdicts if v.destructive]
     if not destructive:
         return []
@@ -158,7 +160,9 @@ def destructive_section(stack: StackReview) -> list[str]:
     lines += table(["Resource", "Holds", "Change", "Cause", "Old resource", "Acknowledged"], rows)
     if any(not v.acknowledged for v in destructive):
         names = ",".join(v.logical_id for v in destructive if not v.acknowledged)
-        lines += ["", f"To accept, rerun with `make review ALLOW_REPLACE={names}` (per resource)."]
+        rerun = (f"make review ALLOW_REPLACE={names}" if synthesized else
+                 f"python -m assembly_review compare BASE_DIR HEAD_DIR --allow-replace {names}")
+        lines += ["", f"To accept, rerun with `{rerun}` (per resource)."]
     return [*lines, ""]
 
 

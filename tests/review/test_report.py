@@ -265,3 +265,17 @@ def test_change_to_what_the_synth_runs_is_on_the_first_screen() -> None:
                         "`app`: `python3 app.py` → `cat base.json`; `Makefile`. Everything below "
                         "comes from synthesizing with that code: read its diff before trusting "
                         "this report.")
+
+
+def test_a_catalogs_hundreds_of_arguments_leave_the_verdict_on_the_first_screen() -> None:
+    # given a review of a 60-service catalog, passed as some 400 -c arguments
+    args = [a for i in range(200) for a in ("-c", f"svc-{i:03}.containerPort={10000 + i}")]
+    side = _side(App={"Topic": _resource("AWS::SNS::Topic")})
+    text = render(review(side, _side(App={"Topic": _resource("AWS::SNS::Topic", TopicName="t")}),
+                         cdk_args=args))
+    header = next(line for line in text.splitlines() if line.startswith("BASE "))
+    # then the header shows their beginning and how many there are, not 8 KB of them
+    assert len(header) < 500, len(header)
+    assert "-c svc-000.containerPort=10000" in header
+    assert "… (400 arguments in all)" in header
+    assert "svc-199" not in header
