@@ -30,7 +30,6 @@ from .props import doc, documented, setting
 from .validation import Checker, raise_if_invalid, validator
 
 EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[^@\s]+"
-DASHBOARD_NAME_PATTERN = r"[A-Za-z0-9_-]{1,255}"
 WIDTH = 24
 """A dashboard row is 24 units wide."""
 
@@ -69,11 +68,7 @@ class MonitoringProps:
                 "email_subscriptions", address, EMAIL_PATTERN, "e-mail addresses",
                 "write each as name@example.org",
             )
-        if self.dashboard_name is not None:
-            check.pattern(
-                "dashboard_name", self.dashboard_name, DASHBOARD_NAME_PATTERN,
-                "1-255 letters, digits, '-' or '_'", "rename it, or leave it unset",
-            )
+        check.physical_name("dashboard_name", self.dashboard_name, "rename it, or leave it unset")
 
 
 class ServicesWidgets:
