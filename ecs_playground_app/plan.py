@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ecs_playground import quotas
+from ecs_playground.classic_service_props import ClassicLoadBalancedServiceProps
 from ecs_playground.validation import Problem
 
 from . import layout
@@ -199,6 +201,29 @@ def _service_plan(config: PlatformConfig, name: str, stack: str, images_director
     return ServicePlan(
         name=name, stack=stack, settings=settings, environment=environment,
         image=service.image or None, repository_credentials=service.repository_credentials,
+    )
+
+
+def quota_counts(plan: PlatformPlan,
+                 props: Sequence[ClassicLoadBalancedServiceProps]) -> quotas.PlanCounts:
+    """What the plan creates, for the quota check. The instance security group holds one
+    inbound rule whatever the number of services (from the cluster's load balancer group,
+    over the host-port range); the database's grows by one per database users provisioner
+    (the platform stack's, if it has services, and one per service stack). A load
+    balancer's own group has one inbound rule per allowed CIDR and listener."""
+    provisioners = len(plan.service_stacks) + (layout.PLATFORM in plan.layout.values())
+    return quotas.PlanCounts(
+        cluster=str(plan.cluster.get("cluster_name") or "Cluster"),
+        load_balancers=len(props),
+        listeners_per_load_balancer=max((len(p.listeners) for p in props), default=0),
+        services=len(props),
+        most_tasks={p.name: p.max_task_count or p.desired_count for p in props},
+        instance_sg_inbound_rules=1 if props else 0,
+        instance_sg_outbound_rules=2 + len(plan.cluster.get("instance_egress", ())),
+        database_sg_inbound_rules=1 + provisioners,
+        load_balancer_sg_inbound_rules=max(
+            (len(p.allowed_cidrs) * len(p.listeners) for p in props), default=0
+        ),
     )
 
 

@@ -24,14 +24,15 @@ from ecs_playground.classic_service import (
     ClassicLoadBalancedServiceProps,
 )
 from ecs_playground.container_cluster import ContainerCluster, ContainerClusterProps
-from ecs_playground.database import ExistingMySqlDatabase, MySqlDatabase, MySqlDatabaseProps
+from ecs_playground.database import MySqlDatabase, MySqlDatabaseProps
 from ecs_playground.database_users import DatabaseUsers, DatabaseUsersProps
-from ecs_playground.monitoring import Monitoring, MonitoringProps, ServicesDashboard
+from ecs_playground.monitoring import Monitoring, MonitoringProps
 
 from . import layout
 from .config import PlatformConfig
 from .images import SERVICE_IMAGE_HEALTH_CHECK, service_image
-from .plan import DEMAND_FIELDS, PlatformPlan, ServicePlan, VpcPlan, plan
+from .plan import DEMAND_FIELDS, PlatformPlan, ServicePlan, VpcPlan, plan, quota_counts
+from .service_stack import ServiceStack, construct_id
 
 __all__ = ["DEMAND_FIELDS", "EcsPlaygroundStack", "PlatformError", "ServiceStack",
            "construct_id"]
@@ -39,70 +40,6 @@ __all__ = ["DEMAND_FIELDS", "EcsPlaygroundStack", "PlatformError", "ServiceStack
 
 QUOTA_INCREASES_KEY = quotas.INCREASES_METADATA_KEY
 """Template metadata of the platform stack: the adjustable quotas the plan exceeds."""
-
-
-class ServiceStack(Stack):
-    """A stack of services on the platform stack's cluster: their ELBs, task definitions, ECS
-    services, alarms, their database users (a provisioner of their own) and a dashboard.
-
-    References go one way only: a service stack uses the platform's VPC, cluster, capacity
-    provider, database, key, bucket and alarm topic; the platform stack never references a service
-    stack (aws-cdk issue 35210 asks to keep the cluster and its ASG capacity provider together:
-    both stay in the platform stack).
-    """
-
-    def __init__(self, scope: Construct, id: str, **kwargs: Any) -> None:
-        super().__init__(scope, id, **kwargs)
-        self.services_scope = Construct(self, "Services")
-        """Parent of the services (the same construct path as in the platform stack)."""
-        self.services: dict[str, ClassicLoadBalancedService] = {}
-        self.database_users: DatabaseUsers
-        self.dashboard: ServicesDashboard | None = None
-
-    @staticmethod
-    def database_users_props(platform: EcsPlaygroundStack, services: Mapping[str, str],
-                             scope: Construct | None = None) -> DatabaseUsersProps:
-        """A provisioner on the platform's database. With a `scope` (the service stack), the
-        master secret and the key are imported there: granting on the platform's own objects
-        would write this stack's roles into the platform's key policy (a cycle)."""
-        secret: secretsmanager.ISecret = platform.database.secret
-        key: kms.IKey = platform.encryption_key
-        if scope is not None:
-            key = kms.Key.from_key_arn(scope, "PlatformKey", platform.encryption_key.key_arn)
-            secret = secretsmanager.Secret.from_secret_attributes(
-                scope, "MasterSecret", secret_complete_arn=platform.database.secret.secret_arn,
-                encryption_key=key,
-            )
-        return DatabaseUsersProps(
-            database=ExistingMySqlDatabase(
-                vpc=platform.vpc, hostname=platform.database.hostname, secret=secret,
-                security_groups=[platform.database.security_group],
-            ) if scope is not None else platform.database,
-            services=services,
-            encryption_key=key,
-        )
-
-    def add_database_users(self, platform: EcsPlaygroundStack, services: Mapping[str, str]
-                           ) -> None:
-        """One MySQL user per service of this stack."""
-        self.database_users = DatabaseUsers(
-            self, "DatabaseUsers", self.database_users_props(platform, services, self)
-        )
-
-    def add_service(self, name: str, service: ClassicLoadBalancedService,
-                    monitoring: Monitoring) -> None:
-        """Alarms to the platform's topic, ELB lines on this stack's dashboard, an output."""
-        self.services[name] = service
-        monitoring.notify(service.alarms)
-        if self.dashboard is None:
-            self.dashboard = ServicesDashboard(self, "Monitoring", title=self.stack_name)
-        self.dashboard.add_service(service)
-        CfnOutput(
-            self, f"{construct_id(name)}LoadBalancerDnsName",
-            value=service.load_balancer.load_balancer_dns_name,
-            description=f"DNS name of the {name} service's classic ELB (port "
-            f"{service.listener_port})",
-        )
 
 
 class PlatformError(ValueError):
@@ -114,11 +51,6 @@ class PlatformError(ValueError):
             f"Invalid ecs-playground platform, {len(problems)} problem(s) "
             "(cdk.json context / -c KEY=VALUE):\n" + "\n".join(f"  - {p}" for p in problems)
         )
-
-
-def construct_id(name: str) -> str:
-    """'location' -> 'Location', 'order-api' -> 'OrderApi' (PascalCase construct IDs)."""
-    return "".join(part.title() for part in name.split("-"))
 
 
 class EcsPlaygroundStack(Stack):
@@ -238,7 +170,7 @@ class EcsPlaygroundStack(Stack):
         if not cluster_problems and plan.complete:
             try:
                 self.quota_increases = quotas.check(quotas.plan_usages(
-                    self._plan_counts(list(service_props.values()))))
+                    quota_counts(plan, list(service_props.values()))))
             except quotas.QuotaError as err:
                 problems += [f"quota: {b.render()}" for b in err.breaches]
         if not database_problems:
@@ -350,27 +282,6 @@ class EcsPlaygroundStack(Stack):
             props = ServiceStack.database_users_props(self, plan.users.get(key, {}))
             problems += plan.in_config_terms("db", "DatabaseUsers", props.validate())
         return problems
-
-    def _plan_counts(self, props: list[ClassicLoadBalancedServiceProps]) -> quotas.PlanCounts:
-        """What the plan creates, for the quota check. The instance security group holds one
-        inbound rule whatever the number of services (from the cluster's load balancer group,
-        over the host-port range); the database's grows by one per database users provisioner
-        (the platform stack's, if it has services, and one per service stack). A load
-        balancer's own group has one inbound rule per allowed CIDR and listener."""
-        provisioners = len(self.service_stacks) + (layout.PLATFORM in self.layout.values())
-        return quotas.PlanCounts(
-            cluster=str(self.plan.cluster.get("cluster_name") or "Cluster"),
-            load_balancers=len(props),
-            listeners_per_load_balancer=max((len(p.listeners) for p in props), default=0),
-            services=len(props),
-            most_tasks={p.name: p.max_task_count or p.desired_count for p in props},
-            instance_sg_inbound_rules=1 if props else 0,
-            instance_sg_outbound_rules=2 + len(self.plan.cluster.get("instance_egress", ())),
-            database_sg_inbound_rules=1 + provisioners,
-            load_balancer_sg_inbound_rules=max(
-                (len(p.allowed_cidrs) * len(p.listeners) for p in props), default=0
-            ),
-        )
 
     def _service_props(
         self, service: ServicePlan, *, cluster: ContainerCluster | ecs.ICluster,
