@@ -33,7 +33,6 @@ from .validation import (
 
 INSIGHTS = "ECS/ContainerInsights"
 NAME_PATTERN = r"[a-z][a-z0-9-]{0,31}"
-SERVICE_NAME_PATTERN = r"[A-Za-z0-9_-]{1,255}"
 ENV_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
 HEALTH_PATH_PATTERN = r"/[A-Za-z0-9._~!$&'()*+,;=:@/%-]*"
 HOSTNAME_PATTERN = r"[A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-z0-9])?"
@@ -269,17 +268,13 @@ class ClassicLoadBalancedServiceProps:
             "name", self.name, NAME_PATTERN, "1-32 of a-z, 0-9, '-', starting with a letter",
             "use a short lower-case name such as 'location'",
         )
-        if self.service_name is not None:
-            check.pattern(
-                "service_name", self.service_name, SERVICE_NAME_PATTERN,
-                "1-255 letters, digits, '-' or '_'",
-                "rename the service, or leave service_name unset for a generated name",
-            )
-        if self.family is not None:
-            check.pattern(
-                "family", self.family, SERVICE_NAME_PATTERN, "1-255 letters, digits, '-' or '_'",
-                "rename the family, or leave family unset for a generated one",
-            )
+        check.physical_name(
+            "service_name", self.service_name,
+            "rename the service, or leave service_name unset for a generated name",
+        )
+        check.physical_name(
+            "family", self.family, "rename the family, or leave family unset for a generated one"
+        )
         self._check_cluster(check)
         name = registry_image_name(self.image, self.ecs_cluster)
         if name is not None:
@@ -328,12 +323,11 @@ class ClassicLoadBalancedServiceProps:
             check.int_range("scale_memory_percent", self.scale_memory_percent, 10, 100)
         check.int_range("scale_in_cooldown_seconds", self.scale_in_cooldown_seconds, 0, 3600)
         check.int_range("scale_out_cooldown_seconds", self.scale_out_cooldown_seconds, 0, 3600)
-        if self.discovery_name is not None:
-            check.pattern(
-                "discovery_name", self.discovery_name, NAME_PATTERN,
-                "1-32 of a-z, 0-9, '-', starting with a letter (one DNS label)",
-                "use a short lower-case name such as 'location'",
-            )
+        check.optional_pattern(
+            "discovery_name", self.discovery_name, NAME_PATTERN,
+            "1-32 of a-z, 0-9, '-', starting with a letter (one DNS label)",
+            "use a short lower-case name such as 'location'",
+        )
 
     def _check_cluster(self, check: Checker) -> None:
         cluster = self.cluster
@@ -398,11 +392,10 @@ class ClassicLoadBalancedServiceProps:
             )
 
     def _check_health_check(self, check: Checker) -> None:
-        if self.health_check_path is not None:
-            check.pattern(
-                "health_check_path", self.health_check_path, HEALTH_PATH_PATTERN,
-                "a URL path starting with '/'", "write it as an absolute path, e.g. '/health'",
-            )
+        check.optional_pattern(
+            "health_check_path", self.health_check_path, HEALTH_PATH_PATTERN,
+            "a URL path starting with '/'", "write it as an absolute path, e.g. '/health'",
+        )
         interval = self.health_check_interval_seconds
         check.int_range("health_check_interval_seconds", interval, 5, 300)
         timeout = self.health_check_timeout_seconds

@@ -15,7 +15,6 @@ from .capacity import INSTANCE_TYPES, InstanceResources
 from .props import doc, documented, setting
 from .validation import Checker, is_token, known, subnet_problems, validator
 
-CLUSTER_NAME_PATTERN = r"[A-Za-z0-9_-]{1,255}"
 ECS_CONFIG_KEY_PATTERN = r"ECS_[A-Z0-9_]+"
 # ecs.config values the ECS agent reads: numbers, booleans, durations, names, paths and JSON
 # lists/maps (ECS_AVAILABLE_LOGGING_DRIVERS=["json-file","awslogs"]). No whitespace or control
@@ -147,12 +146,10 @@ class ContainerClusterProps:
 
     @validator
     def validate(self, check: Checker) -> None:
-        if self.cluster_name is not None:
-            check.pattern(
-                "cluster_name", self.cluster_name, CLUSTER_NAME_PATTERN,
-                "1-255 letters, digits, '-' or '_'",
-                "rename the cluster, e.g. 'app01', or leave it unset for a generated name",
-            )
+        check.physical_name(
+            "cluster_name", self.cluster_name,
+            "rename the cluster, e.g. 'app01', or leave it unset for a generated name",
+        )
         if self.instance_resources is None and self.instance_type not in INSTANCE_TYPES:
             check.add(
                 "instance_type", self.instance_type,
@@ -206,25 +203,22 @@ class ContainerClusterProps:
                 "pin the AMI one way: machine_image_id, machine_image_release or the cached "
                 "lookup",
             )
-        if self.machine_image_release is not None:
-            check.pattern(
-                "machine_image_release", self.machine_image_release, AMI_RELEASE_PATTERN,
-                "the AMI name of an ECS-optimized AL2023 x86_64 release, e.g. "
-                "'al2023-ami-ecs-hvm-2023.0.20260922-kernel-6.1-x86_64'",
-                "copy the AMD64 'AMI name' of a release of aws/amazon-ecs-ami",
-            )
-        if self.machine_image_id is not None:
-            check.pattern(
-                "machine_image_id", self.machine_image_id, AMI_ID_PATTERN,
-                "an AMI ID: 'ami-' and 8 or 17 hex digits",
-                "copy the image ID of an ECS-optimized AL2023 AMI, or leave it unset",
-            )
-        if self.discovery_namespace is not None:
-            check.pattern(
-                "discovery_namespace", self.discovery_namespace, NAMESPACE_PATTERN,
-                "a DNS name of 2 or more labels (a-z, 0-9, '-'), e.g. 'app01.internal'",
-                "choose a private domain name such as 'app01.internal'",
-            )
+        check.optional_pattern(
+            "machine_image_release", self.machine_image_release, AMI_RELEASE_PATTERN,
+            "the AMI name of an ECS-optimized AL2023 x86_64 release, e.g. "
+            "'al2023-ami-ecs-hvm-2023.0.20260922-kernel-6.1-x86_64'",
+            "copy the AMD64 'AMI name' of a release of aws/amazon-ecs-ami",
+        )
+        check.optional_pattern(
+            "machine_image_id", self.machine_image_id, AMI_ID_PATTERN,
+            "an AMI ID: 'ami-' and 8 or 17 hex digits",
+            "copy the image ID of an ECS-optimized AL2023 AMI, or leave it unset",
+        )
+        check.optional_pattern(
+            "discovery_namespace", self.discovery_namespace, NAMESPACE_PATTERN,
+            "a DNS name of 2 or more labels (a-z, 0-9, '-'), e.g. 'app01.internal'",
+            "choose a private domain name such as 'app01.internal'",
+        )
         check.int_range("target_capacity_percent", self.target_capacity_percent, 1, 100)
         check.int_range(
             "rolling_update_min_healthy_percent", self.rolling_update_min_healthy_percent, 0, 100

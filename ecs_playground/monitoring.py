@@ -30,7 +30,6 @@ from .props import doc, documented, setting
 from .validation import Checker, raise_if_invalid, validator
 
 EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[^@\s]+"
-DASHBOARD_NAME_PATTERN = r"[A-Za-z0-9_-]{1,255}"
 WIDTH = 24
 """A dashboard row is 24 units wide."""
 
@@ -43,6 +42,20 @@ SERVICE_WIDGETS: tuple[tuple[str, Callable[[ServiceMetrics], cw.Metric]], ...] =
 )
 """The per-service widgets of every services dashboard: title, and the service's metric it adds
 one line for (labelled with the service's name). Two rows: the first three, then the rest."""
+
+SERVICE_SEARCH_WIDGETS: tuple[tuple[str, str, str, str | None], ...] = (
+    ("Service CPU utilization, %", "AWS/ECS", "CPUUtilization", None),
+    ("Service memory utilization, %", "AWS/ECS", "MemoryUtilization", None),
+    ("Running (and desired) tasks", "ECS/ContainerInsights", "RunningTaskCount",
+     "DesiredTaskCount"),
+)
+"""The cluster-wide ECS widgets of `Monitoring`: title, namespace, the metric on the left axis and
+the one on the right (if any), each a search that finds every service of the cluster (Average)."""
+
+
+def heading(text: str) -> cw.TextWidget:
+    """A section heading across a dashboard row."""
+    return cw.TextWidget(markdown=f"## {text}", width=WIDTH, height=1)
 
 
 @documented
@@ -69,11 +82,7 @@ class MonitoringProps:
                 "email_subscriptions", address, EMAIL_PATTERN, "e-mail addresses",
                 "write each as name@example.org",
             )
-        if self.dashboard_name is not None:
-            check.pattern(
-                "dashboard_name", self.dashboard_name, DASHBOARD_NAME_PATTERN,
-                "1-255 letters, digits, '-' or '_'", "rename it, or leave it unset",
-            )
+        check.physical_name("dashboard_name", self.dashboard_name, "rename it, or leave it unset")
 
 
 class ServicesWidgets:
@@ -135,9 +144,7 @@ class Monitoring(Construct):
             self, "Dashboard", dashboard_name=props.dashboard_name,
             default_interval=Duration.hours(3),
         )
-        self.dashboard.add_widgets(
-            cw.TextWidget(markdown="## Services", width=WIDTH, height=1)
-        )
+        self.dashboard.add_widgets(heading("Services"))
         self._services = ServicesWidgets(self.dashboard)
 
     def notify(self, alarms: Mapping[str, cw.Alarm]) -> None:
@@ -157,28 +164,20 @@ class Monitoring(Construct):
         self.notify(cluster.alarms)
         name = cluster.ecs_cluster.cluster_name
 
-        def search(namespace: str, metric_name: str, statistic: str) -> cw.MathExpression:
+        def search(namespace: str, metric_name: str) -> cw.MathExpression:
             return cw.MathExpression(
                 expression=(f"SEARCH('{{{namespace},ClusterName,ServiceName}} "
                             f"MetricName=\"{metric_name}\" ClusterName=\"{name}\"', "
-                            f"'{statistic}', 60)"),
+                            "'Average', 60)"),
                 using_metrics={}, period=PERIOD,
             )
 
-        self.dashboard.add_widgets(
-            cw.GraphWidget(title="Service CPU utilization, %", width=8, height=6,
-                           left=[search("AWS/ECS", "CPUUtilization", "Average")]),
-            cw.GraphWidget(title="Service memory utilization, %", width=8, height=6,
-                           left=[search("AWS/ECS", "MemoryUtilization", "Average")]),
-            cw.GraphWidget(
-                title="Running (and desired) tasks", width=8, height=6,
-                left=[search("ECS/ContainerInsights", "RunningTaskCount", "Average")],
-                right=[search("ECS/ContainerInsights", "DesiredTaskCount", "Average")],
-            ),
-        )
-        self.dashboard.add_widgets(
-            cw.TextWidget(markdown="## Cluster", width=WIDTH, height=1)
-        )
+        self.dashboard.add_widgets(*(
+            cw.GraphWidget(title=title, width=8, height=6, left=[search(namespace, left)],
+                           right=[search(namespace, right)] if right else None)
+            for title, namespace, left, right in SERVICE_SEARCH_WIDGETS
+        ))
+        self.dashboard.add_widgets(heading("Cluster"))
         self.dashboard.add_widgets(
             cw.GraphWidget(
                 title="Cluster reservation, %", width=12, height=6,
@@ -195,9 +194,7 @@ class Monitoring(Construct):
     def add_database(self, database: MySqlDatabase) -> None:
         """Send the database's alarms to the topic; add its widgets to the dashboard."""
         self.notify(database.alarms)
-        self.dashboard.add_widgets(
-            cw.TextWidget(markdown="## Database", width=WIDTH, height=1)
-        )
+        self.dashboard.add_widgets(heading("Database"))
         self.dashboard.add_widgets(*(
             cw.GraphWidget(title=title, width=6, height=6, left=[read(label=label)])
             for title, read, label in (
@@ -224,7 +221,7 @@ class ServicesDashboard(Construct):
     def __init__(self, scope: Construct, id: str, *, title: str) -> None:
         super().__init__(scope, id)
         self.dashboard = cw.Dashboard(self, "Dashboard", default_interval=Duration.hours(3))
-        self.dashboard.add_widgets(cw.TextWidget(markdown=f"## {title}", width=WIDTH, height=1))
+        self.dashboard.add_widgets(heading(title))
         self._services = ServicesWidgets(self.dashboard)
 
     def add_service(self, service: ClassicLoadBalancedService) -> None:

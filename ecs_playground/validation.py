@@ -21,6 +21,10 @@ from aws_cdk import Token
 
 PORT_MIN = 1
 PORT_MAX = 65535
+PHYSICAL_NAME_PATTERN = r"[A-Za-z0-9_-]{1,255}"
+"""A physical name a caller may give instead of CloudFormation's generated one: an ECS cluster,
+service or task family, a CloudWatch dashboard."""
+PHYSICAL_NAME_ALLOWED = "1-255 letters, digits, '-' or '_'"
 BOUNDS = "ecs_playground.bounds"
 TYPE_FIX = "ecs_playground.type_fix"
 """Field metadata: what to pass instead, added to the message of a value of the wrong type."""
@@ -124,6 +128,18 @@ class Checker:
         if not ok:
             self.add(prop, value, allowed, fix)
         return ok
+
+    def optional_pattern(
+        self, prop: str, value: str | None, regex: str, allowed: str, fix: str
+    ) -> bool:
+        """`pattern` for an optional prop: unset (None) is valid."""
+        return value is None or self.pattern(prop, value, regex, allowed, fix)
+
+    def physical_name(self, prop: str, value: str | None, fix: str) -> bool:
+        """An optional physical name (`PHYSICAL_NAME_PATTERN`); unset, CloudFormation generates
+        one."""
+        return self.optional_pattern(prop, value, PHYSICAL_NAME_PATTERN, PHYSICAL_NAME_ALLOWED,
+                                     fix)
 
     def bounds(self, props: Any) -> None:
         """Check every field of `props` that declares a range (`BOUNDS` in its metadata)."""
