@@ -39,7 +39,8 @@ from emulator.compat.util import physical_id, props
 
 def get_att(**attributes: str) -> Mapping[str, str]:
     """A model's ``Fn::GetAtt`` attributes, read-only: ``get_att(Arn="arn")`` answers ``Arn``
-    with the model's ``arn``."""
+    with the model's ``arn``; a dotted path reads on (``"namespace.dns_properties.HostedZoneId"``:
+    an attribute, then a key of a dict)."""
     return MappingProxyType(attributes)
 
 
@@ -69,7 +70,7 @@ class EmulatedModel(CloudFormationModel):
     """The property that names the resource (the engine keeps that name through updates); ""
     when CloudFormation generates it."""
     attributes: ClassVar[Mapping[str, str]] = get_att()
-    """``Fn::GetAtt`` attribute -> the name of the model's attribute that answers it."""
+    """``Fn::GetAtt`` attribute -> the model's attribute that answers it (see :func:`get_att`)."""
     replace_on: ClassVar[tuple[str, ...] | None] = None
     """The properties (dotted paths into ``Properties``) whose change replaces the resource;
     a change of any other goes to :meth:`update_in_place`. None: every update replaces it."""
@@ -135,7 +136,10 @@ class EmulatedModel(CloudFormationModel):
     def get_cfn_attribute(self, attribute_name: str) -> str:
         if attribute_name not in self.attributes:
             raise UnformattedGetAttTemplateException()
-        return str(getattr(self, self.attributes[attribute_name]))
+        value: Any = self
+        for part in self.attributes[attribute_name].split("."):
+            value = value[part] if isinstance(value, Mapping) else getattr(value, part)
+        return str(value)
 
     def is_created(self) -> bool:
         return True

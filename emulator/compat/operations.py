@@ -128,25 +128,17 @@ class PrivateDnsNamespace(EmulatedModel):
     namespace ID (``Id``, ``Arn``, ``HostedZoneId`` attributes). Deleting it deletes the zone."""
 
     cfn_type = "AWS::ServiceDiscovery::PrivateDnsNamespace"
-    attributes = get_att(Id="namespace_id", Arn="arn", HostedZoneId="hosted_zone_id")
+    attributes = get_att(
+        Id="namespace.id", Arn="namespace.arn", HostedZoneId="namespace.dns_properties.HostedZoneId"
+    )
     replace_on = ("Name", "Vpc")
 
-    def _namespace(self) -> Any:
+    @property
+    def namespace(self) -> Any:
+        """The namespace in moto's Cloud Map backend."""
         return servicediscovery_backends[self.account_id][self.region_name].get_namespace(
             self.name
         )
-
-    @property
-    def namespace_id(self) -> str:
-        return str(self._namespace().id)
-
-    @property
-    def arn(self) -> str:
-        return str(self._namespace().arn)
-
-    @property
-    def hosted_zone_id(self) -> str:
-        return str(self._namespace().dns_properties["HostedZoneId"])
 
     @classmethod
     def create(
@@ -179,7 +171,7 @@ class PrivateDnsNamespace(EmulatedModel):
         self, name: str, properties: dict[str, Any], account_id: str, region_name: str
     ) -> PrivateDnsNamespace:
         """Description and SOA TTL change in place (a new name or VPC replaces the namespace)."""
-        namespace = self._namespace()
+        namespace = self.namespace
         namespace.description = properties.get("Description")
         soa = (properties.get("Properties") or {}).get("DnsProperties", {}).get("SOA")
         if soa:
@@ -194,25 +186,15 @@ class DiscoveryService(EmulatedModel):
 
     cfn_type = "AWS::ServiceDiscovery::Service"
     name_property = "Name"
-    attributes = get_att(Id="service_id", Arn="arn", Name="service_name")
+    attributes = get_att(Id="service.id", Arn="service.arn", Name="service.name")
     replace_on = (
         "Name", "NamespaceId", "HealthCheckCustomConfig", "Type", "DnsConfig.RoutingPolicy"
     )
 
-    def _service(self) -> Any:
+    @property
+    def service(self) -> Any:
+        """The service in moto's Cloud Map backend."""
         return servicediscovery_backends[self.account_id][self.region_name].get_service(self.name)
-
-    @property
-    def service_id(self) -> str:
-        return str(self._service().id)
-
-    @property
-    def arn(self) -> str:
-        return str(self._service().arn)
-
-    @property
-    def service_name(self) -> str:
-        return str(self._service().name)
 
     @classmethod
     def create(
