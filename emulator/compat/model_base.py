@@ -14,13 +14,13 @@ implements that interface once; a model declares what it is::
         replace_on = None                        # properties whose change replaces it (None: all)
 
         @classmethod
-        def create(cls, name, properties, account_id, region_name): ...   # in moto's backend
-        def delete(self, account_id, region_name): ...                    # from moto's backend
-        def update_in_place(self, name, properties, account_id, region_name): ...
+        def create(cls, resource_name, properties, account_id, region_name): ...  # in moto
+        def delete(self, account_id, region_name): ...                            # from moto
+        def update_in_place(self, name, properties, account_id, region_name): ... # if replace_on
 
 :func:`register` makes moto's engine see the models (it only knows ``CloudFormationModel``'s
-direct subclasses); :func:`patch_model` gives one of moto's own models our create, update or
-delete.
+direct subclasses); :func:`patch_model` gives one of moto's own models our create, update,
+delete or physical ID.
 """
 
 from __future__ import annotations
