@@ -41,10 +41,12 @@ def apply_all() -> None:
         ec2,
         ecs,
         local_mysql,
+        operations,
         services,
     )
 
     cfn_models.apply()
+    operations.apply()
     cfn_engine.apply()
     change_sets.apply()
     custom_resources.apply()

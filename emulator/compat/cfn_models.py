@@ -7,12 +7,10 @@ exists afterwards (``describe-stack-resources`` lists it and its service API sho
 
 from __future__ import annotations
 
-import functools
 import json
 from typing import Any
 
 from moto.autoscaling.models import autoscaling_backends
-from moto.core.common_models import CloudFormationModel
 from moto.ec2.models import ec2_backends
 from moto.ecs.models import ecs_backends
 from moto.rds.models import rds_backends
@@ -21,81 +19,14 @@ from moto.secretsmanager.models import secretsmanager_backends
 from moto.sns.models import sns_backends
 from moto.utilities.utils import get_partition
 
-from emulator.compat.util import camel_keys, physical_id, props
+from emulator.compat.model_base import EmulatedModel, get_att, register
+from emulator.compat.util import camel_keys, physical_id
 
 
-class _Simple(CloudFormationModel):
-    """Common plumbing: a name, a physical ID, no attributes, created at once."""
-
-    cfn_type = ""
-
-    def __init__(
-        self, name: str, account_id: str, region_name: str, properties: dict[str, Any]
-    ) -> None:
-        self.name = name
-        self.account_id = account_id
-        self.region_name = region_name
-        self.properties = properties
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.name
-
-    @classmethod
-    def cloudformation_type(cls) -> str:  # type: ignore[override]
-        return cls.cfn_type
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return False
-
-    def is_created(self) -> bool:
-        return True
-
-    def delete(self, account_id: str, region_name: str) -> None:
-        """Remove the resource from its service backend (nothing by default)."""
-
-    @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        original_resource: Any,
-        new_resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-    ) -> Any:
-        """Replace: delete the old resource, create the new one."""
-        original_resource.delete(account_id, region_name)
-        return cls.create_from_cloudformation_json(
-            new_resource_name, cloudformation_json, account_id, region_name
-        )
-
-    @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
-    ) -> None:
-        """Unused: deletion goes through :meth:`delete` on the parsed resource."""
-
-
-class CdkMetadata(_Simple):
+class CdkMetadata(EmulatedModel):
     """``AWS::CDK::Metadata``: CDK's analytics marker, a resource in CloudFormation."""
 
     cfn_type = "AWS::CDK::Metadata"
-
-    @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> CdkMetadata:
-        return cls(resource_name, account_id, region_name, props(cloudformation_json))
 
 
 def _generate_secret_string(backend: Any, spec: dict[str, Any]) -> str:
@@ -120,12 +51,14 @@ def _generate_secret_string(backend: Any, spec: dict[str, Any]) -> str:
     return json.dumps(value)
 
 
-class Secret(_Simple):
+class Secret(EmulatedModel):
     """``AWS::SecretsManager::Secret`` with ``SecretString`` or ``GenerateSecretString``; Ref is
     the ARN.
     """
 
     cfn_type = "AWS::SecretsManager::Secret"
+    name_property = "Name"
+    attributes = get_att(Id="arn")
 
     def __init__(
         self, arn: str, account_id: str, region_name: str, properties: dict[str, Any]
@@ -133,27 +66,10 @@ class Secret(_Simple):
         super().__init__(arn, account_id, region_name, properties)
         self.arn = arn
 
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
-
     @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Id"
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        return self.arn
-
-    @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, resource_name: str, properties: dict[str, Any], account_id: str, region_name: str
     ) -> Secret:
-        properties = props(cloudformation_json)
         backend = secretsmanager_backends[account_id][region_name]
         value = properties.get("SecretString")
         if value is None:
@@ -191,7 +107,7 @@ def _rds_connection_fields(account_id: str, region_name: str, target_id: str) ->
     }
 
 
-class SecretTargetAttachment(_Simple):
+class SecretTargetAttachment(EmulatedModel):
     """``AWS::SecretsManager::SecretTargetAttachment``: writes engine/host/port into the secret
     JSON.
     """
@@ -199,15 +115,9 @@ class SecretTargetAttachment(_Simple):
     cfn_type = "AWS::SecretsManager::SecretTargetAttachment"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, resource_name: str, properties: dict[str, Any], account_id: str, region_name: str
     ) -> SecretTargetAttachment:
-        properties = props(cloudformation_json)
         secret_id = physical_id(properties["SecretId"])
         if properties.get("TargetType") == "AWS::RDS::DBInstance":
             backend = secretsmanager_backends[account_id][region_name]
@@ -219,7 +129,7 @@ class SecretTargetAttachment(_Simple):
         return cls(secret_id, account_id, region_name, properties)
 
 
-class _SecurityGroupRule(_Simple):
+class _SecurityGroupRule(EmulatedModel):
     """One rule on an existing security group; the physical ID is the rule ID."""
 
     direction = ""
@@ -258,15 +168,10 @@ class _SecurityGroupRule(_Simple):
         }
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, resource_name: str, properties: dict[str, Any], account_id: str, region_name: str
     ) -> _SecurityGroupRule:
-        rule = cls(resource_name, account_id, region_name, props(cloudformation_json))
+        rule = cls(resource_name, account_id, region_name, properties)
         backend = ec2_backends[account_id][region_name]
         authorize = getattr(backend, f"authorize_security_group_{cls.direction}")
         rules, _ = authorize(**rule._rule_args())
@@ -298,25 +203,16 @@ class SecurityGroupIngress(_SecurityGroupRule):
     peer_prefix_key = "SourcePrefixListId"
 
 
-class CapacityProvider(_Simple):
+class CapacityProvider(EmulatedModel):
     """``AWS::ECS::CapacityProvider`` backed by an Auto Scaling group; Ref is the name."""
 
     cfn_type = "AWS::ECS::CapacityProvider"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
+    name_property = "Name"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, resource_name: str, properties: dict[str, Any], account_id: str, region_name: str
     ) -> CapacityProvider:
-        properties = props(cloudformation_json)
         name = properties.get("Name", resource_name)
         details = camel_keys(properties.get("AutoScalingGroupProvider", {}))
         asg = details.get("autoScalingGroupArn", "")
@@ -336,7 +232,7 @@ class CapacityProvider(_Simple):
             backend.delete_capacity_provider(self.name)
 
 
-class ClusterCapacityProviderAssociations(_Simple):
+class ClusterCapacityProviderAssociations(EmulatedModel):
     """``AWS::ECS::ClusterCapacityProviderAssociations``: sets a cluster's providers and default
     strategy.
     """
@@ -344,15 +240,9 @@ class ClusterCapacityProviderAssociations(_Simple):
     cfn_type = "AWS::ECS::ClusterCapacityProviderAssociations"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, resource_name: str, properties: dict[str, Any], account_id: str, region_name: str
     ) -> ClusterCapacityProviderAssociations:
-        properties = props(cloudformation_json)
         cluster = physical_id(properties["Cluster"]).split("/")[-1]
         ecs_backends[account_id][region_name].put_cluster_capacity_providers(
             cluster,
@@ -367,25 +257,16 @@ class ClusterCapacityProviderAssociations(_Simple):
             backend.put_cluster_capacity_providers(self.name, [], [])
 
 
-class LifecycleHook(_Simple):
+class LifecycleHook(EmulatedModel):
     """``AWS::AutoScaling::LifecycleHook`` on an Auto Scaling group."""
 
     cfn_type = "AWS::AutoScaling::LifecycleHook"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "LifecycleHookName"
+    name_property = "LifecycleHookName"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, resource_name: str, properties: dict[str, Any], account_id: str, region_name: str
     ) -> LifecycleHook:
-        properties = props(cloudformation_json)
         name = properties.get("LifecycleHookName", resource_name)
         hook = cls(name, account_id, region_name, properties)
         autoscaling_backends[account_id][region_name].create_lifecycle_hook(
@@ -406,21 +287,15 @@ class LifecycleHook(_Simple):
         autoscaling_backends[account_id][region_name].delete_lifecycle_hook(self.group, self.name)
 
 
-class Subscription(_Simple):
+class Subscription(EmulatedModel):
     """``AWS::SNS::Subscription``; Ref is the subscription ARN."""
 
     cfn_type = "AWS::SNS::Subscription"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, resource_name: str, properties: dict[str, Any], account_id: str, region_name: str
     ) -> Subscription:
-        properties = props(cloudformation_json)
         subscription = sns_backends[account_id][region_name].subscribe(
             physical_id(properties["TopicArn"]),
             physical_id(properties["Endpoint"]),
@@ -432,21 +307,15 @@ class Subscription(_Simple):
         sns_backends[account_id][region_name].unsubscribe(self.name)
 
 
-class BucketPolicy(_Simple):
+class BucketPolicy(EmulatedModel):
     """``AWS::S3::BucketPolicy``: puts the policy document on the bucket."""
 
     cfn_type = "AWS::S3::BucketPolicy"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, resource_name: str, properties: dict[str, Any], account_id: str, region_name: str
     ) -> BucketPolicy:
-        properties = props(cloudformation_json)
         bucket = physical_id(properties["Bucket"])
         s3_backends[account_id][get_partition(region_name)].put_bucket_policy(
             bucket, json.dumps(properties["PolicyDocument"]).encode("utf-8")
@@ -459,22 +328,16 @@ class BucketPolicy(_Simple):
             backend.delete_bucket_policy(self.name)
 
 
-class TopicPolicy(_Simple):
+class TopicPolicy(EmulatedModel):
     """``AWS::SNS::TopicPolicy``: sets the policy of each listed topic; deleting it restores
     their default policies. The physical ID lists the topic ARNs (comma-separated)."""
 
     cfn_type = "AWS::SNS::TopicPolicy"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, resource_name: str, properties: dict[str, Any], account_id: str, region_name: str
     ) -> TopicPolicy:
-        properties = props(cloudformation_json)
         backend = sns_backends[account_id][region_name]
         document = json.dumps(properties["PolicyDocument"])
         topics = [physical_id(topic) for topic in properties["Topics"]]
@@ -492,7 +355,7 @@ class TopicPolicy(_Simple):
                 )
 
 
-NEW_MODELS: tuple[type[_Simple], ...] = (
+NEW_MODELS: tuple[type[EmulatedModel], ...] = (
     CdkMetadata,
     Secret,
     SecretTargetAttachment,
@@ -507,17 +370,6 @@ NEW_MODELS: tuple[type[_Simple], ...] = (
 )
 
 
-def _model_list() -> list[type[CloudFormationModel]]:
-    """moto's direct subclasses plus ours (which derive from ``_Simple``, not directly)."""
-    from emulator.compat import operations
-
-    return [*CloudFormationModel.__subclasses__(), *NEW_MODELS, *operations.MODELS]
-
-
 def apply() -> None:
-    """Make moto's engine see the new models (its type map is cached on first use)."""
-    from moto.cloudformation import parsing
-
-    parsing.get_model_list = functools.lru_cache(_model_list)
-    for cached in (parsing.get_model_map, parsing.get_name_type_map):
-        cached.cache_clear()
+    """Make moto's engine see the new models."""
+    register(*NEW_MODELS)

@@ -1,9 +1,9 @@
 """Change sets as a deploy that prepares, checks, then executes them needs (moto 5.2.5 lacks both).
 
 ``DeleteChangeSet`` of a change set that does not exist, on a stack that does, succeeds as on
-CloudFormation (``cfn_engine`` answered ``ChangeSetNotFound``): the CDK CLI deletes the change set
-name it is about to create first, so ``cdk deploy --change-set-name NEW`` failed on an existing
-stack.
+CloudFormation (``cfn_engine.execution`` answered ``ChangeSetNotFound``): the CDK CLI deletes the
+change set name it is about to create first, so ``cdk deploy --change-set-name NEW`` failed on an
+existing stack.
 
 ``DescribeChangeSet`` says whether each modified resource is replaced.
 
@@ -28,7 +28,7 @@ from typing import Any
 
 from moto.cloudformation import models as cfn_models
 
-from emulator.compat import cfn_engine
+from emulator.compat.cfn_engine import execution
 
 _MISSING = object()
 
@@ -97,7 +97,7 @@ def diff(self: Any) -> list[Any]:
     return changes
 
 
-_engine_delete = cfn_engine.delete_change_set
+_engine_delete = execution.delete_change_set
 
 
 def delete_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
@@ -105,7 +105,7 @@ def delete_change_set(self: Any, change_set_name: str, stack_name: str | None = 
     exist: ``find_change_set`` looks it up among live stacks)."""
     try:
         _engine_delete(self, change_set_name, stack_name)
-    except cfn_engine.ChangeSetNotFound:
+    except execution.ChangeSetNotFound:
         if stack_name is None or not any(stack_name in (s.name, s.stack_id)
                                          for s in self.stacks.values()):
             raise

@@ -30,6 +30,7 @@ from moto.s3.models import s3_backends
 from moto.utilities.utils import get_partition
 
 from emulator.compat import lambda_code, notes
+from emulator.compat.model_base import patch_model
 from emulator.compat.util import physical_id, props
 
 
@@ -304,9 +305,7 @@ def delete(self: Any, account_id: str, region_name: str) -> None:
 def apply() -> None:
     """Route every ``Custom::*`` / ``AWS::CloudFormation::CustomResource`` to the registry."""
     model = custom_model.CustomModel
-    model.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
-    model.update_from_cloudformation_json = classmethod(update)  # type: ignore[method-assign,assignment]
-    model.delete = delete  # type: ignore[attr-defined]
+    patch_model(model, create=create, update=update, delete=delete)
     from moto.cloudformation import parsing
 
     original = parsing.resource_class_from_type

@@ -22,6 +22,8 @@ from moto.ec2.models import (
 from moto.ec2.models import subnets as subnet_models
 from moto.ec2.models import vpn_gateway as gateway_models
 
+from emulator.compat.model_base import patch_model
+
 
 def _ec2(account_id: str, region_name: str) -> Any:
     return ec2_backends[account_id][region_name]
@@ -164,20 +166,22 @@ def auto_scaling_group_create(
 
 def apply() -> None:
     """Give the types their delete (and the association its real ID)."""
-    route_tables.Route.delete = route_delete  # type: ignore[attr-defined]
-    route_tables.RouteTable.delete = route_table_delete  # type: ignore[attr-defined]
-    subnet_models.SubnetRouteTableAssociation.delete = association_delete  # type: ignore[attr-defined]
+    patch_model(route_tables.Route, delete=route_delete)
+    patch_model(route_tables.RouteTable, delete=route_table_delete)
     association = subnet_models.SubnetRouteTableAssociation
-    association.create_from_cloudformation_json = classmethod(association_create)  # type: ignore[method-assign,assignment]
-    association.physical_resource_id = property(  # type: ignore[assignment,method-assign]
-        lambda self: getattr(self, "association_id", None) or self.route_table_id
+    patch_model(
+        association,
+        create=association_create,
+        delete=association_delete,
+        physical_id=lambda self: getattr(self, "association_id", None) or self.route_table_id,
     )
-    nat_gateways.NatGateway.delete = nat_gateway_delete  # type: ignore[attr-defined]
-    elastic_ip_addresses.ElasticAddress.delete = address_delete  # type: ignore[attr-defined]
-    internet_gateways.InternetGateway.delete = gateway_delete  # type: ignore[attr-defined]
-    gateway_models.VPCGatewayAttachment.delete = attachment_delete  # type: ignore[attr-defined]
-    flow_logs.FlowLogs.delete = flow_log_delete  # type: ignore[attr-defined]
-    as_models.FakeAutoScalingGroup.delete = auto_scaling_group_delete  # type: ignore[method-assign]
-    as_models.FakeAutoScalingGroup.create_from_cloudformation_json = classmethod(  # type: ignore[method-assign,assignment]
-        auto_scaling_group_create
+    patch_model(nat_gateways.NatGateway, delete=nat_gateway_delete)
+    patch_model(elastic_ip_addresses.ElasticAddress, delete=address_delete)
+    patch_model(internet_gateways.InternetGateway, delete=gateway_delete)
+    patch_model(gateway_models.VPCGatewayAttachment, delete=attachment_delete)
+    patch_model(flow_logs.FlowLogs, delete=flow_log_delete)
+    patch_model(
+        as_models.FakeAutoScalingGroup,
+        create=auto_scaling_group_create,
+        delete=auto_scaling_group_delete,
     )

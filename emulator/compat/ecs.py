@@ -21,6 +21,7 @@ from moto.ecs.models import ecs_backends
 from moto.moto_api._internal import mock_random
 
 from emulator.compat import cfn_stabilize, notes
+from emulator.compat.model_base import patch_model
 from emulator.compat.util import camel, camel_keys, physical_id, props
 from emulator.runtime import scheduler
 
@@ -477,14 +478,16 @@ def deregister_gone(account_id: str, region_name: str) -> None:
 
 def apply() -> None:
     """Install the ECS fixes on moto's models."""
-    ecs_models.TaskDefinition.create_from_cloudformation_json = classmethod(task_definition_create)  # type: ignore[method-assign,assignment]
-    ecs_models.TaskDefinition.update_from_cloudformation_json = classmethod(task_definition_update)  # type: ignore[method-assign,assignment]
-    ecs_models.TaskDefinition.delete = task_definition_delete  # type: ignore[attr-defined]
+    patch_model(
+        ecs_models.TaskDefinition,
+        create=task_definition_create,
+        update=task_definition_update,
+        delete=task_definition_delete,
+    )
     cfn_stabilize.RESTORERS["AWS::ECS::TaskDefinition"] = task_definition_restore
     cfn_stabilize.STABILIZERS["AWS::ECS::Service"] = service_stabilizer
-    ecs_models.Cluster.create_from_cloudformation_json = classmethod(cluster_create)  # type: ignore[method-assign,assignment]
-    ecs_models.Cluster.delete = cluster_delete  # type: ignore[attr-defined]
-    ecs_models.Service.create_from_cloudformation_json = classmethod(service_create)  # type: ignore[method-assign,assignment]
-    ecs_models.Service.update_from_cloudformation_json = classmethod(service_update)  # type: ignore[method-assign,assignment]
-    ecs_models.Service.delete = service_delete  # type: ignore[attr-defined]
+    patch_model(ecs_models.Cluster, create=cluster_create, delete=cluster_delete)
+    patch_model(
+        ecs_models.Service, create=service_create, update=service_update, delete=service_delete
+    )
     ecs_models.EC2ContainerServiceBackend.describe_capacity_providers = describe_capacity_providers  # type: ignore[method-assign]

@@ -25,8 +25,8 @@ from moto.servicediscovery.models import servicediscovery_backends
 from moto.utilities.utils import get_partition
 
 from emulator.compat import ecs
-from emulator.compat.cfn_models import _Simple
-from emulator.compat.util import physical_id, props
+from emulator.compat.model_base import EmulatedModel, get_att, register
+from emulator.compat.util import physical_id
 
 # ---------------------------------------------------------------- CloudWatch
 
@@ -63,22 +63,13 @@ def _int(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
-class Alarm(_Simple):
+class Alarm(EmulatedModel):
     """``AWS::CloudWatch::Alarm`` (single metric or ``Metrics`` with math expressions); Ref is the
     name, ``Arn`` its ARN. An update puts the alarm again under its name (in place)."""
 
     cfn_type = "AWS::CloudWatch::Alarm"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "AlarmName"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Arn"
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        return self.arn
+    name_property = "AlarmName"
+    attributes = get_att(Arn="arn")
 
     @property
     def arn(self) -> str:
@@ -86,15 +77,9 @@ class Alarm(_Simple):
         return str(alarm.alarm_arn)
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, resource_name: str, properties: dict[str, Any], account_id: str, region_name: str
     ) -> Alarm:
-        properties = props(cloudformation_json)
         name = properties.get("AlarmName", resource_name)
         metrics = properties.get("Metrics")
         cloudwatch_backends[account_id][region_name].put_metric_alarm(
@@ -130,61 +115,35 @@ class Alarm(_Simple):
     def delete(self, account_id: str, region_name: str) -> None:
         cloudwatch_backends[account_id][region_name].delete_alarms([self.name])
 
-    @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        original_resource: Any,
-        new_resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-    ) -> Any:
-        """Put again under the kept name (in place); a new ``AlarmName`` replaces it."""
-        if new_resource_name != original_resource.name:
-            original_resource.delete(account_id, region_name)
-        return cls.create_from_cloudformation_json(
-            new_resource_name, cloudformation_json, account_id, region_name
-        )
+    def replaced_by(self, name: str, properties: dict[str, Any]) -> bool:
+        """A new ``AlarmName`` replaces the alarm; anything else puts it again under its name."""
+        return name != self.name
 
 
 # ---------------------------------------------------------------- Cloud Map
 
 
-class PrivateDnsNamespace(_Simple):
+class PrivateDnsNamespace(EmulatedModel):
     """``AWS::ServiceDiscovery::PrivateDnsNamespace`` with its private hosted zone; Ref is the
     namespace ID (``Id``, ``Arn``, ``HostedZoneId`` attributes). Deleting it deletes the zone."""
 
     cfn_type = "AWS::ServiceDiscovery::PrivateDnsNamespace"
+    attributes = get_att(
+        Id="namespace.id", Arn="namespace.arn", HostedZoneId="namespace.dns_properties.HostedZoneId"
+    )
+    replace_on = ("Name", "Vpc")
 
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr in ("Id", "Arn", "HostedZoneId")
-
-    def _namespace(self) -> Any:
+    @property
+    def namespace(self) -> Any:
+        """The namespace in moto's Cloud Map backend."""
         return servicediscovery_backends[self.account_id][self.region_name].get_namespace(
             self.name
         )
 
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        namespace = self._namespace()
-        return str(
-            {
-                "Id": namespace.id,
-                "Arn": namespace.arn,
-                "HostedZoneId": namespace.dns_properties["HostedZoneId"],
-            }[attribute_name]
-        )
-
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, resource_name: str, properties: dict[str, Any], account_id: str, region_name: str
     ) -> PrivateDnsNamespace:
-        properties = props(cloudformation_json)
         backend = servicediscovery_backends[account_id][region_name]
         operation = backend.get_operation(
             backend.create_private_dns_namespace(
@@ -208,64 +167,39 @@ class PrivateDnsNamespace(_Simple):
         if zone and zone in zones.zones:
             zones.delete_hosted_zone(zone)
 
-    @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        original_resource: Any,
-        new_resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-    ) -> Any:
-        """Description and SOA TTL change in place; a new name or VPC replaces the namespace."""
-        properties = props(cloudformation_json)
-        old = original_resource.properties
-        if properties["Name"] != old["Name"] or physical_id(properties["Vpc"]) != physical_id(
-            old["Vpc"]
-        ):
-            original_resource.delete(account_id, region_name)
-            return cls.create_from_cloudformation_json(
-                new_resource_name, cloudformation_json, account_id, region_name
-            )
-        namespace = original_resource._namespace()
+    def update_in_place(
+        self, name: str, properties: dict[str, Any], account_id: str, region_name: str
+    ) -> PrivateDnsNamespace:
+        """Description and SOA TTL change in place (a new name or VPC replaces the namespace)."""
+        namespace = self.namespace
         namespace.description = properties.get("Description")
         soa = (properties.get("Properties") or {}).get("DnsProperties", {}).get("SOA")
         if soa:
             namespace.dns_properties["SOA"] = soa
-        original_resource.properties = properties
-        return original_resource
+        self.properties = properties
+        return self
 
 
-class DiscoveryService(_Simple):
+class DiscoveryService(EmulatedModel):
     """``AWS::ServiceDiscovery::Service``; Ref is the service ID (``Id``, ``Arn``, ``Name``).
     DNS records, description and health check change in place."""
 
     cfn_type = "AWS::ServiceDiscovery::Service"
+    name_property = "Name"
+    attributes = get_att(Id="service.id", Arn="service.arn", Name="service.name")
+    replace_on = (
+        "Name", "NamespaceId", "HealthCheckCustomConfig", "Type", "DnsConfig.RoutingPolicy"
+    )
 
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr in ("Id", "Arn", "Name")
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        service = servicediscovery_backends[self.account_id][self.region_name].get_service(
-            self.name
-        )
-        return str({"Id": service.id, "Arn": service.arn, "Name": service.name}[attribute_name])
+    @property
+    def service(self) -> Any:
+        """The service in moto's Cloud Map backend."""
+        return servicediscovery_backends[self.account_id][self.region_name].get_service(self.name)
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, resource_name: str, properties: dict[str, Any], account_id: str, region_name: str
     ) -> DiscoveryService:
-        properties = props(cloudformation_json)
         dns = dict(properties.get("DnsConfig") or {})
         namespace = properties.get("NamespaceId") or dns.get("NamespaceId")
         service = servicediscovery_backends[account_id][region_name].create_service(
@@ -284,32 +218,15 @@ class DiscoveryService(_Simple):
     def delete(self, account_id: str, region_name: str) -> None:
         servicediscovery_backends[account_id][region_name].delete_service(self.name)
 
-    @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        original_resource: Any,
-        new_resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-    ) -> Any:
+    def update_in_place(
+        self, name: str, properties: dict[str, Any], account_id: str, region_name: str
+    ) -> DiscoveryService:
         """``UpdateService`` (same ID); a new name, namespace or routing policy replaces it."""
-        properties = props(cloudformation_json)
-        old = original_resource.properties
-        keys = ("Name", "NamespaceId", "HealthCheckCustomConfig", "Type")
-        routing = [(p.get("DnsConfig") or {}).get("RoutingPolicy") for p in (properties, old)]
-        if any(properties.get(k) != old.get(k) for k in keys) or routing[0] != routing[1]:
-            original_resource.delete(account_id, region_name)
-            return cls.create_from_cloudformation_json(
-                new_resource_name, cloudformation_json, account_id, region_name
-            )
         updatable = ("Description", "DnsConfig", "HealthCheckConfig")
         details = {k: properties[k] for k in updatable if k in properties}
-        servicediscovery_backends[account_id][region_name].update_service(
-            original_resource.name, details
-        )
-        original_resource.properties = properties
-        return original_resource
+        servicediscovery_backends[account_id][region_name].update_service(self.name, details)
+        self.properties = properties
+        return self
 
 
 # ---------------------------------------------------------------- Application Auto Scaling
@@ -335,30 +252,20 @@ def _clamp_ecs_service(
         ecs.steady_state(service, reason=why)
 
 
-class ScalableTarget(_Simple):
+class ScalableTarget(EmulatedModel):
     """``AWS::ApplicationAutoScaling::ScalableTarget``; Ref is CloudFormation's
     ``resourceId|dimension|namespace``. Registering an ECS service's count brings it into
-    [min, max], as on AWS."""
+    [min, max], as on AWS. Min, max, role and suspension change in place (registered again);
+    another resource, dimension or namespace replaces the target."""
 
     cfn_type = "AWS::ApplicationAutoScaling::ScalableTarget"
+    attributes = get_att(Id="name")
+    replace_on = ("ResourceId", "ScalableDimension", "ServiceNamespace")
 
     @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Id"
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        return self.name
-
-    @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, resource_name: str, properties: dict[str, Any], account_id: str, region_name: str
     ) -> ScalableTarget:
-        properties = props(cloudformation_json)
         namespace = properties["ServiceNamespace"]
         resource_id = physical_id(properties["ResourceId"])
         dimension = properties["ScalableDimension"]
@@ -385,38 +292,14 @@ class ScalableTarget(_Simple):
         if backend._scalable_target_exists(resource_id, dimension):
             backend.deregister_scalable_target(namespace, resource_id, dimension)
 
-    @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        original_resource: Any,
-        new_resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-    ) -> Any:
-        """Min, max, role and suspension change in place (registered again); another resource,
-        dimension or namespace replaces the target."""
-        properties = props(cloudformation_json)
-        key = f"{physical_id(properties['ResourceId'])}|{properties['ScalableDimension']}|"
-        if f"{key}{properties['ServiceNamespace']}" != original_resource.name:
-            original_resource.delete(account_id, region_name)
-        return cls.create_from_cloudformation_json(
-            new_resource_name, cloudformation_json, account_id, region_name
-        )
 
 
-class ScalingPolicy(_Simple):
+class ScalingPolicy(EmulatedModel):
     """``AWS::ApplicationAutoScaling::ScalingPolicy`` (target tracking or step); Ref is the
     policy ARN, kept through an in-place update."""
 
     cfn_type = "AWS::ApplicationAutoScaling::ScalingPolicy"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Arn"
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        return self.name
+    attributes = get_att(Arn="name")
 
     def _key(self) -> tuple[str, str, str, str]:
         """(policy name, namespace, resource ID, dimension)."""
@@ -431,15 +314,10 @@ class ScalingPolicy(_Simple):
         return properties["PolicyName"], namespace, resource_id, dimension
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, resource_name: str, properties: dict[str, Any], account_id: str, region_name: str
     ) -> ScalingPolicy:
-        policy = cls("", account_id, region_name, props(cloudformation_json))
+        policy = cls("", account_id, region_name, properties)
         name, namespace, resource_id, dimension = policy._key()
         kind = policy.properties["PolicyType"]
         body_key = (
@@ -470,37 +348,32 @@ class ScalingPolicy(_Simple):
         if any(p.policy_arn == self.name for p in backend.policies.values()):
             backend.delete_scaling_policy(name, namespace, resource_id, dimension)
 
-    @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        original_resource: Any,
-        new_resource_name: str,
-        cloudformation_json: Any,
-        account_id: str,
-        region_name: str,
-    ) -> Any:
-        """Put again; the same name on the same target keeps its ARN (in place)."""
-        new = cls("", account_id, region_name, props(cloudformation_json))
-        if new._key() != original_resource._key():
-            original_resource.delete(account_id, region_name)
-            return cls.create_from_cloudformation_json(
-                new_resource_name, cloudformation_json, account_id, region_name
-            )
-        updated = cls.create_from_cloudformation_json(
-            new_resource_name, cloudformation_json, account_id, region_name
-        )
+    def replaced_by(self, name: str, properties: dict[str, Any]) -> bool:
+        """Another policy name or target replaces the policy."""
+        return type(self)("", self.account_id, self.region_name, properties)._key() != self._key()
+
+    def update_in_place(
+        self, name: str, properties: dict[str, Any], account_id: str, region_name: str
+    ) -> ScalingPolicy:
+        """Put again; the same name on the same target keeps its ARN."""
+        updated = type(self).create(name, properties, account_id, region_name)
         backend = applicationautoscaling_backends[account_id][region_name]
         for stored in backend.policies.values():
             if stored.policy_arn == updated.name:
-                stored.policy_arn = original_resource.name
-        updated.name = original_resource.name
+                stored.policy_arn = self.name
+        updated.name = self.name
         return updated
 
 
-MODELS: tuple[type[_Simple], ...] = (
+MODELS: tuple[type[EmulatedModel], ...] = (
     Alarm,
     PrivateDnsNamespace,
     DiscoveryService,
     ScalableTarget,
     ScalingPolicy,
 )
+
+
+def apply() -> None:
+    """Make moto's engine see the operations models."""
+    register(*MODELS)

@@ -15,6 +15,7 @@ from moto.rds import models as rds_models
 from moto.s3 import models as s3_models
 
 from emulator.compat import notes
+from emulator.compat.model_base import patch_model
 from emulator.compat.util import physical_id
 
 # ---------------------------------------------------------------- S3 bucket policies
@@ -296,9 +297,8 @@ def load_balancer_create(
 
 def apply() -> None:
     """Install the per-service fixes."""
-    rds_models.DBSubnetGroup.physical_resource_id = property(lambda self: self.name)  # type: ignore[attr-defined]
+    patch_model(rds_models.DBSubnetGroup, physical_id=lambda self: self.name)
     s3_models.FakeBucket.get_permission = bucket_permission  # type: ignore[method-assign]
-    rds_models.DBInstance.create_from_cloudformation_json = classmethod(db_instance_create)  # type: ignore[method-assign,assignment]
-    rds_models.DBInstance.update_from_cloudformation_json = classmethod(db_instance_update)  # type: ignore[method-assign,assignment]
-    elb_models.LoadBalancer.create_from_cloudformation_json = classmethod(load_balancer_create)  # type: ignore[method-assign,assignment]
-    kms_models.Key.create_from_cloudformation_json = classmethod(kms_key_create)  # type: ignore[method-assign,assignment]
+    patch_model(rds_models.DBInstance, create=db_instance_create, update=db_instance_update)
+    patch_model(elb_models.LoadBalancer, create=load_balancer_create)
+    patch_model(kms_models.Key, create=kms_key_create)
