@@ -94,7 +94,9 @@ class Demo:
         return subprocess.run(
             [sys.executable, "-m", "ecs_playground_app.deliver", "--plan", str(plan),
              "--cdk", CDK, *options],
-            cwd=self.root, env=emulator_cdk.environment(self.session.emulator.endpoint),
+            # the app layer is this checkout's, not installed (the wheel holds the library alone)
+            cwd=self.root, env={**emulator_cdk.environment(self.session.emulator.endpoint),
+                                "PYTHONPATH": str(REPO)},
             capture_output=True, text=True, timeout=600, check=False)
 
 
