@@ -413,32 +413,28 @@ class DatabaseUsers(Construct):
                 )
         role = self.function.role
         assert role is not None
-        for policy, why in (
-            ("AWSLambdaBasicExecutionRole", "write its own logs"),
-            ("AWSLambdaVPCAccessExecutionRole", "create and remove its ENIs in the VPC"),
-        ):
-            acknowledge.nag(
-                role,
-                f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                f"{policy}]",
-                f"the AWS-maintained policy a Lambda function needs to {why}",
+        acknowledge.nags(role, {
+            f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            f"{policy}]": f"the AWS-maintained policy a Lambda function needs to {why}"
+            for policy, why in (
+                ("AWSLambdaBasicExecutionRole", "write its own logs"),
+                ("AWSLambdaVPCAccessExecutionRole", "create and remove its ENIs in the VPC"),
             )
+        })
         acknowledge.nag(
             self.function, "AwsSolutions-L1",
             "Python 3.12 is pinned on purpose (in Lambda standard support): the handler and its "
             "bundled PyMySQL move to a newer runtime as a reviewed change, not as a side effect "
             "of a CDK upgrade",
         )
-        acknowledge.checkov(
-            self.function, "CKV_AWS_116",
+        acknowledge.checkovs(self.function, {
+            "CKV_AWS_116":
             "invoked synchronously by the custom resource framework, which reports every failure "
             "to CloudFormation; a dead-letter queue only receives failed asynchronous events",
-        )
-        acknowledge.checkov(
-            self.function, "CKV_AWS_115",
+            "CKV_AWS_115":
             "runs once per deployment; reserving concurrency would take it from the account's "
             "unreserved pool, which small accounts cannot spare (the deployment would fail)",
-        )
+        })
         acknowledge.cfn_lint(
             self.function, "W3005",
             "aws-cdk-lib writes both DependsOn and a GetAtt on a function's role; the duplicate "
@@ -456,30 +452,27 @@ class DatabaseUsers(Construct):
             "events to the provisioner (which runs in the VPC) and needs no network access to "
             "the database"
         )
-        for check, detail in (
-            ("CKV_AWS_117", ""),
-            ("CKV_AWS_116", "; CloudFormation itself records a failed event"),
-            ("CKV_AWS_115", "; it runs once per deployment"),
-            ("CKV_AWS_173", "; its only environment variable is the provisioner's function "
-                            "ARN, not a secret"),
-        ):
-            acknowledge.checkov(framework, check, framework_reason + detail)
+        acknowledge.checkovs(framework, {
+            check: framework_reason + detail for check, detail in (
+                ("CKV_AWS_117", ""),
+                ("CKV_AWS_116", "; CloudFormation itself records a failed event"),
+                ("CKV_AWS_115", "; it runs once per deployment"),
+                ("CKV_AWS_173", "; its only environment variable is the provisioner's function "
+                                "ARN, not a secret"),
+            )
+        })
         acknowledge.cfn_lint(
             framework, "W3005",
             "aws-cdk-lib writes both DependsOn and a GetAtt on the framework function's role; "
             "the duplicate is harmless",
         )
-        acknowledge.nag(
-            framework,
+        acknowledge.nags(framework, {
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-            "AWSLambdaBasicExecutionRole]",
+            "AWSLambdaBasicExecutionRole]":
             "aws-cdk-lib's custom resource framework function: the AWS-maintained policy it "
             "needs to write its own logs",
-        )
-        acknowledge.nag(
-            framework,
             f"AwsSolutions-IAM5[Resource::<{Stack.of(self).get_logical_id(self._function_cfn())}"
-            ".Arn>:*]",
+            ".Arn>:*]":
             "aws-cdk-lib's custom resource framework may invoke any version of the provisioner "
             "function (ARN:*), and that one function only",
-        )
+        })
