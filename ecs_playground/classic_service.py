@@ -228,9 +228,8 @@ class ClassicLoadBalancedService(ServiceMetrics, Construct):
         own.add_egress_rule(
             cluster.security_group, ec2.Port.tcp(host_port), f"Port {host_port} LB to fleet"
         )
-        cfn = self.load_balancer.node.default_child
-        assert isinstance(cfn, elb.CfnLoadBalancer)
-        cfn.security_groups = [own.security_group_id, shared.security_group_id]
+        self._load_balancer_cfn.security_groups = [own.security_group_id,
+                                                   shared.security_group_id]
 
     @staticmethod
     def _cloud_map_options(
@@ -293,8 +292,10 @@ class ClassicLoadBalancedService(ServiceMetrics, Construct):
                 unhealthy_threshold=props.unhealthy_threshold,
             ),
         )
-        cfn = lb.node.default_child
+        node = lb.node
+        cfn = node.default_child
         assert isinstance(cfn, elb.CfnLoadBalancer)
+        self._load_balancer_cfn = cfn
         for port, protocol in props.listeners:
             # TLS ends at the ELB: it sends plain HTTP to the host port, inside the VPC, and
             # only to the instances (its security group's one egress rule).
@@ -305,7 +306,7 @@ class ClassicLoadBalancedService(ServiceMetrics, Construct):
                 internal_protocol=elb.LoadBalancingProtocol.HTTP,
                 ssl_certificate_arn=props.certificate_arn if protocol == HTTPS else None,
                 policy_names=[SSL_POLICY_NAME] if protocol == HTTPS else None,
-                allow_connections_from=[ec2.Peer.ipv4(cidr) for cidr in props.allowed_cidrs],
+                allow_connections_from=[_ipv4(cidr) for cidr in props.allowed_cidrs],
             )
         if props.certificate_arn is not None:
             cfn.policies = [elb.CfnLoadBalancer.PoliciesProperty(
@@ -322,7 +323,7 @@ class ClassicLoadBalancedService(ServiceMetrics, Construct):
         )
         if self.access_logs_bucket.policy is not None:
             # The ELB checks at creation that it may write to the bucket.
-            lb.node.add_dependency(self.access_logs_bucket.policy)
+            node.add_dependency(self.access_logs_bucket.policy)
         return lb
 
     @functools.cached_property
@@ -424,6 +425,13 @@ def _upper_case_protocols(scope: Construct, listeners: object) -> IResolvable:
         ]
 
     return lazy_any(produce)
+
+
+@functools.cache
+def _ipv4(cidr: str) -> ec2.IPeer:
+    """`ec2.Peer.ipv4`, one object per CIDR: peers are immutable, and each new one is a jsii
+    round trip (every service's listener allows its CIDRs)."""
+    return ec2.Peer.ipv4(cidr)
 
 
 @functools.cache

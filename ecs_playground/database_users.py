@@ -246,6 +246,7 @@ class DatabaseUsers(Construct):
             "MySQL from the database users provisioner",
         )
         self._secrets = self._service_secrets(props)
+        self._secret_arns = {name: secret.secret_arn for name, secret in self._secrets.items()}
         self.function = lambda_.Function(
             self, "Function",
             description="Creates each service's MySQL user, limited to its own schema",
@@ -277,7 +278,7 @@ class DatabaseUsers(Construct):
                 "Port": Tokenization.stringify_number(database.port),
                 "MasterSecretArn": database.secret.secret_arn,
                 "Services": [
-                    {"User": name, "Schema": schema, "SecretArn": self._secrets[name].secret_arn}
+                    {"User": name, "Schema": schema, "SecretArn": self._secret_arns[name]}
                     for name, schema in props.services.items()
                 ],
                 "DropSchemas": _flag(props.drop_schemas_on_delete),
@@ -326,7 +327,8 @@ class DatabaseUsers(Construct):
         """`DB_SECRET_ARN`: the service's own secret, which a task re-reads when MySQL refuses the
         password ECS injected at start (after a rotation). An ARN, not a credential; the task role
         must be allowed to read it (`grant_rotation_pickup`)."""
-        return {"DB_SECRET_ARN": self.secret_for(service).secret_arn}
+        self.secret_for(service)  # a KeyError naming the known services
+        return {"DB_SECRET_ARN": self._secret_arns[service]}
 
     def grant_rotation_pickup(self, service: str, task_role: iam.IGrantable) -> None:
         """Let a service's task role read its own secret (`GetSecretValue`, and `kms:Decrypt`
