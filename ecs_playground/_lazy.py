@@ -30,12 +30,8 @@ def lazy_any(produce: Callable[[], Any]) -> IResolvable:
 
 
 @jsii.implements(IStableStringProducer)
-class _StringProducer:
-    def __init__(self, produce: Callable[[], str]) -> None:
-        self._produce = produce
-
-    def produce(self) -> str:
-        return self._produce()
+class _StringProducer(_Producer):
+    """`_Producer` for `Lazy.string`."""
 
 
 def lazy_string(produce: Callable[[], str]) -> str:
