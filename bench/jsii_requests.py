@@ -31,7 +31,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 OURS = (str(ROOT / "ecs_playground"), str(ROOT / "app.py"))  # a prefix: ecs_playground_app too
 
+sys.path.insert(0, str(ROOT / "bench"))
 from jsii._kernel.providers import process  # noqa: E402
+from proc_cpu import descendants_cpu  # noqa: E402
 
 kinds: collections.Counter[str] = collections.Counter()
 sites: collections.Counter[tuple[str, str]] = collections.Counter()
@@ -87,19 +89,7 @@ process._NodeProcess.send = send  # type: ignore[method-assign]
 
 def _node_cpu() -> float | None:
     """CPU seconds of the kernel's processes (jsii's `node` starts a second `node`)."""
-    if not kernel_pid:
-        return None
-    total, pids = 0, [kernel_pid[0]]
-    while pids:
-        pid = pids.pop()
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-        pids += [int(child) for child in children]
-    return total / os.sysconf("SC_CLK_TCK")
+    return descendants_cpu(os.getpid()) if kernel_pid else None
 
 
 def report() -> None:

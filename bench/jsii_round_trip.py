@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
 # Before aws_cdk starts the kernel: the checkout's Node 24, as `make synth` runs it.
 os.environ["PATH"] = f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"
 
@@ -22,30 +23,15 @@ import aws_cdk as cdk  # noqa: E402
 from aws_cdk import aws_cloudwatch as cw  # noqa: E402
 from aws_cdk import aws_ec2 as ec2  # noqa: E402
 from aws_cdk import aws_elasticloadbalancing as elb  # noqa: E402
-
-
-def kernel_cpu() -> float:
-    """CPU seconds of this process's children and their children (the jsii kernel)."""
-    me = os.getpid()
-    total, pids = 0, [int(c) for c in Path(f"/proc/{me}/task/{me}/children").read_text().split()]
-    while pids:
-        pid = pids.pop()
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-        pids += [int(child) for child in children]
-    return total / os.sysconf("SC_CLK_TCK")
+from proc_cpu import descendants_cpu  # noqa: E402
 
 
 def bench(what: str, call: Callable[[], object], n: int) -> None:
     call()
-    t0, k0, w0 = os.times(), kernel_cpu(), time.perf_counter()
+    t0, k0, w0 = os.times(), descendants_cpu(os.getpid()), time.perf_counter()
     for _ in range(n):
         call()
-    t1, k1, w1 = os.times(), kernel_cpu(), time.perf_counter()
+    t1, k1, w1 = os.times(), descendants_cpu(os.getpid()), time.perf_counter()
     python = (t1.user + t1.system - t0.user - t0.system) / n * 1000
     print(f"| {what} | {python:.3f} | {(k1 - k0) / n * 1000:.3f} | {(w1 - w0) / n * 1000:.3f} |")
 
