@@ -6,7 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 import jsii
-from aws_cdk import IResolvable, IStableAnyProducer, IStableNumberProducer, Lazy
+from aws_cdk import (
+    IResolvable,
+    IStableAnyProducer,
+    IStableNumberProducer,
+    IStableStringProducer,
+    Lazy,
+)
 
 
 @jsii.implements(IStableAnyProducer)
@@ -21,6 +27,17 @@ class _Producer:
 def lazy_any(produce: Callable[[], Any]) -> IResolvable:
     """A token whose value `produce()` computes once, when the template is synthesized."""
     return Lazy.any(_Producer(produce))
+
+
+@jsii.implements(IStableStringProducer)
+class _StringProducer(_Producer):
+    """`_Producer` for `Lazy.string`."""
+
+
+def lazy_string(produce: Callable[[], str]) -> str:
+    """A string token whose value `produce()` computes once, when the template is synthesized
+    (as `Token.as_string(lazy_any(produce))`, one jsii round trip fewer)."""
+    return Lazy.string(_StringProducer(produce))
 
 
 @jsii.implements(IStableNumberProducer)

@@ -11,7 +11,7 @@ import functools
 from typing import overload
 
 import jsii
-from aws_cdk import Duration, IResolvable, RemovalPolicy, Stack, Token
+from aws_cdk import Duration, IResolvable, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
@@ -21,7 +21,7 @@ from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct
 
 from . import acknowledge
-from ._lazy import lazy_any
+from ._lazy import lazy_any, lazy_string
 from .access_logs import elb_access_logs_bucket
 from .classic_service_alarms import INSIGHTS, ServiceMetrics, service_alarms
 from .classic_service_props import (
@@ -171,8 +171,8 @@ class ClassicLoadBalancedService(ServiceMetrics, Construct):
             # that each token name "may cause a circular dependency".
             deployment_alarms=ecs.DeploymentAlarmConfig(
                 alarm_names=[
-                    Token.as_string(lazy_any(lambda: self.alarms["UnhealthyHosts"].alarm_name)),
-                    Token.as_string(lazy_any(lambda: self.alarms["Backend5xxRate"].alarm_name)),
+                    lazy_string(lambda: self.alarms["UnhealthyHosts"].alarm_name),
+                    lazy_string(lambda: self.alarms["Backend5xxRate"].alarm_name),
                 ],
                 behavior=ecs.AlarmBehavior.ROLLBACK_ON_ALARM,
             ) if props.alarms and props.deployment_alarms else None,
@@ -181,6 +181,7 @@ class ClassicLoadBalancedService(ServiceMetrics, Construct):
             self, "AccessLogs"
         )
         self.load_balancer = self._load_balancer(props, ecs_cluster.vpc, host_port)
+        self._acknowledge(props)
         if container_cluster is not None:
             self._join_cluster_load_balancers(container_cluster, host_port)
         else:
@@ -223,13 +224,12 @@ class ClassicLoadBalancedService(ServiceMetrics, Construct):
         host port: it cannot reach another service's port."""
         self.service.attach_to_classic_lb(self.load_balancer)
         shared = cluster.admit_load_balancer(host_port)
-        own = self.load_balancer.connections.security_groups[0]
+        own = self._load_balancer_security_group
         own.add_egress_rule(
             cluster.security_group, ec2.Port.tcp(host_port), f"Port {host_port} LB to fleet"
         )
-        cfn = self.load_balancer.node.default_child
-        assert isinstance(cfn, elb.CfnLoadBalancer)
-        cfn.security_groups = [own.security_group_id, shared.security_group_id]
+        self._load_balancer_cfn.security_groups = [own.security_group_id,
+                                                   shared.security_group_id]
 
     @staticmethod
     def _cloud_map_options(
@@ -292,8 +292,10 @@ class ClassicLoadBalancedService(ServiceMetrics, Construct):
                 unhealthy_threshold=props.unhealthy_threshold,
             ),
         )
-        cfn = lb.node.default_child
+        node = lb.node
+        cfn = node.default_child
         assert isinstance(cfn, elb.CfnLoadBalancer)
+        self._load_balancer_cfn = cfn
         for port, protocol in props.listeners:
             # TLS ends at the ELB: it sends plain HTTP to the host port, inside the VPC, and
             # only to the instances (its security group's one egress rule).
@@ -304,7 +306,7 @@ class ClassicLoadBalancedService(ServiceMetrics, Construct):
                 internal_protocol=elb.LoadBalancingProtocol.HTTP,
                 ssl_certificate_arn=props.certificate_arn if protocol == HTTPS else None,
                 policy_names=[SSL_POLICY_NAME] if protocol == HTTPS else None,
-                allow_connections_from=[ec2.Peer.ipv4(cidr) for cidr in props.allowed_cidrs],
+                allow_connections_from=[_ipv4(cidr) for cidr in props.allowed_cidrs],
             )
         if props.certificate_arn is not None:
             cfn.policies = [elb.CfnLoadBalancer.PoliciesProperty(
@@ -321,25 +323,36 @@ class ClassicLoadBalancedService(ServiceMetrics, Construct):
         )
         if self.access_logs_bucket.policy is not None:
             # The ELB checks at creation that it may write to the bucket.
-            lb.node.add_dependency(self.access_logs_bucket.policy)
-        self._acknowledge(props, lb)
+            node.add_dependency(self.access_logs_bucket.policy)
         return lb
 
-    def _acknowledge(self, props: ClassicLoadBalancedServiceProps, lb: elb.LoadBalancer) -> None:
-        acknowledge.nag(
-            lb, "AwsSolutions-ELB1",
+    @functools.cached_property
+    def _load_balancer_security_group(self) -> ec2.ISecurityGroup:
+        """The ELB's own security group (read from CDK once: two jsii round trips)."""
+        return self.load_balancer.connections.security_groups[0]
+
+    def _acknowledge(self, props: ClassicLoadBalancedServiceProps) -> None:
+        """The findings this construct accepts, on purpose; those on one scope in one call."""
+        lb = self.load_balancer
+        acknowledge.nags(lb, {
+            "AwsSolutions-ELB1":
             "a classic ELB is this construct's purpose: one static host port per service behind "
             "a classic load balancer, as in the classic ECS-on-EC2 setup",
-        )
+            **self._listener_findings(props),
+        })
         listeners = " and ".join(f"{protocol} on {port}" for port, protocol in props.listeners)
         if any(cidr in ("0.0.0.0/0",) for cidr in props.allowed_cidrs):
             acknowledge.nag(
-                lb.connections.security_groups[0], "AwsSolutions-EC23",
+                self._load_balancer_security_group, "AwsSolutions-EC23",
                 f"the ELB serves the public '{props.name}' endpoint on its listener ports only "
                 f"({listeners}, from allowed_cidrs); the instances behind it accept traffic from "
                 "this ELB alone",
             )
-        self._acknowledge_listeners(props, lb)
+        if (props.certificate_arn is None or props.keep_http_listener) and (
+            props.effective_listener_port == 80 and "0.0.0.0/0" in props.allowed_cidrs
+        ):
+            acknowledge.checkov(self._load_balancer_security_group, "CKV_AWS_260",
+                                _plain_http_reason(props))
         acknowledge.nag(
             self.task_definition, "AwsSolutions-ECS2",
             "environment variables are checked when the props are validated and again by the "
@@ -360,25 +373,22 @@ class ClassicLoadBalancedService(ServiceMetrics, Construct):
             )
 
     @staticmethod
-    def _acknowledge_listeners(
-        props: ClassicLoadBalancedServiceProps, lb: elb.LoadBalancer
-    ) -> None:
-        """Each finding on the listeners the caller chose: plain HTTP, or TLS that ends at the
-        ELB."""
+    def _listener_findings(props: ClassicLoadBalancedServiceProps) -> dict[str, str]:
+        """The ELB's findings on the listeners the caller chose: plain HTTP, or TLS that ends
+        at the ELB."""
+        findings = {}
         if props.certificate_arn is not None:
-            acknowledge.nag(
-                lb, "AwsSolutions-ELB5",
+            findings["AwsSolutions-ELB5"] = (
                 f"TLS ends at the ELB (HTTPS on {props.https_listener_port}, {props.ssl_policy}); "
                 "it forwards plain HTTP to the host port inside the VPC, to the cluster's "
                 "instances only (its security group's one egress rule): the containers serve "
-                "no TLS",
+                "no TLS"
             )
         if props.certificate_arn is None or props.keep_http_listener:
             reason = _plain_http_reason(props)
             for pack in COMPLIANCE_PACKS:
-                acknowledge.nag(lb, f"{pack}-ELBACMCertificateRequired", reason)
-            if props.effective_listener_port == 80 and "0.0.0.0/0" in props.allowed_cidrs:
-                acknowledge.checkov(lb.connections.security_groups[0], "CKV_AWS_260", reason)
+                findings[f"{pack}-ELBACMCertificateRequired"] = reason
+        return findings
 
 
 def _plain_http_reason(props: ClassicLoadBalancedServiceProps) -> str:
@@ -415,6 +425,13 @@ def _upper_case_protocols(scope: Construct, listeners: object) -> IResolvable:
         ]
 
     return lazy_any(produce)
+
+
+@functools.cache
+def _ipv4(cidr: str) -> ec2.IPeer:
+    """`ec2.Peer.ipv4`, one object per CIDR: peers are immutable, and each new one is a jsii
+    round trip (every service's listener allows its CIDRs)."""
+    return ec2.Peer.ipv4(cidr)
 
 
 @functools.cache

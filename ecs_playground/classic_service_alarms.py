@@ -4,6 +4,8 @@ as the dashboards of `Monitoring` do."""
 
 from __future__ import annotations
 
+import functools
+
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_ecs as ecs
@@ -25,16 +27,26 @@ class ServiceMetrics:
     load_balancer: elb.LoadBalancer
     service: ecs.Ec2Service
 
+    @functools.cached_property
+    def _elb_dimensions(self) -> dict[str, str]:
+        """Read from CDK once (each read is a jsii round trip; a service has 9 ELB metrics)."""
+        return {"LoadBalancerName": self.load_balancer.load_balancer_name}
+
+    @functools.cached_property
+    def _ecs_dimensions(self) -> dict[str, str]:
+        """Read from CDK once (three round trips; a service has 4 ECS metrics)."""
+        return {"ClusterName": self.service.cluster.cluster_name,
+                "ServiceName": self.service.service_name}
+
     def _elb(self, name: str, statistic: str, period: Duration | None,
              label: str | None) -> cw.Metric:
-        dims = {"LoadBalancerName": self.load_balancer.load_balancer_name}
-        return metric(ELB, name, dims, statistic, period=period, label=label)
+        return metric(ELB, name, dict(self._elb_dimensions), statistic, period=period,
+                      label=label)
 
     def _ecs(self, namespace: str, name: str, statistic: str, period: Duration | None,
              label: str | None) -> cw.Metric:
-        dims = {"ClusterName": self.service.cluster.cluster_name,
-                "ServiceName": self.service.service_name}
-        return metric(namespace, name, dims, statistic, period=period, label=label)
+        return metric(namespace, name, dict(self._ecs_dimensions), statistic, period=period,
+                      label=label)
 
     def metric_request_count(self, *, statistic: str = "Sum", period: Duration | None = None,
                              label: str | None = None) -> cw.Metric:

@@ -8,6 +8,7 @@ instance role's scoping in `instance_role` (the props and `egress_rule` are re-e
 
 from __future__ import annotations
 
+import functools
 import math
 import shlex
 from typing import overload
@@ -251,9 +252,11 @@ class ContainerCluster(ServiceRegistry, ClusterMetrics, Construct):
         ))
         return user_data
 
-    @property
+    @functools.cached_property
     def capacity_provider_name(self) -> str:
-        """Name of the cluster's capacity provider, for service capacity provider strategies."""
+        """Name of the cluster's capacity provider, for service capacity provider strategies.
+        Read from CDK once: every `isinstance(..., IServiceCluster)` reads it (a protocol's
+        properties are checked on the instance), several times per service."""
         return self.capacity_provider.capacity_provider_name
 
     @property

@@ -8,6 +8,7 @@ ecs_playground.database import MySqlDatabaseProps` keeps working.
 
 from __future__ import annotations
 
+import functools
 from typing import overload
 
 import jsii
@@ -201,9 +202,10 @@ class MySqlDatabase(DatabaseMetrics, Construct):
         """Let `peer` (e.g. the container cluster) reach MySQL on 3306, and nothing else."""
         self.instance.connections.allow_default_port_from(peer, description)
 
-    @property
+    @functools.cached_property
     def hostname(self) -> str:
-        """Endpoint address (a deploy-time token)."""
+        """Endpoint address (a deploy-time token), read from CDK once: every service's
+        environment and secret template carry it."""
         return self.instance.db_instance_endpoint_address
 
     def container_environment(self, database_name: str) -> dict[str, str]:

@@ -246,6 +246,7 @@ class DatabaseUsers(Construct):
             "MySQL from the database users provisioner",
         )
         self._secrets = self._service_secrets(props)
+        self._secret_arns = {name: secret.secret_arn for name, secret in self._secrets.items()}
         self.function = lambda_.Function(
             self, "Function",
             description="Creates each service's MySQL user, limited to its own schema",
@@ -277,7 +278,7 @@ class DatabaseUsers(Construct):
                 "Port": Tokenization.stringify_number(database.port),
                 "MasterSecretArn": database.secret.secret_arn,
                 "Services": [
-                    {"User": name, "Schema": schema, "SecretArn": self._secrets[name].secret_arn}
+                    {"User": name, "Schema": schema, "SecretArn": self._secret_arns[name]}
                     for name, schema in props.services.items()
                 ],
                 "DropSchemas": _flag(props.drop_schemas_on_delete),
@@ -326,7 +327,8 @@ class DatabaseUsers(Construct):
         """`DB_SECRET_ARN`: the service's own secret, which a task re-reads when MySQL refuses the
         password ECS injected at start (after a rotation). An ARN, not a credential; the task role
         must be allowed to read it (`grant_rotation_pickup`)."""
-        return {"DB_SECRET_ARN": self.secret_for(service).secret_arn}
+        self.secret_for(service)  # a KeyError naming the known services
+        return {"DB_SECRET_ARN": self._secret_arns[service]}
 
     def grant_rotation_pickup(self, service: str, task_role: iam.IGrantable) -> None:
         """Let a service's task role read its own secret (`GetSecretValue`, and `kms:Decrypt`
@@ -413,32 +415,28 @@ class DatabaseUsers(Construct):
                 )
         role = self.function.role
         assert role is not None
-        for policy, why in (
-            ("AWSLambdaBasicExecutionRole", "write its own logs"),
-            ("AWSLambdaVPCAccessExecutionRole", "create and remove its ENIs in the VPC"),
-        ):
-            acknowledge.nag(
-                role,
-                f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                f"{policy}]",
-                f"the AWS-maintained policy a Lambda function needs to {why}",
+        acknowledge.nags(role, {
+            f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            f"{policy}]": f"the AWS-maintained policy a Lambda function needs to {why}"
+            for policy, why in (
+                ("AWSLambdaBasicExecutionRole", "write its own logs"),
+                ("AWSLambdaVPCAccessExecutionRole", "create and remove its ENIs in the VPC"),
             )
+        })
         acknowledge.nag(
             self.function, "AwsSolutions-L1",
             "Python 3.12 is pinned on purpose (in Lambda standard support): the handler and its "
             "bundled PyMySQL move to a newer runtime as a reviewed change, not as a side effect "
             "of a CDK upgrade",
         )
-        acknowledge.checkov(
-            self.function, "CKV_AWS_116",
+        acknowledge.checkovs(self.function, {
+            "CKV_AWS_116":
             "invoked synchronously by the custom resource framework, which reports every failure "
             "to CloudFormation; a dead-letter queue only receives failed asynchronous events",
-        )
-        acknowledge.checkov(
-            self.function, "CKV_AWS_115",
+            "CKV_AWS_115":
             "runs once per deployment; reserving concurrency would take it from the account's "
             "unreserved pool, which small accounts cannot spare (the deployment would fail)",
-        )
+        })
         acknowledge.cfn_lint(
             self.function, "W3005",
             "aws-cdk-lib writes both DependsOn and a GetAtt on a function's role; the duplicate "
@@ -456,30 +454,27 @@ class DatabaseUsers(Construct):
             "events to the provisioner (which runs in the VPC) and needs no network access to "
             "the database"
         )
-        for check, detail in (
-            ("CKV_AWS_117", ""),
-            ("CKV_AWS_116", "; CloudFormation itself records a failed event"),
-            ("CKV_AWS_115", "; it runs once per deployment"),
-            ("CKV_AWS_173", "; its only environment variable is the provisioner's function "
-                            "ARN, not a secret"),
-        ):
-            acknowledge.checkov(framework, check, framework_reason + detail)
+        acknowledge.checkovs(framework, {
+            check: framework_reason + detail for check, detail in (
+                ("CKV_AWS_117", ""),
+                ("CKV_AWS_116", "; CloudFormation itself records a failed event"),
+                ("CKV_AWS_115", "; it runs once per deployment"),
+                ("CKV_AWS_173", "; its only environment variable is the provisioner's function "
+                                "ARN, not a secret"),
+            )
+        })
         acknowledge.cfn_lint(
             framework, "W3005",
             "aws-cdk-lib writes both DependsOn and a GetAtt on the framework function's role; "
             "the duplicate is harmless",
         )
-        acknowledge.nag(
-            framework,
+        acknowledge.nags(framework, {
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-            "AWSLambdaBasicExecutionRole]",
+            "AWSLambdaBasicExecutionRole]":
             "aws-cdk-lib's custom resource framework function: the AWS-maintained policy it "
             "needs to write its own logs",
-        )
-        acknowledge.nag(
-            framework,
             f"AwsSolutions-IAM5[Resource::<{Stack.of(self).get_logical_id(self._function_cfn())}"
-            ".Arn>:*]",
+            ".Arn>:*]":
             "aws-cdk-lib's custom resource framework may invoke any version of the provisioner "
             "function (ARN:*), and that one function only",
-        )
+        })

@@ -33,15 +33,16 @@ EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[^@\s]+"
 WIDTH = 24
 """A dashboard row is 24 units wide."""
 
-SERVICE_WIDGETS: tuple[tuple[str, Callable[[ServiceMetrics], cw.Metric]], ...] = (
-    ("Requests per minute (ELB)", lambda s: s.metric_request_count()),
-    ("Backend 5XX per minute (ELB)", lambda s: s.metric_backend_5xx_count()),
-    ("Latency p99, seconds (ELB)", lambda s: s.metric_latency()),
-    ("Unhealthy instances (ELB)", lambda s: s.metric_unhealthy_host_count()),
-    ("Healthy instances (ELB)", lambda s: s.metric_healthy_host_count()),
+SERVICE_WIDGETS: tuple[tuple[str, Callable[[ServiceMetrics, str], cw.Metric]], ...] = (
+    ("Requests per minute (ELB)", lambda s, label: s.metric_request_count(label=label)),
+    ("Backend 5XX per minute (ELB)", lambda s, label: s.metric_backend_5xx_count(label=label)),
+    ("Latency p99, seconds (ELB)", lambda s, label: s.metric_latency(label=label)),
+    ("Unhealthy instances (ELB)", lambda s, label: s.metric_unhealthy_host_count(label=label)),
+    ("Healthy instances (ELB)", lambda s, label: s.metric_healthy_host_count(label=label)),
 )
 """The per-service widgets of every services dashboard: title, and the service's metric it adds
-one line for (labelled with the service's name). Two rows: the first three, then the rest."""
+one line for, given the line's label (the service's name). Two rows: the first three, then the
+rest."""
 
 SERVICE_SEARCH_WIDGETS: tuple[tuple[str, str, str, str | None], ...] = (
     ("Service CPU utilization, %", "AWS/ECS", "CPUUtilization", None),
@@ -99,7 +100,8 @@ class ServicesWidgets:
     def add(self, service: ClassicLoadBalancedService) -> None:
         """One line per widget for the service, labelled with its name."""
         for widget, read in self._widgets:
-            widget.add_left_metric(read(service).with_(label=service.name))
+            # labelled when made: `metric.with_(label=...)` would be a second jsii round trip
+            widget.add_left_metric(read(service, service.name))
 
 
 class Monitoring(Construct):
