@@ -30,6 +30,7 @@ from .keys import (
     key_specs,
     normal,
     props_keys,
+    service_key_specs,
     suggest,
 )
 from .layout import DEFAULT_SERVICE_STACKS, PLATFORM
@@ -327,5 +328,5 @@ def _service(
         image=image,
         db_name=db_name,
         repository_credentials=credentials,
-        props=_props_values(name, values, key_specs([name])),
+        props=_props_values(name, values, service_key_specs(name)),
     )

@@ -154,15 +154,20 @@ def key_specs(services: Sequence[str]) -> dict[str, KeySpec]:
     for prefix, cls in PROPS_BY_PREFIX.items():
         specs.update((s.key, s) for s in props_keys(prefix, cls))
     for service in services:
-        specs.update(
-            (f"{service}.{k}", KeySpec(f"{service}.{k}", parse, meaning))
-            for k, (parse, meaning) in SERVICE_KEYS.items()
-        )
-        specs.update(
-            (s.key, dataclasses.replace(s, meaning=f"{s.meaning} {APP_DEFAULTS[s.field]}")
-             if s.field in APP_DEFAULTS else s)
-            for s in props_keys(service, SERVICE_PROPS)
-        )
+        specs.update(service_key_specs(service))
+    return specs
+
+
+def service_key_specs(service: str) -> dict[str, KeySpec]:
+    """The keys of one service (`<service>.<key>`): what reading a service needs, without
+    rebuilding every platform key once per service (a catalog of 200 read them 200 times)."""
+    specs = {f"{service}.{k}": KeySpec(f"{service}.{k}", parse, meaning)
+             for k, (parse, meaning) in SERVICE_KEYS.items()}
+    specs.update(
+        (s.key, dataclasses.replace(s, meaning=f"{s.meaning} {APP_DEFAULTS[s.field]}")
+         if s.field in APP_DEFAULTS else s)
+        for s in props_keys(service, SERVICE_PROPS)
+    )
     return specs
 
 
