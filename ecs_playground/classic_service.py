@@ -85,7 +85,6 @@ class ClassicLoadBalancedService(ServiceMetrics, Construct):
     def __init__(self, scope: Construct, id: str, /) -> None: ...
     @props_or_keywords(ClassicLoadBalancedServiceProps)
     def __init__(self, scope: Construct, id: str, props: ClassicLoadBalancedServiceProps) -> None:
-        raise_if_invalid("ClassicLoadBalancedService", id, props.validate())
         container_cluster = props.cluster if isinstance(props.cluster, IServiceCluster) else None
         if container_cluster is not None:
             container_cluster.register_service(props.demand())

@@ -39,7 +39,6 @@ from .container_cluster_props import (
 )
 from .instance_role import scope_agent_permissions
 from .keywords import keywords_of, props_or_keywords
-from .validation import raise_if_invalid
 
 __all__ = ["ContainerCluster", "ContainerClusterProps", "egress_rule"]
 
@@ -75,7 +74,6 @@ class ContainerCluster(ServiceRegistry, ClusterMetrics, Construct):
     def __init__(self, scope: Construct, id: str, /) -> None: ...
     @props_or_keywords(ContainerClusterProps)
     def __init__(self, scope: Construct, id: str, props: ContainerClusterProps) -> None:
-        raise_if_invalid("ContainerCluster", id, props.validate())
         super().__init__(scope, id)
         self.vpc = props.vpc
         """The VPC of the instances."""

@@ -29,7 +29,7 @@ from .database_props import (
 )
 from .database_reference import MYSQL_PORT, ExistingMySqlDatabase, IMySqlDatabase
 from .keywords import keywords_of, props_or_keywords
-from .validation import Problem, PropsValidationError, raise_if_invalid
+from .validation import Problem, PropsValidationError
 
 __all__ = [
     "DATABASE_SUBNET_TYPES", "MYSQL_PORT", "PASSWORD_EXCLUDED_CHARACTERS",
@@ -56,7 +56,6 @@ class MySqlDatabase(DatabaseMetrics, Construct):
     def __init__(self, scope: Construct, id: str, /) -> None: ...
     @props_or_keywords(MySqlDatabaseProps)
     def __init__(self, scope: Construct, id: str, props: MySqlDatabaseProps) -> None:
-        raise_if_invalid("MySqlDatabase", id, props.validate())
         super().__init__(scope, id)
         self.vpc = props.vpc
         """The database's VPC."""

@@ -46,7 +46,6 @@ from .validation import (
     TYPE_FIX,
     Checker,
     is_token,
-    raise_if_invalid,
     subnet_problems,
     validator,
 )
@@ -224,7 +223,6 @@ class DatabaseUsers(Construct):
     def __init__(self, scope: Construct, id: str, /) -> None: ...
     @props_or_keywords(DatabaseUsersProps)
     def __init__(self, scope: Construct, id: str, props: DatabaseUsersProps) -> None:
-        raise_if_invalid("DatabaseUsers", id, props.validate())
         super().__init__(scope, id)
         subnets = props.placement()
         database = props.database

@@ -15,13 +15,14 @@ A construct declares it with two typing overloads and one runtime decorator::
     def __init__(self, scope: Construct, id: str, /) -> None: ...
     @props_or_keywords(ContainerClusterProps)
     def __init__(self, scope: Construct, id: str, props: ContainerClusterProps) -> None:
-        ...  # the body sees a props object, whichever form the caller used
+        ...  # the body sees a valid props object, whichever form the caller used
 
 `keywords_of` only informs the type checker: the second form's keywords are the props class's
 own fields, with their types and defaults (mypy reads them from the dataclass, nothing is
 repeated). `props_or_keywords` does the work at run time: a props object is passed through; keywords
 build one; both at once, an unknown keyword (with the closest field name) or a missing required
-field fail with one `PropsKeywordError` listing every problem, before any child exists.
+field fail with one `PropsKeywordError` listing every problem; then the props' own `validate()`
+runs, and its problems fail with one `PropsValidationError`: all before the body creates any child.
 """
 
 from __future__ import annotations
@@ -30,16 +31,28 @@ import dataclasses
 import difflib
 import functools
 import inspect
-from collections.abc import Callable, Mapping
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from constructs import Construct
 
 from .props import default_of, is_required
-from .validation import Problem, PropsValidationError, field_type, with_article
+from .validation import (
+    Problem,
+    PropsValidationError,
+    field_type,
+    raise_if_invalid,
+    with_article,
+)
 
 P = ParamSpec("P")
-PropsT = TypeVar("PropsT")
+class ValidatedProps(Protocol):
+    """What the decorator needs of a props class: its checks, every problem at once."""
+
+    def validate(self) -> Sequence[Problem]: ...
+
+
+PropsT = TypeVar("PropsT", bound=ValidatedProps)
 C = TypeVar("C", bound=Construct)
 
 
@@ -90,7 +103,9 @@ def props_or_keywords(
         def __init__(
             self: C, scope: Construct, id: str, props: PropsT | None = None, **keywords: Any
         ) -> None:
-            init(self, scope, id, build_props(construct, id, props_class, props, keywords))
+            built = build_props(construct, id, props_class, props, keywords)
+            raise_if_invalid(construct, id, built.validate())
+            init(self, scope, id, built)
 
         # help() and IDEs that read the signature at run time show both forms.
         __init__.__signature__ = inspect.Signature([  # type: ignore[attr-defined]

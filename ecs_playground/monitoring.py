@@ -27,7 +27,7 @@ from .container_cluster import ContainerCluster
 from .database import MySqlDatabase
 from .keywords import keywords_of, props_or_keywords
 from .props import doc, documented, setting
-from .validation import Checker, raise_if_invalid, validator
+from .validation import Checker, validator
 
 EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[^@\s]+"
 WIDTH = 24
@@ -122,7 +122,6 @@ class Monitoring(Construct):
     def __init__(self, scope: Construct, id: str, /) -> None: ...
     @props_or_keywords(MonitoringProps)
     def __init__(self, scope: Construct, id: str, props: MonitoringProps) -> None:
-        raise_if_invalid("Monitoring", id, props.validate())
         super().__init__(scope, id)
         self.encryption_key = props.encryption_key or kms.Key(
             self, "TopicKey", enable_key_rotation=True, removal_policy=RemovalPolicy.RETAIN,
