@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import httpx
 
 from emulator import ACCOUNT_ID, REGION
-from tests.emulator.conftest import MANIFEST_VERSION, REPO
+from tests.emulator.conftest import MANIFEST_VERSION, REPO, write_stack
 from tests.services.service_harness import MySQL
 
 PORT = 8081
@@ -196,16 +196,7 @@ def write_probe_assembly(
     shutil.copytree(REPO / "docker", source, ignore=shutil.ignore_patterns("user"))
     if edit_source is not None:
         edit_source(source)
-    manifest = {
-        "version": MANIFEST_VERSION,
-        "artifacts": {
-            stack: {
-                "type": "aws:cloudformation:stack",
-                "environment": f"aws://{ACCOUNT_ID}/{REGION}",
-                "properties": {"templateFile": f"{stack}.template.json"},
-            }
-        },
-    }
+    write_stack(assembly, stack, template)
     assets = {
         "version": MANIFEST_VERSION,
         "files": {},
@@ -224,9 +215,7 @@ def write_probe_assembly(
             }
         },
     }
-    (assembly / "manifest.json").write_text(json.dumps(manifest))
     (assembly / f"{stack}.assets.json").write_text(json.dumps(assets))
-    (assembly / f"{stack}.template.json").write_text(json.dumps(template))
     return assembly
 
 
