@@ -17,9 +17,9 @@ from .npm_registry_stub import NEWER_VERSION, npm_registry_stub
 from .tutorial import write_cdk_json
 
 # What the verbs read from the project; the rest is linked, so nothing is installed again.
-LINKED = (".venv", "node_modules", "app.py", "ecs_playground", "docker", "requirements.txt",
-          "requirements-dev.txt", "requirements-checkov.txt", "pyproject.toml", "package.json",
-          "package-lock.json")
+LINKED = (".venv", "node_modules", "app.py", "ecs_playground", "ecs_playground_app",
+          "assembly_review", "docker", "requirements.txt", "requirements-dev.txt",
+          "requirements-checkov.txt", "pyproject.toml", "package.json", "package-lock.json")
 
 
 def project_copy(directory: Path) -> Path:

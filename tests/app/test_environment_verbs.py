@@ -51,6 +51,11 @@ def test_make_synth_env_builds_checks_and_summarizes_that_environment(tmp_path: 
     assert "prodEcsPlayground" in output  # the scanners named the stage's template
 
 
+# `make test-long`: a whole `make synth` (make, the CLI, the app) for one message. `make test` holds
+# each part: the message (test_environments.py, the app in process), ENV reaching the CLI as
+# `-c environment=` (below, `make -n`), and a configuration error through the real CLI on stderr
+# without a stack trace (test_cli.py, the typo).
+@pytest.mark.long
 @pytest.mark.cli
 def test_make_synth_with_an_undeclared_env_lists_the_declared_ones(tmp_path: Path) -> None:
     result = make(project(tmp_path), tmp_path, "synth", "ENV=staging",

@@ -175,11 +175,8 @@ class Session:
         return json.loads((self.assembly / f"{stack}.template.json").read_text())
 
 
-def small_app(folder: Path, stack: str, resources: dict[str, Any]) -> Path:
-    """A CDK app directory whose ``app`` is a ready cloud assembly with one hand-written stack:
-    ``up --app-dir`` deploys it without a synth."""
-    assembly = folder / "assembly"
-    assembly.mkdir(parents=True, exist_ok=True)
+def write_stack(assembly: Path, stack: str, template: dict[str, Any]) -> None:
+    """Write a cloud assembly's manifest with one stack, and its template."""
     manifest = {
         "version": MANIFEST_VERSION,
         "artifacts": {
@@ -191,7 +188,15 @@ def small_app(folder: Path, stack: str, resources: dict[str, Any]) -> Path:
         },
     }
     (assembly / "manifest.json").write_text(json.dumps(manifest))
-    (assembly / f"{stack}.template.json").write_text(json.dumps({"Resources": resources}))
+    (assembly / f"{stack}.template.json").write_text(json.dumps(template))
+
+
+def small_app(folder: Path, stack: str, resources: dict[str, Any]) -> Path:
+    """A CDK app directory whose ``app`` is a ready cloud assembly with one hand-written stack:
+    ``up --app-dir`` deploys it without a synth."""
+    assembly = folder / "assembly"
+    assembly.mkdir(parents=True, exist_ok=True)
+    write_stack(assembly, stack, {"Resources": resources})
     (folder / "cdk.json").write_text(json.dumps({"app": "assembly"}))
     return folder
 

@@ -2,216 +2,68 @@
 meets it: ``docker/location`` changed so the service exits at start, then ``python -m emulator
 up`` (what ``make local`` runs) deploys it under continuous traffic through the ELB.
 
-The smallest service that shows it: one task (minimumHealthyPercent 100, maximumPercent 200)
-on two container instances, so each new task has an instance of its own while the old one
-keeps serving. ECS's threshold for one task is its minimum, 3 failed tasks. The stack is
-deployed into the session's emulator (tests/emulator/conftest.py); the first deploy runs
-in a module fixture, the failing one once for all the tests below.
+The smallest service that shows it, the probe stack of tests/emulator/probe.py: one task
+(minimumHealthyPercent 100, maximumPercent 200) on two container instances, so each new task has
+an instance of its own while the old one keeps serving. ECS's threshold for one task is its
+minimum, 3 failed tasks. The stack is deployed into the session's emulator
+(tests/emulator/conftest.py); the first deploy runs in a module fixture, the failing one once for
+all the tests below.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
-import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 
-from emulator import ACCOUNT_ID, REGION
+from emulator import REGION
 from emulator.runtime.scheduler import failure_threshold
-from tests.emulator.conftest import MANIFEST_VERSION, REPO, Session, requires_cli
+from tests.emulator.conftest import Session, requires_cli
+from tests.emulator.probe import (
+    HealthCheck,
+    Traffic,
+    probe_template,
+    wait_for,
+    write_probe_assembly,
+)
 from tests.services.service_harness import MySQL
 
 pytestmark = [pytest.mark.cli, pytest.mark.long, requires_cli]  # make test-long
 
 STACK = "BreakerProbe"
-PORT = 8081
 GOOD, BAD = "c1b0" + "0" * 60, "c1b1" + "0" * 60
 """The image assets of the working version and of the failing one (their source hashes)."""
-REPOSITORY = f"cdk-hnb659fds-container-assets-{ACCOUNT_ID}-{REGION}"
-T = TypeVar("T")
 
 
-def _until(what: str, probe: Callable[[], T | None], timeout: float = 60.0) -> T:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"{what} within {timeout}s (last: {last!r})")
-
-
-def _source(target: Path, broken: bool) -> None:
-    """docker/ as the image asset builds it for location; ``broken``: the user's mistake, a
-    field type the service does not know (it exits 2 at start with a configuration error)."""
-    shutil.copytree(REPO / "docker", target, ignore=shutil.ignore_patterns("user"))
-    if broken:
-        definition = target / "location" / "service.json"
-        text = definition.read_text()
-        definition.write_text(text.replace('"type": "integer"', '"type": "int"'))
+def _break(source: Path) -> None:
+    """The user's mistake in docker/location: a field type the service does not know (it exits 2
+    at start with a configuration error)."""
+    definition = source / "location" / "service.json"
+    definition.write_text(definition.read_text().replace('"type": "integer"', '"type": "int"'))
 
 
 def _template(cluster: str, database: str, mysql: MySQL, asset: str) -> dict[str, Any]:
-    image = f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/{REPOSITORY}:{asset}"
-    instance = {
-        "Type": "AWS::EC2::Instance",
-        "Properties": {
-            "ImageId": {"Ref": "Ami"},
-            # a mapping, as CDK writes for region facts (the real app has one): the stack's
-            # rollback must tell it apart from the resources it restores
-            "InstanceType": {"Fn::FindInMap": ["Sizes", {"Ref": "AWS::Region"}, "instance"]},
-            "UserData": {"Fn::Base64": f"#!/bin/bash\necho ECS_CLUSTER={cluster} >> x\n"},
+    return probe_template(
+        cluster, database, mysql, asset,
+        instances=["InstanceA", "InstanceB"],
+        desired=1,
+        health=HealthCheck(interval=5, timeout=2, draining=10),
+        grace_seconds=300,
+        deployment={
+            "MinimumHealthyPercent": 100,
+            "MaximumPercent": 200,
+            "DeploymentCircuitBreaker": {"Enable": True, "Rollback": True},
         },
-    }
-    user = {"Fn::Join": ["", [{"Ref": "DbUser"}, ":username::"]]}
-    password = {"Fn::Join": ["", [{"Ref": "DbUser"}, ":password::"]]}
-    return {
-        "Mappings": {"Sizes": {REGION: {"instance": "t3.medium"}}},
-        "Parameters": {"Ami": {
-            "Type": "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>",
-            "Default": "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
-        }},
-        "Resources": {
-            "Cluster": {"Type": "AWS::ECS::Cluster", "Properties": {"ClusterName": cluster}},
-            "InstanceA": instance,
-            "InstanceB": instance,
-            "DbUser": {
-                "Type": "AWS::SecretsManager::Secret",
-                "Properties": {
-                    "SecretString": json.dumps({"username": mysql.user, "password": mysql.password})
-                },
-            },
-            "TaskDefinition": {
-                "Type": "AWS::ECS::TaskDefinition",
-                "Properties": {
-                    "Family": f"{cluster}-location",
-                    "NetworkMode": "bridge",
-                    "ContainerDefinitions": [{
-                        "Name": "location",
-                        "Image": image,
-                        "Memory": 256,
-                        "Essential": True,
-                        "PortMappings": [{"ContainerPort": PORT, "HostPort": PORT}],
-                        "Environment": [
-                            {"Name": "DB_HOST", "Value": mysql.host},
-                            {"Name": "DB_PORT", "Value": str(mysql.port)},
-                            {"Name": "DB_NAME", "Value": database},
-                        ],
-                        "Secrets": [
-                            {"Name": "DB_USER", "ValueFrom": user},
-                            {"Name": "DB_PWD", "ValueFrom": password},
-                        ],
-                    }],
-                },
-            },
-            "LoadBalancer": {
-                "Type": "AWS::ElasticLoadBalancing::LoadBalancer",
-                "Properties": {
-                    "AvailabilityZones": [f"{REGION}a"],
-                    "Listeners": [{"LoadBalancerPort": str(PORT), "InstancePort": str(PORT),
-                                   "Protocol": "HTTP"}],
-                    "HealthCheck": {"Target": f"HTTP:{PORT}/health", "Interval": "5",
-                                    "Timeout": "2", "HealthyThreshold": "2",
-                                    "UnhealthyThreshold": "2"},
-                    "ConnectionDrainingPolicy": {"Enabled": True, "Timeout": 10},
-                },
-            },
-            "Service": {
-                "Type": "AWS::ECS::Service",
-                "DependsOn": ["InstanceA", "InstanceB"],
-                "Properties": {
-                    "Cluster": {"Ref": "Cluster"},
-                    "ServiceName": "location",
-                    "DesiredCount": 1,
-                    "LaunchType": "EC2",
-                    "TaskDefinition": {"Ref": "TaskDefinition"},
-                    "HealthCheckGracePeriodSeconds": 300,
-                    "LoadBalancers": [{"ContainerName": "location", "ContainerPort": PORT,
-                                       "LoadBalancerName": {"Ref": "LoadBalancer"}}],
-                    "DeploymentConfiguration": {
-                        "MinimumHealthyPercent": 100,
-                        "MaximumPercent": 200,
-                        "DeploymentCircuitBreaker": {"Enable": True, "Rollback": True},
-                    },
-                },
-            },
-        },
-    }
-
-
-def write_assembly(folder: Path, template: dict[str, Any], asset: str, broken: bool) -> Path:
-    """A cloud assembly of the stack whose image asset is docker/ (SERVICE=location)."""
-    assembly = folder / asset[:4]
-    shutil.rmtree(assembly, ignore_errors=True)
-    assembly.mkdir(parents=True)
-    _source(assembly / f"asset.{asset}", broken)
-    docker = {asset: {
-        "source": {"directory": f"asset.{asset}",
-                   "dockerBuildArgs": {"SERVICE": "location", "PORT": str(PORT)}},
-        "destinations": {f"{ACCOUNT_ID}-{REGION}": {
-            "repositoryName": "cdk-hnb659fds-container-assets-${AWS::AccountId}-${AWS::Region}",
-            "imageTag": asset,
-        }},
-    }}
-    stack = {"type": "aws:cloudformation:stack", "environment": f"aws://{ACCOUNT_ID}/{REGION}",
-             "properties": {"templateFile": f"{STACK}.template.json"}}
-    (assembly / "manifest.json").write_text(
-        json.dumps({"version": MANIFEST_VERSION, "artifacts": {STACK: stack}}))
-    (assembly / f"{STACK}.assets.json").write_text(
-        json.dumps({"version": MANIFEST_VERSION, "files": {}, "dockerImages": docker}))
-    (assembly / f"{STACK}.template.json").write_text(json.dumps(template))
-    return assembly
-
-
-@dataclass
-class Traffic:
-    """Requests through the ELB without pause, and the fewest InService instances seen."""
-
-    url: str
-    endpoint: str
-    balancer: str
-    sent: int = 0
-    errors: list[str] = field(default_factory=list)
-    lowest: int | None = None
-    stop: threading.Event = field(default_factory=threading.Event)
-
-    def _requests(self) -> None:
-        with httpx.Client(timeout=30) as client:
-            while not self.stop.is_set():
-                self.sent += 1
-                try:
-                    answer = client.get(f"{self.url}/api/cities")
-                    if answer.status_code != 200:
-                        self.errors.append(f"{answer.status_code} {answer.text[:80]}")
-                except httpx.HTTPError as error:
-                    self.errors.append(repr(error))
-
-    def _health(self) -> None:
-        while not self.stop.is_set():
-            described = httpx.get(f"{self.endpoint}/_emulator/load-balancers", timeout=5).json()
-            seen = len(described["loadBalancers"][self.balancer]["inService"])
-            self.lowest = seen if self.lowest is None else min(self.lowest, seen)
-            time.sleep(0.05)
-
-    def run(self, during: Callable[[], T]) -> T:
-        threads = [threading.Thread(target=self._requests), threading.Thread(target=self._health)]
-        for thread in threads:
-            thread.start()
-        try:
-            return during()
-        finally:
-            self.stop.set()
-            for thread in threads:
-                thread.join(timeout=30)
+        # a mapping, as CDK writes for region facts (the real app has one): the stack's
+        # rollback must tell it apart from the resources it restores
+        instance_type={"Fn::FindInMap": ["Sizes", {"Ref": "AWS::Region"}, "instance"]},
+        mappings={"Sizes": {REGION: {"instance": "t3.medium"}}},
+    )
 
 
 @dataclass
@@ -260,16 +112,18 @@ def rollback(session: Session, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
     def up(asset: str, broken: bool) -> Any:
         template = _template(cluster, database, mysql, asset)
-        assembly = write_assembly(folder, template, asset, broken)
+        assembly = write_probe_assembly(
+            folder / asset[:4], STACK, template, asset, _break if broken else None
+        )
         return session.up("--app", str(assembly), output=False, timeout=300)
 
     try:
         first = up(GOOD, broken=False)
         assert first.returncode == 0, first.stdout + first.stderr
         name, url = _balancer(session)
-        _until("the working version InService", lambda: httpx.get(
+        wait_for("the working version InService", lambda: httpx.get(
             f"{session.emulator.endpoint}/_emulator/load-balancers", timeout=5
-        ).json()["loadBalancers"][name]["inService"])
+        ).json()["loadBalancers"][name]["inService"], timeout=60)
         traffic = Traffic(url, session.emulator.endpoint, name)
         second = traffic.run(lambda: up(BAD, broken=True))
         yield Rollback(session, cluster, second.returncode, second.stdout + second.stderr,

@@ -90,13 +90,13 @@ class Demo:
         return plan
 
     def deliver(self, plan: Path, *options: str) -> subprocess.CompletedProcess[str]:
-        """What `make deploy PLAN=...` runs, against the emulator."""
+        """What `make deploy PLAN=...` runs, against the emulator (the app layer importable from
+        the repository, as make runs it there)."""
+        env = {**emulator_cdk.environment(self.session.emulator.endpoint), "PYTHONPATH": str(REPO)}
         return subprocess.run(
             [sys.executable, "-m", "ecs_playground_app.deliver", "--plan", str(plan),
              "--cdk", CDK, *options],
-            # the app layer is this checkout's, not installed (the wheel holds the library alone)
-            cwd=self.root, env={**emulator_cdk.environment(self.session.emulator.endpoint),
-                                "PYTHONPATH": str(REPO)},
+            cwd=self.root, env=env,
             capture_output=True, text=True, timeout=600, check=False)
 
 

@@ -2,214 +2,63 @@
 run as processes from that source, with the task definition's environment and secrets, placed on
 the cluster's container instances under ECS's rules.
 
-A small hand-written cloud assembly (no synth): an ECS cluster, four EC2 instances that join it,
-a secret holding the database user, a task definition whose image is an image asset of
-``docker/`` (build arg SERVICE=location), a service of 4 tasks. It deploys into an emulator of
+The probe stack of ``tests/emulator/probe.py`` (a hand-written cloud assembly, no synth) with
+four EC2 instances and a service of 4 tasks. It deploys into an emulator of
 its own, which the last test kills with ``kill -9``.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 
-from emulator import ACCOUNT_ID, REGION, process
+from emulator import process
 from emulator.runtime import pids
-from tests.emulator.conftest import MANIFEST_VERSION, REPO, requires_cli
+from tests.emulator.conftest import REPO, requires_cli
 from tests.emulator.inventory import clients_for
+from tests.emulator.probe import (
+    PORT,
+    HealthCheck,
+    Traffic,
+    probe_template,
+    wait_for,
+    write_probe_assembly,
+)
 from tests.services.service_harness import MySQL
 
 pytestmark = [pytest.mark.cli, requires_cli]
 
 STACK = "RuntimeProbe"
 ASSET_HASH = "5e1f" + "0" * 60
-REPOSITORY = f"cdk-hnb659fds-container-assets-{ACCOUNT_ID}-{REGION}"
-REPOSITORY_TEMPLATE = "cdk-hnb659fds-container-assets-${AWS::AccountId}-${AWS::Region}"
-IMAGE = f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/{REPOSITORY}:{ASSET_HASH}"
 INSTANCES = 4
-PORT = 8081
 TIME_SCALE = "0.05"
 """The tests' clock: a 30 s health-check interval takes 1.5 s."""
-T = TypeVar("T")
 
 
 def _template(
     cluster: str, database: str, mysql: MySQL, desired: int, version: str = "1"
 ) -> dict[str, Any]:
-    instance = {
-        "Type": "AWS::EC2::Instance",
-        "Properties": {
-            "ImageId": {"Ref": "Ami"},
-            "InstanceType": "t3.medium",
-            "UserData": {
-                "Fn::Base64": f"#!/bin/bash\necho ECS_CLUSTER={cluster} >> /etc/ecs/ecs.config\n"
-            },
-        },
-    }
-    secret = {"Ref": "DbUser"}
-    return {
-        "Parameters": {
-            "Ami": {
-                "Type": "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>",
-                "Default": "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
-            }
-        },
-        "Resources": {
-            "Cluster": {"Type": "AWS::ECS::Cluster", "Properties": {"ClusterName": cluster}},
-            **{f"Instance{i}": instance for i in range(INSTANCES)},
-            "DbUser": {
-                "Type": "AWS::SecretsManager::Secret",
-                "Properties": {
-                    "SecretString": json.dumps({"username": mysql.user, "password": mysql.password})
-                },
-            },
-            "TaskDefinition": {
-                "Type": "AWS::ECS::TaskDefinition",
-                "Properties": {
-                    "Family": f"{cluster}-location",
-                    "NetworkMode": "bridge",
-                    "RequiresCompatibilities": ["EC2"],
-                    "ContainerDefinitions": [
-                        {
-                            "Name": "location",
-                            "Image": IMAGE,
-                            "Cpu": 512,
-                            "Memory": 512,
-                            "Essential": True,
-                            "PortMappings": [{"ContainerPort": PORT, "HostPort": PORT}],
-                            "Environment": [
-                                {"Name": "DB_HOST", "Value": mysql.host},
-                                {"Name": "DB_PORT", "Value": str(mysql.port)},
-                                {"Name": "DB_NAME", "Value": database},
-                                {"Name": "APP_VERSION", "Value": version},
-                            ],
-                            "Secrets": [
-                                {
-                                    "Name": "DB_USER",
-                                    "ValueFrom": {"Fn::Join": ["", [secret, ":username::"]]},
-                                },
-                                {
-                                    "Name": "DB_PWD",
-                                    "ValueFrom": {"Fn::Join": ["", [secret, ":password::"]]},
-                                },
-                            ],
-                        }
-                    ],
-                },
-            },
-            "LoadBalancer": {
-                "Type": "AWS::ElasticLoadBalancing::LoadBalancer",
-                "Properties": {
-                    "AvailabilityZones": [f"{REGION}a"],
-                    "Listeners": [
-                        {
-                            "LoadBalancerPort": str(PORT),
-                            "InstancePort": str(PORT),
-                            "Protocol": "HTTP",
-                            "InstanceProtocol": "HTTP",
-                        }
-                    ],
-                    "HealthCheck": {
-                        "Target": f"HTTP:{PORT}/health",
-                        "Interval": "30",
-                        "Timeout": "5",
-                        "HealthyThreshold": "2",
-                        "UnhealthyThreshold": "2",
-                    },
-                    "ConnectionDrainingPolicy": {"Enabled": True, "Timeout": 60},
-                },
-            },
-            "Service": {
-                "Type": "AWS::ECS::Service",
-                "DependsOn": [f"Instance{i}" for i in range(INSTANCES)],
-                "Properties": {
-                    "Cluster": {"Ref": "Cluster"},
-                    "ServiceName": "location",
-                    "DesiredCount": desired,
-                    "LaunchType": "EC2",
-                    "TaskDefinition": {"Ref": "TaskDefinition"},
-                    "HealthCheckGracePeriodSeconds": 20,
-                    "LoadBalancers": [
-                        {
-                            "ContainerName": "location",
-                            "ContainerPort": PORT,
-                            "LoadBalancerName": {"Ref": "LoadBalancer"},
-                        }
-                    ],
-                    "DeploymentConfiguration": {"MinimumHealthyPercent": 50, "MaximumPercent": 200},
-                },
-            },
-        },
-    }
-
-
-def write_assembly(folder: Path, template: dict[str, Any]) -> Path:
-    """A cloud assembly with one stack and the image asset of docker/ (SERVICE=location)."""
-    assembly = folder / "assembly"
-    if assembly.exists():
-        shutil.rmtree(assembly)
-    assembly.mkdir(parents=True)
-    shutil.copytree(
-        REPO / "docker", assembly / f"asset.{ASSET_HASH}", ignore=shutil.ignore_patterns("user")
+    return probe_template(
+        cluster, database, mysql, ASSET_HASH,
+        instances=[f"Instance{i}" for i in range(INSTANCES)],
+        desired=desired,
+        health=HealthCheck(interval=30, timeout=5, draining=60),
+        grace_seconds=20,
+        deployment={"MinimumHealthyPercent": 50, "MaximumPercent": 200},
+        version=version,
     )
-    manifest = {
-        "version": MANIFEST_VERSION,
-        "artifacts": {
-            STACK: {
-                "type": "aws:cloudformation:stack",
-                "environment": f"aws://{ACCOUNT_ID}/{REGION}",
-                "properties": {"templateFile": f"{STACK}.template.json"},
-            }
-        },
-    }
-    assets = {
-        "version": MANIFEST_VERSION,
-        "files": {},
-        "dockerImages": {
-            ASSET_HASH: {
-                "source": {
-                    "directory": f"asset.{ASSET_HASH}",
-                    "dockerBuildArgs": {"SERVICE": "location", "PORT": str(PORT)},
-                },
-                "destinations": {
-                    f"{ACCOUNT_ID}-{REGION}": {
-                        "repositoryName": REPOSITORY_TEMPLATE,
-                        "imageTag": ASSET_HASH,
-                    }
-                },
-            }
-        },
-    }
-    (assembly / "manifest.json").write_text(json.dumps(manifest))
-    (assembly / f"{STACK}.assets.json").write_text(json.dumps(assets))
-    (assembly / f"{STACK}.template.json").write_text(json.dumps(template))
-    return assembly
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 30.0) -> T:
-    """Poll until ``probe`` returns something truthy; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"{what} within {timeout}s (last: {last!r})")
 
 
 @dataclass
@@ -223,8 +72,11 @@ class Platform:
     mysql: MySQL
 
     def up(self, desired: int = 4, version: str = "1") -> subprocess.CompletedProcess[str]:
-        assembly = write_assembly(
-            self.folder, _template(self.cluster, self.database, self.mysql, desired, version)
+        assembly = write_probe_assembly(
+            self.folder / "assembly",
+            STACK,
+            _template(self.cluster, self.database, self.mysql, desired, version),
+            ASSET_HASH,
         )
         command = [
             sys.executable,
@@ -521,67 +373,23 @@ def test_a_task_stopped_behind_the_elb_finishes_its_requests_first(platform: Pla
     wait_for("4 tasks InService again", lambda: platform.in_service() == INSTANCES)
 
 
-class Traffic:
-    """Continuous requests through the ELB, and the lowest InService count seen meanwhile."""
-
-    def __init__(self, platform: Platform, url: str) -> None:
-        self.platform, self.url = platform, url
-        self.sent = self.failed = 0
-        self.errors: list[str] = []
-        self.lowest = INSTANCES
-        self.stop = threading.Event()
-        self.threads = [
-            threading.Thread(target=self._requests),
-            threading.Thread(target=self._health),
-        ]
-
-    def _requests(self) -> None:
-        with httpx.Client(timeout=30) as client:
-            while not self.stop.is_set():
-                self.sent += 1
-                try:
-                    answer = client.get(f"{self.url}/api/cities")
-                    if answer.status_code != 200:
-                        self.failed += 1
-                        self.errors.append(f"{answer.status_code} {answer.text[:80]}")
-                except httpx.HTTPError as error:
-                    self.failed += 1
-                    self.errors.append(repr(error))
-
-    def _health(self) -> None:
-        emulator = process.read_state(self.platform.state_dir)
-        assert emulator is not None
-        while not self.stop.is_set():
-            described = httpx.get(f"{emulator.endpoint}/_emulator/load-balancers", timeout=5)
-            ((_, balancer),) = described.json()["loadBalancers"].items()
-            self.lowest = min(self.lowest, len(balancer["inService"]))
-            time.sleep(0.05)
-
-    def __enter__(self) -> Traffic:
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(timeout=30)
-
-
 @pytest.mark.long  # `make test-long`: the full rollout of 4 tasks under continuous traffic
 def test_a_rollout_under_traffic_keeps_the_minimum_healthy_and_drops_no_request(
     platform: Platform,
 ) -> None:
-    _, url = platform.balancer()
+    name, url = platform.balancer()
     wait_for("4 tasks InService", lambda: platform.in_service() == INSTANCES)
     before = {t["taskArn"] for t in platform.tasks()}
-    with Traffic(platform, url) as traffic:
+    emulator = process.read_state(platform.state_dir)
+    assert emulator is not None
+    with Traffic(url, emulator.endpoint, name) as traffic:
         result = platform.up(version="2")
         assert result.returncode == 0, result.stdout + result.stderr
         service = wait_for("the rollout COMPLETED", lambda: platform.steady(INSTANCES), timeout=60)
         wait_for("4 tasks InService", lambda: platform.in_service() == INSTANCES)
     assert traffic.sent > 20
-    assert traffic.failed == 0, traffic.errors[:5]
+    assert traffic.errors == [], traffic.errors[:5]
+    assert traffic.lowest is not None
     assert traffic.lowest >= 2, "minimumHealthyPercent 50 of 4: never fewer than 2 InService"
     assert service["taskDefinition"].endswith(":2")
     running = platform.tasks()

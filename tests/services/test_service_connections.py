@@ -16,8 +16,10 @@ import pytest
 
 from tests.services.service_harness import MySQL, ServiceProcess, running_service
 
-IDLE_S = 4
-HEAD_S = 2
+IDLE_S = 3
+HEAD_S = 1
+"""The shortest bounds the settings take (whole seconds, 1 at least) with the keep-alive test's
+pauses (HEAD_S + 1) between them."""
 SLACK_S = 1.5  # a loaded machine's scheduling delay; far below the bounds' old "forever"
 
 
