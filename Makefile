@@ -134,11 +134,15 @@ synth: install-scanning ## synthesize into cdk.out/, scan every template (cfn-li
 # both verbs, so every test runs there. A new long test takes @pytest.mark.long (a whole file:
 # pytestmark = [pytest.mark.long]).
 PYTEST_ARGS ?=
+# TEST_MARKS selects make test's tests by marker: TEST_MARKS="long or not long" runs every test
+# in one pytest run (CI does: the long scenarios then share the cores with the rest, instead of
+# waiting for them in a second run).
+TEST_MARKS ?= not long
 TEST_WORKERS ?= $(shell getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
 PYTEST_PARALLEL = --numprocesses $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 test: install ## every test but the long scenarios: unit, validation, snapshots, gates, services, the real CDK CLI, the emulator (goal: 120 s on 2 cores)
-	$(VENV_BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not long" $(PYTEST_ARGS)
+	$(VENV_BIN)/python -m pytest $(PYTEST_PARALLEL) -m "$(TEST_MARKS)" $(PYTEST_ARGS)
 
 test-long: install ## the long scenarios `make test` leaves out (marked long: a rollout under traffic, a second platform, a whole make synth); CI runs both
 	$(VENV_BIN)/python -m pytest $(PYTEST_PARALLEL) -m long $(PYTEST_ARGS)
