@@ -91,10 +91,16 @@ def test_plain_make_prints_the_verbs_and_installs_nothing(tmp_path: Path) -> Non
     assert sorted(p.name for p in tmp_path.iterdir()) == ["Makefile"]
 
 
-def _pytest_line(project: Path, verb: str) -> str:
-    """The pytest command `make VERB` runs (make -n: printed, not run)."""
-    result = subprocess.run(["make", "--no-print-directory", "-n", verb, "PYTEST_ARGS=-x"],
-                            cwd=project, capture_output=True, text=True, timeout=30, check=False)
+def _pytest_line(project: Path, verb: str, *assignments: str) -> str:
+    """The pytest command `make VERB` runs (make -n: printed, not run), as typed in a shell: not
+    with the variables of the make that runs this test (CI's TEST_MARKS=... reaches a sub-make
+    through MAKEFLAGS, and make exports it to its recipes' environment too)."""
+    inherited = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "TEST_MARKS", "TEST_WORKERS",
+                 "PYTEST_ARGS"}
+    shell = {k: v for k, v in os.environ.items() if k not in inherited}
+    result = subprocess.run(["make", "--no-print-directory", "-n", verb, "PYTEST_ARGS=-x",
+                             *assignments], cwd=project, env=shell, capture_output=True,
+                            text=True, timeout=30, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     (line,) = [line for line in result.stdout.splitlines() if " -m pytest " in line]
     return line
@@ -111,9 +117,7 @@ def test_ci_runs_every_test_make_test_leaves_out_only_the_long_ones(tmp_path: Pa
     test, long = _pytest_line(project, "test"), _pytest_line(project, "test-long")
     assert '-m "not long" -x' in test, test
     assert "-m long -x" in long, long
-    every = subprocess.run(["make", "--no-print-directory", "-n", "test", "PYTEST_ARGS=-x",
-                            "TEST_MARKS=long or not long"], cwd=project, capture_output=True,
-                           text=True, timeout=30, check=False).stdout
+    every = _pytest_line(project, "test", "TEST_MARKS=long or not long")
     assert '-m "long or not long" -x' in every, every
     assert "long:" in (ROOT / "pyproject.toml").read_text(), "the marker is registered"
 
