@@ -10,6 +10,7 @@ answers with the emulator the state directory describes now.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import shutil
@@ -157,6 +158,18 @@ class Session:
         emulator = [sys.executable, "-m", "emulator", "--state-dir", str(self.state_dir)]
         app = [] if {"--app-dir", "--app"} & set(options) else ["--app-dir", str(self.app_dir)]
         return [*emulator, "up", *app, *(["-o", str(self.assembly)] if output else []), *options]
+
+    def start_up(self, app: Path) -> subprocess.Popen[str]:
+        """``python -m emulator up --app-dir APP`` started, not waited for: its output line by
+        line (unbuffered), for a test that acts while it runs."""
+        return subprocess.Popen(
+            self.up_command("--app-dir", str(app), output=False),
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
 
     def up(self, *options: str, output: bool = True, timeout: int = 600
            ) -> subprocess.CompletedProcess[str]:

@@ -344,35 +344,16 @@ def test_secret_generation_attachment_and_dynamic_reference(session: Session) ->
                 }
             },
         },
-        "Subnets": {
-            "Type": "AWS::RDS::DBSubnetGroup",
-            "Properties": {
-                "DBSubnetGroupDescription": "d",
-                "SubnetIds": [{"Ref": "Subnet"}, {"Ref": "Subnet2"}],
+        **_subnet_group_and_mysql(
+            VPCSecurityGroups=[{"Fn::GetAtt": ["Group", "GroupId"]}],
+            MasterUsername="app",
+            MasterUserPassword={
+                "Fn::Join": [
+                    "",
+                    ["{{resolve:secretsmanager:", {"Ref": "Secret"}, ":SecretString:password::}}"],
+                ]
             },
-        },
-        "Db": {
-            "Type": "AWS::RDS::DBInstance",
-            "DeletionPolicy": "Snapshot",
-            "Properties": {
-                "Engine": "mysql",
-                "DBInstanceClass": "db.t3.micro",
-                "AllocatedStorage": "20",
-                "DBSubnetGroupName": {"Ref": "Subnets"},
-                "VPCSecurityGroups": [{"Fn::GetAtt": ["Group", "GroupId"]}],
-                "MasterUsername": "app",
-                "MasterUserPassword": {
-                    "Fn::Join": [
-                        "",
-                        [
-                            "{{resolve:secretsmanager:",
-                            {"Ref": "Secret"},
-                            ":SecretString:password::}}",
-                        ],
-                    ]
-                },
-            },
-        },
+        ),
         "Attach": {
             "Type": "AWS::SecretsManager::SecretTargetAttachment",
             "Properties": {
@@ -695,32 +676,42 @@ def test_update_moto_cannot_apply_is_kept_and_counted(session: Session) -> None:
     assert any(r.startswith(summary.NOT_APPLIED_REASON) for r in reasons)
 
 
+def _subnet_group_and_mysql(**properties: Any) -> dict[str, Any]:
+    """A DB subnet group over Subnet and Subnet2, and a MySQL instance "Db" in it (snapshot on
+    delete) with these properties besides."""
+    return {
+        "Subnets": {
+            "Type": "AWS::RDS::DBSubnetGroup",
+            "Properties": {
+                "DBSubnetGroupDescription": "d",
+                "SubnetIds": [{"Ref": "Subnet"}, {"Ref": "Subnet2"}],
+            },
+        },
+        "Db": {
+            "Type": "AWS::RDS::DBInstance",
+            "DeletionPolicy": "Snapshot",
+            "Properties": {
+                "Engine": "mysql",
+                "DBInstanceClass": "db.t3.micro",
+                "AllocatedStorage": "20",
+                "DBSubnetGroupName": {"Ref": "Subnets"},
+                **properties,
+            },
+        },
+    }
+
+
 def _database(deletion_protection: bool, backups: int, name: str = "a") -> dict[str, Any]:
     return {
         "Resources": {
             **_vpc("10.24.0.0/16"),
-            "Subnets": {
-                "Type": "AWS::RDS::DBSubnetGroup",
-                "Properties": {
-                    "DBSubnetGroupDescription": "d",
-                    "SubnetIds": [{"Ref": "Subnet"}, {"Ref": "Subnet2"}],
-                },
-            },
-            "Db": {
-                "Type": "AWS::RDS::DBInstance",
-                "DeletionPolicy": "Snapshot",
-                "Properties": {
-                    "Engine": "mysql",
-                    "DBInstanceClass": "db.t3.micro",
-                    "AllocatedStorage": "20",
-                    "DBName": name,
-                    "DBSubnetGroupName": {"Ref": "Subnets"},
-                    "MasterUsername": "app",
-                    "MasterUserPassword": "password123",
-                    "DeletionProtection": deletion_protection,
-                    "BackupRetentionPeriod": backups,
-                },
-            },
+            **_subnet_group_and_mysql(
+                DBName=name,
+                MasterUsername="app",
+                MasterUserPassword="password123",
+                DeletionProtection=deletion_protection,
+                BackupRetentionPeriod=backups,
+            ),
         }
     }
 

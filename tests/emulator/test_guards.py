@@ -287,14 +287,7 @@ def test_run_lock_names_its_holder_and_dies_with_it_even_by_kill_9(tmp_path: Pat
 def test_second_up_is_refused_while_the_first_runs(session: Session, tmp_path: Path) -> None:
     app = small_app(tmp_path, "LockProbe", {"Topic": {"Type": "AWS::SNS::Topic"}})
     running = session.emulator
-    first = subprocess.Popen(
-        session.up_command("--app-dir", str(app), output=False),
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    first = session.start_up(app)
     assert first.stdout is not None
     first_lines = [first.stdout.readline()]  # its first line: it holds the lock by then
     second = session.up("--app-dir", str(app), output=False, timeout=BOUND_SECONDS)

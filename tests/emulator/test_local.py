@@ -34,7 +34,6 @@ from emulator.compat import custom_resources, local_mysql, notes
 from emulator.compat.util import camel_keys
 from tests.emulator.conftest import (
     README_CONTEXT,
-    REPO,
     STACK,
     TWIN,
     TWIN_EXTRA,
@@ -136,14 +135,7 @@ def killed(session: Session, tmp_path_factory: pytest.TempPathFactory) -> Killed
     app = small_app(
         tmp_path_factory.mktemp("kill"), "KillProbe", {"Topic": {"Type": "AWS::SNS::Topic"}}
     )
-    driver = subprocess.Popen(
-        session.up_command("--app-dir", str(app), output=False),
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    driver = session.start_up(app)
     assert driver.stdout is not None
     killed_at = None
     for line in driver.stdout:
