@@ -101,3 +101,26 @@ def test_the_library_tests_use_the_library_alone() -> None:
         if bad:
             offenders[str(path.relative_to(ROOT))] = bad
     assert not offenders, f"library tests import what the library must do without: {offenders}"
+
+
+def test_the_emulator_server_runs_the_librarys_pure_code_without_the_cdk() -> None:
+    # the server uses the capacity model and the provisioner's code, which import no CDK; through
+    # the library's package they would import aws_cdk (~4 s of CPU and a Node process per
+    # emulator started)
+    probe = subprocess.run(
+        [sys.executable, "-c",
+         "import sys\n"
+         "from emulator.compat import apply_all, local_mysql\n"
+         "from emulator.runtime import scheduler\n"
+         "from types import SimpleNamespace as NS\n"
+         "apply_all()\n"
+         "instance = NS(registered_resources=[{'name': 'CPU', 'integerValue': 0}],"
+         " remaining_resources=[])\n"
+         "scheduler.register_resources(instance, 't2.medium', '')\n"
+         "assert instance.registered_resources[0]['integerValue'] == 2048, instance\n"
+         "assert local_mysql.MASTER_OWNER.physical_id == 'local'\n"
+         "print(sorted({m.split('.')[0] for m in sys.modules}))"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )
+    loaded = set(ast.literal_eval(probe.stdout.strip().splitlines()[-1]))
+    assert not loaded & {"aws_cdk", "constructs", "jsii", "ecs_playground"}, loaded

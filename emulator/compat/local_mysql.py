@@ -29,11 +29,16 @@ import json
 import os
 import socket
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ecs_playground.database_users_handler import index as handler
+from emulator import library
 from emulator.compat import lambda_code, notes
 from emulator.compat.custom_resources import Request, Response
+
+if TYPE_CHECKING:
+    from ecs_playground.database_users_handler import index as handler
+else:  # from its file, as Lambda loads it: the library's package would import aws_cdk
+    handler = library.module("database_users_handler.index")
 
 CONNECT_TIMEOUT_SECONDS = 5
 READ_TIMEOUT_SECONDS = 10

@@ -130,9 +130,9 @@ def register_resources(container_instance: Any, instance_type: str, user_data: s
     instance type (less ``ECS_RESERVED_MEMORY`` from the user data); unknown types keep moto's."""
     import re
 
-    from ecs_playground.capacity import INSTANCE_TYPES
+    from emulator import library
 
-    resources = INSTANCE_TYPES.get(instance_type)
+    resources = library.module("capacity").INSTANCE_TYPES.get(instance_type)
     if resources is None:
         return
     reserved = re.search(r"ECS_RESERVED_MEMORY=(\d+)", user_data)

@@ -31,6 +31,34 @@ def test_loopback_hosts_are_path_style() -> None:
     assert not cfn_engine._is_loopback("s3.us-east-1.amazonaws.com")
 
 
+def test_a_json_template_reads_as_moto_reads_it_without_the_yaml_parser(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from moto.cloudformation import models
+
+    from emulator.compat.cfn_engine import template_url
+
+    body = json.dumps({"Resources": {"T": {"Type": "AWS::SNS::Topic", "Properties": {
+        "DisplayName": "2012-10-17", "Tags": [{"Key": "on", "Value": "yes"}]}}},
+        "Outputs": {"N": {"Value": 1.5}}}, indent=1)
+    yaml_form = "Resources:\n  T:\n    Type: AWS::SNS::Topic\n    Properties:\n      Name: !Ref X\n"
+    expected = template_url._original_parse_template(body)
+    expected_yaml = template_url._original_parse_template(yaml_form)
+    cfn_engine.apply()
+    # what moto's stacks and change sets read is the same mapping...
+    assert models.Stack.parse_template(body) == expected
+    change_set = models.ChangeSet.__new__(models.ChangeSet)
+    change_set.template = body
+    change_set._parse_template()
+    assert change_set.template_dict == expected
+    # ...without PyYAML for JSON, which YAML bodies still go through
+    monkeypatch.setattr(models.yaml, "load", lambda *a, **k: pytest.fail("YAML parser used"))
+    assert models.Stack.parse_template(body) == expected
+    monkeypatch.undo()
+    assert models.Stack.parse_template(yaml_form) == expected_yaml == {
+        "Resources": {"T": {"Type": "AWS::SNS::Topic", "Properties": {"Name": {"Ref": "X"}}}}}
+
+
 def test_references_cover_ref_getatt_and_sub() -> None:
     body = {
         "A": {"Ref": "X"},

@@ -1,7 +1,8 @@
 """Fixes to moto 5.2.5's CloudFormation engine (not tied to one resource type), one module per
 area; :func:`apply` installs them all.
 
-- :mod:`.template_url`: a template URL on a loopback host is path-style S3.
+- :mod:`.template_url`: a template URL on a loopback host is path-style S3; a JSON body is
+  parsed as JSON.
 - :mod:`.execution`: change sets found within their stack and executed with exports, events and
   failures; :mod:`.rollback` finishes those whose resources stabilize in the background.
 - :mod:`.intrinsics`: ``Fn::GetStackOutput`` and dynamic references resolved.
