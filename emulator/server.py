@@ -58,9 +58,34 @@ def _write_state(path: Path, port: int) -> None:
     tmp.replace(path)
 
 
+def share_one_botocore_loader() -> None:
+    """Every botocore session of this process reads AWS's data files through one loader.
+
+    moto makes a session whenever it lists a service's regions (three when its EC2 models are
+    imported, one per backend of each service it answers), each with a loader of its own, so each
+    read and parsed the JSON service models again: the EC2 model alone is ~1.5 s of CPU a time.
+    A loader only caches what it read from botocore's files; the clients of one session already
+    share theirs, as these sessions now do.
+    """
+    from botocore import loaders, session
+
+    if getattr(session.create_loader, "shared", False):
+        return
+    made: dict[str | None, loaders.Loader] = {}
+
+    def create_loader(search_path_string: str | None = None) -> loaders.Loader:
+        if search_path_string not in made:
+            made[search_path_string] = loaders.create_loader(search_path_string)
+        return made[search_path_string]
+
+    create_loader.shared = True  # type: ignore[attr-defined]
+    session.create_loader = create_loader  # the name botocore.session calls
+
+
 def serve(state_file: Path, port: int = 0, lambda_types: Sequence[str] = ()) -> None:
     """Apply the compatibility layer, serve moto on 127.0.0.1 until signalled."""
     os.environ.setdefault("MOTO_ALLOW_NONEXISTENT_REGION", "false")
+    share_one_botocore_loader()
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
         MotoRequestHandler,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import sys
 import uuid
 from typing import Any
 
@@ -19,7 +21,7 @@ from emulator import summary
 from emulator.compat import cfn_engine, custom_resources, ecs, notes, services
 from emulator.compat.notes import Note
 from emulator.compat.util import camel_keys
-from tests.emulator.conftest import ECHO_TYPE, Session
+from tests.emulator.conftest import ECHO_TYPE, REPO, Session
 
 # ---------------------------------------------------------------- pure helpers
 
@@ -57,6 +59,24 @@ def test_a_json_template_reads_as_moto_reads_it_without_the_yaml_parser(
     monkeypatch.undo()
     assert models.Stack.parse_template(yaml_form) == expected_yaml == {
         "Resources": {"T": {"Type": "AWS::SNS::Topic", "Properties": {"Name": {"Ref": "X"}}}}}
+
+
+def test_the_emulators_botocore_sessions_read_the_data_files_once() -> None:
+    # in a process of its own, as the emulator's server applies it to itself
+    probe = subprocess.run([sys.executable, "-c", (
+        "import boto3\n"
+        "from emulator.server import share_one_botocore_loader as share\n"
+        "def loader():\n"
+        "    return boto3.Session()._session.get_component('data_loader')\n"
+        "assert loader() is not loader()\n"
+        "share(); share()\n"
+        "first, second = loader(), loader()\n"
+        "assert first is second\n"
+        "second.load_service_model('ec2', 'service-2')\n"
+        "assert first.load_service_model('ec2', 'service-2') is "
+        "second.load_service_model('ec2', 'service-2')\n"
+        "print('shared')")], cwd=REPO, capture_output=True, text=True, check=False)
+    assert probe.returncode == 0 and probe.stdout.strip() == "shared", probe.stderr[-2000:]
 
 
 def test_references_cover_ref_getatt_and_sub() -> None:

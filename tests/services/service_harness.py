@@ -54,7 +54,10 @@ class MySQL:
     password: str = os.environ.get("MYSQL_TEST_PASSWORD", "")
 
     def connect(self, database: str | None = None) -> pymysql.connections.Connection[Any]:
-        """An autocommit admin connection (raises when the server is unreachable)."""
+        """An autocommit admin connection (raises when the server is unreachable), without TLS:
+        the tests' own administration of a local server. PyMySQL's default (TLS when the server
+        offers it) builds a TLS context, loading the system's CA bundle, for every connection:
+        37 ms of CPU against 0.4 ms, and this helper opens one per statement."""
         return pymysql.connect(
             host=self.host,
             port=self.port,
@@ -63,6 +66,7 @@ class MySQL:
             database=database,
             autocommit=True,
             connect_timeout=3,
+            ssl_disabled=True,
         )
 
     def execute(
