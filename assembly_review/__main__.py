@@ -32,7 +32,16 @@ from .diagram import MermaidUnavailable, architecture_markdown, parse_errors
 from .inputs import changed_inputs
 from .report import Review, render, review
 from .status import ExitStatus, table
-from .synth import Side, UsageError, head_label, progress, resolve_base, synthesize, worktree
+from .synth import (
+    Side,
+    UsageError,
+    head_label,
+    progress,
+    resolve_base,
+    reuse_kept_commit,
+    synthesize,
+    worktree,
+)
 from .template import AssemblyError, load_assembly
 
 DEFAULT_DIR = Path("cdk.review")
@@ -88,14 +97,17 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"the CDK CLI {cdk[0]} is missing in {repo}: run `make install`")
     inputs = changed_inputs(repo, commit)
     started = time.monotonic()
-    with worktree(repo, commit) as base_dir:
-        sides = [Side("BASE", base_label, base_dir, out / "base"),
-                 Side("head", head_label(repo), repo, out / "head")]
-        synthesize(sides, cdk, cdk_args)
+    head = Side("head", head_label(repo), repo, out / "head")
+    if reuse_kept_commit(Side("BASE", base_label, repo, out / "base"), repo, commit, cdk,
+                         cdk_args):
+        synthesize([head], cdk, cdk_args)
+    else:
+        with worktree(repo, commit) as base_dir:
+            synthesize([Side("BASE", base_label, base_dir, out / "base"), head], cdk, cdk_args)
     progress(f"both sides synthesized in {time.monotonic() - started:.1f} s; comparing")
     result = review(load_assembly(out / "base"), load_assembly(out / "head"),
                     allowed=allowed, base_label=base_label,
-                    head_label=sides[1].label, cdk_args=cdk_args, inputs=inputs)
+                    head_label=head.label, cdk_args=cdk_args, inputs=inputs)
     _emit(result, out / "report.md", out / "plan.json", out / "base", out / "head")
     return result.exit_code
 

@@ -13,7 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from assembly_review.synth import Side, UsageError, synthesize, worktree
+from assembly_review.synth import (
+    Side,
+    UsageError,
+    assembly_key,
+    commit_key,
+    reuse_kept_commit,
+    synthesize,
+    worktree,
+)
 
 CLI = """
 import json, os, pathlib, sys
@@ -108,3 +116,28 @@ def test_a_failing_synth_is_not_kept(repo: Path) -> None:
             review_synth(repo, base)
     assert not (repo / "cdk.review" / "cache").exists() or not any(
         (repo / "cdk.review" / "cache").iterdir())
+
+
+def test_a_kept_base_is_reused_without_a_worktree_under_the_key_a_worktree_gets(
+        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = _git(repo, "rev-parse", "HEAD")
+    cli = [sys.executable, str(repo.parent / "cli.py")]
+    out = repo / "cdk.review"
+    with worktree(repo, base) as base_dir:
+        # the key from the commit alone is the one the worktree's side gets
+        assert commit_key(repo, base, cli, []) == assembly_key(
+            Side("BASE", "base", base_dir, out / "base"), cli, [])
+    side = Side("BASE", "base", repo, out / "base")
+    # nothing kept yet: no reuse, and the caller makes the worktree
+    assert not reuse_kept_commit(side, repo, base, cli, [])
+    _, first = review_synth(repo, base)
+    (repo / "app.txt").write_text("head's own")  # what the working tree holds changes nothing
+    worktrees = _git(repo, "worktree", "list")
+    capsys.readouterr()
+
+    assert reuse_kept_commit(side, repo, base, cli, [])
+    assert (out / "base" / "App.template.json").read_text() == first
+    assert "BASE (base) reused from" in capsys.readouterr().err
+    assert _git(repo, "worktree", "list") == worktrees  # none made
+    # other arguments: not kept, so synthesized in a worktree as before
+    assert not reuse_kept_commit(side, repo, base, cli, ["-c", "x=1"])
