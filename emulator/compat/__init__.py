@@ -21,9 +21,9 @@ def check_version() -> None:
 
 
 def _ecs_agent(account_id: str, region: str) -> None:
-    from emulator.compat import ecs
+    from emulator.compat import ecs, ecs_state
 
-    ecs.deregister_gone(account_id, region)
+    ecs_state.deregister_gone(account_id, region)
     ecs.register_agents(account_id, region)
 
 

@@ -171,7 +171,7 @@ def deployment_started(service: Any, reason: str = "") -> None:
     previous PRIMARY becomes ACTIVE until its tasks are gone."""
     from moto.core.utils import utcnow
 
-    from emulator.compat.ecs import new_deployment
+    from emulator.compat.ecs_state import new_deployment
 
     with LOCK:
         now = utcnow()
@@ -223,7 +223,7 @@ def _loop(runtime: Runtime) -> None:
 def _tick(runtime: Runtime) -> None:
     from moto.ecs.models import ecs_backends
 
-    from emulator.compat.ecs import deregister_gone
+    from emulator.compat.ecs_state import deregister_gone
 
     ecs = ecs_backends[ACCOUNT_ID][REGION]
     deregister_gone(ACCOUNT_ID, REGION)  # an instance terminated meanwhile leaves its cluster
@@ -322,7 +322,7 @@ def _trip_if_due(runtime: Runtime, service: Any) -> None:
     """Fail the primary deployment at the threshold; roll back to the last COMPLETED one."""
     from moto.core.utils import utcnow
 
-    from emulator.compat.ecs import new_deployment
+    from emulator.compat.ecs_state import new_deployment
 
     primary = _primary(service)
     breaker = _breaker(service)
@@ -620,7 +620,7 @@ def _count(runtime: Runtime, ecs: Any, service: Any, unplaced: int) -> None:
     """Service, deployment, container instance and cluster counters from the tasks."""
     from moto.core.utils import utcnow
 
-    from emulator.compat.ecs import recount
+    from emulator.compat.ecs_state import recount
 
     live = runtime.tasks[service.arn]
     service.running_count = sum(1 for t in live if t.model.status == "RUNNING")
