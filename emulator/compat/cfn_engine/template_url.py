@@ -1,6 +1,6 @@
 """Reading templates: URLs on a loopback host are path-style S3 URLs, and a JSON body is parsed as
-JSON (moto reads every body with PyYAML's pure-Python loader first: about 2 s of the emulator's
-CPU for each deploy of the real app, whose templates the CDK writes as JSON)."""
+JSON (moto reads every body with PyYAML's pure-Python loader first: 0.27 s of CPU for the real
+app's 124 KiB template against 2 ms, and a deploy parses it about four times)."""
 
 from __future__ import annotations
 
