@@ -318,17 +318,22 @@ def service_update(
     ):
         service_delete(original_resource, account_id, region_name)
         return service_create(cls, new_resource_name, cloudformation_json, account_id, region_name)
-    service = ecs_backends[account_id][region_name].update_service(
-        {
-            "cluster": original_resource.cluster_name,
-            "service": original_resource.name,
-            "task_definition": physical_id(properties["TaskDefinition"]),
-            "desired_count": int(properties.get("DesiredCount", original_resource.desired_count)),
-        }
-    )
-    service.load_balancers = camel_keys(properties.get("LoadBalancers", []))
-    _set_extras(service, properties)
-    _deployed(service)
+    # As on AWS, the new task definition and its deployment appear together: moto's update sets
+    # the task definition first, and a scheduler tick in between took the running tasks for a
+    # deployment's old ones and stopped one before the deployment existed.
+    with scheduler.LOCK:
+        service = ecs_backends[account_id][region_name].update_service(
+            {
+                "cluster": original_resource.cluster_name,
+                "service": original_resource.name,
+                "task_definition": physical_id(properties["TaskDefinition"]),
+                "desired_count": int(
+                    properties.get("DesiredCount", original_resource.desired_count)),
+            }
+        )
+        service.load_balancers = camel_keys(properties.get("LoadBalancers", []))
+        _set_extras(service, properties)
+        _deployed(service)
     return service
 
 
