@@ -200,6 +200,14 @@ DEFAULT_APP_FIXTURES = ("default_app", "default_app_cli")
 """Tests that use these share the default app's synths: group "default-app"."""
 
 
+@pytest.fixture(scope="session")
+def documented_blocks(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Every ```python block of the README and docs/, run once as written (one process)."""
+    from .library.doc_blocks import run_documented_blocks
+
+    return run_documented_blocks(tmp_path_factory.mktemp("documented-blocks"))
+
+
 def _group_of(item: pytest.Item, relative: str) -> str | None:
     for prefix, group in SHARED_FIXTURE_GROUPS.items():
         if relative.startswith(prefix):
@@ -207,6 +215,8 @@ def _group_of(item: pytest.Item, relative: str) -> str | None:
     fixtures = getattr(item, "fixturenames", ())
     if "gated" in fixtures:
         return "scanners"
+    if "documented_blocks" in fixtures:
+        return "documented-blocks"
     return "default-app" if any(f in fixtures for f in DEFAULT_APP_FIXTURES) else None
 
 

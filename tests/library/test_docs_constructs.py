@@ -3,12 +3,10 @@ surface an importer uses."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from ..conftest import ROOT
-from .doc_blocks import python_blocks, run_blocks
+from .doc_blocks import DocumentedBlocks, python_blocks
 
 PAGE = ROOT / "docs" / "constructs.md"
 
@@ -25,10 +23,9 @@ def test_the_page_shows_every_surface_piece_in_keyword_style() -> None:
 
 
 @pytest.mark.slow
-def test_every_python_block_runs_as_written(tmp_path: Path) -> None:
-    blocks = python_blocks(PAGE)
-    assert len(blocks) >= 5
-    result = run_blocks(blocks, tmp_path)
-    assert result.returncode == 0, result.stderr[-4000:]
-    assert result.stdout.rstrip().endswith(f"ran {len(blocks)} blocks"), result.stdout[-2000:]
-    assert "iam_authentication = False: allowed True, for grant_connect" in result.stdout
+def test_every_python_block_runs_as_written(documented_blocks: DocumentedBlocks) -> None:
+    page = PAGE.relative_to(ROOT).as_posix()
+    assert len(python_blocks(PAGE)) >= 5
+    documented_blocks.assert_page_ran(page)
+    assert "iam_authentication = False: allowed True, for grant_connect" in (
+        documented_blocks.output(page))
