@@ -26,6 +26,10 @@ ENV_STACKS = $(if $(filter-out default,$(value ENV)),"$$ECS_PLAYGROUND_ENV/*",--
 , := ,
 # The project's folder (make review runs in another repository with -f this Makefile, in tests).
 HERE := $(dir $(abspath $(firstword $(MAKEFILE_LIST))))
+# Node's on-disk compile cache (Node 22+; keyed by each file's content, so never stale): every
+# `cdk` command starts sooner, the CLI being one large bundle (cdk diff: 0.87-0.94 s of CPU against
+# 1.07-1.16 s without it). A NODE_COMPILE_CACHE of your own is kept.
+export NODE_COMPILE_CACHE ?= $(HERE).cache/node-compile
 
 .PHONY: bench-scale install synth test test-long test-fast regenerate snapshot-update lint loadtest local local-rollout local-stop diff deploy deploy-role clean help
 
@@ -141,7 +145,10 @@ PYTEST_ARGS ?=
 # in one pytest run (CI does: the long scenarios then share the cores with the rest, instead of
 # waiting for them in a second run).
 TEST_MARKS ?= not long
-TEST_WORKERS ?= $(shell getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
+# One worker more than the cores: the emulator's tests mostly wait (on deploys, health checks,
+# timeouts), and a third worker keeps both cores busy meanwhile. Measured alone on 2 cores: 2
+# workers 165 s, 3 workers 146 s, 4 workers 154 s (each worker collects the suite and starts jsii).
+TEST_WORKERS ?= $(shell echo $$(( $$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1) + 1 )))
 PYTEST_PARALLEL = --numprocesses $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 # pytest rewrites the asserts of every test module in every worker; it keeps the result in
 # __pycache__ only where bytecode may be written. With PYTHONDONTWRITEBYTECODE set (as on these

@@ -191,9 +191,14 @@ hand-written apps), the review changes' synths and CLI diffs, the scanners' run 
 every scenario, a 60-service catalog, the provisioner's gated synths. Under pytest-xdist each
 group runs on one worker, so its fixture is built once, not once per worker. Every other test
 that uses the `gated` scenarios joins "scanners" too."""
-GROUP_ORDER = ("emulator", "emulator-small", "emulator-runtime", "review", "scanners")
+GROUP_ORDER = ("emulator", "emulator-small", "review", "emulator-runtime", "scanners")
 """The longest groups first: `make test` passes --no-loadscope-reorder, so each starts on a
-worker of its own at once and the other tests fill in around them."""
+worker of its own at once and the other tests fill in around them. The two emulator groups that
+mostly wait (on deploys, timeouts) start beside the review's synths, which keep the cores busy;
+the third waits for a free worker rather than leave every worker waiting at once."""
+WAITING_FIRST = ("services/", "test_install.py")
+"""Tests that mostly wait (idle and rotation bounds, installs): the first of the ungrouped ones,
+so that their waits overlap other workers' CPU instead of idling the last seconds of a run."""
 
 
 DEFAULT_APP_FIXTURES = ("default_app", "default_app_cli")
@@ -253,14 +258,18 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark each test's group; under xdist, put the longest groups first."""
+    """Mark each test's group; under xdist, put the longest groups first, then the tests that
+    mostly wait."""
     here = Path(__file__).parent
     rank = {}
     for item in items:
-        group = _group_of(item, Path(item.path).relative_to(here).as_posix())
+        relative = Path(item.path).relative_to(here).as_posix()
+        group = _group_of(item, relative)
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
-        rank[item.nodeid] = GROUP_ORDER.index(group) if group in GROUP_ORDER else len(GROUP_ORDER)
+        rank[item.nodeid] = (
+            GROUP_ORDER.index(group) if group in GROUP_ORDER
+            else len(GROUP_ORDER) + (0 if relative.startswith(WAITING_FIRST) else 1))
     if os.environ.get("PYTEST_XDIST_WORKER"):
         items.sort(key=lambda item: rank[item.nodeid])  # stable: file order within a group
 
