@@ -283,6 +283,9 @@ def test_run_lock_names_its_holder_and_dies_with_it_even_by_kill_9(tmp_path: Pat
         assert path.read_text() == f"{os.getpid()}\n"
 
 
+# long: two whole `up`s at once (~4.6 s of CPU); make test keeps the run lock itself
+# (test_run_lock_names_its_holder_and_dies_with_it_even_by_kill_9)
+@pytest.mark.long
 @requires_cli
 def test_second_up_is_refused_while_the_first_runs(session: Session, tmp_path: Path) -> None:
     app = small_app(tmp_path, "LockProbe", {"Topic": {"Type": "AWS::SNS::Topic"}})

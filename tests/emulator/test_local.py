@@ -380,6 +380,9 @@ def test_the_printed_hints_work_as_printed(created: Created, tmp_path: Path) -> 
     assert all(any(isinstance(v, list) and v for v in a.values()) for a in answers), answers
 
 
+# long: the real app rolled out a second time (a slow rollout case: ~8 s of CPU); make test keeps
+# the small app's update (test_compat.py) and the runtime's task replacement
+@pytest.mark.long
 def test_up_on_a_running_emulator_deploys_an_update(session: Session, created: Created) -> None:
     template = session.template()["Resources"]
     task = _logical_id(template, "AWS::ECS::TaskDefinition", "Family", "location")

@@ -47,6 +47,9 @@ def test_inspect_state_tells_an_unusable_file_from_a_missing_one(
     assert state.emulator is None and state.problem
 
 
+# long: two emulators started and an `up` (~3.9 s of CPU); make test keeps the state file's
+# checks above and an emulator of another directory left alone
+@pytest.mark.long
 def test_corrupted_state_file_is_reported_and_up_stops_its_orphan(tmp_path: Path) -> None:
     orphan = process.start(tmp_path)
     said: list[str] = []

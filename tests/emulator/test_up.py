@@ -49,6 +49,9 @@ def test_unknown_custom_resource_fails_the_local_deploy_naming_it(
     assert process.running(session.state_dir) is not None, "a failed update stopped the emulator"
 
 
+# long: two whole `up`s (~7.5 s of CPU); make test keeps the count of a change the emulator
+# cannot apply (test_compat.py::test_update_moto_cannot_apply_is_kept_and_counted)
+@pytest.mark.long
 def test_update_the_emulator_cannot_apply_is_counted_in_the_summary(
     session: Session, tmp_path: Path
 ) -> None:
