@@ -132,22 +132,22 @@ synth: install-scanning ## synthesize into cdk.out/, scan every template (cfn-li
 	$(VENV_BIN)/python ecs_playground_app/light.py ecs_playground_app.synth_gates \
 		--outdir cdk.out --checkov $(CHECKOV_VENV)/bin/checkov -- $(CDK) synth --quiet $(ENV_CONTEXT) $(CDK_ARGS)
 
-# The test verbs run one pytest-xdist worker per core (each emulator's tests stay on one worker, in
-# order). A worker more measured no faster on a quiet machine (2 cores: 224 s with 3, 226 s with
-# 2) for 38 s more CPU. PYTEST_ARGS adds options, e.g. PYTEST_ARGS="-n 0 -k rotation" for one
-# serial test; TEST_WORKERS=3 sets the number of workers.
-# `make test` keeps within its goal (120 s on 2 cores) by leaving out the long scenarios, the
-# tests marked `long` (pyproject.toml): `make test-long` runs exactly those, and CI (.ci/run) runs
-# both verbs, so every test runs there. A new long test takes @pytest.mark.long (a whole file:
-# pytestmark = [pytest.mark.long]).
+# The test verbs run pytest-xdist workers (each emulator's tests stay on one worker, in order).
+# PYTEST_ARGS adds options, e.g. PYTEST_ARGS="-n 0 -k rotation" for one serial test;
+# TEST_WORKERS=2 sets the number of workers.
+# `make test` aims at 120 s on 2 cores (docs/contributing.md has the figures) and leaves out the
+# long scenarios, the tests marked `long` (pyproject.toml): `make test-long` runs exactly those,
+# and CI (.ci/run) runs every test in one run. A new long test takes @pytest.mark.long (a whole
+# file: pytestmark = [pytest.mark.long]).
 PYTEST_ARGS ?=
 # TEST_MARKS selects make test's tests by marker: TEST_MARKS="long or not long" runs every test
 # in one pytest run (CI does: the long scenarios then share the cores with the rest, instead of
 # waiting for them in a second run).
 TEST_MARKS ?= not long
 # One worker more than the cores: the emulator's tests mostly wait (on deploys, health checks,
-# timeouts), and a third worker keeps both cores busy meanwhile. Measured alone on 2 cores: 2
-# workers 165 s, 3 workers 146 s, 4 workers 154 s (each worker collects the suite and starts jsii).
+# timeouts), and a third worker keeps both cores busy meanwhile. Measured alone on 2 cores, same
+# commit: 2 workers 165 s, 3 workers 146 s, 4 workers 154 s (each worker collects the suite and
+# starts jsii); later, 3 workers 121 s against 123.5 s with 4.
 TEST_WORKERS ?= $(shell echo $$(( $$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1) + 1 )))
 PYTEST_PARALLEL = --numprocesses $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 # pytest rewrites the asserts of every test module in every worker; it keeps the result in
@@ -159,7 +159,7 @@ PYTEST = PYTHONDONTWRITEBYTECODE= $(VENV_BIN)/python -m pytest
 test: install ## every test but the long scenarios: unit, validation, snapshots, gates, services, the real CDK CLI, the emulator (goal: 120 s on 2 cores)
 	$(PYTEST) $(PYTEST_PARALLEL) -m "$(TEST_MARKS)" $(PYTEST_ARGS)
 
-test-long: install ## the long scenarios `make test` leaves out (marked long: a rollout under traffic, a second platform, a whole make synth); CI runs both
+test-long: install ## the long scenarios `make test` leaves out (marked long: a rollout under traffic, a second platform, two whole emulator deploys, a whole make synth); CI runs both
 	$(PYTEST) $(PYTEST_PARALLEL) -m long $(PYTEST_ARGS)
 
 test-fast: $(STAMP) ## the quick loop: every test except the emulator, the CLI, separate-process and long ones

@@ -22,9 +22,25 @@ LINKED = (".venv", "node_modules", "app.py", "ecs_playground", "ecs_playground_a
           "requirements-checkov.txt", "pyproject.toml", "package.json", "package-lock.json")
 
 
+INSTALLED = (".venv/.installed-stamp", ".venv/tools/checkov/.installed-stamp")
+"""The install's stamps: a copy's verbs take the linked installation as it is only while these
+are up to date."""
+
+
 def project_copy(directory: Path) -> Path:
     """The Makefile, the tutorial's cdk.json, and links to the installed project: `make` here
-    writes its cdk.out into *directory*, never into the repository."""
+    writes its cdk.out into *directory*, never into the repository.
+
+    Only over an up-to-date install: a stamp older than an edited pyproject.toml (or
+    requirements, package.json) would make a verb in the copy reinstall through the links into
+    the repository's own .venv and node_modules (`npm ci` empties node_modules first), under
+    every test running beside it. `make test` installs first; plain pytest after such an edit
+    stops here instead."""
+    current = subprocess.run(["make", "-q", "--no-print-directory", *INSTALLED], cwd=ROOT,
+                             capture_output=True, text=True, timeout=30, check=False)
+    assert current.returncode == 0, (
+        "the installation is older than what it installs from: run `make install` first (a "
+        "verb in this copy would reinstall into the repository's .venv and node_modules)")
     directory.mkdir()
     shutil.copy(ROOT / "Makefile", directory / "Makefile")
     write_cdk_json(directory, ROOT)
