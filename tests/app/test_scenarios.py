@@ -34,6 +34,8 @@ TOUCHES_CDK_JSON: dict[str, str] = {
                                                   "copy of docker/) into the session's app folder",
     "tests/test_install.py": "runs `make install` with stand-in installers into a venv of its "
                              "own; nothing reads cdk.json",
+    "tests/test_make.py": "asks `make -q` in the repository whether the install's stamps are up "
+                          "to date (no recipe runs; nothing reads cdk.json)",
     "tests/review/conftest.py": "runs `cdk diff --app ASSEMBLY` on assemblies synthesized from "
                                 "the tutorial's scenario: cdk.json's context does not apply",
     "tests/review/fake_cdk.py": "a stand-in for the CDK CLI: reads the cdk.json of the folder "

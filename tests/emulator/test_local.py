@@ -5,9 +5,12 @@ database.
 The app is the tutorial's fixed scenario (``tests/tutorial.py``), never the user's ``cdk.json``.
 The tests share this file's emulator (the `session` fixture below) and each asks for the steps it
 needs as module fixtures, so any one runs alone (``-k``): `killed` (the emulator killed
-mid-deploy), `created` (the ``up`` that recovers from it with a fresh emulator), `twin` (a second
-platform beside the first), `refused` (the first ``cdk destroy``). In file order each step runs
-once and every later ``up`` deploys into the running emulator, as ``make local`` does.
+mid-deploy), `created` (the ``up`` of the platform: after `killed`, the one that recovers from it
+with a fresh emulator), `twin` (a second platform beside the first), `refused` (the first ``cdk
+destroy``). In file order each step runs once and every later ``up`` deploys into the running
+emulator, as ``make local`` does. The kill and the recovery, the update and the second platform
+are long scenarios (`make test-long`, CI): without them `created` deploys into this file's
+running emulator.
 """
 
 from __future__ import annotations
@@ -125,6 +128,8 @@ class Killed:
     errors: str
     seconds: float
     """From the kill to the driver's exit."""
+    pid: int
+    """The killed emulator's."""
 
 
 @pytest.fixture(scope="module")
@@ -148,9 +153,14 @@ def killed(session: Session, tmp_path_factory: pytest.TempPathFactory) -> Killed
     _, errors = driver.communicate(timeout=300)
     assert killed_at is not None, "the deploy never reached CreateChangeSet"
     seconds = time.monotonic() - killed_at
-    return Killed(driver.returncode, errors, seconds)
+    return Killed(driver.returncode, errors, seconds, victim.pid)
 
 
+# long: a deploy whose emulator dies, and the fresh emulator the next `up` starts (below), cost
+# an emulator and a bootstrap more; make test deploys the platform into this file's running
+# emulator, and keeps a killed emulator's task processes (test_runtime.py) and its state
+# (test_state.py)
+@pytest.mark.long
 def test_emulator_dying_mid_deploy_fails_clearly(session: Session, killed: Killed) -> None:
     assert killed.returncode != 0
     assert re.search(
@@ -166,7 +176,8 @@ def test_emulator_dying_mid_deploy_fails_clearly(session: Session, killed: Kille
 
 @dataclass(frozen=True)
 class Created:
-    """The tutorial's platform created by ``up`` after the kill (in a fresh emulator)."""
+    """The tutorial's platform created by ``up``: into this file's running emulator, or after
+    the kill (when `killed` ran first) into a fresh one."""
 
     result: subprocess.CompletedProcess[str]
     physical: dict[str, str]
@@ -178,18 +189,27 @@ class Created:
 
 
 @pytest.fixture(scope="module")
-def created(session: Session, killed: Killed) -> Created:
-    """``up`` of the tutorial's platform, recovering from the killed emulator (every test that
-    needs the platform deployed asks for this, so each runs alone with ``-k``)."""
+def created(session: Session) -> Created:
+    """``up`` of the tutorial's platform (every test that needs the platform deployed asks for
+    this, so each runs alone with ``-k``). In file order after `killed` (make test-long, CI), it
+    is the ``up`` that recovers from the killed emulator."""
     result = session.up()
     assert result.returncode == 0, result.stdout + result.stderr
     return Created(result, _physical(session))
 
 
-def test_up_recovers_with_a_fresh_emulator_and_creates_every_resource(
-    session: Session, created: Created
+@pytest.mark.long  # see test_emulator_dying_mid_deploy_fails_clearly
+def test_up_after_a_killed_emulator_starts_a_fresh_one(
+    session: Session, killed: Killed, created: Created
 ) -> None:
+    # `killed` first, then `created`: the up that follows the kill
     assert "==> start: moto" in created.output, "up did not start a fresh emulator"
+    assert "deploying into the emulator already running" not in created.output
+    fresh = process.read_state(session.state_dir)
+    assert fresh is not None and fresh.pid != killed.pid
+
+
+def test_up_creates_every_resource(session: Session, created: Created) -> None:
     template = session.template()["Resources"]
     physical = created.physical
     assert sorted(physical) == sorted(template), "resources skipped by the emulator"
