@@ -10,12 +10,13 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # jsii starts `node` from PATH when aws_cdk is first imported: use the virtualenv's Node 24.
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-# CDK's built-in CloudFormation schema validation adds ~9 s to the first synth of a process; the
-# CLI test keeps it on, in-process tests check templates with assertions instead.
+# CDK's built-in CloudFormation schema validation (a WASM module) is ~45 % of a synth's CPU
+# (bench/README.md); the CLI test keeps it on, in-process tests check templates with assertions
+# and the gates (cfn-lint) instead.
 os.environ.setdefault("CDK_VALIDATION", "false")
 # The stacks the tests build in this process (plain `cdk.App()`s of the library's tests, the
 # scenarios) without the stack traces app.py already turns off for its own App (TRACE_SWITCHES in
@@ -38,6 +39,9 @@ from . import scenarios
 from .default_app import FOLLOWS_CDK_JSON, REGENERATE, run_app, user_context
 from .tutorial import ROOT as ROOT  # re-exported: the repository, for the tests that import it here
 from .tutorial import TUTORIAL_CONTEXT
+
+if TYPE_CHECKING:
+    from .library.doc_blocks import DocumentedBlocks
 
 
 def build_stack(removed: Sequence[str] = (), **overrides: Any) -> EcsPlaygroundStack:
@@ -215,7 +219,7 @@ DEFAULT_APP_FIXTURES = ("default_app", "default_app_cli")
 
 
 @pytest.fixture(scope="session")
-def documented_blocks(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def documented_blocks(tmp_path_factory: pytest.TempPathFactory) -> DocumentedBlocks:
     """Every ```python block of the README and docs/, run once as written (one process)."""
     from .library.doc_blocks import run_documented_blocks
 

@@ -73,10 +73,10 @@ class DocumentedBlocks:
     def pages(self) -> set[str]:
         return {page for page, _ in self.blocks}
 
-    def failed(self, page: str | None = None) -> list[str]:
-        """The blocks (of one page, or of every page) that raised."""
+    def failed(self, page: str) -> list[str]:
+        """The page's blocks that raised."""
         marks = re.findall(r"^--- FAILED (.+) #(\d+)$", self.result.stdout, re.M)
-        return [f"{p} #{i}" for p, i in marks if page is None or p == page]
+        return [f"{p} #{i}" for p, i in marks if p == page]
 
     def ran(self, page: str) -> int:
         """How many blocks of the page were started."""
