@@ -10,6 +10,7 @@ Used by bench/synth_benchmark.sh (`ts_app.py install`) and tests/bench/test_ts_m
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -37,12 +38,17 @@ def installed() -> bool:
 
 
 def install() -> None:
-    """`npm ci` when needed; raises CalledProcessError (with npm's output) when it fails."""
-    if installed():
-        return
-    print("Installing bench/ts-app dependencies (npm ci)...", file=sys.stderr)
-    subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=TS_APP,
-                   env=node_environment(), check=True, timeout=600)
+    """`npm ci` when needed; raises CalledProcessError (with npm's output) when it fails. One at
+    a time (a lock on package-lock.json): two at once in the same folder fail (npm's ENOTEMPTY,
+    seen when two test workers ran the mirror's test module at once); the second waits, then
+    finds the folder installed."""
+    with LOCK.open("rb") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if installed():
+            return
+        print("Installing bench/ts-app dependencies (npm ci)...", file=sys.stderr)
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=TS_APP,
+                       env=node_environment(), check=True, timeout=600)
 
 
 def synth(outdir: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -196,14 +196,16 @@ SHARED_FIXTURE_GROUPS = {
     "app/gates/": "scanners",
     "app/test_scale.py": "scale",
     "library/provisioner/test_construct.py": "provisioner-synth",
+    "bench/test_ts_mirror.py": "ts-mirror",
 }
 """Tests (by path under tests/, first match) that share one expensive session or module fixture:
 the emulator and its deploys in file order (test_local.py: the real app; test_runtime.py: task
 processes behind local ELBs, in an emulator of its own; the other emulator files: small
 hand-written apps), the review changes' synths and CLI diffs, the scanners' run over
-every scenario, a 60-service catalog, the provisioner's gated synths. Under pytest-xdist each
-group runs on one worker, so its fixture is built once, not once per worker. Every other test
-that uses the `gated` scenarios joins "scanners" too."""
+every scenario, a 60-service catalog, the provisioner's gated synths, the TypeScript mirror's
+install and synths. Under pytest-xdist each group runs on one worker, so its fixture is built
+once, not once per worker. Every other test that uses the `gated` scenarios joins "scanners"
+too."""
 GROUP_ORDER = ("emulator", "emulator-small", "review", "emulator-runtime", "scanners")
 """The longest groups first: `make test` passes --no-loadscope-reorder, so each starts on a
 worker of its own at once and the other tests fill in around them. The two emulator groups that
