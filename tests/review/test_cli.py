@@ -19,6 +19,7 @@ from assembly_review.__main__ import main
 from assembly_review.inputs import InputChange, changed_inputs
 from assembly_review.report import MARKER
 from assembly_review.status import ExitStatus
+from tests.test_make import INSTALLED
 from tests.tutorial import TUTORIAL_CDK_JSON
 
 from .synth_app import ROOT
@@ -198,7 +199,7 @@ def test_changed_inputs_name_cdk_json_commands_and_files_that_drive_the_synth(
                      InputChange("requirements-extra.txt"), InputChange("requirements.txt")]
 
 
-MAKE_STAMP = ROOT / ".venv" / ".installed-stamp"
+MAKE_STAMP = ROOT / INSTALLED[0]
 
 
 @pytest.fixture

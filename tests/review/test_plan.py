@@ -24,6 +24,7 @@ from assembly_review import plan as plan_module
 from assembly_review.__main__ import main as review_main
 from assembly_review.status import ExitStatus
 from ecs_playground_app import deliver
+from tests.test_make import INSTALLED
 
 from .conftest import Case
 from .synth_app import ROOT
@@ -318,7 +319,7 @@ def test_make_deploy_with_a_plan_runs_the_delivery_not_cdk_deploy(tmp_path: Path
     # make -n prints the recipe without running it; in an empty folder, nothing reads cdk.json
     result = subprocess.run(
         ["make", "-n", "--no-print-directory", "-f", str(ROOT / "Makefile"), "-o",
-         ".venv/.installed-stamp", "deploy",
+         INSTALLED[0], "deploy",
          "PLAN=cdk.review/plan.json", "ENV=prod"], cwd=tmp_path, capture_output=True, text=True,
         check=True)
     deploy = result.stdout.splitlines()[-1]
