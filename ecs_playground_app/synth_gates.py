@@ -11,6 +11,10 @@ template scanners run here, and take no more wall time than they must:
 
 - they start while the synth still runs: the CDK writes the templates and the manifest, then runs
   the validation plugins (seconds); a copy of each template as written is scanned meanwhile;
+- when a scan is likely (no earlier run, another command, or a source in --watch changed since),
+  they get ready before the synth starts: cfn-lint is imported and checkov's process imports
+  checkov, beside the synth's first seconds (its CLI, Python and construction keep about one core
+  busy), and waits for the templates;
 - the two scanners run at the same time (cfn-lint in this process, checkov in its own
   virtualenv), each over all the templates it has to check in one start-up;
 - a scanner's pass is remembered (gate_cache.py) for the template's sha256, the scanner's version
@@ -77,11 +81,15 @@ class Gate(Protocol):
     def identity(self) -> GateIdentity:
         """Name, version and configuration: with the template's hash, the cache key."""
 
+    def start(self) -> None:
+        """Get ready before any template exists (imports, a process): the synth keeps about
+        one core busy until it writes the templates, and the start-up fits beside it."""
+
     def check(self, files: Mapping[str, Path]) -> dict[str, Verdict]:
         """Scan the files ({sha256: path}) in one run; a verdict for every sha256."""
 
     def stop(self) -> None:
-        """Abandon a running scan (the synth failed)."""
+        """Abandon a running scan (the synth failed), or the start-up nothing needed."""
 
 
 def _home_and_here(names: Sequence[str]) -> list[Path]:
@@ -102,11 +110,20 @@ class CfnLint:
                 [".cfnlintrc", ".cfnlintrc.yaml", ".cfnlintrc.yml"])),
             "packages": packages})
 
+    def start(self) -> None:
+        """Import cfn-lint in a thread (about 0.4 s of CPU), while the synth runs."""
+        threading.Thread(target=self._import, daemon=True, name="import-cfn-lint").start()
+
+    @staticmethod
+    def _import() -> None:
+        import cfnlint.config  # type: ignore[import-untyped]
+        import cfnlint.runner.cli  # type: ignore[import-untyped]  # noqa: F401
+
     def check(self, files: Mapping[str, Path]) -> dict[str, Verdict]:
         """cfn-lint over every file at once; matches grouped by file (any match fails, as
         the CLI's exit status does by default)."""
-        from cfnlint.config import ConfigMixIn  # type: ignore[import-untyped]
-        from cfnlint.runner.cli import Runner  # type: ignore[import-untyped]
+        from cfnlint.config import ConfigMixIn
+        from cfnlint.runner.cli import Runner
 
         config = ConfigMixIn(cli_args=[str(path) for path in files.values()])
         runner = Runner(config)
@@ -124,10 +141,25 @@ class CfnLint:
 
 
 class Checkov:
-    """checkov from its own virtualenv, one process over every file it has to check."""
+    """checkov from its own virtualenv, one process over every file it has to check.
+
+    `start()` starts that process before the templates exist: it imports checkov (most of a
+    scan's CPU), then waits for its arguments on stdin and runs exactly what the `checkov`
+    script runs (`Checkov(argv).run()`); the first scan uses it."""
 
     ARGUMENTS = ("--compact", "--skip-download", "--framework", "cloudformation")
     ENVIRONMENT: ClassVar[dict[str, str]] = {"BC_SKIP_MAPPING": "TRUE"}
+    # What the `checkov` script does, its arguments read from stdin (none: nothing to scan).
+    STARTED = (
+        "import json, sys, warnings\n"
+        "from checkov.main import Checkov\n"
+        "line = sys.stdin.readline()\n"
+        "if not line.strip():\n"
+        "    sys.exit(0)\n"
+        "sys.argv = [sys.argv[1], *json.loads(line)]\n"
+        "with warnings.catch_warnings():\n"
+        "    warnings.simplefilter('ignore', category=SyntaxWarning)\n"
+        "    sys.exit(Checkov(argv=sys.argv[1:]).run())\n")
 
     def __init__(self, executable: Path) -> None:
         self.executable = executable
@@ -143,12 +175,35 @@ class Checkov:
             "config files": files_fingerprint(_home_and_here([".checkov.yaml", ".checkov.yml"])),
             "python": files_fingerprint([venv / "pyvenv.cfg"]), "packages": packages})
         self._processes: list[subprocess.Popen[str]] = []
+        self._started: subprocess.Popen[str] | None = None
+        self._lock = threading.Lock()
+
+    def _popen(self, command: Sequence[str], stdin: int | None = None) -> subprocess.Popen[str]:
+        process = subprocess.Popen(command, text=True, stdin=stdin, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, env={**os.environ, **self.ENVIRONMENT})
+        self._processes.append(process)
+        return process
+
+    @property
+    def processes(self) -> list[subprocess.Popen[str]]:
+        """Every checkov process it started."""
+        return list(self._processes)
+
+    def start(self) -> None:
+        """Start checkov's process; it imports checkov and waits for the first scan."""
+        python = self.executable.parent / "python"
+        with self._lock:
+            self._started = self._popen(
+                [str(python), "-c", self.STARTED, str(self.executable)],
+                stdin=subprocess.PIPE)
 
     def _run(self, arguments: Sequence[str]) -> tuple[int, str, str]:
-        process = subprocess.Popen([str(self.executable), *arguments], text=True,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   env={**os.environ, **self.ENVIRONMENT})
-        self._processes.append(process)
+        with self._lock:
+            started, self._started = self._started, None
+        if started is not None and started.poll() is None:
+            out, err = started.communicate(json.dumps(list(arguments)) + "\n")
+            return started.returncode, out, err
+        process = self._popen([str(self.executable), *arguments])
         out, err = process.communicate()
         return process.returncode, out, err
 
@@ -186,10 +241,13 @@ class Checkov:
         return verdicts
 
     def stop(self) -> None:
-        """Kill the running checkov processes."""
+        """Kill the running checkov processes (the started one, if no scan needed it)."""
+        with self._lock:
+            self._started = None
         for process in self._processes:
             if process.poll() is None:
                 process.kill()
+                process.wait()
 
 
 @dataclass
@@ -319,9 +377,33 @@ def _summary(outdir: Path) -> str:
     return summarize(outdir)
 
 
+def scans_expected(command: Sequence[str], cache_dir: Path, watched: Sequence[Path]) -> bool:
+    """Whether this synth will likely need a scan, so that starting the scanners early pays:
+    there is no earlier run, it ran another command (other context), or a watched file changed
+    since. A guess about speed only: every template is still checked or found in the cache."""
+    record = cache_dir / "last-run.json"
+    try:
+        since = record.stat().st_mtime_ns
+        if json.loads(record.read_text()).get("command") != list(command):
+            return True
+    except (OSError, ValueError, AttributeError):
+        return True
+    for top in watched:
+        for path in [top, *top.rglob("*")] if top.is_dir() else [top]:
+            if "__pycache__" in path.parts:
+                continue
+            try:
+                if path.stat().st_mtime_ns > since:
+                    return True
+            except OSError:
+                continue
+    return False
+
+
 def run(command: Sequence[str], outdir: Path, gates: Sequence[Gate], cache_dir: Path,
-        summarize: Callable[[Path], str] = _summary) -> int:
-    """The synth, the gates (from the moment the templates are written), the summary."""
+        summarize: Callable[[Path], str] = _summary, start_early: bool = True) -> int:
+    """The synth, the gates (from the moment the templates are written; started before the
+    synth when *start_early*), the summary."""
     started = time.monotonic()
 
     def clock() -> float:
@@ -330,6 +412,19 @@ def run(command: Sequence[str], outdir: Path, gates: Sequence[Gate], cache_dir: 
     workdir = cache_dir / "work"
     shutil.rmtree(workdir, ignore_errors=True)
     checks = Checks(gates, PassCache(cache_dir), workdir, clock)
+    if start_early:
+        print(f"gates: {', '.join(g.identity.name for g in gates)} start with the synth (a scan "
+              "is likely: no earlier run, another command or a changed source)", flush=True)
+        for gate in gates:
+            gate.start()
+    try:
+        return _synth_and_check(command, outdir, checks, cache_dir, clock, summarize)
+    finally:
+        checks.stop()  # what is still running: a start-up no scan needed, or a failed synth's
+
+
+def _synth_and_check(command: Sequence[str], outdir: Path, checks: Checks, cache_dir: Path,
+                     clock: Callable[[], float], summarize: Callable[[Path], str]) -> int:
     old_manifest = _stat(outdir / "manifest.json")
     synth = subprocess.Popen(command)
     early = False
@@ -345,7 +440,6 @@ def run(command: Sequence[str], outdir: Path, gates: Sequence[Gate], cache_dir: 
         time.sleep(0.05)
     synth_seconds = clock()
     if synth.returncode != 0:
-        checks.stop()
         return synth.returncode
     final = read_templates(outdir)
     if not final:
@@ -353,7 +447,7 @@ def run(command: Sequence[str], outdir: Path, gates: Sequence[Gate], cache_dir: 
         return 1
     checks.request(final)
     rows = checks.verdicts(final)
-    _report(rows, checks.scans, synth_seconds, clock(), cache_dir)
+    _report(command, rows, checks.scans, synth_seconds, clock(), cache_dir)
     failures = [(gate, template, verdict) for gate, template, _how, verdict in rows
                 if not verdict.passed]
     for gate, template, verdict in failures:
@@ -367,8 +461,8 @@ def run(command: Sequence[str], outdir: Path, gates: Sequence[Gate], cache_dir: 
     return 0
 
 
-def _report(rows: Sequence[tuple[str, Template, str, Verdict]], scans: Sequence[Scan],
-            synth: float, total: float, cache_dir: Path) -> None:
+def _report(command: Sequence[str], rows: Sequence[tuple[str, Template, str, Verdict]],
+            scans: Sequence[Scan], synth: float, total: float, cache_dir: Path) -> None:
     reused = sum(1 for row in rows if row[2] != "checked")
     for gate, template, how, verdict in rows:
         state = "pass" if verdict.passed else "FAIL"
@@ -381,7 +475,7 @@ def _report(rows: Sequence[tuple[str, Template, str, Verdict]], scans: Sequence[
           f"{cache_dir} (same template sha256, scanner version and configuration); "
           f"the synth took {synth:.1f} s, {total:.1f} s in all")
     (cache_dir / "last-run.json").write_text(json.dumps(
-        {"synth": synth, "total": total,
+        {"command": list(command), "synth": synth, "total": total,
          "scans": [{"gate": s.gate, "templates": s.templates, "started": s.started,
                     "finished": s.finished} for s in scans],
          "verdicts": [{"gate": g, "template": t.name, "sha256": t.sha256, "how": how,
@@ -394,13 +488,18 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--outdir", default="cdk.out", help="where the synth writes its assembly")
     parser.add_argument("--cache", default=str(DEFAULT_CACHE), help="where passes are kept")
     parser.add_argument("--checkov", required=True, help="the checkov executable")
+    parser.add_argument("--watch", nargs="*", default=[], type=Path, metavar="PATH",
+                        help="the app's sources: when none changed since the last run (and the "
+                        "command is the same), the scanners start only if a template needs them")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- the synth command")
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("give the synth command after --")
     gates: list[Gate] = [CfnLint(), Checkov(Path(args.checkov))]
-    return run(command, Path(args.outdir), gates, Path(args.cache))
+    cache = Path(args.cache)
+    return run(command, Path(args.outdir), gates, cache,
+               start_early=not args.watch or scans_expected(command, cache, args.watch))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ real cfn-lint and checkov, and the real `make synth`.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from ecs_playground_app.gate_cache import GateIdentity, PassCache
-from ecs_playground_app.synth_gates import CfnLint, Checkov, Verdict, run
+from ecs_playground_app.synth_gates import CfnLint, Checkov, Verdict, run, scans_expected
 from tests.conftest import ROOT
 from tests.test_make import project_copy
 
@@ -57,7 +58,12 @@ class StandIn:
         self.seconds = seconds
         self.fails_on = fails_on
         self.runs: list[tuple[float, float, list[str]]] = []
+        self.started: float | None = None
+        self.stopped = False
         self._lock = threading.Lock()
+
+    def start(self) -> None:
+        self.started = time.time()
 
     def check(self, files: Mapping[str, Path]) -> dict[str, Verdict]:
         started = time.time()
@@ -70,7 +76,7 @@ class StandIn:
                 for digest, path in files.items()}
 
     def stop(self) -> None:
-        pass
+        self.stopped = True
 
     @property
     def checked(self) -> list[str]:
@@ -79,13 +85,14 @@ class StandIn:
 
 def synth_gates(tmp_path: Path, capsys: pytest.CaptureFixture[str], gates: list[StandIn],
                 templates: Mapping[str, str] | None = None,
-                summarize: Callable[[Path], str] = lambda _: "SUMMARY",
+                summarize: Callable[[Path], str] = lambda _: "SUMMARY", start_early: bool = True,
                 **spec: object) -> tuple[int, str, float]:
     """One `make synth` with the stand-ins: (exit status, output, when the synth ended)."""
     ended = tmp_path / "synth-ended"
     spec = {"templates": templates or {"App.template.json": GOOD}, "ended": str(ended), **spec}
     command = [sys.executable, "-c", SYNTH, str(tmp_path / "cdk.out"), json.dumps(spec)]
-    status = run(command, tmp_path / "cdk.out", gates, tmp_path / "cache", summarize)
+    status = run(command, tmp_path / "cdk.out", gates, tmp_path / "cache", summarize,
+                 start_early=start_early)
     out, err = capsys.readouterr()
     return status, out + err, float(ended.read_text()) if ended.exists() else 0.0
 
@@ -161,6 +168,47 @@ def test_the_scanners_run_at_once_and_while_the_synth_validates(
     assert "gate lint     scanned 1 template(s) from +" in output, output
 
 
+def test_the_scanners_get_ready_before_the_synth_when_a_scan_is_likely(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # given a synth that takes a while before it writes its template
+    before = time.time()
+    lint = StandIn("lint")
+    status, output, _ = synth_gates(tmp_path, capsys, [lint], validate_seconds=0.3)
+    # then the scanner was started (its start-up) before it scanned, and stopped at the end
+    assert status == 0 and lint.started is not None and lint.runs, output
+    assert before <= lint.started < lint.runs[0][0] and lint.stopped, (lint.started, lint.runs)
+
+    # when no scan is expected, nothing starts early, and a template still gets its scan
+    again = StandIn("lint", version="2.0")
+    status, output, _ = synth_gates(tmp_path, capsys, [again], start_early=False)
+    assert status == 0 and again.started is None and again.checked == [GOOD], output
+
+
+def test_a_scan_is_expected_after_a_change_of_sources_or_command(tmp_path: Path) -> None:
+    source = tmp_path / "app" / "stack.py"
+    source.parent.mkdir()
+    source.write_text("x = 1\n")
+    cache = tmp_path / "cache"
+    command = ["cdk", "synth", "--quiet"]
+    # no earlier run: expected
+    assert scans_expected(command, cache, [source.parent])
+    cache.mkdir()
+    record = cache / "last-run.json"
+    record.write_text(json.dumps({"command": command}))
+    # the same command, nothing changed since: not expected
+    assert not scans_expected(command, cache, [source.parent, tmp_path / "missing.json"])
+    # another command (other context): expected
+    assert scans_expected([*command, "-c", "location.desiredCount=3"], cache, [source.parent])
+    # a source written after the last run: expected (a file as well as a folder to watch)
+    later = record.stat().st_mtime_ns + 1_000_000_000
+    os.utime(source, ns=(later, later))
+    assert scans_expected(command, cache, [source.parent])
+    assert scans_expected(command, cache, [source])
+    # an unreadable record: expected
+    record.write_text("{")
+    assert scans_expected(command, cache, [])
+
+
 def test_a_template_that_changes_after_the_early_scan_is_scanned_as_it_ends(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # given a synth that rewrites its template after writing the manifest (the early scan sees
@@ -190,12 +238,21 @@ def test_the_real_scanners_pass_the_tutorial_and_reject_the_bad_fixture(
     (good,) = [t for t in scans.templates["tutorial"] if t.name.endswith(".template.json")][:1]
     (bad,) = scans.templates["bad_tutorial"]
     for gate in (CfnLint(), Checkov(CHECKOV)):
+        gate.start()  # as make synth does when a scan is likely: checkov's process waits for it
         verdicts = gate.check({"good": good, "bad": bad})
         assert verdicts["good"].passed, (gate.identity.name, verdicts["good"].output)
         assert not verdicts["bad"].passed, gate.identity.name
         # the failure shows the scanner's own findings
         expected = "W2501" if gate.identity.name == "cfn-lint" else "CKV_AWS_"
         assert expected in verdicts["bad"].output, verdicts["bad"].output[-3000:]
+
+
+def test_a_started_checkov_no_scan_needed_is_stopped() -> None:
+    gate = Checkov(CHECKOV)
+    gate.start()
+    (process,) = gate.processes
+    gate.stop()
+    assert process.poll() is not None
 
 
 def test_a_scanner_config_file_is_part_of_its_identity(
