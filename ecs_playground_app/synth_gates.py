@@ -148,7 +148,10 @@ class Checkov:
     script runs (`Checkov(argv).run()`); the first scan uses it."""
 
     ARGUMENTS = ("--compact", "--skip-download", "--framework", "cloudformation")
-    ENVIRONMENT: ClassVar[dict[str, str]] = {"BC_SKIP_MAPPING": "TRUE"}
+    # One template is most runs: forking workers to parse it costs more than it saves (0.3 s of
+    # 2.9 s here); the checks and their results are the same (222 passed, 14 skipped, compared).
+    ENVIRONMENT: ClassVar[dict[str, str]] = {"BC_SKIP_MAPPING": "TRUE",
+                                             "CHECKOV_PARALLELIZATION_TYPE": "none"}
     # What the `checkov` script does, its arguments read from stdin (none: nothing to scan).
     STARTED = (
         "import json, sys, warnings\n"
