@@ -26,10 +26,10 @@ ENV_STACKS = $(if $(filter-out default,$(value ENV)),"$$ECS_PLAYGROUND_ENV/*",--
 , := ,
 # The project's folder (make review runs in another repository with -f this Makefile, in tests).
 HERE := $(dir $(abspath $(firstword $(MAKEFILE_LIST))))
-# Node's on-disk compile cache (Node 22+; keyed by each file's content, so never stale): every
-# `cdk` command starts sooner, the CLI being one large bundle (cdk diff: 0.87-0.94 s of CPU against
-# 1.07-1.16 s without it). A NODE_COMPILE_CACHE of your own is kept.
-export NODE_COMPILE_CACHE ?= $(HERE).cache/node-compile
+# No NODE_COMPILE_CACHE here: the CLI would start ~0.15 s sooner, but every process inherits it,
+# and the jsii kernel loads its modules from new temporary paths in every process, so each synth
+# (and each test worker) added ~160-860 entries (~12 MB) that no later run could use: 1.7 GB after
+# a day. `make clean` removes what an earlier checkout wrote (.cache/node-compile).
 
 .PHONY: bench-scale install synth test test-long test-fast regenerate snapshot-update lint loadtest local local-rollout local-stop diff deploy deploy-role clean help
 
@@ -252,4 +252,4 @@ deploy-role: $(STAMP) ## once per AWS account: GitHub's OIDC provider and the de
 	$(CDK) deploy --app "$(VENV_BIN)/python -m ecs_playground_app.deploy_role" -o cdk.out.deploy-role --require-approval broadening $(CDK_ARGS)
 
 clean:
-	rm -rf cdk.out .pytest_cache
+	rm -rf cdk.out .pytest_cache .cache/node-compile
