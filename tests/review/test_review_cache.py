@@ -7,6 +7,7 @@ so the tests take a second and can tell a reused assembly from a fresh one.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -32,7 +33,8 @@ app = pathlib.Path("app.txt").read_text()
 if "broken" in app:
     sys.exit(4)
 out.mkdir(parents=True)
-(out / "App.template.json").write_text(json.dumps({"Description": app, "args": sys.argv[1:]}))
+(out / "App.template.json").write_text(json.dumps({"Description": app, "args": sys.argv[1:],
+                                                   "validation": os.environ.get("CDK_VALIDATION")}))
 (out / "manifest.json").write_text("{}")
 """
 
@@ -71,6 +73,17 @@ def review_synth(repo: Path, commit: str, *args: str) -> tuple[list[str], str]:
         ran = ["BASE" if line == str(base_dir) else "head"
                for line in calls.read_text().splitlines()] if calls.exists() else []
     return sorted(ran), (out / "base" / "App.template.json").read_text()
+
+
+def test_base_is_synthesized_without_the_cdks_validation_and_the_head_with_it(
+        repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # given a user's environment (the tests' own turns the validation off)
+    monkeypatch.delenv("CDK_VALIDATION", raising=False)
+    review_synth(repo, _git(repo, "rev-parse", "HEAD"))
+    seen = {side: json.loads((repo / "cdk.review" / side / "App.template.json").read_text())
+            ["validation"] for side in ("base", "head")}
+    # then BASE, only compared, skips CloudFormation's validation; the head keeps it
+    assert seen == {"base": "false", "head": None}, seen
 
 
 def test_base_is_synthesized_once_per_commit_and_arguments(
