@@ -163,6 +163,35 @@ def test_damaged_table_is_reported_until_repaired(
     assert status == 200 and [item["name"] for item in json.loads(body)["items"]] == ["Lisbon"]
 
 
+def test_a_column_narrower_than_the_definition_fails_the_health_check_until_widened(
+    mysql: MySQL, fresh_database: str, start_service: StartService
+) -> None:
+    """A definition that accepts more than its table holds (a field widened in service.json
+    without a migration): the task reports it and fails its health check, so a rollout of such a
+    version never takes traffic, instead of answering those requests with a server error."""
+    process = start_service("location", fresh_database)
+    assert status_of(process, "/api/cities", "POST", json=CITY)[0] == 201
+    mark = process.log_mark()
+
+    # the table as an older definition made it: district up to 10 characters (this one: 20)
+    mysql.execute("ALTER TABLE `City` MODIFY COLUMN `district` VARCHAR(10) NULL",
+                  database=fresh_database)
+    assert status_of(process, "/health") == (503, "FAIL")
+    report = process.wait_for_record(
+        lambda r: r["message"] == "schema damaged; retrying", since=mark
+    )
+    assert report["level"] == "ERROR", report
+    assert "`district` is varchar(10), but the service accepts up to 20" in report["reason"]
+    repair = re.findall(r"ALTER TABLE [^;]+;", report["reason"])
+    assert repair == ["ALTER TABLE `City` MODIFY COLUMN `district` VARCHAR(20) NULL;"]
+    assert status_of(process, "/health") == (503, "FAIL"), "still failing until widened"
+
+    mysql.execute(repair[0], database=fresh_database)  # the migration the log names
+    wait_for_status(process.url + "/health", 200, timeout=10, describe=process.log_text)
+    process.wait_for_record(lambda r: r["message"] == "schema ready", since=mark)
+    assert status_of(process, "/api/cities", "POST", json={**CITY, "district": "x" * 20})[0] == 201
+
+
 def test_missing_column_is_found_even_when_schema_version_has_one_of_that_name(
     mysql: MySQL, fresh_database: str
 ) -> None:

@@ -17,6 +17,7 @@ from ecs_service.schema import (
     create_table_ddl,
     lock_name,
     migration_steps,
+    narrow_columns,
     quote,
 )
 from ecs_service.settings import SettingsError, load_settings
@@ -116,6 +117,48 @@ def test_ddl_and_migrations() -> None:
     assert extra.schema_version == 2 and len(migration_steps(extra)) == 2
     assert len(lock_name("x" * 64, LOCATION)) <= 64
     assert lock_name("a", LOCATION) != lock_name("b", LOCATION)
+
+
+def _column(name: str, column_type: str, nullable: str = "YES") -> dict[str, object]:
+    """An information_schema.COLUMNS row as schema_problem reads it."""
+    data_type = column_type.split("(")[0].split()[0]
+    length = int(column_type.split("(")[1].split(")")[0]) if "char" in data_type else None
+    if data_type.endswith("text"):
+        length = 65535
+    return {"name": name, "data_type": data_type, "length": length, "column_type": column_type,
+            "nullable": nullable}
+
+
+def test_a_column_that_cannot_hold_what_the_service_accepts_is_named_with_its_repair() -> None:
+    # the columns the service creates fit, as MariaDB and as MySQL 8 describe them
+    created = [_column("name", "varchar(35)", "NO"), _column("country_code", "varchar(3)", "NO"),
+               _column("district", "varchar(20)"), _column("population", "bigint(20) unsigned")]
+    assert narrow_columns(created, LOCATION) is None
+    mysql8 = [*created[:3], _column("population", "bigint unsigned")]
+    assert narrow_columns(mysql8, LOCATION) is None
+    # wider than needed fits too (a migration may widen ahead of the definition)
+    wider = [*created[:2], _column("district", "text"), _column("population", "bigint")]
+    wider[3]["column_type"] = "bigint(20)"  # signed 64 bits hold 0..4294967295
+    assert narrow_columns(wider, LOCATION) is None
+
+    # a field widened in the definition without a migration
+    problem = narrow_columns([*created[:2], _column("District", "varchar(10)"), created[3]],
+                             LOCATION)
+    assert problem is not None
+    assert "`district` is varchar(10), but the service accepts up to 20 characters" in problem
+    assert "ALTER TABLE `City` MODIFY COLUMN `district` VARCHAR(20) NULL;" in problem
+    # a range the column cannot store, a NOT NULL column for an optional field, a string column
+    # for an integer field: each named, each with its repair
+    for column, said in (
+        (_column("population", "int(10)"), "is int(10), but the service accepts 0..4294967295"),
+        (_column("population", "bigint unsigned", "NO"), "NOT NULL, but the field is optional"),
+        (_column("population", "varchar(20)"), "is varchar(20), not an integer column"),
+    ):
+        problem = narrow_columns([*created[:3], column], LOCATION)
+        assert problem is not None and said in problem, (column, problem)
+        assert "MODIFY COLUMN `population` BIGINT UNSIGNED NULL;" in problem, problem
+    # a column that is missing is another check's (missing_columns)
+    assert narrow_columns(created[:3], LOCATION) is None
 
 
 def test_record_validation() -> None:

@@ -17,7 +17,10 @@ A table dropped after its versions were recorded is re-created through the
 same steps, under the same lock, so tasks noticing it together re-create it
 once.  A table that exists but lacks columns the service reads is not
 touched (re-creating it would lose its rows): it is reported, with the
-statements that repair it, until someone repairs it.
+statements that repair it, until someone repairs it.  So is a column that
+cannot hold what the service accepts (a field widened, made optional or given
+a wider range in the definition without a migration): the task fails its
+health check instead of answering such a request with a server error.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Mapping, Sequence
 
 import pymysql
 
@@ -75,7 +79,8 @@ class DatabaseCreateDenied(DatabaseAccessDenied):
 
 
 class SchemaDamaged(DatabaseUnavailable):
-    """The table exists but lacks columns the service reads (an operator must repair it)."""
+    """The table exists but lacks columns the service reads, or has columns too narrow for what
+    it accepts (an operator or a migration must repair it)."""
 
     log_message = "schema damaged; retrying"
 
@@ -211,8 +216,9 @@ def migrate(conn: DictConnection, database: str, definition: ServiceDefinition) 
 def schema_problem(conn: DictConnection, definition: ServiceDefinition) -> str | None:
     """What keeps the service's table from being used, or None when it is in place.
 
-    In place means: the table exists, has every column the service reads, and
-    carries at least the definition's schema version.  One round trip in the
+    In place means: the table exists, has every column the service reads,
+    carries at least the definition's schema version, and each column can hold
+    what the service accepts (:func:`narrow_columns`).  Two round trips in the
     healthy case: the ``NOT EXISTS`` subquery returns no row, but the server
     refuses the query when the table (1146) or one of the columns (1054) is
     missing.  The columns are qualified with the table's name, or a missing
@@ -244,7 +250,67 @@ def schema_problem(conn: DictConnection, definition: ServiceDefinition) -> str |
             f"table {table} is at schema version {version};"
             f" this service needs {definition.schema_version}"
         )
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT `COLUMN_NAME` AS `name`, `DATA_TYPE` AS `data_type`,"
+            " `CHARACTER_MAXIMUM_LENGTH` AS `length`, `COLUMN_TYPE` AS `column_type`,"
+            " `IS_NULLABLE` AS `nullable` FROM information_schema.COLUMNS"
+            " WHERE `TABLE_SCHEMA` = DATABASE() AND `TABLE_NAME` = %s",
+            (definition.table,),
+        )
+        return narrow_columns(cur.fetchall(), definition)
+
+
+_INTEGER_BITS = {"tinyint": 8, "smallint": 16, "mediumint": 24, "int": 32, "bigint": 64}
+_STRING_TYPES = frozenset({"char", "varchar", "tinytext", "text", "mediumtext", "longtext"})
+
+
+def _cannot_hold(field: FieldSpec, column: Mapping[str, object]) -> str | None:
+    """Why this column cannot hold every value the service accepts for the field, or None."""
+    data_type = str(column["data_type"]).lower()
+    column_type = str(column["column_type"]).lower()
+    if not field.required and str(column["nullable"]).upper() == "NO":
+        return f"is {column_type} NOT NULL, but the field is optional (stored as NULL)"
+    if field.type == "string":
+        length = int(str(column["length"] or 0))
+        if data_type not in _STRING_TYPES or length < field.max_length:
+            return f"is {column_type}, but the service accepts up to {field.max_length} characters"
+        return None
+    bits = _INTEGER_BITS.get(data_type)
+    if bits is None:
+        return f"is {column_type}, not an integer column"
+    if "unsigned" in column_type:
+        low, high = 0, 2**bits - 1
+    else:
+        low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    if field.minimum < low or field.maximum > high:
+        return f"is {column_type}, but the service accepts {field.minimum}..{field.maximum}"
     return None
+
+
+def narrow_columns(
+    rows: Sequence[Mapping[str, object]], definition: ServiceDefinition
+) -> str | None:
+    """Which columns cannot hold what the service accepts (information_schema.COLUMNS rows:
+    name, data_type, length, column_type, nullable), and the statements that widen them; None
+    when every field fits.  A wider column than needed is fine; a missing one is
+    :func:`missing_columns`'s."""
+    columns = {str(row["name"]).lower(): row for row in rows}
+    found = [
+        (field, why)
+        for field in definition.fields
+        if field.name.lower() in columns
+        and (why := _cannot_hold(field, columns[field.name.lower()])) is not None
+    ]
+    if not found:
+        return None
+    table = quote(definition.table)
+    reasons = "; ".join(f"{quote(field.name)} {why}" for field, why in found)
+    repairs = " ".join(f"ALTER TABLE {table} MODIFY COLUMN {column_ddl(f)};" for f, _ in found)
+    return (
+        f"table {table} cannot hold what this service accepts: {reasons}. Add a migration to the"
+        f' service definition\'s "migrations" ({repairs}) or change the field back'
+    )
 
 
 def missing_columns(conn: DictConnection, definition: ServiceDefinition) -> str | None:
