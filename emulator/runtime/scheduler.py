@@ -276,8 +276,9 @@ def _health(runtime: Runtime, service: Any, task: Task) -> None:
         if s is not None and s.description == elb.FAILED
     ]
     if failed and time.monotonic() - task.started >= grace:
-        reason = f"Task failed ELB health checks in (elb {failed[0]})"
-        _failed(service, task.task_definition, reason)
+        reason = f"Task failed ELB health checks in (elb {failed[0]})"  # ECS's stoppedReason
+        # what the service logged on the way (e.g. why its /health fails) is in its output
+        _failed(service, task.task_definition, f"{reason}; its output: {task.process.log_path}")
         _stop(runtime, service, task, reason)
 
 
