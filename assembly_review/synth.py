@@ -148,12 +148,19 @@ def _environment(side: Side) -> dict[str, str]:
 def assembly_key(side: Side, cdk: Sequence[str], cdk_args: Sequence[str]) -> str | None:
     """The cache key of a side's assembly, or None when its folder is not exactly a commit's
     files (modified, untracked or ignored files can change what the app synthesizes)."""
-    state = subprocess.run(["git", "-C", str(side.app_dir), "status", "--porcelain",
-                            "--ignored", "--untracked-files=all"],
-                           capture_output=True, text=True, check=False)
+    # Modified or untracked files first (a working tree with changes stops here), then ignored
+    # ones, listed a folder at a time: `git status --ignored --untracked-files=all` listed every
+    # file of .venv and node_modules (71,000 here, 0.13 s) only to find the answer in the first.
+    for check in (["status", "--porcelain", "--untracked-files=all"],
+                  ["ls-files", "--others", "--ignored", "--exclude-standard", "--directory",
+                   "--no-empty-directory"]):
+        state = subprocess.run(["git", "-C", str(side.app_dir), *check],
+                               capture_output=True, text=True, check=False)
+        if state.returncode or state.stdout.strip():
+            return None
     tree = subprocess.run(["git", "-C", str(side.app_dir), "rev-parse", "HEAD^{tree}"],
                           capture_output=True, text=True, check=False)
-    if state.returncode or state.stdout.strip() or tree.returncode:
+    if tree.returncode:
         return None
     return _tree_key(tree.stdout.strip(), cdk, cdk_args)
 
@@ -275,7 +282,7 @@ def synthesize(sides: Sequence[Side], cdk: Sequence[str], cdk_args: Sequence[str
             progress(f"{side.name} synthesized in {time.monotonic() - started:.1f} s")
             if name in keys:
                 _keep(side, keys[name])
-        time.sleep(0.1)
+        time.sleep(0.02)
     for _side, process, _log in running.values():
         process.terminate()
         process.wait()

@@ -119,6 +119,21 @@ def test_a_side_with_files_outside_the_commit_is_never_kept(repo: Path) -> None:
     assert review_synth(repo, base)[0] == ["head"]
 
 
+def test_only_a_folder_of_exactly_the_commits_files_gets_a_key(repo: Path) -> None:
+    cli = [sys.executable, str(repo.parent / "cli.py")]
+    side = Side("head", "head", repo, repo / "cdk.review" / "head")
+    assert assembly_key(side, cli, []) is not None  # nothing but the commit's files
+    extra = {"modified": repo / "app.txt", "untracked": repo / "new.txt",
+             "ignored, in a folder": repo / "cdk.review" / "deep" / "x.json"}
+    for kind, path in extra.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("changed")
+        assert assembly_key(side, cli, []) is None, kind
+        _git(repo, "checkout", "--", "app.txt")
+        _git(repo, "clean", "-qfdx")
+        assert assembly_key(side, cli, []) is not None, kind
+
+
 def test_a_failing_synth_is_not_kept(repo: Path) -> None:
     (repo / "app.txt").write_text("broken")
     _git(repo, "commit", "-qam", "broken")
