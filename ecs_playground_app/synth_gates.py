@@ -193,12 +193,16 @@ class Checkov:
         return list(self._processes)
 
     def start(self) -> None:
-        """Start checkov's process; it imports checkov and waits for the first scan."""
+        """Start checkov's process; it imports checkov and waits for the first scan. When it
+        cannot start, the scan starts checkov as before and reports what is wrong."""
         python = self.executable.parent / "python"
         with self._lock:
-            self._started = self._popen(
-                [str(python), "-c", self.STARTED, str(self.executable)],
-                stdin=subprocess.PIPE)
+            try:
+                self._started = self._popen(
+                    [str(python), "-c", self.STARTED, str(self.executable)],
+                    stdin=subprocess.PIPE)
+            except OSError:
+                self._started = None
 
     def _run(self, arguments: Sequence[str]) -> tuple[int, str, str]:
         with self._lock:

@@ -255,6 +255,17 @@ def test_a_started_checkov_no_scan_needed_is_stopped() -> None:
     assert process.poll() is not None
 
 
+def test_a_checkov_that_cannot_start_early_fails_its_scan_with_the_reason(tmp_path: Path) -> None:
+    gate = Checkov(CHECKOV)
+    gate.executable = tmp_path / "gone" / "bin" / "checkov"  # the virtualenv removed since
+    gate.start()  # no early process, and no exception before the synth
+    assert gate.processes == []
+    template = tmp_path / "App.template.json"
+    template.write_text(GOOD)
+    with pytest.raises(FileNotFoundError, match="gone"):
+        gate.check({"x": template})  # Checks records it as "checkov could not run: ..."
+
+
 def test_a_scanner_config_file_is_part_of_its_identity(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
