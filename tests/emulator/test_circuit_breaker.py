@@ -1,6 +1,8 @@
 """A failing version is rolled back by ECS's deployment circuit breaker (issue 19), as a user
 meets it: ``docker/location`` changed so the service exits at start, then ``python -m emulator
-up`` (what ``make local`` runs) deploys it under continuous traffic through the ELB.
+up`` (what ``make local`` runs) deploys it under continuous traffic through the ELB. A second
+version fails to become healthy instead: a field widened in ``service.json`` without its
+migration (the table the first version made cannot hold it, so its tasks fail ``/health``).
 
 The smallest service that shows it, the probe stack of tests/emulator/probe.py: one task
 (minimumHealthyPercent 100, maximumPercent 200) on two container instances, so each new task has
@@ -12,8 +14,10 @@ all the tests below.
 
 from __future__ import annotations
 
+import contextlib
+import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,8 +40,10 @@ from tests.services.service_harness import MySQL
 pytestmark = [pytest.mark.cli, pytest.mark.long, requires_cli]  # make test-long
 
 STACK = "BreakerProbe"
-GOOD, BAD = "c1b0" + "0" * 60, "c1b1" + "0" * 60
-"""The image assets of the working version and of the failing one (their source hashes)."""
+UNHEALTHY_STACK = "BreakerProbeHealth"
+GOOD, BAD, WIDE = "c1b0" + "0" * 60, "c1b1" + "0" * 60, "c1b2" + "0" * 60
+"""The image assets of the working version and of the failing ones (their source hashes: the
+emulator keeps an image per hash, so each version has its own)."""
 
 
 def _break(source: Path) -> None:
@@ -47,13 +53,23 @@ def _break(source: Path) -> None:
     definition.write_text(definition.read_text().replace('"type": "integer"', '"type": "int"'))
 
 
-def _template(cluster: str, database: str, mysql: MySQL, asset: str) -> dict[str, Any]:
+def _widen(source: Path) -> None:
+    """The user's other mistake: "district" widened from 20 to 30 characters, no migration."""
+    definition = source / "location" / "service.json"
+    text = definition.read_text()
+    assert '"district", "type": "string", "max_length": 20' in text
+    definition.write_text(text.replace('"district", "type": "string", "max_length": 20',
+                                       '"district", "type": "string", "max_length": 30'))
+
+
+def _template(cluster: str, database: str, mysql: MySQL, asset: str,
+              grace_seconds: int) -> dict[str, Any]:
     return probe_template(
         cluster, database, mysql, asset,
         instances=["InstanceA", "InstanceB"],
         desired=1,
         health=HealthCheck(interval=5, timeout=2, draining=10),
-        grace_seconds=300,
+        grace_seconds=grace_seconds,
         deployment={
             "MinimumHealthyPercent": 100,
             "MaximumPercent": 200,
@@ -87,9 +103,9 @@ class Rollback:
         return list(ecs.describe_tasks(cluster=self.cluster, tasks=arns)["tasks"]) if arns else []
 
 
-def _balancer(session: Session) -> tuple[str, str]:
+def _balancer(session: Session, stack: str) -> tuple[str, str]:
     """The stack's load balancer: its name and local URL."""
-    resources = session.clients("cloudformation").describe_stack_resources(StackName=STACK)
+    resources = session.clients("cloudformation").describe_stack_resources(StackName=stack)
     (name,) = [r["PhysicalResourceId"] for r in resources["StackResources"]
                if r["LogicalResourceId"] == "LoadBalancer"]
     described = httpx.get(f"{session.emulator.endpoint}/_emulator/load-balancers",
@@ -98,39 +114,56 @@ def _balancer(session: Session) -> tuple[str, str]:
     return name, str(listener["url"])
 
 
-@pytest.fixture(scope="module")
-def rollback(session: Session, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rollback]:
-    """The working version deployed and steady, then the failing one deployed under traffic."""
+@contextlib.contextmanager
+def _deploy_then_fail(session: Session, folder: Path, stack: str, mistake: Callable[[Path], None],
+                      bad: str, grace_seconds: int) -> Iterator[Rollback]:
+    """The working version deployed and steady, then the one with the mistake deployed under
+    traffic."""
     mysql = MySQL()
     try:
         mysql.execute("SELECT 1")
     except Exception as error:
         pytest.skip(f"no MySQL server at {mysql.host}:{mysql.port}: {error}")
-    folder = tmp_path_factory.mktemp("breaker")
     suffix = uuid.uuid4().hex[:8]
     cluster, database = f"cb{suffix}", f"ecs_cb_{suffix}"
 
     def up(asset: str, broken: bool) -> Any:
-        template = _template(cluster, database, mysql, asset)
+        template = _template(cluster, database, mysql, asset, grace_seconds)
         assembly = write_probe_assembly(
-            folder / asset[:4], STACK, template, asset, _break if broken else None
+            folder / asset[:4], stack, template, asset, mistake if broken else None
         )
         return session.up("--app", str(assembly), output=False, timeout=300)
 
     try:
         first = up(GOOD, broken=False)
         assert first.returncode == 0, first.stdout + first.stderr
-        name, url = _balancer(session)
+        name, url = _balancer(session, stack)
         wait_for("the working version InService", lambda: httpx.get(
             f"{session.emulator.endpoint}/_emulator/load-balancers", timeout=5
         ).json()["loadBalancers"][name]["inService"], timeout=60)
         traffic = Traffic(url, session.emulator.endpoint, name)
-        second = traffic.run(lambda: up(BAD, broken=True))
+        second = traffic.run(lambda: up(bad, broken=True))
         yield Rollback(session, cluster, second.returncode, second.stdout + second.stderr,
                        traffic)
     finally:
-        session.clients("cloudformation").delete_stack(StackName=STACK)
+        session.clients("cloudformation").delete_stack(StackName=stack)
         mysql.drop_database(database)
+
+
+@pytest.fixture(scope="module")
+def rollback(session: Session, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rollback]:
+    """A version whose service exits at start."""
+    with _deploy_then_fail(session, tmp_path_factory.mktemp("breaker"), STACK, _break, BAD,
+                           grace_seconds=300) as seen:
+        yield seen
+
+
+@pytest.fixture(scope="module")
+def unhealthy(session: Session, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rollback]:
+    """A version whose tasks start but fail their health check (a 10 s grace period)."""
+    with _deploy_then_fail(session, tmp_path_factory.mktemp("unhealthy"), UNHEALTHY_STACK,
+                           _widen, WIDE, grace_seconds=10) as seen:
+        yield seen
 
 
 def test_ecs_threshold_is_half_the_desired_count_between_3_and_200() -> None:
@@ -207,3 +240,26 @@ def test_the_stack_rolled_back_to_the_previous_task_definition(rollback: Rollbac
         for revision in (1, 2)
     }
     assert statuses == {1: "ACTIVE", 2: "INACTIVE"}
+
+
+def test_a_version_failing_its_health_check_is_rolled_back_naming_why(
+    unhealthy: Rollback,
+) -> None:
+    # make local fails, naming the health checks and where the tasks said why
+    assert unhealthy.returncode == 1, unhealthy.output
+    error = unhealthy.output[unhealthy.output.index("error: deploy failed"):]
+    assert "ECS Deployment Circuit Breaker was triggered" in error, error
+    assert "3 tasks failed, threshold 3: Task failed ELB health checks in (elb " in error, error
+    assert f"ECS rolled the service back to {unhealthy.cluster}-location:1" in error, error
+    logs = re.findall(r"its output: (\S+\.log)", error)
+    assert logs, error
+    said = Path(logs[0]).read_text()
+    assert "cannot hold what this service accepts" in said, said[-2000:]
+    assert "MODIFY COLUMN `district` VARCHAR(30) NULL;" in said, said[-2000:]
+    # the new tasks were stopped by ECS for their health checks; the old one served throughout
+    stopped = [t["stoppedReason"] for t in unhealthy.tasks("STOPPED")
+               if t["taskDefinitionArn"].endswith("-location:2")]
+    assert len(stopped) == 3, stopped
+    assert all(r.startswith("Task failed ELB health checks in (elb ") for r in stopped), stopped
+    assert unhealthy.traffic.sent > 20 and unhealthy.traffic.errors == []
+    assert unhealthy.traffic.lowest == 1
