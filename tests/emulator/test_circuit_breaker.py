@@ -92,6 +92,13 @@ class Rollback:
     output: str
     traffic: Traffic
 
+    def error(self) -> str:
+        """What `make local` said of the failed deploy (it failed: exit 1, the breaker tripped)."""
+        assert self.returncode == 1, self.output
+        error = self.output[self.output.index("error: deploy failed"):]
+        assert "ECS Deployment Circuit Breaker was triggered" in error, error
+        return error
+
     def service(self) -> dict[str, Any]:
         (found,) = self.session.clients("ecs").describe_services(
             cluster=self.cluster, services=["location"])["services"]
@@ -175,9 +182,7 @@ def test_ecs_threshold_is_half_the_desired_count_between_3_and_200() -> None:
 def test_make_local_exits_non_zero_naming_the_service_the_task_definition_and_why(
     rollback: Rollback,
 ) -> None:
-    assert rollback.returncode == 1, rollback.output
-    error = rollback.output[rollback.output.index("error: deploy failed"):]
-    assert "ECS Deployment Circuit Breaker was triggered" in error, error
+    error = rollback.error()
     assert f"service location (cluster {rollback.cluster}), task definition " \
            f"{rollback.cluster}-location:2: 3 tasks failed, threshold 3" in error, error
     assert "Essential container in task exited (exit code 2)" in error, error
@@ -246,9 +251,7 @@ def test_a_version_failing_its_health_check_is_rolled_back_naming_why(
     unhealthy: Rollback,
 ) -> None:
     # make local fails, naming the health checks and where the tasks said why
-    assert unhealthy.returncode == 1, unhealthy.output
-    error = unhealthy.output[unhealthy.output.index("error: deploy failed"):]
-    assert "ECS Deployment Circuit Breaker was triggered" in error, error
+    error = unhealthy.error()
     assert "3 tasks failed, threshold 3: Task failed ELB health checks in (elb " in error, error
     assert f"ECS rolled the service back to {unhealthy.cluster}-location:1" in error, error
     logs = re.findall(r"its output: (\S+\.log)", error)
