@@ -124,14 +124,16 @@ install: ## create .venv with every dependency (checkov too) and the pinned CDK 
 install-scanning:
 	@$(INSTALL_JOBS) $(STAMP) $(CHECKOV_STAMP)
 
-# make synth: the synth, then cfn-lint and checkov on every template (they start while the synth
-# runs its validation plugins, and at the same time), then the summary. A scanner's pass is kept in
+# make synth: the synth, then cfn-lint, checkov and CloudFormation Validate (CDK's own validation,
+# run natively here instead of inside the synth: ecs_playground_app/cfn_validate_gate.py) on every
+# template (they start while the synth runs its validation plugins, and at the same time), then
+# the summary. A scanner's pass is kept in
 # .cache/gates per template sha256, scanner version and configuration: a template that passed before
 # is not scanned again, and the output says which were reused (ecs_playground_app/synth_gates.py).
 # When a source below changed since the last make synth (or CDK_ARGS did), the scanners start with
 # the synth (their imports beside its first seconds), as a scan is likely; otherwise only if needed.
 SYNTH_WATCH = --watch app.py cdk.json cdk.context.json ecs_playground ecs_playground_app docker
-synth: install-scanning ## synthesize into cdk.out/, scan every template (cfn-lint, checkov) and print a summary (e.g. make synth CDK_ARGS="-c location.image=repo:tag")
+synth: install-scanning ## synthesize into cdk.out/, scan every template (cfn-lint, checkov, CloudFormation Validate) and print a summary (e.g. make synth CDK_ARGS="-c location.image=repo:tag")
 	$(VENV_BIN)/python ecs_playground_app/light.py ecs_playground_app.synth_gates \
 		--outdir cdk.out --checkov $(CHECKOV_VENV)/bin/checkov $(SYNTH_WATCH) -- $(CDK) synth --quiet $(ENV_CONTEXT) $(CDK_ARGS)
 

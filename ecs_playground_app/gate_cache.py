@@ -1,5 +1,5 @@
-"""Passes of the template scanners (cfn-lint, checkov), remembered per template, so that
-`make synth` re-checks only what changed.
+"""Passes of the template scanners (cfn-lint, checkov, CloudFormation Validate), remembered per
+template, so that `make synth` re-checks only what changed.
 
 A pass is stored under a key made of everything that decides the verdict: the template's sha256,
 the scanner's name and version, its configuration (arguments, config files, environment
@@ -30,7 +30,7 @@ class GateIdentity:
     """What, besides the template, decides a scanner's verdict."""
 
     name: str
-    """'cfn-lint' or 'checkov'."""
+    """'cfn-lint', 'checkov' or 'cfn-validate'."""
     version: str
     configuration: Mapping[str, object]
     """Arguments, config files' hashes, environment variables, installed packages."""

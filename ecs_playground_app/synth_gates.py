@@ -1,4 +1,5 @@
-"""`make synth`: the synth, every template through cfn-lint and checkov, then the summary.
+"""`make synth`: the synth, every template through cfn-lint, checkov and CloudFormation
+Validate, then the summary.
 
     python ecs_playground_app/light.py ecs_playground_app.synth_gates \
         --checkov CHECKOV -- node_modules/.bin/cdk synth --quiet
@@ -6,18 +7,23 @@
 (Through light.py: importing the package would start the CDK's Node runtime, which nothing here
 needs.)
 
-cdk-nag and our rules run inside the synth (validation plugins: ``gates.register``); the two
-template scanners run here, and take no more wall time than they must:
+cdk-nag and our rules run inside the synth (validation plugins: ``gates.register``); the template
+scanners run here, and take no more wall time than they must:
 
+- CDK's own CloudFormation validation (CloudFormation Validate) runs here, natively and with the
+  configuration aws-cdk-lib gives it, instead of inside the synth (`CDK_VALIDATION=false` for the
+  synth only): cfn_validate_gate.py. When it cannot mirror the installed aws-cdk-lib, the synth
+  keeps its own validation and the output says why;
 - they start while the synth still runs: the CDK writes the templates and the manifest, then runs
   the validation plugins (seconds); a copy of each template as written is scanned meanwhile;
 - when a scan is likely (no earlier run, another command, or a source in --watch changed since),
-  they get ready before the synth starts: cfn-lint is imported and checkov's process imports
-  checkov, beside the synth's first seconds (its CLI, Python and construction keep about one core
-  busy), and waits for the templates;
-- the two scanners run at the same time (cfn-lint in this process, checkov in its own
-  virtualenv), each over all the templates it has to check in one start-up;
-- a scanner's pass is remembered (gate_cache.py) for the template's sha256, the scanner's version
+  they get ready before the synth starts: cfn-lint is imported, checkov's process imports
+  checkov and CloudFormation Validate's engine is built, beside the synth's first seconds (its
+  CLI, Python and construction keep about one core busy), and waits for the templates;
+- the scanners run at the same time (cfn-lint and CloudFormation Validate in this process,
+  checkov in its own virtualenv), each over all the templates it has to check in one start-up;
+- a scanner's pass is remembered (gate_cache.py) for the template's sha256 (with, for
+  CloudFormation Validate, its stack's environment and acknowledgments), the scanner's version
   and its configuration: a template that passed before is not scanned again, and the output says
   so. A failure is never remembered.
 
@@ -42,61 +48,22 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import ClassVar
 
-from assembly_review.fingerprint import files_fingerprint, installed_packages, sha256
+from assembly_review.fingerprint import files_fingerprint, installed_packages
 
+from .cfn_validate_gate import CfnValidate, StackContext
 from .gate_cache import GateIdentity, PassCache
+from .gate_types import Gate, Template, Verdict
 
 DEFAULT_CACHE = Path(".cache/gates")
-
-
-@dataclass(frozen=True)
-class Template:
-    """One template of the assembly, as read at one moment."""
-
-    name: str
-    """Its path relative to the assembly, e.g. 'EcsPlayground.template.json'."""
-    data: bytes
-
-    @property
-    def sha256(self) -> str:
-        """The hex sha256 of its bytes."""
-        return sha256(self.data)
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """A scanner's verdict on one template."""
-
-    passed: bool
-    output: str = ""
-    """What the scanner printed about this template (on a failure)."""
-
-
-class Gate(Protocol):
-    """A template scanner."""
-
-    @property
-    def identity(self) -> GateIdentity:
-        """Name, version and configuration: with the template's hash, the cache key."""
-
-    def start(self) -> None:
-        """Get ready before any template exists (imports, a process): the synth keeps about
-        one core busy until it writes the templates, and the start-up fits beside it."""
-
-    def check(self, files: Mapping[str, Path]) -> dict[str, Verdict]:
-        """Scan the files ({sha256: path}) in one run; a verdict for every sha256."""
-
-    def stop(self) -> None:
-        """Abandon a running scan (the synth failed), or the start-up nothing needed."""
 
 
 def _home_and_here(names: Sequence[str]) -> list[Path]:
     return [base / name for base in (Path.home(), Path.cwd()) for name in names]
 
 
-class CfnLint:
+class CfnLint(Gate):
     """cfn-lint, run in this process (its CLI does the same: ConfigMixIn, Runner), so its
     start-up overlaps with the synth and checkov instead of costing a Python start-up."""
 
@@ -140,7 +107,7 @@ class CfnLint:
         """Nothing to stop: the thread ends with the process."""
 
 
-class Checkov:
+class Checkov(Gate):
     """checkov from its own virtualenv, one process over every file it has to check.
 
     `start()` starts that process before the templates exist: it imports checkov (most of a
@@ -294,9 +261,10 @@ class Checks:
         """Start a scan, per gate, of the templates it has neither passed before nor is
         scanning now."""
         for gate in self.gates:
-            todo = {t.sha256: t for t in templates
-                    if (gate.identity.name, t.sha256) not in self._pending
-                    and self.cache.lookup(gate.identity, t.sha256) is None}
+            digests = {gate.digest(t): t for t in templates}
+            todo = {digest: t for digest, t in digests.items()
+                    if (gate.identity.name, digest) not in self._pending
+                    and self.cache.lookup(gate.identity, digest) is None}
             if not todo:
                 continue
             scan = Scan(gate.identity.name, [t.name for t in todo.values()], self.clock())
@@ -327,16 +295,17 @@ class Checks:
         for gate in self.gates:
             name = gate.identity.name
             for template in templates:
-                scan = self._pending.get((name, template.sha256))
+                digest = gate.digest(template)
+                scan = self._pending.get((name, digest))
                 if scan is None:
-                    stored = self.cache.lookup(gate.identity, template.sha256)
+                    stored = self.cache.lookup(gate.identity, digest)
                     if stored is None:  # not requested: a bug here, never a silent pass
                         raise RuntimeError(f"{name} never checked {template.name}")
                     rows.append((name, template, f"reused (passed {stored.when()})",
                                  Verdict(True)))
                     continue
                 try:
-                    verdict = scan.verdicts.result()[template.sha256]
+                    verdict = scan.verdicts.result()[digest]
                 except Exception as error:
                     verdict = Verdict(False, f"{name} could not run: {error!r}\n")
                 rows.append((name, template, "checked", verdict))
@@ -360,12 +329,16 @@ def read_templates(outdir: Path) -> list[Template] | None:
         properties = artifact.get("properties", {})
         if artifact.get("type") == "aws:cloudformation:stack":
             path = outdir / properties["templateFile"]
-            templates.append(Template(str(path.relative_to(outdir)), path.read_bytes()))
+            try:
+                stack = StackContext.of(artifact, outdir)
+            except (OSError, ValueError):  # its metadata file not (fully) written yet
+                return None
+            templates.append(Template(str(path.relative_to(outdir)), path.read_bytes(), stack))
         elif artifact.get("type") == "cdk:cloud-assembly":
             nested = read_templates(outdir / properties["directoryName"])
             if nested is None:
                 return None
-            templates += [Template(f"{properties['directoryName']}/{t.name}", t.data)
+            templates += [Template(f"{properties['directoryName']}/{t.name}", t.data, t.stack)
                           for t in nested]
     return templates
 
@@ -433,7 +406,8 @@ def run(command: Sequence[str], outdir: Path, gates: Sequence[Gate], cache_dir: 
 def _synth_and_check(command: Sequence[str], outdir: Path, checks: Checks, cache_dir: Path,
                      clock: Callable[[], float], summarize: Callable[[Path], str]) -> int:
     old_manifest = _stat(outdir / "manifest.json")
-    synth = subprocess.Popen(command)
+    environment = {k: v for gate in checks.gates for k, v in gate.synth_environment.items()}
+    synth = subprocess.Popen(command, env={**os.environ, **environment})
     early = False
     while synth.poll() is None:
         if not early and _stat(outdir / "manifest.json") not in (None, old_manifest):
@@ -473,10 +447,10 @@ def _report(command: Sequence[str], rows: Sequence[tuple[str, Template, str, Ver
     reused = sum(1 for row in rows if row[2] != "checked")
     for gate, template, how, verdict in rows:
         state = "pass" if verdict.passed else "FAIL"
-        print(f"gate {gate:<8} {state} {template.name} (sha256 {template.sha256[:12]}): {how}")
+        print(f"gate {gate:<12} {state} {template.name} (sha256 {template.sha256[:12]}): {how}")
     for scan in scans:
         done = f"{scan.finished:.1f}" if scan.finished is not None else "?"
-        print(f"gate {scan.gate:<8} scanned {len(scan.templates)} template(s) "
+        print(f"gate {scan.gate:<12} scanned {len(scan.templates)} template(s) "
               f"from +{scan.started:.1f} s to +{done} s")
     print(f"gates: {len(rows)} verdicts, {len(rows) - reused} checked now, {reused} reused from "
           f"{cache_dir} (same template sha256, scanner version and configuration); "
@@ -503,8 +477,15 @@ def main(argv: Sequence[str]) -> int:
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("give the synth command after --")
-    gates: list[Gate] = [CfnLint(), Checkov(Path(args.checkov))]
     cache = Path(args.cache)
+    gates: list[Gate] = [CfnLint(), Checkov(Path(args.checkov))]
+    # aws-cdk-lib's configuration of the validation: read once per install, not a scan result
+    validate = CfnValidate.installed(cache.parent / "cfn-validate-config")
+    if isinstance(validate, str):
+        print(f"gates: cfn-validate unavailable ({validate}): the synth keeps CDK's own "
+              "CloudFormation validation", flush=True)
+    else:
+        gates.append(validate)
     return run(command, Path(args.outdir), gates, cache,
                start_early=not args.watch or scans_expected(command, cache, args.watch))
 

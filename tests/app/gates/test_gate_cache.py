@@ -17,10 +17,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
 from ecs_playground_app.gate_cache import GateIdentity, PassCache
+from ecs_playground_app.gate_types import Gate
 from ecs_playground_app.synth_gates import CfnLint, Checkov, Verdict, run, scans_expected
 from tests.conftest import ROOT
 from tests.test_make import project_copy
@@ -32,8 +34,10 @@ GOOD = json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}, indent=
 # A stand-in for `cdk synth`: writes the template(s) and the manifest, then "validates" for a
 # while (as the CDK's validation plugins do after writing), optionally rewrites a template, exits.
 SYNTH = """
-import json, pathlib, sys, time
+import json, os, pathlib, sys, time
 out = pathlib.Path(sys.argv[1]); spec = json.loads(sys.argv[2])
+if "environment_to" in spec:
+    pathlib.Path(spec["environment_to"]).write_text(os.environ.get("CDK_VALIDATION", "<unset>"))
 out.mkdir(parents=True, exist_ok=True)
 for name, text in spec["templates"].items():
     (out / name).write_text(text)
@@ -48,7 +52,7 @@ sys.exit(spec.get("exit", 0))
 """
 
 
-class StandIn:
+class StandIn(Gate):
     """A scanner that records each run (which template bytes, when) and fails the templates
     that contain *fails_on*."""
 
@@ -108,7 +112,7 @@ def test_a_pass_is_reused_only_for_the_same_template_version_and_configuration(
     status, output, _ = synth_gates(tmp_path, capsys, [lint, scan])
     # then neither scanner runs, and the output says what was reused and why it may be
     assert status == 0 and lint.runs == [] and scan.runs == [], output
-    assert "gate lint     pass App.template.json" in output and "reused (passed 20" in output
+    assert "gate lint         pass App.template.json" in output and "reused (passed 20" in output
     assert "0 checked now, 2 reused" in output and "SUMMARY" in output, output
 
     # when a scanner's version or configuration changes, it scans again (the other reuses)
@@ -117,6 +121,23 @@ def test_a_pass_is_reused_only_for_the_same_template_version_and_configuration(
         status, output, _ = synth_gates(tmp_path, capsys, [changed, other])
         assert status == 0 and changed.checked == [GOOD] and other.runs == [], output
         assert "1 checked now, 1 reused" in output, output
+
+
+def test_the_synth_leaves_to_the_gates_what_they_take_over(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CDK_VALIDATION", raising=False)
+
+    class TakingOver(StandIn):
+        synth_environment: ClassVar[Mapping[str, str]] = {"CDK_VALIDATION": "false"}
+
+    seen = tmp_path / "synth-environment"
+    for gates, expected in (([StandIn("cfn-lint")], "<unset>"),
+                            ([StandIn("cfn-lint"), TakingOver("cfn-validate")], "false")):
+        status, out, _ = synth_gates(tmp_path, capsys, gates, environment_to=str(seen))
+        assert status == 0, out
+        assert seen.read_text() == expected, [g.identity.name for g in gates]
+    assert os.environ.get("CDK_VALIDATION") is None  # the synth's own, not this process's
 
 
 def test_a_changed_template_is_scanned_again(tmp_path: Path,
@@ -165,7 +186,7 @@ def test_the_scanners_run_at_once_and_while_the_synth_validates(
     # and the timings are in the output and in last-run.json
     scans = json.loads((tmp_path / "cache" / "last-run.json").read_text())["scans"]
     assert sorted(s["gate"] for s in scans) == ["lint", "scan"], scans
-    assert "gate lint     scanned 1 template(s) from +" in output, output
+    assert "gate lint         scanned 1 template(s) from +" in output, output
 
 
 def test_the_scanners_get_ready_before_the_synth_when_a_scan_is_likely(
@@ -295,15 +316,15 @@ def test_make_synth_scans_every_template_then_reuses_what_passed(tmp_path: Path)
     templates = sorted(project.glob("cdk.out/*.template.json"))
     assert templates and "reused" not in first.split("gates:")[0], first
     for template in templates:
-        for gate in ("cfn-lint", "checkov"):
-            assert f"gate {gate:<8} pass {template.name}" in first, first
+        for gate in ("cfn-lint", "checkov", "cfn-validate"):
+            assert f"gate {gate:<12} pass {template.name}" in first, first
     contents = {t.name: t.read_bytes() for t in templates}
 
     # when it runs again on the same code
     second = make_synth()
     # then the same templates come out, each gate's pass is reused and said so
     assert {t.name: t.read_bytes() for t in templates} == contents
-    assert f"0 checked now, {2 * len(templates)} reused" in second, second
+    assert f"0 checked now, {3 * len(templates)} reused" in second, second
     assert "stack EcsPlayground:" in second, second
 
 

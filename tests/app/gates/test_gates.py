@@ -1,5 +1,6 @@
-"""cdk-nag, cfn-lint, checkov and our own rules: clean on every scenario, and each one rejects the
-tutorial done literally with the findings we expect."""
+"""cdk-nag, cfn-lint, checkov, CloudFormation Validate (CDK's own validation, as `make synth`
+runs it) and our own rules: clean on every scenario, and each one rejects the tutorial done
+literally with the findings we expect."""
 
 from __future__ import annotations
 
@@ -42,6 +43,12 @@ def test_checkov_has_no_failed_check(scans: Scans, scenario: str) -> None:
     assert scans.templates[scenario], scenario
     for template in scans.templates[scenario]:
         assert scans.checkov_failed(template) == [], template.name
+
+
+@pytest.mark.parametrize("scenario", GOOD)
+def test_cloudformation_validate_has_no_unacknowledged_finding(scans: Scans,
+                                                               scenario: str) -> None:
+    assert scans.cfn_validate_findings(scenario) == []
 
 
 def test_every_acknowledgment_names_a_finding_and_gives_a_reason(scans: Scans) -> None:
@@ -90,6 +97,12 @@ def test_checkov_rejects_the_bad_fixture(scans: Scans) -> None:
     (template,) = scans.templates["bad_tutorial"]
     checks = {finding.split()[0] for finding in scans.checkov_failed(template)}
     assert {"CKV_AWS_16", "CKV_AWS_17", "CKV_AWS_24"} <= checks  # unencrypted, public DB; SSH
+
+
+def test_cloudformation_validate_rejects_the_bad_fixture(scans: Scans) -> None:
+    findings = set(scans.cfn_validate_findings("bad_tutorial"))
+    # a hard-coded database password, SSH open to the world
+    assert {"W2501 BadTutorial/Db", "W2508 BadTutorial/InstanceSg/Resource"} <= findings
 
 
 # --- our rules, one behaviour each ------------------------------------------------------------

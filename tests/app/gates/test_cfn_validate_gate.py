@@ -1,0 +1,152 @@
+"""The `cfn-validate` gate (ecs_playground_app/cfn_validate_gate.py): `make synth` runs CDK's own
+CloudFormation validation natively, as a cached gate, instead of inside every synth. It must find
+exactly what CDK's built-in plugin finds, honour the same acknowledgments, read its configuration
+from the installed aws-cdk-lib, and step aside (the synth keeping CDK's validation) whenever it
+cannot mirror it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from ecs_playground_app import cfn_validate_gate
+from ecs_playground_app.cfn_validate_gate import (
+    CfnValidate,
+    StackContext,
+    cdk_library_package,
+    read_cdk_config,
+)
+from ecs_playground_app.gate_types import Template
+from tests.conftest import ROOT
+
+APP = Path(__file__).with_name("cfn_validate_app.py")
+
+
+@pytest.fixture(scope="module")
+def gate(tmp_path_factory: pytest.TempPathFactory) -> CfnValidate:
+    installed = CfnValidate.installed(tmp_path_factory.mktemp("cfn-validate-config"))
+    assert isinstance(installed, CfnValidate), installed
+    return installed
+
+
+def stacks(outdir: Path) -> dict[str, tuple[Path, StackContext]]:
+    manifest = json.loads((outdir / "manifest.json").read_text())
+    return {name: (outdir / a["properties"]["templateFile"], StackContext.of(a, outdir))
+            for name, a in manifest["artifacts"].items()
+            if a["type"] == "aws:cloudformation:stack"}
+
+
+def test_the_configuration_is_read_from_the_installed_aws_cdk_lib(gate: CfnValidate) -> None:
+    from importlib.metadata import version
+
+    package = cdk_library_package()
+    assert package is not None and package.name.startswith("aws-cdk-lib@")
+    config = read_cdk_config(package)
+    # the engine aws-cdk-lib bundles is the one pinned in requirements-dev.txt
+    assert config.engine_version == version("cloudformation-validate")
+    pinned = (ROOT / "requirements-dev.txt").read_text()
+    assert f"cloudformation-validate=={config.engine_version}\n" in pinned
+    assert "W3005" in config.ignored and config.rules  # what CDK 2.275 ignores; its Rego rules
+    assert gate.config == config
+    assert gate.synth_environment == {"CDK_VALIDATION": "false"}
+
+
+@pytest.mark.slow  # one CDK synth with its own validation
+def test_it_finds_what_cdks_own_validation_finds_and_honours_the_same_acknowledgments(
+        gate: CfnValidate, tmp_path: Path) -> None:
+    # given an app CDK's own validation finds fault with, synthesized with that validation on
+    outdir = tmp_path / "cdk.out"
+    env = {k: v for k, v in os.environ.items() if k != "CDK_VALIDATION"}
+    subprocess.run([sys.executable, str(APP), str(outdir)], env=env, check=True,
+                   capture_output=True, timeout=300)
+    report = json.loads((outdir / "validation-report.json").read_text())
+    (plugin,) = [p for p in report["pluginReports"] if p["pluginName"] == "CloudFormation Validate"]
+    cdk_found = {(v["ruleName"], v["severity"], c["constructPath"],
+                  (c.get("cloudFormationResource") or {}).get("logicalId"))
+                 for v in plugin["violations"] for c in v["violatingConstructs"]}
+    suppressed = {c["constructPath"] for v in plugin["suppressedViolations"]
+                  for c in v["violatingConstructs"]}
+
+    # when the gate validates the same templates
+    ours = {(f.rule, f.severity, f.construct_path, f.logical_id)
+            for template, context in stacks(outdir).values()
+            for f in gate.findings(template, context)}
+
+    # then it finds the same violations, and not the acknowledged ones
+    assert ours == cdk_found
+    assert {rule for rule, *_ in ours} == {"F1020", "F3002", "F3012", "W2001", "W2508", "W3010"}
+    assert suppressed == {f"{stack}/{path}" for stack in ("Broken", "Agnostic")
+                          for path in ("Subnet1", "Group/Subnet2", "Group/Subnet3")}
+    # and says how to acknowledge each, as CDK does
+    broken, context = stacks(outdir)["Broken"]
+    verdict = gate.check({gate.digest(Template("Broken.template.json", broken.read_bytes(),
+                                               context)): broken})
+    (text,) = [v.output for v in verdict.values()]
+    assert "ERROR Bogus: Additional properties are not allowed" in text
+    assert "Broken/Queue (Queue)" in text and "'CloudFormation-Validate::F3002'" in text
+
+
+def test_the_digest_covers_the_stacks_environment_and_acknowledgments(gate: CfnValidate) -> None:
+    # a pass is remembered per digest: an acknowledgment removed later must not reuse it
+    base = StackContext("App", None, None, {"Topic": "App/Topic"}, {})
+    acknowledged = StackContext("App", None, None, {"Topic": "App/Topic"},
+                                {"CloudFormation-Validate::W3010": ["App"]})
+    placed = StackContext("App", "123456789012", "eu-west-1", {"Topic": "App/Topic"}, {})
+    digests = {gate.digest(Template("App.template.json", b"{}", context))
+               for context in (base, acknowledged, placed)}
+    assert len(digests) == 3
+
+
+def test_an_acknowledgment_covers_its_construct_and_everything_below_it() -> None:
+    context = StackContext("App", None, None, {}, {
+        "CloudFormation-Validate::W3010": ["App/Group"], "CloudFormation-Validate::F3002": [""]})
+    assert context.acknowledgment("W3010", "App/Group/Subnet/Resource") == "App/Group"
+    assert context.acknowledgment("W3010", "App/Group") == "App/Group"
+    assert context.acknowledgment("W3010", "App/GroupOther") is None
+    assert context.acknowledgment("W3010", "App") is None
+    assert context.acknowledgment("W2508", "App/Group/Subnet") is None
+    assert context.acknowledgment("F3002", "App/Queue") == ""  # the App's own (path "")
+
+
+def fake_package(path: Path, plugin: str, engine: str) -> Path:
+    with tarfile.open(path, "w:gz") as archive:
+        for name, text in ((cfn_validate_gate.PLUGIN, plugin),
+                           (cfn_validate_gate.ENGINE_PACKAGE, json.dumps({"version": engine})),
+                           (f"{cfn_validate_gate.RULES}a.rego", "package a\n")):
+            data = text.encode()
+            member = tarfile.TarInfo(name)
+            member.size = len(data)
+            archive.addfile(member, io.BytesIO(data))
+    return path
+
+
+def test_it_steps_aside_when_aws_cdk_lib_configures_or_bundles_another_validation(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib.metadata import version
+
+    engine = version("cloudformation-validate")
+    mirrored = f'const IGNORE_RULES=new Set(["W3005"]);x({cfn_validate_gate.EXPECTED_CALL})'
+    cases = {
+        "mirrored": (mirrored, engine, None),
+        "configured otherwise": (mirrored.replace('severityLevel:"WARN"', 'severityLevel:"ERROR"'),
+                                 engine, "configures CloudFormation Validate otherwise"),
+        "another engine": (mirrored, "0.0.1", "pin cloudformation-validate==0.0.1"),
+    }
+    for case, (plugin, bundled, reason) in cases.items():
+        package = fake_package(tmp_path / f"aws-cdk-lib@{case}.jsii.tgz", plugin, bundled)
+        monkeypatch.setattr(cfn_validate_gate, "cdk_library_package", lambda p=package: p)
+        got = CfnValidate.installed(tmp_path / "config" / case)
+        if reason is None:
+            assert isinstance(got, CfnValidate), (case, got)
+            assert got.config.ignored == ("W3005",)
+            assert got.config.rules == {"a.rego": "package a\n"}
+        else:
+            assert isinstance(got, str) and reason in got, (case, got)
