@@ -25,6 +25,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .cdk_validation import CdkValidation, validate_assembly
 from .fingerprint import files_fingerprint, installed_packages, sha256
 
 DEFAULT_BRANCHES = ("main", "origin/main")
@@ -130,15 +131,19 @@ def worktree(repo: Path, commit: str) -> Iterator[Path]:
 BASE_WITHOUT_VALIDATION = {"CDK_VALIDATION": "false"}
 """BASE is synthesized to be compared, not deployed: aws-cdk-lib's built-in CloudFormation
 validation (a WASM module compiled in every synth: about 45 % of the default app's synth CPU)
-runs on the head side only. It reports; it never changes a template (both ways byte-identical)."""
+runs on the head side only. It reports; it never changes a template (both ways byte-identical).
+The head is validated too, by the same engine run natively after its synth (cdk_validation.py),
+unless that cannot mirror the installed aws-cdk-lib: then its synth validates."""
 
 
-def _environment(side: Side) -> dict[str, str]:
+def _environment(side: Side, validation: CdkValidation | str) -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["CDK_DISABLE_CLI_TELEMETRY"] = "true"
     if side.name == "BASE":
         env.update(BASE_WITHOUT_VALIDATION)
+    elif isinstance(validation, CdkValidation):
+        env.update(validation.SYNTH_ENVIRONMENT)
     # The app imports its own ecs_playground (the worktree's for BASE), not the installed one.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(side.app_dir),
                                                       env.get("PYTHONPATH", "")]))
@@ -253,6 +258,9 @@ def synthesize(sides: Sequence[Side], cdk: Sequence[str], cdk_args: Sequence[str
     started = time.monotonic()
     running: dict[str, tuple[Side, subprocess.Popen[str], Path]] = {}
     keys: dict[str, str] = {}
+    validation = CdkValidation.installed(sides[-1].outdir.parent / "cfn-validate-config")
+    if isinstance(validation, CdkValidation):
+        validation.warm_up()
     for side in sides:
         _fresh_outdir(side)
         key = assembly_key(side, cdk, cdk_args)
@@ -265,12 +273,16 @@ def synthesize(sides: Sequence[Side], cdk: Sequence[str], cdk_args: Sequence[str
         handle = log.open("w")
         command = [*cdk, "synth", "--quiet", "-o", str(side.outdir), *cdk_args]
         progress(f"synthesizing {side.name} ({side.label}) in {side.app_dir}")
-        process = subprocess.Popen(command, cwd=side.app_dir, env=_environment(side),
+        if side.name != "BASE" and isinstance(validation, str):
+            progress(f"{side.name}: CDK's CloudFormation validation stays in its synth "
+                     f"({validation})")
+        process = subprocess.Popen(command, cwd=side.app_dir, env=_environment(side, validation),
                                    stdout=handle, stderr=subprocess.STDOUT, text=True)
         handle.close()
         running[side.name] = (side, process, log)
     failure: tuple[Side, int, Path] | None = None
-    while running and failure is None:
+    invalid: tuple[Side, str] | None = None
+    while running and failure is None and invalid is None:
         for name, (side, process, log) in list(running.items()):
             code = process.poll()
             if code is None:
@@ -279,6 +291,11 @@ def synthesize(sides: Sequence[Side], cdk: Sequence[str], cdk_args: Sequence[str
             if code != 0:
                 failure = (side, code, log)
                 break
+            if side.name != "BASE" and isinstance(validation, CdkValidation):
+                found = validate_assembly(validation, side.outdir)
+                if found:
+                    invalid = (side, found)
+                    break
             progress(f"{side.name} synthesized in {time.monotonic() - started:.1f} s")
             if name in keys:
                 _keep(side, keys[name])
@@ -286,6 +303,12 @@ def synthesize(sides: Sequence[Side], cdk: Sequence[str], cdk_args: Sequence[str
     for _side, process, _log in running.values():
         process.terminate()
         process.wait()
+    if invalid:
+        side, found = invalid
+        raise UsageError(
+            f"the {side.name} side ({side.label}) does not pass CDK's CloudFormation validation "
+            f"(CloudFormation Validate, as aws-cdk-lib configures it; a synth with it on fails "
+            f"alike on its errors):\n{found.rstrip()}")
     if failure:
         side, code, log = failure
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-_TAIL_LINES:])

@@ -15,7 +15,7 @@ from assembly_review.fingerprint import sha256
 from .gate_cache import GateIdentity
 
 if TYPE_CHECKING:
-    from .cfn_validate_gate import StackContext
+    from assembly_review.cdk_validation import StackContext
 
 
 @dataclass(frozen=True)

@@ -50,9 +50,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+from assembly_review.cdk_validation import StackContext
 from assembly_review.fingerprint import files_fingerprint, installed_packages
 
-from .cfn_validate_gate import CfnValidate, StackContext
+from .cfn_validate_gate import CfnValidate
 from .gate_cache import GateIdentity, PassCache
 from .gate_types import Gate, Template, Verdict
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from assembly_review import synth as synth_module
 from assembly_review.synth import (
     Side,
     UsageError,
@@ -35,7 +36,14 @@ if "broken" in app:
 out.mkdir(parents=True)
 (out / "App.template.json").write_text(json.dumps({"Description": app, "args": sys.argv[1:],
                                                    "validation": os.environ.get("CDK_VALIDATION")}))
-(out / "manifest.json").write_text("{}")
+manifest = {}
+if "invalid" in app:  # a stack CloudFormation Validate rejects
+    (out / "Bad.template.json").write_text(json.dumps({"Resources": {"Queue": {
+        "Type": "AWS::SQS::Queue", "Properties": {"Bogus": 1}}}}))
+    manifest = {"version": "48.0.0", "artifacts": {"Bad": {
+        "type": "aws:cloudformation:stack", "environment": "aws://unknown-account/unknown-region",
+        "displayName": "Bad", "properties": {"templateFile": "Bad.template.json"}}}}
+(out / "manifest.json").write_text(json.dumps(manifest))
 """
 
 
@@ -75,15 +83,36 @@ def review_synth(repo: Path, commit: str, *args: str) -> tuple[list[str], str]:
     return sorted(ran), (out / "base" / "App.template.json").read_text()
 
 
-def test_base_is_synthesized_without_the_cdks_validation_and_the_head_with_it(
+def test_base_skips_the_cdks_validation_and_the_head_is_validated_natively_or_by_its_synth(
         repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # given a user's environment (the tests' own turns the validation off)
     monkeypatch.delenv("CDK_VALIDATION", raising=False)
-    review_synth(repo, _git(repo, "rev-parse", "HEAD"))
-    seen = {side: json.loads((repo / "cdk.review" / side / "App.template.json").read_text())
-            ["validation"] for side in ("base", "head")}
-    # then BASE, only compared, skips CloudFormation's validation; the head keeps it
-    assert seen == {"base": "false", "head": None}, seen
+
+    def validation_seen() -> dict[str, str | None]:
+        review_synth(repo, _git(repo, "rev-parse", "HEAD"))
+        return {side: json.loads((repo / "cdk.review" / side / "App.template.json").read_text())
+                ["validation"] for side in ("base", "head")}
+
+    # then BASE, only compared, skips CloudFormation's validation; the head's synth leaves it to
+    # the same engine run natively after it (assembly_review/cdk_validation.py)
+    assert validation_seen() == {"base": "false", "head": "false"}
+    # and when that cannot mirror the installed aws-cdk-lib, the head's synth validates
+    monkeypatch.setattr(synth_module.CdkValidation, "installed",
+                        classmethod(lambda cls, cache: "another engine"))
+    assert validation_seen() == {"base": "false", "head": None}
+
+
+def test_a_head_that_fails_the_cdks_validation_fails_the_review_in_its_words(
+        repo: Path) -> None:
+    # given a head whose template CloudFormation Validate rejects, as CDK's own validation would
+    (repo / "app.txt").write_text("invalid")
+    with pytest.raises(UsageError) as raised:
+        review_synth(repo, _git(repo, "rev-parse", "HEAD"))
+    # then the review fails as a synth with the validation on would, in CDK's words
+    message = str(raised.value)
+    assert "head side (head) does not pass CDK's CloudFormation validation" in message, message
+    assert "ERROR Bogus: Additional properties are not allowed" in message, message
+    assert "Acknowledge with 'CloudFormation-Validate::F3002'" in message, message
 
 
 def test_base_is_synthesized_once_per_commit_and_arguments(

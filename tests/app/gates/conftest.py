@@ -20,7 +20,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 
-from ecs_playground_app.cfn_validate_gate import CfnValidate, StackContext
+from assembly_review.cdk_validation import CdkValidation, stack_templates
 from tests.conftest import ROOT, Gated, synth_gated
 
 from .bad_tutorial import LAUNCH_TEMPLATE_FLAG, bad_tutorial_stack
@@ -40,7 +40,7 @@ class Scans:
     _processes: dict[str, subprocess.Popen[str]] = field(default_factory=dict)
     _cfn_lint_out: list[dict[str, Any]] | None = None
     _checkov_out: list[dict[str, Any]] | None = field(default=None)
-    _cfn_validate: CfnValidate | None = None
+    _cfn_validate: CdkValidation | None = None
 
     def _started(self, name: str) -> subprocess.Popen[str]:
         """Both scanners, started together on the first call."""
@@ -85,17 +85,12 @@ class Scans:
         """CloudFormation Validate (CDK's own validation, which the scenarios are synthesized
         without), as `make synth`'s gate runs it: 'rule construct-path' per finding."""
         if self._cfn_validate is None:
-            gate = CfnValidate.installed(self.root / "cfn-validate-config")
-            assert isinstance(gate, CfnValidate), gate
-            self._cfn_validate = gate
-        outdir = self.gated[scenario].outdir
-        manifest = json.loads((outdir / "manifest.json").read_text())
+            validation = CdkValidation.installed(self.root / "cfn-validate-config")
+            assert isinstance(validation, CdkValidation), validation
+            self._cfn_validate = validation
         return [f"{finding.rule} {finding.construct_path}"
-                for artifact in manifest["artifacts"].values()
-                if artifact["type"] == "aws:cloudformation:stack"
-                for finding in self._cfn_validate.findings(
-                    outdir / artifact["properties"]["templateFile"],
-                    StackContext.of(artifact, outdir))]
+                for template, context in stack_templates(self.gated[scenario].outdir)
+                for finding in self._cfn_validate.findings(template, context)]
 
     def stop(self) -> None:
         """Kill a scanner no test waited for."""

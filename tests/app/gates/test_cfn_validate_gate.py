@@ -1,5 +1,5 @@
-"""The `cfn-validate` gate (ecs_playground_app/cfn_validate_gate.py): `make synth` runs CDK's own
-CloudFormation validation natively, as a cached gate, instead of inside every synth. It must find
+"""CDK's own CloudFormation validation, run natively (assembly_review/cdk_validation.py), and
+`make synth`'s `cfn-validate` gate around it (ecs_playground_app/cfn_validate_gate.py): it must find
 exactly what CDK's built-in plugin finds, honour the same acknowledgments, read its configuration
 from the installed aws-cdk-lib, and step aside (the synth keeping CDK's validation) whenever it
 cannot mirror it.
@@ -17,13 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from ecs_playground_app import cfn_validate_gate
-from ecs_playground_app.cfn_validate_gate import (
-    CfnValidate,
+from assembly_review import cdk_validation
+from assembly_review.cdk_validation import (
     StackContext,
     cdk_library_package,
     read_cdk_config,
+    stack_templates,
+    validate_assembly,
 )
+from ecs_playground_app.cfn_validate_gate import CfnValidate
 from ecs_playground_app.gate_types import Template
 from tests.conftest import ROOT
 
@@ -38,10 +40,8 @@ def gate(tmp_path_factory: pytest.TempPathFactory) -> CfnValidate:
 
 
 def stacks(outdir: Path) -> dict[str, tuple[Path, StackContext]]:
-    manifest = json.loads((outdir / "manifest.json").read_text())
-    return {name: (outdir / a["properties"]["templateFile"], StackContext.of(a, outdir))
-            for name, a in manifest["artifacts"].items()
-            if a["type"] == "aws:cloudformation:stack"}
+    return {context.stack_path: (template, context)
+            for template, context in stack_templates(outdir)}
 
 
 def test_the_configuration_is_read_from_the_installed_aws_cdk_lib(gate: CfnValidate) -> None:
@@ -55,7 +55,7 @@ def test_the_configuration_is_read_from_the_installed_aws_cdk_lib(gate: CfnValid
     pinned = (ROOT / "requirements-dev.txt").read_text()
     assert f"cloudformation-validate=={config.engine_version}\n" in pinned
     assert "W3005" in config.ignored and config.rules  # what CDK 2.275 ignores; its Rego rules
-    assert gate.config == config
+    assert gate.validation.config == config
     assert gate.synth_environment == {"CDK_VALIDATION": "false"}
 
 
@@ -78,7 +78,7 @@ def test_it_finds_what_cdks_own_validation_finds_and_honours_the_same_acknowledg
     # when the gate validates the same templates
     ours = {(f.rule, f.severity, f.construct_path, f.logical_id)
             for template, context in stacks(outdir).values()
-            for f in gate.findings(template, context)}
+            for f in gate.validation.findings(template, context)}
 
     # then it finds the same violations, and not the acknowledged ones
     assert ours == cdk_found
@@ -92,6 +92,7 @@ def test_it_finds_what_cdks_own_validation_finds_and_honours_the_same_acknowledg
     (text,) = [v.output for v in verdict.values()]
     assert "ERROR Bogus: Additional properties are not allowed" in text
     assert "Broken/Queue (Queue)" in text and "'CloudFormation-Validate::F3002'" in text
+    assert text in validate_assembly(gate.validation, outdir)  # as make review reports it
 
 
 def test_the_digest_covers_the_stacks_environment_and_acknowledgments(gate: CfnValidate) -> None:
@@ -118,9 +119,9 @@ def test_an_acknowledgment_covers_its_construct_and_everything_below_it() -> Non
 
 def fake_package(path: Path, plugin: str, engine: str) -> Path:
     with tarfile.open(path, "w:gz") as archive:
-        for name, text in ((cfn_validate_gate.PLUGIN, plugin),
-                           (cfn_validate_gate.ENGINE_PACKAGE, json.dumps({"version": engine})),
-                           (f"{cfn_validate_gate.RULES}a.rego", "package a\n")):
+        for name, text in ((cdk_validation.PLUGIN, plugin),
+                           (cdk_validation.ENGINE_PACKAGE, json.dumps({"version": engine})),
+                           (f"{cdk_validation.RULES}a.rego", "package a\n")):
             data = text.encode()
             member = tarfile.TarInfo(name)
             member.size = len(data)
@@ -133,7 +134,7 @@ def test_it_steps_aside_when_aws_cdk_lib_configures_or_bundles_another_validatio
     from importlib.metadata import version
 
     engine = version("cloudformation-validate")
-    mirrored = f'const IGNORE_RULES=new Set(["W3005"]);x({cfn_validate_gate.EXPECTED_CALL})'
+    mirrored = f'const IGNORE_RULES=new Set(["W3005"]);x({cdk_validation.EXPECTED_CALL})'
     cases = {
         "mirrored": (mirrored, engine, None),
         "configured otherwise": (mirrored.replace('severityLevel:"WARN"', 'severityLevel:"ERROR"'),
@@ -142,11 +143,11 @@ def test_it_steps_aside_when_aws_cdk_lib_configures_or_bundles_another_validatio
     }
     for case, (plugin, bundled, reason) in cases.items():
         package = fake_package(tmp_path / f"aws-cdk-lib@{case}.jsii.tgz", plugin, bundled)
-        monkeypatch.setattr(cfn_validate_gate, "cdk_library_package", lambda p=package: p)
+        monkeypatch.setattr(cdk_validation, "cdk_library_package", lambda p=package: p)
         got = CfnValidate.installed(tmp_path / "config" / case)
         if reason is None:
             assert isinstance(got, CfnValidate), (case, got)
-            assert got.config.ignored == ("W3005",)
-            assert got.config.rules == {"a.rego": "package a\n"}
+            assert got.validation.config.ignored == ("W3005",)
+            assert got.validation.config.rules == {"a.rego": "package a\n"}
         else:
             assert isinstance(got, str) and reason in got, (case, got)
