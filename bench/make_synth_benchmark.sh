@@ -22,6 +22,9 @@
 #   BEFORE    a second Makefile whose `make synth` is timed in every round too (kind "before"),
 #             e.g. main's: git show main:Makefile > /tmp/Makefile.main; BEFORE=/tmp/Makefile.main
 #   LABEL     a word added to the results file's name (e.g. before, after)
+#   REVIEW=1  also time `make review` in every round: review-cold (its kept BASE assemblies,
+#             cdk.review/cache, emptied first: both sides synthesized) and review-warm (again:
+#             BASE reused, the head synthesized); their ratios are to make synth cold and warm
 set -euo pipefail
 
 RUNS="${1:-5}"
@@ -51,25 +54,30 @@ one() {
     cold) rm -rf .cache/gates; command=(make --no-print-directory -f "$MAKEFILE" synth) ;;
     warm) command=(make --no-print-directory -f "$MAKEFILE" synth) ;;
     before) command=(make --no-print-directory -f "$BEFORE" synth) ;;
+    review-cold) rm -rf cdk.review/cache; command=(make --no-print-directory -f "$MAKEFILE" review) ;;
+    review-warm) command=(make --no-print-directory -f "$MAKEFILE" review) ;;
   esac
   /usr/bin/time -o "$WORK/time" -f '%e %U %S' "${command[@]}" >"$WORK/$kind.$round.log" 2>&1 || status=$?
   if (( status != 0 )); then
     echo "$kind run $round failed (exit $status):" >&2; tail -n 40 "$WORK/$kind.$round.log" >&2; exit 1
   fi
   read -r wall user sys <"$WORK/time"
-  local hash; hash="$(cat cdk.out/*.template.json | sha256sum | cut -c1-12)"
+  local hash assembly=cdk.out; [[ "$kind" == review-* ]] && assembly=cdk.review/head
+  hash="$(cat "$assembly"/*.template.json | sha256sum | cut -c1-12)"
   printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "$round" "$wall" \
     "$(python3 -c "print(f'{$user + $sys:.2f}')")" "$load1" "$hash" >>"$ROWS"
-  printf '  %-5s %-6s %7ss wall %7ss cpu  load1 %-5s templates %s\n' "$kind" "$round" "$wall" \
+  printf '  %-11s %-6s %7ss wall %7ss cpu  load1 %-5s templates %s\n' "$kind" "$round" "$wall" \
     "$(python3 -c "print(f'{$user + $sys:.2f}')")" "$load1" "$hash"
 }
 
 if {
   echo "# make synth vs bare cdk synth: $RUNS rounds, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "# kinds: bare = cdk synth --quiet; cold = make synth, cache emptied; warm = make synth again${BEFORE:+; before = make -f $BEFORE synth}"
+  echo "# kinds: bare = cdk synth --quiet; cold = make synth, cache emptied; warm = make synth again${BEFORE:+; before = make -f $BEFORE synth}${REVIEW:+; review-cold = make review, kept assemblies removed; review-warm = make review again}"
   echo "# checkout $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!bench' || echo ' (with uncommitted changes)'), Makefile $MAKEFILE, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
   for round in warmup $(seq 1 "$RUNS"); do
-    for kind in bare cold warm ${BEFORE:+before}; do one "$kind" "$round"; done
+    for kind in bare cold warm ${BEFORE:+before} ${REVIEW:+review-cold review-warm}; do
+      one "$kind" "$round"
+    done
   done
   python3 - "$ROWS" <<'EOF'
 import statistics, sys
@@ -78,18 +86,24 @@ timed = [r for r in rows if r[1] != "warmup"]
 print(f"\nload average (1 min) over the timed runs: {min(float(r[4]) for r in timed):.2f}-"
       f"{max(float(r[4]) for r in timed):.2f}")
 medians = {}
-kinds = [k for k in ("bare", "cold", "warm", "before") if any(r[0] == k for r in timed)]
+kinds = [k for k in ("bare", "cold", "warm", "before", "review-cold", "review-warm")
+         if any(r[0] == k for r in timed)]
 for kind in kinds:
     walls = [float(r[2]) for r in timed if r[0] == kind]
     cpus = [float(r[3]) for r in timed if r[0] == kind]
     medians[kind] = (statistics.median(walls), statistics.median(cpus))
-    print(f"{kind:5} wall median {medians[kind][0]:6.2f} s (min {min(walls):.2f}, max "
+    print(f"{kind:11} wall median {medians[kind][0]:6.2f} s (min {min(walls):.2f}, max "
           f"{max(walls):.2f})   CPU median {medians[kind][1]:6.2f} s")
 bare_wall, bare_cpu = medians["bare"]
-for kind in kinds[1:]:
+for kind in [k for k in kinds[1:] if not k.startswith("review")]:
     wall, cpu = medians[kind]
     print(f"make synth ({kind}) / bare synth: wall {wall / bare_wall:.2f}x, "
           f"CPU {cpu / bare_cpu:.2f}x")
+for kind in [k for k in kinds if k.startswith("review")]:
+    wall, cpu = medians[kind]
+    synth = kind.removeprefix("review-")
+    print(f"make review ({synth}) / make synth ({synth}): wall {wall / medians[synth][0]:.2f}x, "
+          f"CPU {cpu / medians[synth][1]:.2f}x")
 hashes = {r[5] for r in rows}
 print("templates: " + ("byte-identical in every run" if len(hashes) == 1 else
                        f"DIFFER between runs: {sorted(hashes)}"))

@@ -4,7 +4,8 @@ may be given.
 - ``ecs_playground``: the construct library (the wheel ``pip install`` gives an importer): the CDK
   and the standard library, nothing of this repository's app, tools or emulator;
 - ``assembly_review``: the review tool, for any two cloud assemblies: the standard library only
-  (no CDK, no library, no app);
+  (no CDK, no library, no app; CloudFormation Validate's engine, the cloudformation-validate
+  package, is imported when it validates);
 - ``ecs_playground_app``: the app layer composes the library and may use the review tool (its
   synth summary prices templates with it); it never imports the emulator.
 """
