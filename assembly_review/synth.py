@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cdk_validation import CdkValidation, validate_assembly
+from .cdk_validation import CdkValidation, ValidatedAssembly
 from .fingerprint import files_fingerprint, installed_packages, sha256
 
 DEFAULT_BRANCHES = ("main", "origin/main")
@@ -259,8 +259,7 @@ def synthesize(sides: Sequence[Side], cdk: Sequence[str], cdk_args: Sequence[str
     running: dict[str, tuple[Side, subprocess.Popen[str], Path]] = {}
     keys: dict[str, str] = {}
     validation = CdkValidation.installed(sides[-1].outdir.parent / "cfn-validate-config")
-    if isinstance(validation, CdkValidation):
-        validation.warm_up()
+    validated: dict[str, ValidatedAssembly] = {}
     for side in sides:
         _fresh_outdir(side)
         key = assembly_key(side, cdk, cdk_args)
@@ -280,19 +279,31 @@ def synthesize(sides: Sequence[Side], cdk: Sequence[str], cdk_args: Sequence[str
                                    stdout=handle, stderr=subprocess.STDOUT, text=True)
         handle.close()
         running[side.name] = (side, process, log)
+        if side.name != "BASE" and isinstance(validation, CdkValidation):
+            validated[side.name] = ValidatedAssembly(
+                validation, side.outdir, side.outdir.parent / "cfn-validate-passes")
+    engine_needed: set[str] = set()
     failure: tuple[Side, int, Path] | None = None
     invalid: tuple[Side, str] | None = None
     while running and failure is None and invalid is None:
         for name, (side, process, log) in list(running.items()):
             code = process.poll()
             if code is None:
+                # the templates are written before the synth's validation plugins run: build
+                # the engine meanwhile if one of them was not validated before
+                if name in validated and name not in engine_needed and (
+                        side.outdir / "manifest.json").exists():
+                    engine_needed.add(name)
+                    with contextlib.suppress(OSError, ValueError, KeyError):
+                        if validated[name].to_validate():
+                            validated[name].validation.warm_up()
                 continue
             del running[name]
             if code != 0:
                 failure = (side, code, log)
                 break
-            if side.name != "BASE" and isinstance(validation, CdkValidation):
-                found = validate_assembly(validation, side.outdir)
+            if name in validated:
+                found = validated[name].report()
                 if found:
                     invalid = (side, found)
                     break

@@ -20,10 +20,10 @@ import pytest
 from assembly_review import cdk_validation
 from assembly_review.cdk_validation import (
     StackContext,
+    ValidatedAssembly,
     cdk_library_package,
     read_cdk_config,
     stack_templates,
-    validate_assembly,
 )
 from ecs_playground_app.cfn_validate_gate import CfnValidate
 from ecs_playground_app.gate_types import Template
@@ -92,7 +92,8 @@ def test_it_finds_what_cdks_own_validation_finds_and_honours_the_same_acknowledg
     (text,) = [v.output for v in verdict.values()]
     assert "ERROR Bogus: Additional properties are not allowed" in text
     assert "Broken/Queue (Queue)" in text and "'CloudFormation-Validate::F3002'" in text
-    assert text in validate_assembly(gate.validation, outdir)  # as make review reports it
+    passes = tmp_path / "passes"
+    assert text in ValidatedAssembly(gate.validation, outdir, passes).report()  # make review's
 
 
 def test_the_digest_covers_the_stacks_environment_and_acknowledgments(gate: CfnValidate) -> None:
@@ -151,3 +152,27 @@ def test_it_steps_aside_when_aws_cdk_lib_configures_or_bundles_another_validatio
             assert got.validation.config.rules == {"a.rego": "package a\n"}
         else:
             assert isinstance(got, str) and reason in got, (case, got)
+
+
+def test_a_review_validates_a_template_until_it_passes_then_remembers_the_pass(
+        gate: CfnValidate, tmp_path: Path) -> None:
+    outdir = tmp_path / "cdk.out"
+    outdir.mkdir()
+    (outdir / "manifest.json").write_text(json.dumps({"version": "48.0.0", "artifacts": {
+        "App": {"type": "aws:cloudformation:stack", "displayName": "App",
+                "environment": "aws://unknown-account/unknown-region",
+                "properties": {"templateFile": "App.template.json"}}}}))
+    template = outdir / "App.template.json"
+    validated = ValidatedAssembly(gate.validation, outdir, tmp_path / "passes")
+    # a failing template is reported, and never remembered
+    template.write_text(json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue",
+                                                        "Properties": {"Bogus": 1}}}}))
+    assert "F3002" in validated.report() and "F3002" in validated.report()
+    # a passing one is validated once; the next review finds its pass
+    template.write_text(json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}))
+    assert [t.name for t, _ in validated.to_validate()] == ["App.template.json"]
+    assert validated.report() == ""
+    assert validated.to_validate() == []
+    # other bytes, or another stack context, are validated again
+    template.write_text(json.dumps({"Resources": {"Q2": {"Type": "AWS::SQS::Queue"}}}))
+    assert validated.to_validate() != []
