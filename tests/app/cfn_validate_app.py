@@ -3,7 +3,7 @@
 unused parameter), an account and region, and acknowledgments on the resource itself, on an
 ancestor, and of another rule (which must not hide this one).
 
-    python tests/app/gates/cfn_validate_app.py OUTDIR
+    python tests/app/cfn_validate_app.py OUTDIR
 
 synthesizes it with CDK's own validation on (whatever CDK_VALIDATION says outside): the report
 is in OUTDIR/validation-report.json; the synth's failure is expected and not raised.
