@@ -3,16 +3,18 @@
 unused parameter), an account and region, and acknowledgments on the resource itself, on an
 ancestor, and of another rule (which must not hide this one).
 
-    python tests/app/cfn_validate_app.py OUTDIR
+    python tests/app/cfn_validate_app.py OUTDIR [bad-tutorial]
 
-synthesizes it with CDK's own validation on (whatever CDK_VALIDATION says outside): the report
-is in OUTDIR/validation-report.json; the synth's failure is expected and not raised.
+synthesizes it (or, with `bad-tutorial`, the tutorial done literally: tests/app/gates) with CDK's
+own validation on (whatever CDK_VALIDATION says outside): the report is in
+OUTDIR/validation-report.json; the synth's failure is expected and not raised.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 os.environ.pop("CDK_VALIDATION", None)
 
@@ -52,9 +54,19 @@ def build(outdir: str) -> cdk.App:
     return app
 
 
+def bad_tutorial(outdir: str) -> cdk.App:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout, for `tests`
+    from tests.app.gates.bad_tutorial import LAUNCH_TEMPLATE_FLAG, bad_tutorial_stack
+
+    app = cdk.App(outdir=outdir, context={"@aws-cdk/core:validateAgainstDefaultRules": True,
+                                          LAUNCH_TEMPLATE_FLAG: False})
+    bad_tutorial_stack(app)
+    return app
+
+
 if __name__ == "__main__":
     try:
-        build(sys.argv[1]).synth()
+        (bad_tutorial if sys.argv[2:] == ["bad-tutorial"] else build)(sys.argv[1]).synth()
     except Exception as error:
         if "ValidationFailed" not in str(error) and "Validation failed" not in str(error):
             raise

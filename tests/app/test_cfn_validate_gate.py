@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,26 +60,32 @@ def test_the_configuration_is_read_from_the_installed_aws_cdk_lib(gate: CfnValid
     assert gate.synth_environment == {"CDK_VALIDATION": "false"}
 
 
-@pytest.mark.slow  # one CDK synth with its own validation
-def test_it_finds_what_cdks_own_validation_finds_and_honours_the_same_acknowledgments(
-        gate: CfnValidate, tmp_path: Path) -> None:
-    # given an app CDK's own validation finds fault with, synthesized with that validation on
-    outdir = tmp_path / "cdk.out"
+def cdk_and_ours(gate: CfnValidate, outdir: Path, *app: str) -> tuple[set[Any], set[Any], Any]:
+    """The app synthesized with CDK's own validation on: (what CDK's report lists, what the
+    native run finds in the same assembly, CDK's report of the plugin)."""
     env = {k: v for k, v in os.environ.items() if k != "CDK_VALIDATION"}
-    subprocess.run([sys.executable, str(APP), str(outdir)], env=env, check=True,
-                   capture_output=True, timeout=300)
+    subprocess.run([sys.executable, str(APP), str(outdir), *app], env=env, check=True,
+                   capture_output=True, timeout=300, cwd=ROOT)
     report = json.loads((outdir / "validation-report.json").read_text())
     (plugin,) = [p for p in report["pluginReports"] if p["pluginName"] == "CloudFormation Validate"]
     cdk_found = {(v["ruleName"], v["severity"], c["constructPath"],
                   (c.get("cloudFormationResource") or {}).get("logicalId"))
                  for v in plugin["violations"] for c in v["violatingConstructs"]}
-    suppressed = {c["constructPath"] for v in plugin["suppressedViolations"]
-                  for c in v["violatingConstructs"]}
-
-    # when the gate validates the same templates
     ours = {(f.rule, f.severity, f.construct_path, f.logical_id)
             for template, context in stacks(outdir).values()
             for f in gate.validation.findings(template, context)}
+    return cdk_found, ours, plugin
+
+
+@pytest.mark.slow  # one CDK synth with its own validation
+def test_it_finds_what_cdks_own_validation_finds_and_honours_the_same_acknowledgments(
+        gate: CfnValidate, tmp_path: Path) -> None:
+    # given an app CDK's own validation finds fault with, synthesized with that validation on,
+    # when the gate validates the same templates
+    outdir = tmp_path / "cdk.out"
+    cdk_found, ours, plugin = cdk_and_ours(gate, outdir)
+    suppressed = {c["constructPath"] for v in plugin["suppressedViolations"]
+                  for c in v["violatingConstructs"]}
 
     # then it finds the same violations, and not the acknowledged ones
     assert ours == cdk_found
@@ -176,3 +183,13 @@ def test_a_review_validates_a_template_until_it_passes_then_remembers_the_pass(
     # other bytes, or another stack context, are validated again
     template.write_text(json.dumps({"Resources": {"Q2": {"Type": "AWS::SQS::Queue"}}}))
     assert validated.to_validate() != []
+
+
+@pytest.mark.long  # a CDK synth of a whole platform with its own validation
+def test_on_the_tutorial_done_literally_it_finds_what_cdks_own_validation_finds(
+        gate: CfnValidate, tmp_path: Path) -> None:
+    # a real platform (VPC, Auto Scaling, RDS, ECS) rather than hand-made faults
+    cdk_found, ours, _ = cdk_and_ours(gate, tmp_path / "cdk.out", "bad-tutorial")
+    assert ours == cdk_found
+    assert {("W2501", "BadTutorial/Db"), ("W2508", "BadTutorial/InstanceSg/Resource")} <= {
+        (rule, path) for rule, _severity, path, _logical_id in ours}
