@@ -21,6 +21,7 @@ from typing import ClassVar
 
 import pytest
 
+from ecs_playground_app import synth_gates as synth_gates_module
 from ecs_playground_app.gate_cache import GateIdentity, PassCache
 from ecs_playground_app.gate_types import Gate
 from ecs_playground_app.synth_gates import CfnLint, Checkov, Verdict, run, scans_expected
@@ -138,6 +139,36 @@ def test_the_synth_leaves_to_the_gates_what_they_take_over(
         assert status == 0, out
         assert seen.read_text() == expected, [g.identity.name for g in gates]
     assert os.environ.get("CDK_VALIDATION") is None  # the synth's own, not this process's
+
+
+@pytest.mark.parametrize("available", [True, False])
+def test_make_synth_uses_cdks_validation_as_a_gate_or_says_why_the_synth_keeps_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        available: bool) -> None:
+    # given make synth's entry point, with stand-ins for the synth, cfn-lint and checkov
+    monkeypatch.delenv("CDK_VALIDATION", raising=False)
+    monkeypatch.setattr(synth_gates_module, "CfnLint", lambda: StandIn("cfn-lint"))
+    monkeypatch.setattr(synth_gates_module, "Checkov", lambda _path: StandIn("checkov"))
+    if not available:
+        monkeypatch.setattr(synth_gates_module.CfnValidate, "installed",
+                            classmethod(lambda cls, cache: "another engine version"))
+    seen = tmp_path / "synth-environment"
+    spec = {"templates": {"App.template.json": GOOD}, "ended": str(tmp_path / "ended"),
+            "environment_to": str(seen)}
+    status = synth_gates_module.main([
+        "--outdir", str(tmp_path / "cdk.out"), "--cache", str(tmp_path / "cache" / "gates"),
+        "--checkov", "checkov", "--", sys.executable, "-c", SYNTH, str(tmp_path / "cdk.out"),
+        json.dumps(spec)])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    if available:  # the synth leaves the validation to the gate, which checks the template
+        assert seen.read_text() == "false"
+        assert "gate cfn-validate pass App.template.json" in out, out
+    else:  # the synth keeps CDK's own, and the output says why
+        assert seen.read_text() == "<unset>"
+        assert ("gates: cfn-validate unavailable (another engine version): the synth keeps "
+                "CDK's own CloudFormation validation") in out, out
+        assert "gate cfn-validate" not in out, out
 
 
 def test_a_changed_template_is_scanned_again(tmp_path: Path,
