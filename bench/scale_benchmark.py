@@ -99,14 +99,30 @@ def profile(services: int, dump: str | None = None) -> None:
     stats.sort_stats("tottime").print_stats(15)
 
 
+def _usage(problem: str) -> int:
+    usage = __doc__.split("Usage: ", 1)[1].split('"""', 1)[0].rstrip()
+    print(f"scale_benchmark: {problem}\nusage: {usage}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] in (["-h"], ["--help"]):
+        print(__doc__)
+        return 0
     while argv[:1] == ["-c"]:
-        key, _, value = argv[1].partition("=")
-        OVERRIDES[key] = json.loads(value)
+        key, _, value = argv[1].partition("=") if len(argv) > 1 else ("", "", "")
+        try:
+            OVERRIDES[key] = json.loads(value)
+        except ValueError:
+            return _usage(f"-c takes KEY=JSON, e.g. -c 'db.allocatedStorageGib=20' (got {argv[1:2]})")
         argv = argv[2:]
     if argv[:1] == ["--profile"]:
+        if len(argv) < 2 or not argv[1].isdigit():
+            return _usage("--profile takes a number of services")
         profile(int(argv[1]), argv[2] if len(argv) > 2 else None)
         return 0
+    if not all(a.isdigit() and int(a) > 0 for a in argv):
+        return _usage(f"sizes are positive whole numbers of services, got {' '.join(argv)}")
     sizes = [int(a) for a in argv] or [2, 20, 100, 200]
     rows = []
     for n in sizes:
