@@ -32,6 +32,7 @@ Standard library at import (the engine is imported when first built).
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import re
@@ -116,8 +117,8 @@ def read_cdk_config(package: Path) -> CdkValidationConfig:
 
 
 def cached_cdk_config(package: Path, cache_dir: Path) -> CdkValidationConfig:
-    """read_cdk_config, remembered in *cache_dir* for this exact package file (path, size,
-    mtime): read once per install of aws-cdk-lib."""
+    """read_cdk_config, remembered in *cache_dir* (and in this process) for this exact package
+    file (path, size, mtime): read once per install of aws-cdk-lib."""
     status = package.stat()
     key = sha256(f"{package.resolve()}|{status.st_size}|{status.st_mtime_ns}".encode())[:32]
     path = cache_dir / f"{key}.json"
@@ -126,12 +127,18 @@ def cached_cdk_config(package: Path, cache_dir: Path) -> CdkValidationConfig:
         return CdkValidationConfig(stored["engine"], stored["rules"], tuple(stored["ignored"]))
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    config = read_cdk_config(package)
+    config = _read_once(package, key)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
     partial.write_text(json.dumps(config.as_json(), sort_keys=True))
     partial.replace(path)
     return config
+
+
+@functools.lru_cache(maxsize=4)
+def _read_once(package: Path, key: str) -> CdkValidationConfig:
+    """read_cdk_config per package file (*key*: its path, size and mtime) and process."""
+    return read_cdk_config(package)
 
 
 @dataclass(frozen=True)
