@@ -196,6 +196,11 @@ class StackContext:
                            "region": self.region, "logical ids": self.logical_ids,
                            "acknowledged": self.acknowledged}, sort_keys=True)
 
+    def digest(self, template: bytes) -> str:
+        """The template's bytes in this context: what a verdict depends on besides the engine
+        and its configuration."""
+        return sha256(template + b"\0" + self.fingerprint().encode())
+
 
 def _read_json(path: Path) -> dict[str, Any]:
     data = json.loads(path.read_text())
@@ -341,11 +346,13 @@ class ValidatedAssembly:
         self.passes = passes
 
     def _pass_file(self, template: Path, context: StackContext) -> Path:
-        material = json.dumps({"engine": self.validation.engine_version,
-                               "configuration": self.validation.configuration(),
-                               "stack": context.fingerprint()}, sort_keys=True).encode()
-        digest = sha256(material + b"\0" + template.read_bytes())
-        return self.passes / f"{digest}.json"
+        return self.passes / self._engine_key / f"{context.digest(template.read_bytes())}.json"
+
+    @functools.cached_property
+    def _engine_key(self) -> str:
+        return sha256(json.dumps({"engine": self.validation.engine_version,
+                                  "configuration": self.validation.configuration()},
+                                 sort_keys=True).encode())[:32]
 
     def to_validate(self) -> list[tuple[Path, StackContext]]:
         """The templates (as written now) without a remembered pass."""

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import ClassVar
 
 from assembly_review.cdk_validation import CdkValidation, StackContext
-from assembly_review.fingerprint import sha256
 
 from .gate_cache import GateIdentity
 from .gate_types import Gate, Template, Verdict
@@ -47,7 +46,7 @@ class CfnValidate(Gate):
         context = template.stack
         if context is None:
             raise ValueError(f"{template.name}: its stack's context was not read")
-        digest = sha256(template.data + b"\0" + context.fingerprint().encode())
+        digest = context.digest(template.data)
         self._contexts[digest] = context
         return digest
 
